@@ -1,0 +1,113 @@
+"""Deep (stacked) recurrent layers with dropout between them."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from torch import Tensor, nn
+
+from ..cells.base import RecurrentCell, State, check_positive_int
+from .bidirectional import Bidirectional
+from .recurrent import Recurrent, check_input, check_lengths
+
+CellFactory = Callable[..., RecurrentCell]
+
+
+def check_dropout(dropout: float) -> float:
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+    return float(dropout)
+
+
+class Stacked(nn.Module):
+    """``num_layers`` recurrent layers, each optionally bidirectional, dropout between layers.
+
+    Args:
+        cell: a factory ``cell(input_size=..., hidden_size=...) -> RecurrentCell``, e.g. the class
+            ``LSTMCell`` or ``functools.partial(GRUCell, reset_after=False)``. Called once per
+            layer and direction.
+        input_size: I, features of the input.
+        hidden_size: H, features of each direction's state.
+        num_layers: depth L.
+        bidirectional: D = 2 directions per layer when True, else 1.
+        dropout: drop probability on each layer's output except the last's (training only).
+        batch_first: inputs/outputs are (B, T, ·).
+
+    ``forward(x, state=None, lengths=None) -> (output, states)``
+
+    Shapes: x (T, B, I); output (T, B, D*H); ``states`` is a list of L*D cell states in torch's
+    order (layer 0 forward, layer 0 reverse, layer 1 forward, …).
+    """
+
+    def __init__(
+        self,
+        cell: CellFactory,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive_int("input_size", input_size)
+        check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.dropout = check_dropout(dropout)
+        if not callable(cell):
+            raise ValueError(f"cell must be a cell class or factory, got {cell!r}")
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.bidirectional = bool(bidirectional)
+        self.num_directions = 2 if bidirectional else 1
+        self.batch_first = batch_first
+        layers = []
+        for layer in range(num_layers):
+            size_in = input_size if layer == 0 else hidden_size * self.num_directions
+            if bidirectional:
+                layers.append(Bidirectional(cell(input_size=size_in, hidden_size=hidden_size),
+                                            cell(input_size=size_in, hidden_size=hidden_size)))
+            else:
+                layers.append(Recurrent(cell(input_size=size_in, hidden_size=hidden_size)))
+        self.layers = nn.ModuleList(layers)
+
+    @property
+    def output_size(self) -> int:
+        return self.num_directions * self.hidden_size
+
+    def cells(self) -> list[RecurrentCell]:
+        """The L*D cells in torch's order (layer-major, forward before reverse)."""
+        out = []
+        for layer in self.layers:
+            if isinstance(layer, Bidirectional):
+                out += [layer.forward_layer.cell, layer.backward_layer.cell]
+            else:
+                out.append(layer.cell)
+        return out
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> list[State]:
+        return [c.init_state(batch_size, device, dtype) for c in self.cells()]
+
+    def forward(
+        self, x: Tensor, state: Sequence[State] | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, list[State]]:
+        check_input(x, self.input_size)
+        if self.batch_first:
+            x = x.transpose(0, 1)  # (T, B, I)
+        lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
+        D = self.num_directions
+        if state is not None and len(state) != self.num_layers * D:
+            raise ValueError(f"state must hold num_layers*num_directions={self.num_layers * D} states, got {len(state)}")
+        final = []
+        for index, layer in enumerate(self.layers):
+            if index > 0 and self.dropout > 0.0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            if state is None:
+                layer_state = None
+            elif D == 2:
+                layer_state = (state[2 * index], state[2 * index + 1])
+            else:
+                layer_state = state[index]
+            x, layer_state = layer.unroll(x, layer_state, lengths)
+            final.extend(layer_state if D == 2 else [layer_state])
+        return (x.transpose(0, 1) if self.batch_first else x), final
