@@ -1,0 +1,7 @@
+"""Full networks built from layers; each returns ``(output, state)``."""
+
+from .classifier import RNNClassifier
+from .language_model import RNNLanguageModel
+from .pooling import POOLINGS, last_pool, max_pool, mean_pool
+
+__all__ = ["RNNLanguageModel", "RNNClassifier", "POOLINGS", "last_pool", "mean_pool", "max_pool"]

@@ -1,0 +1,129 @@
+"""Recurrent language model: tokens -> embedding -> stacked recurrent layers -> next-token logits."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ..cells.base import RecurrentCell, State, check_positive_int
+from ..layers.stacked import Stacked, check_dropout
+
+CellFactory = Callable[..., RecurrentCell]
+
+
+def check_tokens(tokens: Tensor, name: str = "tokens") -> None:
+    """Raise ``ValueError`` unless ``tokens`` is a (B, T) integer tensor."""
+    if not isinstance(tokens, Tensor):
+        raise ValueError(f"{name} must be a LongTensor of shape (batch, seq), got {type(tokens).__name__}")
+    if tokens.dim() != 2:
+        raise ValueError(f"{name} must have shape (batch, seq), got {tuple(tokens.shape)}")
+    if tokens.dtype.is_floating_point or tokens.dtype.is_complex or tokens.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer token ids, got dtype {tokens.dtype}")
+
+
+class RNNLanguageModel(nn.Module):
+    """Next-token model ``p(x_{t+1} | x_1..x_t)`` over a vocabulary of V tokens.
+
+    ::
+
+        e_t = dropout(E[x_t])                      # (B, T, E), or one_hot(x_t) (B, T, V)
+        h_t = Stacked(cell)(e_t, state)            # (B, T, H), dropout between layers
+        logits_t = W_dec dropout(h_t) + b_dec      # (B, T, V)
+
+    Args:
+        vocab_size: V, number of tokens.
+        cell: a cell factory ``cell(input_size=..., hidden_size=...)``: a class such as
+            :class:`~seqmodels.cells.LSTMCell` or a ``functools.partial`` of one
+            (Hydra: ``_target_: seqmodels.cells.LSTMCell`` with ``_partial_: true``).
+        embedding_dim: E, size of the token embedding (unused when ``one_hot``).
+        hidden_size: H, size of every layer's state.
+        num_layers: L, depth of the recurrent stack.
+        dropout: drop probability on the embeddings, between layers and before the decoder
+            (Zaremba et al. 2014 "medium" use 0.5).
+        tie_weights: share the decoder's weight with the embedding (Press & Wolf 2017;
+            Inan et al. 2017). Needs ``embedding_dim == hidden_size`` and an embedding.
+        one_hot: feed one-hot vectors of size V to the first layer instead of an embedding,
+            as the classic RNN-LM diagrams draw it (``W_ih`` then plays the embedding's role).
+            Costs a (B, T, V) input; the embedding is the same model, cheaper.
+        init_range: when given, every parameter is drawn uniform in [-r, r] (Zaremba et al.
+            use 0.1; biases included); when None, each module keeps torch's default init.
+        bidirectional: must be False; present so that a config asking for it fails clearly.
+
+    ``forward(tokens (B, T) long, state=None) -> (logits (B, T, V), state)``, where ``state`` is
+    the :class:`~seqmodels.layers.Stacked` list of L per-layer cell states.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: CellFactory,
+        embedding_dim: int = 200,
+        hidden_size: int = 200,
+        num_layers: int = 2,
+        dropout: float = 0.0,
+        tie_weights: bool = False,
+        one_hot: bool = False,
+        init_range: float | None = None,
+        bidirectional: bool = False,
+    ) -> None:
+        super().__init__()
+        if bidirectional:
+            raise ValueError(
+                "a language model cannot be bidirectional: it predicts token t+1 from tokens 1..t, and a "
+                "reverse direction would read the token it has to predict. Set bidirectional=False "
+                "(bidirectional layers belong in RNNClassifier)."
+            )
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.dropout_p = check_dropout(dropout)
+        self.one_hot = bool(one_hot)
+        self.tie_weights = bool(tie_weights)
+        if self.one_hot:
+            if tie_weights:
+                raise ValueError("tie_weights=True needs an embedding to share, but one_hot=True has none")
+            self.embedding = None
+            input_size = vocab_size
+        else:
+            check_positive_int("embedding_dim", embedding_dim)
+            if tie_weights and embedding_dim != hidden_size:
+                raise ValueError(
+                    f"tie_weights=True needs embedding_dim == hidden_size, got embedding_dim={embedding_dim} "
+                    f"and hidden_size={hidden_size}"
+                )
+            self.embedding = nn.Embedding(vocab_size, embedding_dim)
+            input_size = embedding_dim
+        self.embedding_dim = input_size
+        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True)
+        self.drop = nn.Dropout(self.dropout_p)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+        if self.tie_weights:
+            self.decoder.weight = self.embedding.weight
+        if init_range is not None:
+            if isinstance(init_range, bool) or not isinstance(init_range, (int, float)) or init_range <= 0:
+                raise ValueError(f"init_range must be a positive number or None, got {init_range!r}")
+            with torch.no_grad():
+                for p in self.parameters():
+                    p.uniform_(-init_range, init_range)
+        self.init_range = init_range
+
+    def init_state(self, batch_size: int, device: torch.device | None = None) -> list[State]:
+        """Zero states for ``batch_size`` streams, one per layer, on the parameters' dtype."""
+        return self.rnn.init_state(batch_size, device, self.decoder.weight.dtype)
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """(B, T) ids -> (B, T, E) inputs of the first layer (before dropout)."""
+        if self.embedding is None:
+            return nn.functional.one_hot(tokens, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
+        return self.embedding(tokens)  # (B, T, E)
+
+    def forward(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
+        check_tokens(tokens)
+        x = self.drop(self.embed(tokens))  # (B, T, E)
+        out, state = self.rnn(x, state)  # (B, T, H)
+        return self.decoder(self.drop(out)), state  # (B, T, V)
+
+    def extra_repr(self) -> str:
+        return f"vocab_size={self.vocab_size}, tie_weights={self.tie_weights}, one_hot={self.one_hot}"

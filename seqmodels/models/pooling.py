@@ -1,0 +1,67 @@
+"""Pool a padded sequence of outputs (B, T, D*H) into one vector per sequence (B, D*H).
+
+Only the valid steps ``t < lengths[b]`` take part. ``lengths=None`` means every sequence is T long.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+def valid_mask(lengths: Tensor | None, batch_size: int, seq_len: int, device: torch.device) -> Tensor:
+    """(B, T, 1) boolean mask, True on the real steps of each sequence."""
+    if lengths is None:
+        return torch.ones(batch_size, seq_len, 1, dtype=torch.bool, device=device)
+    t = torch.arange(seq_len, device=device)
+    return (t[None, :] < lengths.to(device)[:, None]).unsqueeze(-1)  # (B, T, 1)
+
+
+def last_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -> Tensor:
+    """The state after reading the whole sequence, per direction.
+
+    Forward direction: the output at the last real step ``lengths[b] - 1``. Reverse direction
+    (second half of the features when ``num_directions == 2``): the output at step 0, where the
+    reverse pass ends. Equals the final hidden state ``h_n`` of the last layer.
+    """
+    B, T, F = output.shape
+    last = (lengths.to(output.device) - 1) if lengths is not None else torch.full((B,), T - 1, device=output.device)
+    idx = last.view(B, 1, 1).expand(B, 1, F)  # (B, 1, F)
+    pooled = output.gather(1, idx).squeeze(1)  # (B, F)
+    if num_directions == 2:
+        H = F // 2
+        pooled = torch.cat([pooled[:, :H], output[:, 0, H:]], dim=-1)  # (B, 2H)
+    return pooled
+
+
+def mean_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -> Tensor:
+    """Average over the valid steps: ``sum_{t<len} o_t / len``."""
+    B, T, _ = output.shape
+    mask = valid_mask(lengths, B, T, output.device)  # (B, T, 1)
+    total = output.masked_fill(~mask, 0.0).sum(dim=1)  # (B, F)
+    count = mask.sum(dim=1).to(output.dtype)  # (B, 1)
+    return total / count
+
+
+def max_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -> Tensor:
+    """Feature-wise maximum over the valid steps (padding never wins, even when all values are < 0)."""
+    B, T, _ = output.shape
+    mask = valid_mask(lengths, B, T, output.device)  # (B, T, 1)
+    return output.masked_fill(~mask, float("-inf")).amax(dim=1)  # (B, F)
+
+
+POOLINGS: dict[str, Callable[[Tensor, Tensor | None, int], Tensor]] = {
+    "last": last_pool,
+    "mean": mean_pool,
+    "max": max_pool,
+}
+
+
+def get_pooling(name: str) -> Callable[[Tensor, Tensor | None, int], Tensor]:
+    """Look ``name`` up in :data:`POOLINGS`; ``ValueError`` listing the allowed names otherwise."""
+    try:
+        return POOLINGS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {name!r}") from None
