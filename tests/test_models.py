@@ -6,6 +6,7 @@ import functools
 
 import pytest
 import torch
+from conftest import copy_torch_rnn_weights
 from torch import nn
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
@@ -20,17 +21,6 @@ def lm(**kw):
     return RNNLanguageModel(**args).double()
 
 
-def copy_stack_to_torch(stack, rnn: nn.Module) -> None:
-    """Load seqmodels Stacked cells into a torch nn.LSTM/GRU/RNN (same weight names per cell)."""
-    D = 2 if rnn.bidirectional else 1
-    with torch.no_grad():
-        for k, cell in enumerate(stack.cells()):
-            layer, direction = divmod(k, D)
-            suffix = f"_l{layer}" + ("_reverse" if direction else "")
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(rnn, name + suffix).copy_(getattr(cell, name))
-
-
 # --------------------------------------------------------------------------- language model
 def test_lm_matches_torch_lstm_oracle():
     torch.manual_seed(0)
@@ -40,7 +30,7 @@ def test_lm_matches_torch_lstm_oracle():
     dec = nn.Linear(H, V).double()
     emb.load_state_dict(model.embedding.state_dict())
     dec.load_state_dict(model.decoder.state_dict())
-    copy_stack_to_torch(model.rnn, rnn)
+    copy_torch_rnn_weights(model.rnn.cells(), rnn)
     tokens = torch.randint(0, V, (3, 7))
     logits, state = model(tokens)
     out, (h_n, c_n) = rnn(emb(tokens))
@@ -196,7 +186,7 @@ def test_classifier_last_pooling_equals_torch_packed_h_n():
     torch.manual_seed(5)
     model = classifier(pooling="last", bidirectional=True, num_layers=2)
     rnn = nn.LSTM(E, H, num_layers=2, bidirectional=True, batch_first=True).double()
-    copy_stack_to_torch(model.rnn, rnn)
+    copy_torch_rnn_weights(model.rnn.cells(), rnn)
     lengths = torch.tensor([4, 1, 3])
     tokens = torch.randint(1, V, (3, 4))
     packed = nn.utils.rnn.pack_padded_sequence(model.encoder(tokens), lengths, batch_first=True, enforce_sorted=False)
