@@ -1,3 +1,28 @@
-"""seqmodels: recurrent sequence models done right."""
+"""seqmodels: recurrent sequence models done right.
+
+- :mod:`seqmodels.cells`: one time step (``RNNCell``, ``GRUCell``, ``SimplifiedGRUCell``, ``LSTMCell``).
+- :mod:`seqmodels.layers`: unroll over time (``Recurrent``, ``Bidirectional``, ``Stacked``).
+- :mod:`seqmodels.rnn`: ``RNN``, ``GRU``, ``LSTM``, drop-ins for torch's modules.
+- :mod:`seqmodels.interop`: weights to and from torch's modules.
+"""
+
+from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, SimplifiedGRUCell
+from .layers import Bidirectional, Recurrent, Stacked
+from .rnn import GRU, LSTM, RNN, RNNBase
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "RNN",
+    "GRU",
+    "LSTM",
+    "RNNBase",
+    "RecurrentCell",
+    "RNNCell",
+    "GRUCell",
+    "SimplifiedGRUCell",
+    "LSTMCell",
+    "Recurrent",
+    "Bidirectional",
+    "Stacked",
+]
