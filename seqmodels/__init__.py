@@ -1,12 +1,12 @@
 """seqmodels: recurrent sequence models done right.
 
-- :mod:`seqmodels.cells`: one time step (``RNNCell``, ``GRUCell``, ``SimplifiedGRUCell``, ``LSTMCell``).
+- :mod:`seqmodels.cells`: one time step (``RNNCell``, ``GRUCell``, ``SimplifiedGRUCell``, ``LSTMCell``, ``PeepholeLSTMCell``).
 - :mod:`seqmodels.layers`: unroll over time (``Recurrent``, ``Bidirectional``, ``Stacked``).
 - :mod:`seqmodels.rnn`: ``RNN``, ``GRU``, ``LSTM``, drop-ins for torch's modules.
 - :mod:`seqmodels.interop`: weights to and from torch's modules.
 """
 
-from .cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, SimplifiedGRUCell
+from .cells import GRUCell, LSTMCell, PeepholeLSTMCell, RecurrentCell, RNNCell, SimplifiedGRUCell
 from .layers import Bidirectional, Recurrent, Stacked
 from .rnn import GRU, LSTM, RNN, RNNBase
 
@@ -22,6 +22,7 @@ __all__ = [
     "GRUCell",
     "SimplifiedGRUCell",
     "LSTMCell",
+    "PeepholeLSTMCell",
     "Recurrent",
     "Bidirectional",
     "Stacked",
