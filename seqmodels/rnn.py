@@ -281,6 +281,15 @@ class RNNBase(nn.Module):
         interop.load_from_torch(net.cells(), module)
         return net.train(module.training)
 
+    def torch_state_dict(self) -> dict[str, Tensor]:
+        """The weights under torch's names (``weight_ih_l0`` …), loadable by the equal torch module."""
+        return interop.state_dict_to_torch(self.cells(), self.num_layers, self.bidirectional)
+
+    def load_torch_state_dict(self, state_dict: dict[str, Tensor]) -> None:
+        """Load a ``torch.nn.RNN/GRU/LSTM`` state dict (e.g. a checkpoint's), strictly; ``ValueError``
+        names missing or unexpected keys and mismatched shapes."""
+        interop.load_state_dict_from_torch(self.cells(), state_dict, self.num_layers, self.bidirectional)
+
     def to_torch(self) -> nn.Module:
         """The equal ``torch.nn.RNN/GRU/LSTM``: same weights, device, dtype, options and mode.
 
@@ -314,8 +323,8 @@ def _cell_or_default(cell: CellFactory | None, default: CellFactory, **non_defau
     given = [name for name, is_set in non_defaults.items() if is_set]
     if given:
         raise ValueError(
-            f"{', '.join(given)} configure the default cell and are ignored with cell={cell!r}; "
-            "pass them to the factory instead, e.g. functools.partial(MyCell, bias=False)"
+            f"{' and '.join(given)} only configure the default cell, so they cannot be combined with "
+            f"cell={cell!r}; pass them to the factory instead, e.g. functools.partial(MyCell, bias=False)"
         )
     if not callable(cell):
         raise ValueError(f"cell must be a cell class or factory, got {cell!r}")

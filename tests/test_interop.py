@@ -198,6 +198,15 @@ def test_load_state_dict_from_torch_names_the_problem():
         interop.load_state_dict_from_torch(net.cells(), sd, 2, True)
 
 
+def test_drop_in_reads_and_writes_torch_state_dicts():
+    ref = nn.GRU(I, H, num_layers=2, bidirectional=True, bias=False)
+    net = seqmodels.GRU(I, H, num_layers=2, bidirectional=True, bias=False)
+    net.load_torch_state_dict(ref.state_dict())
+    assert_state_dicts_identical(net.torch_state_dict(), ref.state_dict())
+    with pytest.raises(ValueError, match=r"missing keys \['weight_hh_l1_reverse'\]"):
+        net.load_torch_state_dict({k: v for k, v in ref.state_dict().items() if k != "weight_hh_l1_reverse"})
+
+
 def test_state_dict_to_torch_loads_strictly_into_torch():
     net = seqmodels.RNN(I, H, num_layers=3, bias=False, bidirectional=True)
     ref = nn.RNN(I, H, num_layers=3, bias=False, bidirectional=True)

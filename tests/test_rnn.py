@@ -124,14 +124,16 @@ def test_float32_relative_difference(mode, num_layers, bidirectional, lengths):
 
 
 # ------------------------------------------------------------------ packed sequences
+@pytest.mark.parametrize("batch_first", [False, True], ids=["time_major", "batch_first"])
 @pytest.mark.parametrize("enforce_sorted", [False, True], ids=["unsorted", "sorted"])
 @pytest.mark.parametrize("with_hx", [False, True], ids=["zero_hx", "hx"])
 @pytest.mark.parametrize("mode", sorted(MODES))
-def test_packed_sequence_in_and_out(mode, with_hx, enforce_sorted):
-    ours, ref = make_pair(mode, num_layers=2, bidirectional=True)
+def test_packed_sequence_in_and_out(mode, with_hx, enforce_sorted, batch_first):
+    ours, ref = make_pair(mode, num_layers=2, bidirectional=True, batch_first=batch_first)
     lengths = torch.tensor([5, 3, 1]) if enforce_sorted else LENGTHS
-    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
-    pack = functools.partial(pack_padded_sequence, lengths=lengths, enforce_sorted=enforce_sorted)
+    x = torch.randn(*((B, T, I) if batch_first else (T, B, I)), dtype=torch.float64, requires_grad=True)
+    pack = functools.partial(pack_padded_sequence, lengths=lengths, batch_first=batch_first,
+                             enforce_sorted=enforce_sorted)
     hx = random_hx(mode, 4) if with_hx else None
     out_ref, h_ref = ref(pack(x), hx)
     out, h_n = ours(pack(x), hx)  # packed again: each graph owns its packing
@@ -246,8 +248,8 @@ BAD_CONSTRUCTORS = [
     (lambda: seqmodels.GRU(I, H, bidirectional="yes"), r"bidirectional must be True or False, got 'yes'"),
     (lambda: seqmodels.GRU(I, H, batch_first=1), r"batch_first must be True or False, got 1"),
     (lambda: seqmodels.GRU(I, H, reset_after=None), r"reset_after must be True or False, got None"),
-    (lambda: seqmodels.LSTM(I, H, bias=False, cell=LSTMCell), r"bias configure the default cell"),
-    (lambda: seqmodels.RNN(I, H, nonlinearity="relu", cell=LSTMCell), r"nonlinearity configure the default cell"),
+    (lambda: seqmodels.LSTM(I, H, bias=False, cell=LSTMCell), r"bias only configure the default cell"),
+    (lambda: seqmodels.RNN(I, H, nonlinearity="relu", cell=LSTMCell), r"nonlinearity only configure the default cell"),
     (lambda: seqmodels.GRU(I, H, cell="gru"), r"cell must be a cell class or factory, got 'gru'"),
 ]
 
