@@ -3,6 +3,7 @@
 Text encoding: ``tokenizers`` (characters, words, sentences, n-grams; ``bpe`` for subwords),
 ``vocab`` (token <-> id), ``encoder`` (``TextEncoder`` = tokenizer + vocabulary, the object
 checkpoints carry as JSON).
+Corpora: ``corpora`` (local files; opt-in checksum-verified downloads), cached in ``cache``.
 """
 
 from seqmodels.data.tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
@@ -19,6 +20,17 @@ from seqmodels.data.tokenizers import (  # noqa: I001  (tokenizers before bpe: b
 from seqmodels.data.bpe import BPETokenizer
 from seqmodels.data.vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
 from seqmodels.data.encoder import TextEncoder, build_vocab, one_hot
+from seqmodels.data.corpora import (
+    IMDB,
+    SST2,
+    ClassificationCorpus,
+    PennTreebank,
+    PythonStdlibCorpus,
+    TextCorpus,
+    TinyShakespeare,
+    UEATimeSeries,
+    WikiText,
+)
 
 __all__ = [
     "TOKENIZERS",
@@ -40,4 +52,13 @@ __all__ = [
     "TextEncoder",
     "build_vocab",
     "one_hot",
+    "TextCorpus",
+    "ClassificationCorpus",
+    "PythonStdlibCorpus",
+    "TinyShakespeare",
+    "PennTreebank",
+    "WikiText",
+    "SST2",
+    "IMDB",
+    "UEATimeSeries",
 ]
