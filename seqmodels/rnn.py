@@ -39,6 +39,7 @@ from .cells.base import RecurrentCell, State, check_positive_int
 from .cells.gru import GRUCell
 from .cells.lstm import LSTMCell
 from .cells.rnn import NONLINEARITIES, RNNCell
+from .layers.backends import check_backend
 from .layers.stacked import Stacked, check_dropout
 from .state import map_state
 
@@ -57,6 +58,9 @@ class RNNBase(nn.Module):
         dropout: probability of dropping each layer's output except the last's, in training.
         bidirectional: D = 2 directions per layer.
         device, dtype: where the parameters are created (as torch's ``factory_kwargs``).
+        backend: ``"auto"`` (default; the fastest correct choice), ``"custom"`` (our recurrence,
+            any cell) or ``"torch"`` (torch's fused kernel; torch-equal cells only). Same weights,
+            same results within float tolerance; see :mod:`seqmodels.layers.backends`.
 
     ``forward(input, hx=None, lengths=None) -> (output, h_n)``; shapes in the module docstring.
     """
@@ -74,6 +78,7 @@ class RNNBase(nn.Module):
         bidirectional: bool = False,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         check_positive_int("input_size", input_size)
@@ -90,7 +95,8 @@ class RNNBase(nn.Module):
                 stacklevel=2,
             )
         self.batch_first = batch_first
-        self.stack = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=False)
+        self.stack = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=False,
+                             backend=backend)
         sizes = {repr(c.state_size) for c in self.stack.cells()}
         if len(sizes) != 1:
             raise ValueError(f"all cells must have the same state_size to stack h_n, got {sorted(sizes)}")
@@ -117,6 +123,16 @@ class RNNBase(nn.Module):
     @property
     def num_directions(self) -> int:
         return self.stack.num_directions
+
+    @property
+    def backend(self) -> str:
+        """``"auto"``, ``"custom"`` or ``"torch"``: which code runs the recurrence
+        (see :mod:`seqmodels.layers.backends`); settable."""
+        return self.stack.backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self.stack.backend = check_backend(value)
 
     @property
     def dropout(self) -> float:
@@ -355,6 +371,7 @@ class RNN(RNNBase):
         cell: CellFactory | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "auto",
     ) -> None:
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"nonlinearity must be one of {sorted(NONLINEARITIES)}, got {nonlinearity!r}")
@@ -365,7 +382,9 @@ class RNN(RNNBase):
             nonlinearity=nonlinearity != "tanh",
         )
         self.nonlinearity = nonlinearity
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype, backend
+        )
 
     @classmethod
     def _torch_kwargs(cls, module: nn.Module) -> dict[str, Any]:
@@ -400,6 +419,7 @@ class GRU(RNNBase):
         cell: CellFactory | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "auto",
     ) -> None:
         factory = _cell_or_default(
             cell,
@@ -408,7 +428,9 @@ class GRU(RNNBase):
             reset_after=reset_after is not True,
         )
         self.reset_after = reset_after
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype, backend
+        )
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
@@ -438,10 +460,13 @@ class LSTM(RNNBase):
         cell: CellFactory | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        backend: str = "auto",
     ) -> None:
         factory = _cell_or_default(
             cell,
             lambda input_size, hidden_size: LSTMCell(input_size, hidden_size, bias),
             bias=bias is not True,
         )
-        super().__init__(factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype)
+        super().__init__(
+            factory, input_size, hidden_size, num_layers, batch_first, dropout, bidirectional, device, dtype, backend
+        )

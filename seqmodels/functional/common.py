@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ..layers.recurrent import check_input, check_lengths, step_mask
+from ..layers.checks import check_input, check_lengths, step_mask
 
 
 class Grads(NamedTuple):

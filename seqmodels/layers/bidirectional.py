@@ -6,7 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State
-from .recurrent import Recurrent, check_input, check_lengths
+from .backends import check_backend, torch_forward, uses_torch
+from .checks import check_input, check_lengths
+from .recurrent import Recurrent
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -29,11 +31,14 @@ class Bidirectional(nn.Module):
     ``forward(x, state=None, lengths=None) -> (output, (state_fwd, state_bwd))``
 
     Shapes: x (T, B, I); output (T, B, 2H) = [forward outputs, backward outputs].
+    ``backend``: ``"auto"``, ``"custom"`` or ``"torch"`` (see :mod:`seqmodels.layers.backends`).
     The reverse direction reverses *within each sequence's length*, so for a padded sequence
     it starts at its last real step, as ``pack_padded_sequence`` does.
     """
 
-    def __init__(self, forward_cell: RecurrentCell, backward_cell: RecurrentCell, batch_first: bool = False) -> None:
+    def __init__(
+        self, forward_cell: RecurrentCell, backward_cell: RecurrentCell, batch_first: bool = False, backend: str = "auto"
+    ) -> None:
         super().__init__()
         if forward_cell.input_size != backward_cell.input_size or forward_cell.hidden_size != backward_cell.hidden_size:
             raise ValueError(
@@ -44,6 +49,7 @@ class Bidirectional(nn.Module):
         self.forward_layer = Recurrent(forward_cell)
         self.backward_layer = Recurrent(backward_cell)
         self.batch_first = batch_first
+        self.backend = check_backend(backend)
 
     @property
     def output_size(self) -> int:
@@ -56,13 +62,19 @@ class Bidirectional(nn.Module):
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, B, I)
         lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
-        output, state = self.unroll(x, state, lengths)
+        cells = [self.forward_layer.cell, self.backward_layer.cell]
+        if uses_torch(self.backend, cells, x):
+            output, states = torch_forward(cells, 1, True, x, None if state is None else list(state), lengths,
+                                           0.0, self.training)
+            state = (states[0], states[1])
+        else:
+            output, state = self.unroll(x, state, lengths)
         return (output.transpose(0, 1) if self.batch_first else output), state
 
     def unroll(
         self, x: Tensor, state: tuple[State, State] | None, lengths: Tensor | None
     ) -> tuple[Tensor, tuple[State, State]]:
-        """Time-major on validated inputs: x (T, B, I) -> (T, B, 2H), (state_fwd, state_bwd)."""
+        """Our own (``custom``) unroll, time-major on validated inputs: x (T, B, I) -> (T, B, 2H), (state_fwd, state_bwd)."""
         state_f, state_b = (None, None) if state is None else state
         out_f, state_f = self.forward_layer.unroll(x, state_f, lengths)
         out_b, state_b = self.backward_layer.unroll(reverse_padded(x, lengths), state_b, lengths)

@@ -8,7 +8,9 @@ from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State, check_positive_int
 from .bidirectional import Bidirectional
-from .recurrent import Recurrent, check_input, check_lengths
+from .backends import check_backend, uses_torch, torch_forward
+from .checks import check_input, check_lengths
+from .recurrent import Recurrent
 
 CellFactory = Callable[..., RecurrentCell]
 
@@ -32,6 +34,8 @@ class Stacked(nn.Module):
         bidirectional: D = 2 directions per layer when True, else 1.
         dropout: drop probability on each layer's output except the last's (training only).
         batch_first: inputs/outputs are (B, T, ·).
+        backend: ``"auto"``, ``"custom"`` or ``"torch"`` (see :mod:`seqmodels.layers.backends`);
+            ``"torch"`` runs the whole stack, dropout included, in one torch kernel call.
 
     ``forward(x, state=None, lengths=None) -> (output, states)``
 
@@ -48,6 +52,7 @@ class Stacked(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         batch_first: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         check_positive_int("input_size", input_size)
@@ -61,6 +66,7 @@ class Stacked(nn.Module):
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
         self.batch_first = batch_first
+        self.backend = check_backend(backend)
         layers = []
         for layer in range(num_layers):
             size_in = input_size if layer == 0 else hidden_size * self.num_directions
@@ -98,6 +104,11 @@ class Stacked(nn.Module):
         D = self.num_directions
         if state is not None and len(state) != self.num_layers * D:
             raise ValueError(f"state must hold num_layers*num_directions={self.num_layers * D} states, got {len(state)}")
+        cells = self.cells()
+        if uses_torch(self.backend, cells, x):
+            output, final = torch_forward(cells, self.num_layers, self.bidirectional, x, state, lengths,
+                                          self.dropout, self.training)
+            return (output.transpose(0, 1) if self.batch_first else output), final
         final = []
         for index, layer in enumerate(self.layers):
             if index > 0 and self.dropout > 0.0:
@@ -111,3 +122,23 @@ class Stacked(nn.Module):
             x, layer_state = layer.unroll(x, layer_state, lengths)
             final.extend(layer_state if D == 2 else [layer_state])
         return (x.transpose(0, 1) if self.batch_first else x), final
+
+    def step(self, x: Tensor, state: Sequence[State] | None = None) -> tuple[Tensor, list[State]]:
+        """One time step through every layer, for generation: x (B, I) -> (top output (B, H), states).
+
+        Calls each cell once, with no time loop, sequence checks or stacking, so sampling token by
+        token costs only the cells' own work (wrap it in ``torch.inference_mode()`` to drop
+        autograd's bookkeeping too). Unidirectional stacks only: a reverse direction needs the
+        whole sequence.
+        """
+        if self.bidirectional:
+            raise ValueError("step() runs one time step, which a bidirectional stack cannot do; use forward()")
+        if state is None:
+            state = self.init_state(x.shape[0], x.device, x.dtype)
+        new_state = []
+        for index, (layer, layer_state) in enumerate(zip(self.layers, state)):
+            if index > 0 and self.dropout > 0.0:
+                x = nn.functional.dropout(x, self.dropout, self.training)
+            x, layer_state = layer.cell(x, layer_state)
+            new_state.append(layer_state)
+        return x, new_state

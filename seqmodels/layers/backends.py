@@ -1,0 +1,150 @@
+"""Which code runs a recurrence: our own (``custom``), torch's fused kernels (``torch``), or ``auto``.
+
+* ``custom`` — seqmodels' recurrence, for any cell. For :class:`~seqmodels.cells.LSTMCell`,
+  :class:`~seqmodels.cells.GRUCell` (``reset_after=True``) and :class:`~seqmodels.cells.RNNCell`
+  (exact types: a subclass that overrides ``step`` gets the generic loop) it is the sequence-level
+  autograd Function of :mod:`seqmodels.functional.fused`, with the hand-written BPTT; every other
+  cell runs the generic step loop under autograd.
+* ``torch`` — ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``: oneDNN or
+  ATen on CPU, cuDNN on CUDA, on our cells' own parameters (no copy). Only for stacks whose cells
+  are all exactly those three torch-equal cells with the same options; anything else is a
+  ``ValueError`` saying why.
+* ``auto`` — the fastest correct choice, from the benchmark in ``docs/PERFORMANCE.md``:
+  torch's kernel where it exists and is faster (CUDA: cuDNN for all three; CPU: oneDNN's float32
+  LSTM), ``custom`` everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from ..cells.base import RecurrentCell, State
+from ..cells.gru import GRUCell
+from ..cells.lstm import LSTMCell
+from ..cells.rnn import RNNCell
+from ..functional import fused
+
+BACKENDS = ("auto", "custom", "torch")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+# ------------------------------------------------------------------------------------- custom
+def _lstm(cell: LSTMCell, x: Tensor, state: tuple[Tensor, Tensor], mask: Tensor | None):
+    h0, c0 = state
+    return fused.lstm_sequence(x, h0, c0, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
+
+
+def _gru(cell: GRUCell, x: Tensor, state: Tensor, mask: Tensor | None):
+    return fused.gru_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
+
+
+def _rnn(cell: RNNCell, x: Tensor, state: Tensor, mask: Tensor | None):
+    return fused.rnn_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask,
+                              nonlinearity=cell.nonlinearity)
+
+
+FusedFn = Callable[[RecurrentCell, Tensor, State, "Tensor | None"], "tuple[Tensor, State]"]
+_FUSED: dict[type, FusedFn] = {LSTMCell: _lstm, GRUCell: _gru, RNNCell: _rnn}
+
+
+def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
+    """The sequence-level Function for ``cell``'s exact type, or ``None`` (generic loop)."""
+    fn = _FUSED.get(type(cell))
+    if fn is None or (isinstance(cell, GRUCell) and not cell.reset_after):
+        return None
+    return fn
+
+
+# -------------------------------------------------------------------------------------- torch
+def torch_kernel(cells: Sequence[RecurrentCell]) -> tuple[Callable, bool] | str:
+    """``(torch function, is_lstm)`` for a stack of cells, or the reason torch cannot run it."""
+    kinds = {type(c) for c in cells}
+    if len(kinds) != 1 or next(iter(kinds)) not in _FUSED:
+        names = sorted(k.__name__ for k in kinds)
+        return f"torch's kernels run only LSTMCell, GRUCell and RNNCell stacks, got {names}"
+    first = cells[0]
+    if len({c.bias for c in cells}) != 1:
+        return "torch's kernels need the same bias setting in every layer"
+    if isinstance(first, GRUCell):
+        if not all(c.reset_after for c in cells):
+            return "torch's GRU kernel has the reset gate after the matmul only (reset_after=True)"
+        return torch.gru, False
+    if isinstance(first, RNNCell):
+        if len({c.nonlinearity for c in cells}) != 1:
+            return "torch's RNN kernel needs one nonlinearity in every layer"
+        return (torch.rnn_tanh if first.nonlinearity == "tanh" else torch.rnn_relu), False
+    return torch.lstm, True
+
+
+def torch_forward(
+    cells: Sequence[RecurrentCell],
+    num_layers: int,
+    bidirectional: bool,
+    x: Tensor,
+    state: Sequence[State] | None,
+    lengths: Tensor | None,
+    dropout: float,
+    training: bool,
+) -> tuple[Tensor, list[State]]:
+    """Run a stack with torch's fused kernel on the cells' own parameters.
+
+    Shapes: x (T, B, I); ``state`` Stacked's list of L*D cell states; returns (T, B, D*H) and
+    the list of final states. Raises ``ValueError`` when the stack is not torch-equal.
+    """
+    kernel = torch_kernel(cells)
+    if isinstance(kernel, str):
+        raise ValueError(f"backend='torch' cannot run this stack: {kernel}; use backend='custom' or 'auto'")
+    fn, is_lstm = kernel
+    first = cells[0]
+    B = x.shape[1]
+    weights = []
+    for c in cells:
+        weights += [c.weight_ih, c.weight_hh] + ([c.bias_ih, c.bias_hh] if first.bias else [])
+    if state is None:
+        zeros = x.new_zeros(len(cells), B, first.hidden_size)
+        hx = (zeros, zeros) if is_lstm else zeros
+    elif is_lstm:
+        hx = (torch.stack([s[0] for s in state]), torch.stack([s[1] for s in state]))  # (L*D, B, H) each
+    else:
+        hx = torch.stack(list(state))  # (L*D, B, H)
+    if lengths is None:
+        out, *final = fn(x, hx, weights, first.bias, num_layers, dropout, training, bidirectional, False)
+    else:
+        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        hx = tuple(h.index_select(1, order) for h in hx) if is_lstm else hx.index_select(1, order)
+        data, *final = fn(packed.data, packed.batch_sizes, hx, weights, first.bias, num_layers, dropout,
+                          training, bidirectional)
+        packed_out = type(packed)(data, packed.batch_sizes, order, unorder)
+        out, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
+        final = [f.index_select(1, unorder) for f in final]
+    if is_lstm:
+        h_n, c_n = final
+        return out, [(h, c) for h, c in zip(h_n.unbind(0), c_n.unbind(0))]
+    return out, list(final[0].unbind(0))
+
+
+# --------------------------------------------------------------------------------------- auto
+def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
+    """``auto``'s choice: torch's kernel on CUDA, and for float32 LSTMs on CPU (oneDNN)."""
+    if isinstance(torch_kernel(cells), str):
+        return False
+    if x.is_cuda:
+        return True
+    return isinstance(cells[0], LSTMCell) and x.dtype == torch.float32
+
+
+def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor) -> bool:
+    """Whether ``backend`` runs these cells on torch's kernel (``"torch"`` always tries to)."""
+    if backend == "torch":
+        return True
+    return backend == "auto" and auto_uses_torch(cells, x)

@@ -1,0 +1,39 @@
+"""Argument checks and masks shared by the layers and the functional recurrences."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_input(x: Tensor, input_size: int, name: str = "input") -> None:
+    """Raise ``ValueError`` unless ``x`` is a 3-D float sequence with ``input_size`` features."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name} must be a Tensor, got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"{name} must be 3-D (seq, batch, features) or (batch, seq, features), got shape {tuple(x.shape)}")
+    if x.shape[-1] != input_size:
+        raise ValueError(f"{name} has {x.shape[-1]} features, expected input_size={input_size}")
+
+
+def check_lengths(lengths: Tensor | None, batch_size: int, seq_len: int, device: torch.device) -> Tensor | None:
+    """Validate ``lengths`` (B,) with values in [1, T]; return it as int64 on ``device``."""
+    if lengths is None:
+        return None
+    lengths = torch.as_tensor(lengths)
+    if lengths.dim() != 1 or lengths.shape[0] != batch_size:
+        raise ValueError(f"lengths must have shape ({batch_size},), got {tuple(lengths.shape)}")
+    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
+        raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
+    if batch_size and (int(lengths.min()) < 1 or int(lengths.max()) > seq_len):
+        raise ValueError(
+            f"lengths must lie in [1, {seq_len}] (the sequence length), got min {int(lengths.min())} "
+            f"and max {int(lengths.max())}"
+        )
+    return lengths.to(device=device, dtype=torch.long)
+
+
+def step_mask(lengths: Tensor, seq_len: int) -> Tensor:
+    """(T, B, 1) boolean mask, True where step t is a real step of sequence b."""
+    t = torch.arange(seq_len, device=lengths.device)
+    return (t[:, None] < lengths[None, :]).unsqueeze(-1)  # (T, B, 1)
