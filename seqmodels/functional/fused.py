@@ -12,7 +12,10 @@ Each recurrence is split where autograd is already optimal and where it is not:
   ``dW_hh = Dᵀ H_prev`` is again a single GEMM over the T·B rows.
 
 Only ``W_hhᵀ d_gates_t`` and the elementwise gate math run inside the time loop, each step as a
-handful of in-place ops. With ``lengths`` the semantics are those of
+handful of ops writing into views made once per sequence (``unbind``), never per step. Every
+factor of the backward that does not depend on the incoming gradient (the gates' derivatives,
+``o ⊙ (1 - tanh² c)``, …) is computed for all steps at once before the loop, so a step of BPTT
+is one GEMM and three to five elementwise ops. With ``lengths`` the semantics are those of
 :class:`seqmodels.layers.Recurrent`: a padded step keeps the state and outputs zero.
 """
 
@@ -29,13 +32,23 @@ def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return a if b is None else a + b
 
 
-def _masks(mask: Tensor | None, T: int) -> list:
-    return [None] * T if mask is None else list(mask.unbind(0))
+def _steps(*tensors: Tensor) -> list[tuple[Tensor, ...]]:
+    """Per-step views of (T, ...) tensors, made in one ``unbind`` each: ``[(a_t, b_t, ...), ...]``."""
+    return list(zip(*(t.unbind(0) for t in tensors)))
 
 
 # ---------------------------------------------------------------------------------------- LSTM
 class LSTMRecurrence(torch.autograd.Function):
-    """``(X̂ (T,B,4H), h0, c0, W_hh (4H,H), mask|None) -> (out (T,B,H), h_n, c_n)``; X̂ holds both biases."""
+    """``(X̂ (T,B,4H), h0, c0, W_hh (4H,H), mask|None) -> (out (T,B,H), h_n, c_n)``; X̂ holds both biases.
+
+    Backward, with everything that does not depend on the incoming gradient precomputed::
+
+        P = o ⊙ (1 - tanh² c_t)     R = tanh c_t ⊙ o(1-o)
+        Q = [g ⊙ i(1-i), c_{t-1} ⊙ f(1-f), i ⊙ (1-g²)]                         (T, B, 3, H)
+        per step:  dc_t = dc_next + dh_t ⊙ P_t
+                   [dĩ, df̃, dg̃] = dc_t ⊙ Q_t      dõ = dh_t ⊙ R_t
+                   dc_next ← dc_t ⊙ f_t           dh_{t-1} = dy_{t-1} + d_gates_t W_hh
+    """
 
     @staticmethod
     def forward(ctx, x_hat: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None):
@@ -43,25 +56,27 @@ class LSTMRecurrence(torch.autograd.Function):
         H = G // 4
         w_t = weight_hh.t()
         gates = x_hat.new_empty(T, B, G)  # activated [i, f, g, o]
-        cells = x_hat.new_empty(T, B, H)  # c_t before masking
+        cells = x_hat.new_empty(T, B, H)  # c_t (unmasked)
         tanh_c = x_hat.new_empty(T, B, H)
         out = x_hat.new_empty(T, B, H)
-        h_prev = x_hat.new_empty(T, B, H) if mask is not None else None
-        c_prev = x_hat.new_empty(T, B, H) if mask is not None else None
+        masked = mask is not None
+        h_prev = x_hat.new_empty(T, B, H) if masked else None  # states entering each step
+        c_prev = x_hat.new_empty(T, B, H) if masked else None
+        views = _steps(x_hat, gates, gates[..., : 2 * H], gates[..., : H], gates[..., H : 2 * H],
+                       gates[..., 2 * H : 3 * H], gates[..., 3 * H :], cells, tanh_c, out)
         h, c = h0, c0
-        steps = zip(x_hat.unbind(0), gates.unbind(0), cells.unbind(0), tanh_c.unbind(0), out.unbind(0), _masks(mask, T))
-        for t, (xh, g_t, c_t, tc_t, o_t, m) in enumerate(steps):
+        for t, (xh, g_t, if_t, i, f, g, o, c_t, tc_t, o_t) in enumerate(views):
             torch.addmm(xh, h, w_t, out=g_t)
-            g_t[:, : 2 * H].sigmoid_()
-            g_t[:, 2 * H : 3 * H].tanh_()
-            g_t[:, 3 * H :].sigmoid_()
-            i, f, g, o = g_t.split(H, dim=1)
-            torch.mul(f, c, out=c_t).addcmul_(i, g)
+            if_t.sigmoid_()
+            g.tanh_()
+            o.sigmoid_()
+            torch.mul(f, c, out=c_t).addcmul_(i, g)  # c_t = f ⊙ c + i ⊙ g
             torch.tanh(c_t, out=tc_t)
-            torch.mul(o, tc_t, out=o_t)
-            if m is None:
+            torch.mul(o, tc_t, out=o_t)  # h_t = o ⊙ tanh c_t
+            if not masked:
                 h, c = o_t, c_t
             else:
+                m = mask[t]
                 h_prev[t].copy_(h)
                 c_prev[t].copy_(c)
                 h, c = torch.where(m, o_t, h), torch.where(m, c_t, c)
@@ -76,51 +91,48 @@ class LSTMRecurrence(torch.autograd.Function):
         H = G // 4
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
-        dc_state = c0.new_zeros(B, H) if d_cn is None else d_cn
+        dc_state = c0.new_zeros(B, H) if d_cn is None else d_cn.clone()
         if mask is None:
             h_prev = torch.cat([h0[None], out[:-1]])  # (T, B, H): h_{t-1} of each step
             c_prev = torch.cat([c0[None], cells[:-1]])
-        D = gates.new_empty(T, B, G)  # gradient of the gate pre-activations, all steps
+        i, f, g, o = gates.split(H, dim=-1)
+        P = o * (1 - tanh_c * tanh_c)
+        R = tanh_c * o * (1 - o)
+        Q = torch.stack([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g * g)], dim=2)  # (T, B, 3, H)
+        D = gates.new_empty(T, B, G)  # gradients of the gate pre-activations
+        views = _steps(D, D[..., : 3 * H].unflatten(-1, (3, H)), D[..., 3 * H :], P, R, Q, f, d_out)
         if mask is None:
             dh = dh_state + d_out[T - 1] if T else dh_state  # vertical + horizontal
+            dc = dc_state
             for t in range(T - 1, -1, -1):
-                dc = _lstm_gate_grads(dh, dc_state.clone(), gates[t], tanh_c[t], c_prev[t], D[t])
-                dc_state = dc * gates[t, :, H : 2 * H]  # dc_{t-1} = dc_t ⊙ f
-                # dh_{t-1} = dy_{t-1} + W_hhᵀ d_gates_t (row form: D_t · W_hh)
-                dh = torch.addmm(d_out[t - 1], D[t], weight_hh) if t > 0 else D[t].mm(weight_hh)
-            dh_state = dh
+                D_t, D3_t, Do_t, P_t, R_t, Q_t, f_t, _ = views[t]
+                dc.addcmul_(dh, P_t)
+                torch.mul(dh, R_t, out=Do_t)
+                torch.mul(Q_t, dc.unsqueeze(1), out=D3_t)
+                dc = dc * f_t
+                dh = torch.addmm(d_out[t - 1], D_t, weight_hh) if t > 0 else D_t.mm(weight_hh)
+            dh_state, dc_state = dh, dc
         else:
-            for t, m in zip(range(T - 1, -1, -1), reversed(mask.unbind(0))):
-                dh = (dh_state + d_out[t]).masked_fill_(~m, 0.0)  # a padded step did not run
-                dc = _lstm_gate_grads(dh, dc_state.masked_fill(~m, 0.0), gates[t], tanh_c[t], c_prev[t], D[t])
+            for t in range(T - 1, -1, -1):
+                D_t, D3_t, Do_t, P_t, R_t, Q_t, f_t, dy_t = views[t]
+                m = mask[t]
+                dh = (dh_state + dy_t).masked_fill_(~m, 0.0)  # a padded step did not run
+                dc = dc_state.masked_fill(~m, 0.0).addcmul_(dh, P_t)
+                torch.mul(dh, R_t, out=Do_t)
+                torch.mul(Q_t, dc.unsqueeze(1), out=D3_t)
                 # padded rows: the state passed straight through, so does its gradient
-                dh_state = torch.addmm(dh_state.masked_fill(m, 0.0), D[t], weight_hh)
-                dc_state = torch.addcmul(dc_state.masked_fill(m, 0.0), dc, gates[t, :, H : 2 * H])
+                dh_state = torch.addmm(dh_state.masked_fill(m, 0.0), D_t, weight_hh)
+                dc_state = torch.addcmul(dc_state.masked_fill(m, 0.0), dc, f_t)
         d_w_hh = D.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
         return D, dh_state, dc_state, d_w_hh, None
 
 
-def _lstm_gate_grads(dh: Tensor, dc: Tensor, gates: Tensor, tanh_c: Tensor, c_prev: Tensor, d_gates: Tensor) -> Tensor:
-    """One step of LSTM BPTT: writes ``d_gates`` (B, 4H) in place and returns ``dc_t``.
-
-    ``dc_t = dc_next + dh ⊙ o ⊙ (1 - tanh²c_t)``; ``di = dc_t ⊙ g ⊙ i(1-i)``,
-    ``df = dc_t ⊙ c_{t-1} ⊙ f(1-f)``, ``dg = dc_t ⊙ i ⊙ (1-g²)``, ``do = dh ⊙ tanh c_t ⊙ o(1-o)``.
-    ``dc`` must be a tensor this function may overwrite.
-    """
-    i, f, g, o = gates.split(gates.shape[1] // 4, dim=1)
-    di, df, dg, do = d_gates.split(gates.shape[1] // 4, dim=1)
-    torch.mul(dh, tanh_c, out=do)
-    dc.addcmul_(dh * o, 1 - tanh_c * tanh_c)
-    do.mul_(o * (1 - o))
-    torch.mul(dc, g, out=di).mul_(i * (1 - i))
-    torch.mul(dc, c_prev, out=df).mul_(f * (1 - f))
-    torch.mul(dc, i, out=dg).mul_(1 - g * g)
-    return dc
-
-
 def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                   bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
-    """Fast LSTM over x (T, B, I): ``(out (T,B,H), (h_n, c_n))``, torch's weights and gate order."""
+    """Fast LSTM over x (T, B, I): ``(out (T,B,H), (h_n, c_n))``, torch's weights and gate order.
+
+    ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.layers.checks.step_mask`).
+    """
     x_hat = linear(x, weight_ih, _sum_bias(bias_ih, bias_hh))  # (T, B, 4H), one GEMM
     out, h, c = LSTMRecurrence.apply(x_hat, h0, c0, weight_hh, mask)
     return out, (h, c)
@@ -131,8 +143,17 @@ class GRURecurrence(torch.autograd.Function):
     """Torch-form GRU (reset after the matmul).
 
     ``(X̂ (T,B,3H) = X W_ihᵀ + b_ih, h0, W_hh (3H,H), b_hh (3H,)|None, mask|None) -> (out (T,B,H), h_n)``.
-    Backward returns ``dX̂ = [dr̂, dẑ, dn̂]`` and ``d(W_hh h + b_hh) = [dr̂, dẑ, dn̂ ⊙ r]`` collected over
-    all steps, so ``dW_hh`` and ``db_hh`` are one GEMM and one sum over the T·B rows.
+
+    Forward per step, with ``Z_t = [x̂_r + b_hr, x̂_z + b_hz, b_hn]`` made for all steps at once::
+
+        [r̃, z̃, ĥ_n] = Z_t + W_hh h        r, z = σ(r̃), σ(z̃)
+        n = tanh(x̂_n + r ⊙ ĥ_n)          h' = n + z ⊙ (h - n)      (torch.lerp)
+
+    Backward, with ``A_n = (1-z)(1-n²)``, ``A_z = (h-n) ⊙ z(1-z)``, ``A_r = ĥ_n ⊙ r(1-r)``
+    precomputed: ``dn̂ = dh ⊙ A_n``, ``dẑ = dh ⊙ A_z``, ``dr̂ = dn̂ ⊙ A_r`` and
+    ``dh_{t-1} = dy_{t-1} + dh ⊙ z + [dr̂, dẑ, dn̂ ⊙ r] W_hh``. The step's gradients go into one
+    (B, 4H) row block ``[dn̂, dẑ, dr̂, dn̂ ⊙ r]`` whose last 3H columns are, in the order (z, r, n),
+    the gradient of ``W_hh h + b_hh`` — so the in-loop GEMM uses ``W_hh``'s rows permuted to (z, r, n).
     """
 
     @staticmethod
@@ -140,62 +161,73 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = x_hat.shape
         H = G // 3
         w_t = weight_hh.t()
-        gates = x_hat.new_empty(T, B, G)  # [r, z, n]
-        hidden = x_hat.new_empty(T, B, G)  # W_hh h_{t-1} + b_hh
+        Z = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn]
+        if bias_hh is None:
+            Z[..., : 2 * H] = x_hat[..., : 2 * H]
+            Z[..., 2 * H :] = 0.0
+        else:
+            torch.add(x_hat[..., : 2 * H], bias_hh[: 2 * H], out=Z[..., : 2 * H])
+            Z[..., 2 * H :] = bias_hh[2 * H :]
+        gates = x_hat.new_empty(T, B, G)  # [r, z, ĥ_n]
+        new = x_hat.new_empty(T, B, H)  # n
         out = x_hat.new_empty(T, B, H)
-        h_prev = x_hat.new_empty(T, B, H) if mask is not None else None
+        masked = mask is not None
+        h_prev = x_hat.new_empty(T, B, H) if masked else None
+        views = _steps(Z, x_hat[..., 2 * H :], gates, gates[..., : 2 * H], gates[..., :H], gates[..., H : 2 * H],
+                       gates[..., 2 * H :], new, out)
         h = h0
-        steps = zip(x_hat.unbind(0), gates.unbind(0), hidden.unbind(0), out.unbind(0), _masks(mask, T))
-        for t, (xh, g_t, hid, o_t, m) in enumerate(steps):
-            if bias_hh is None:
-                torch.mm(h, w_t, out=hid)
-            else:
-                torch.addmm(bias_hh, h, w_t, out=hid)
-            torch.add(xh[:, : 2 * H], hid[:, : 2 * H], out=g_t[:, : 2 * H]).sigmoid_()
-            r, z, n = g_t.split(H, dim=1)
-            torch.mul(r, hid[:, 2 * H :], out=n).add_(xh[:, 2 * H :]).tanh_()
-            torch.sub(h, n, out=o_t).mul_(z).add_(n)  # h' = n + z ⊙ (h - n)
-            if m is None:
+        for t, (z_in, xn, g_t, rz, r, z, hn, n, o_t) in enumerate(views):
+            torch.addmm(z_in, h, w_t, out=g_t)
+            rz.sigmoid_()
+            torch.addcmul(xn, r, hn, out=n).tanh_()  # n = tanh(x̂_n + r ⊙ ĥ_n)
+            torch.lerp(n, h, z, out=o_t)  # h' = n + z ⊙ (h - n)
+            if not masked:
                 h = o_t
             else:
+                m = mask[t]
                 h_prev[t].copy_(h)
                 h = torch.where(m, o_t, h)
                 o_t.masked_fill_(~m, 0.0)
         ctx.has_bias_hh = bias_hh is not None
-        ctx.save_for_backward(gates, hidden, out, h0, weight_hh, h_prev, mask)
+        ctx.save_for_backward(gates, new, out, h0, weight_hh, h_prev, mask)
         return out, h
 
     @staticmethod
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
-        gates, hidden, out, h0, weight_hh, h_prev, mask = ctx.saved_tensors
+        gates, new, out, h0, weight_hh, h_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 3
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
         if mask is None:
             h_prev = torch.cat([h0[None], out[:-1]])  # (T, B, H)
-        d_in = gates.new_empty(T, B, G)  # [dr̂, dẑ, dn̂]
-        d_hid = gates.new_empty(T, B, G)  # [dr̂, dẑ, dn̂ ⊙ r]
-        masks = _masks(mask, T)
+        r, z, hn = gates.split(H, dim=-1)
+        A_nz = torch.stack([(1 - z) * (1 - new * new), (h_prev - new) * z * (1 - z)], dim=2)  # (T, B, 2, H)
+        A_r = hn * r * (1 - r)
+        E = gates.new_empty(T, B, 4 * H)  # [dn̂, dẑ, dr̂, dn̂ ⊙ r]
+        w_zrn = torch.cat([weight_hh[H : 2 * H], weight_hh[:H], weight_hh[2 * H :]])  # rows (z, r, n)
+        views = _steps(E[..., : 2 * H].unflatten(-1, (2, H)), E[..., :H], E[..., 2 * H : 3 * H], E[..., 3 * H :],
+                       E[..., H:], A_nz, A_r, r, z, d_out)
+        dh = dh_state + d_out[T - 1] if T else dh_state
         for t in range(T - 1, -1, -1):
-            m = masks[t]
-            dh = dh_state + d_out[t]
-            if m is not None:
-                dh.masked_fill_(~m, 0.0)
-            r, z, n = gates[t].split(H, dim=1)
-            dr, dz, dn = d_in[t].split(H, dim=1)
-            # dn̂ = dh ⊙ (1 - z) ⊙ (1 - n²);  dẑ = dh ⊙ (h - n) ⊙ z(1 - z);  dr̂ = dn̂ ⊙ ĥ_n ⊙ r(1 - r)
-            torch.mul(dh, 1 - z, out=dn).mul_(1 - n * n)
-            torch.mul(dh, h_prev[t] - n, out=dz).mul_(z * (1 - z))
-            torch.mul(dn, hidden[t, :, 2 * H :], out=dr).mul_(r * (1 - r))
-            d_hid[t, :, : 2 * H].copy_(d_in[t, :, : 2 * H])
-            torch.mul(dn, r, out=d_hid[t, :, 2 * H :])
-            # dh_{t-1} = dh ⊙ z + W_hhᵀ d_hidden_t  (+ the carried gradient at padded rows)
-            carried = dh_state if m is None else dh_state.masked_fill(m, 0.0)
-            dh_state = torch.addmm(torch.addcmul(carried, dh, z) if m is not None else dh * z, d_hid[t], weight_hh)
-        d_hid2 = d_hid.reshape(T * B, G)
-        d_w_hh = d_hid2.t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
-        d_b_hh = d_hid2.sum(0) if ctx.has_bias_hh else None
+            E_nz, E_n, E_r, E_nr, E_hid, A_nz_t, A_r_t, r_t, z_t, dy_t = views[t]
+            if mask is not None:
+                m = mask[t]
+                dh = (dh_state + dy_t).masked_fill_(~m, 0.0)
+            torch.mul(A_nz_t, dh.unsqueeze(1), out=E_nz)  # dn̂, dẑ
+            torch.mul(E_n, A_r_t, out=E_r)  # dr̂
+            torch.mul(E_n, r_t, out=E_nr)  # dn̂ ⊙ r
+            if mask is None:
+                base = torch.addcmul(d_out[t - 1], dh, z_t) if t > 0 else dh * z_t
+                dh = torch.addmm(base, E_hid, w_zrn)
+            else:
+                dh_state = torch.addmm(torch.addcmul(dh_state.masked_fill(m, 0.0), dh, z_t), E_hid, w_zrn)
+        if mask is None:
+            dh_state = dh
+        d_in = torch.cat([E[..., 2 * H : 3 * H], E[..., H : 2 * H], E[..., :H]], dim=-1)  # [dr̂, dẑ, dn̂]
+        d_hid = torch.cat([E[..., 2 * H : 3 * H], E[..., H : 2 * H], E[..., 3 * H :]], dim=-1).reshape(T * B, G)
+        d_w_hh = d_hid.t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
+        d_b_hh = d_hid.sum(0) if ctx.has_bias_hh else None
         return d_in, dh_state, d_w_hh, d_b_hh, None
 
 
@@ -208,7 +240,11 @@ def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
 
 # ----------------------------------------------------------------------------------------- RNN
 class RNNRecurrence(torch.autograd.Function):
-    """``(X̂ (T,B,H) with both biases, h0, W_hh, relu: bool, mask|None) -> (out (T,B,H), h_n)``."""
+    """``(X̂ (T,B,H) with both biases, h0, W_hh, relu: bool, mask|None) -> (out (T,B,H), h_n)``.
+
+    Backward: ``dz_t = dh_t ⊙ φ'(a_t)`` with ``φ' = 1 - a²`` (tanh) or ``[a > 0]`` (relu) made for all
+    steps at once, and ``dh_{t-1} = dy_{t-1} + dz_t W_hh``.
+    """
 
     @staticmethod
     def forward(ctx, x_hat: Tensor, h0: Tensor, weight_hh: Tensor, relu: bool, mask: Tensor | None):
@@ -218,12 +254,13 @@ class RNNRecurrence(torch.autograd.Function):
         out = act if mask is None else x_hat.new_empty(T, B, H)
         h_prev = x_hat.new_empty(T, B, H) if mask is not None else None
         h = h0
-        for t, (xh, a_t, m) in enumerate(zip(x_hat.unbind(0), act.unbind(0), _masks(mask, T))):
+        for t, (xh, a_t) in enumerate(_steps(x_hat, act)):
             torch.addmm(xh, h, w_t, out=a_t)
             a_t.relu_() if relu else a_t.tanh_()
-            if m is None:
+            if mask is None:
                 h = a_t
             else:
+                m = mask[t]
                 h_prev[t].copy_(h)
                 h = torch.where(m, a_t, h)
                 torch.mul(a_t, m, out=out[t])
@@ -239,20 +276,21 @@ class RNNRecurrence(torch.autograd.Function):
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
         if mask is None:
             h_prev = torch.cat([h0[None], act[:-1]])
+        deriv = (act > 0).to(act.dtype) if ctx.relu else 1 - act * act
         D = act.new_empty(T, B, H)  # dz_t, the pre-activation gradients
-        masks = _masks(mask, T)
+        views = _steps(D, deriv, d_out)
+        dh = dh_state + d_out[T - 1] if T else dh_state
         for t in range(T - 1, -1, -1):
-            m = masks[t]
-            dh = dh_state + d_out[t]  # vertical + horizontal
-            if m is not None:
-                dh.masked_fill_(~m, 0.0)
-            a = act[t]
-            if ctx.relu:
-                torch.mul(dh, a > 0, out=D[t])
+            D_t, deriv_t, dy_t = views[t]
+            if mask is None:
+                torch.mul(dh, deriv_t, out=D_t)
+                dh = torch.addmm(d_out[t - 1], D_t, weight_hh) if t > 0 else D_t.mm(weight_hh)
             else:
-                torch.addcmul(dh, dh, a * a, value=-1.0, out=D[t])  # dtanh = dh ⊙ (1 - a²)
-            carried = 0.0 if m is None else dh_state.masked_fill(m, 0.0)
-            dh_state = D[t].mm(weight_hh) if m is None else torch.addmm(carried, D[t], weight_hh)
+                m = mask[t]
+                torch.mul((dh_state + dy_t).masked_fill_(~m, 0.0), deriv_t, out=D_t)
+                dh_state = torch.addmm(dh_state.masked_fill(m, 0.0), D_t, weight_hh)
+        if mask is None:
+            dh_state = dh
         d_w_hh = D.reshape(T * B, H).t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
         return D, dh_state, d_w_hh, None, None
 
