@@ -1,0 +1,9 @@
+"""LightningModules: they own the loss, the metrics, the logging and the optimizer wiring."""
+
+from .base import SequenceTask
+from .classification import ClassificationTask
+from .language_modeling import LanguageModelingTask
+from .regression import RegressionTask
+from .schedulers import EpochDecay
+
+__all__ = ["SequenceTask", "LanguageModelingTask", "ClassificationTask", "RegressionTask", "EpochDecay"]

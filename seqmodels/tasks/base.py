@@ -1,0 +1,183 @@
+"""What every seqmodels task shares: optimizer/scheduler wiring, gradient norm, checkpoint extras."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Iterable
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+
+from ..checkpoint import CHECKPOINT_KEY, checkpoint_extra, to_plain
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
+
+SCHEDULER_INTERVALS = ("epoch", "step")
+# init arguments that are objects, never hyper-parameters (they are not plain data)
+NOT_HPARAMS = ("model", "optimizer", "scheduler", "config", "encoder")
+
+
+def encoder_to_dict(encoder: Any) -> dict | None:
+    """``encoder`` as the plain dict a checkpoint stores: a dict, an object with ``to_dict()``, or None."""
+    if encoder is None:
+        return None
+    if hasattr(encoder, "to_dict"):
+        encoder = encoder.to_dict()
+    return to_plain(encoder, "encoder")
+
+
+def total_grad_norm(parameters: Iterable[nn.Parameter], max_norm: float | None) -> torch.Tensor:
+    """The 2-norm of all gradients together, computed once; clip them to ``max_norm`` when given.
+
+    Returns the norm *before* clipping (what ``torch.nn.utils.clip_grad_norm_`` returns).
+    """
+    params = [p for p in parameters if p.grad is not None]
+    if not params:
+        return torch.zeros(())
+    if max_norm is not None:
+        return nn.utils.clip_grad_norm_(params, max_norm)
+    get_total_norm = getattr(nn.utils, "get_total_norm", None)  # torch >= 2.6
+    if get_total_norm is not None:
+        return get_total_norm([p.grad for p in params])
+    return nn.utils.clip_grad_norm_(params, math.inf)
+
+
+class SequenceTask(pl.LightningModule):
+    """Base LightningModule of the seqmodels tasks.
+
+    Args:
+        model: the network (an ``nn.Module`` returning ``(output, state)``).
+        optimizer: ``params -> Optimizer``, e.g. ``functools.partial(torch.optim.SGD, lr=1.0)``
+            (Hydra: ``_target_: torch.optim.SGD``, ``_partial_: true``).
+        scheduler: ``optimizer -> LR scheduler`` or None; e.g. a partial of
+            :class:`~seqmodels.tasks.EpochDecay`, ``ReduceLROnPlateau`` or ``CosineAnnealingLR``.
+        clip_grad_norm: rescale gradients whose total 2-norm exceeds this (None: no clipping).
+            The norm (before clipping) is logged as ``train/grad_norm`` either way.
+        scheduler_monitor: metric a ``ReduceLROnPlateau`` watches.
+        scheduler_interval: ``"epoch"`` or ``"step"``, when the scheduler steps.
+        config: the resolved training config (plain dict), stored in checkpoints so that
+            :func:`seqmodels.checkpoint.load_model` can rebuild the model.
+        encoder: ``TextEncoder`` (or its ``to_dict()``) stored in checkpoints; None when the
+            inputs are not text. When None, it is taken from the data module's ``encoder`` at setup.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        clip_grad_norm: float | None = None,
+        scheduler_monitor: str = "val/loss",
+        scheduler_interval: str = "epoch",
+        config: dict | None = None,
+        encoder: Any = None,
+    ) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+        if not callable(optimizer):
+            raise ValueError(f"optimizer must be a callable params -> Optimizer (a partial), got {optimizer!r}")
+        if scheduler is not None and not callable(scheduler):
+            raise ValueError(f"scheduler must be a callable optimizer -> scheduler (a partial) or None, got {scheduler!r}")
+        if clip_grad_norm is not None and (
+            isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) or clip_grad_norm <= 0
+        ):
+            raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}")
+        if scheduler_interval not in SCHEDULER_INTERVALS:
+            raise ValueError(f"scheduler_interval must be one of {list(SCHEDULER_INTERVALS)}, got {scheduler_interval!r}")
+        if not isinstance(scheduler_monitor, str):
+            raise ValueError(f"scheduler_monitor must be a metric name such as 'val/loss', got {scheduler_monitor!r}")
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
+        self.scheduler_monitor = scheduler_monitor
+        self.scheduler_interval = scheduler_interval
+        self.config = config  # converted to plain data by the setter
+        self.encoder_dict = encoder_to_dict(encoder)
+        self._encoder_object = encoder if encoder is not None and hasattr(encoder, "decode") else None
+
+    # ------------------------------------------------------------------- config
+    @property
+    def config(self) -> dict | None:
+        """The resolved training config stored in checkpoints (plain data; settable after construction).
+
+        ``hydra.utils.instantiate(node, config=...)`` cannot pass it (``config`` is instantiate's own
+        first parameter, and the ``_target_`` nodes inside would be instantiated): build the task
+        with ``instantiate(node, _partial_=True)(model=..., config=...)`` or assign ``task.config``.
+        """
+        return self._config
+
+    @config.setter
+    def config(self, value: Any) -> None:
+        self._config = to_plain(value, "config")
+
+    # ------------------------------------------------------------------ encoder
+    @property
+    def encoder(self) -> Any:
+        """The ``TextEncoder`` (rebuilt from the stored dict on first use), or None."""
+        if self._encoder_object is None and self.encoder_dict is not None:
+            from ..checkpoint import encoder_from_dict
+
+            self._encoder_object = encoder_from_dict(self.encoder_dict)
+        return self._encoder_object
+
+    def setup(self, stage: str) -> None:
+        if self.encoder_dict is None:
+            datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+            encoder = getattr(datamodule, "encoder", None)
+            if encoder is not None:
+                self.encoder_dict = encoder_to_dict(encoder)
+                self._encoder_object = encoder if hasattr(encoder, "decode") else None
+
+    # ---------------------------------------------------------------- optimizer
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if not isinstance(optimizer, torch.optim.Optimizer):
+            raise ValueError(f"optimizer(params) must return a torch Optimizer, got {type(optimizer).__name__}")
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.scheduler_interval,
+                "monitor": self.scheduler_monitor,
+            },
+        }
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        norm = total_grad_norm(self.parameters(), self.clip_grad_norm)
+        self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    # --------------------------------------------------------------- checkpoint
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[CHECKPOINT_KEY] = checkpoint_extra(self, self.config, self.encoder_dict)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        extra = checkpoint.get(CHECKPOINT_KEY)
+        if isinstance(extra, dict):
+            self.config = extra.get("config", self.config)
+            if extra.get("encoder") is not None:
+                self.encoder_dict = extra["encoder"]
+                self._encoder_object = None
+
+    # ------------------------------------------------------------------ logging
+    def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+        """``train/loss`` every step and ``train/loss_epoch``, its mean over the epoch weighted by ``batch_size``."""
+        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch_size)
+
+    def tensorboard(self) -> Any:
+        """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""
+        if self._trainer is None or not self.trainer.is_global_zero:
+            return None
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        for logger in self.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                return logger.experiment
+        return None

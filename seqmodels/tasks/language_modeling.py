@@ -1,0 +1,174 @@
+"""Language modeling: teacher forcing, per-token cross-entropy, stateful truncated BPTT."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import MeanMetric
+
+from ..generation import boundary_token, generate
+from ..state import detach_state
+from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
+
+LN2 = math.log(2.0)
+
+
+def default_prompt(encoder: Any) -> str:
+    """Prompt for samples when none is given: empty when an ``<eos>`` boundary can start the text,
+    else the vocabulary's first ordinary token (the most frequent one for a frequency-sorted vocabulary)."""
+    if boundary_token(encoder) is not None:
+        return ""
+    vocab = encoder.vocab
+    first = len(getattr(vocab, "specials", ())) if len(vocab) > len(getattr(vocab, "specials", ())) else 0
+    return encoder.decode([first])
+
+
+def state_batch_size(state: Any) -> int | None:
+    """Batch size B of a (nested list/tuple of) (B, H) state tensors; None for no state."""
+    while isinstance(state, (list, tuple)):
+        if not state:
+            return None
+        state = state[0]
+    return None if state is None else state.shape[0]
+
+
+class LanguageModelingTask(SequenceTask):
+    """Trains a :class:`~seqmodels.models.RNNLanguageModel` on ``(inputs, targets)`` batches.
+
+    Loss: ``-1/(B·T) Σ_{b,t} log p(targets[b,t] | inputs[b,≤t])`` (natural log, per token).
+    Metrics per stage (``train``/``val``/``test``): ``loss``; at evaluation ``ppl = exp(loss)``
+    and ``bpc = loss / ln 2`` — bits per token, i.e. bits per character on character data.
+    Evaluation metrics are exact per-token averages over the epoch (shorter last batch included).
+
+    Truncated BPTT (Zaremba et al. 2014; pytorch/examples word_language_model): with
+    ``carry_state`` and a contiguous data module (row b of batch k+1 continues row b of batch k),
+    the final state of each batch, detached, is the initial state of the next. The state starts
+    at zero at every epoch start, for every evaluation epoch (evaluation carries it within its
+    own epoch, separately from training) and whenever the batch size changes.
+
+    Args:
+        model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval,
+        config, encoder: see :class:`~seqmodels.tasks.base.SequenceTask`.
+        carry_state: carry the hidden state across batches (ignored when the data module says
+            ``contiguous = False``).
+        sample_prompt: prompt of the text sample logged to TensorBoard after each validation
+            epoch (None: start from ``<eos>`` when it is a boundary token, else from the most
+            frequent token; see :func:`default_prompt`).
+        sample_length: tokens in that sample; 0 disables it.
+        sample_temperature: its sampling temperature.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        clip_grad_norm: float | None = None,
+        carry_state: bool = True,
+        encoder: Any = None,
+        sample_prompt: str | None = None,
+        sample_length: int = 200,
+        sample_temperature: float = 1.0,
+        scheduler_monitor: str = "val/loss",
+        scheduler_interval: str = "epoch",
+        config: dict | None = None,
+    ) -> None:
+        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+        if isinstance(sample_length, bool) or not isinstance(sample_length, int) or sample_length < 0:
+            raise ValueError(f"sample_length must be an integer >= 0, got {sample_length!r}")
+        if sample_prompt is not None and not isinstance(sample_prompt, str):
+            raise ValueError(f"sample_prompt must be a string or None, got {sample_prompt!r}")
+        self.carry_state = bool(carry_state)
+        self.sample_prompt = sample_prompt or ""
+        self.sample_length = sample_length
+        self.sample_temperature = float(sample_temperature)
+        self.save_hyperparameters(ignore=list(NOT_HPARAMS))
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self._states: dict[str, Any] = {}
+        self._carry: dict[str, bool] = {}
+
+    # ------------------------------------------------------------------- state
+    def _stream_is_contiguous(self) -> bool:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+        return bool(getattr(datamodule, "contiguous", True))
+
+    def reset_state(self, stage: str) -> None:
+        """Forget the carried state of ``stage`` and decide whether that stage carries at all."""
+        self._states[stage] = None
+        self._carry[stage] = self.carry_state and self._stream_is_contiguous()
+
+    def on_train_epoch_start(self) -> None:
+        self.reset_state("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self.reset_state("val")
+
+    def on_test_epoch_start(self) -> None:
+        self.reset_state("test")
+
+    # -------------------------------------------------------------------- steps
+    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        """Forward with the carried state, remember the new one (detached); return the mean token loss."""
+        inputs, targets = batch
+        carry = self._carry.get(stage, self.carry_state)
+        state = self._states.get(stage) if carry else None
+        if state is not None and state_batch_size(state) != inputs.shape[0]:
+            state = None  # e.g. a smaller last batch: its rows are not the same streams
+        logits, state = self.model(inputs, state)  # (B, T, V)
+        if carry:
+            self._states[stage] = detach_state(state)
+        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        loss = self.shared_step(batch, "train")
+        self.log_train_loss(loss, batch[1].numel())
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.val_loss.update(self.shared_step(batch, "val"), batch[1].numel())
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self.test_loss.update(self.shared_step(batch, "test"), batch[1].numel())
+
+    def _log_epoch(self, stage: str, metric: MeanMetric) -> None:
+        if not metric.update_called:
+            return
+        loss = metric.compute()
+        metric.reset()
+        self.log(f"{stage}/loss", loss, prog_bar=True)
+        self.log(f"{stage}/ppl", torch.exp(loss), prog_bar=stage == "val")
+        self.log(f"{stage}/bpc", loss / LN2)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val", self.val_loss)
+        if not self.trainer.sanity_checking:
+            self.log_sample()
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test", self.test_loss)
+
+    # ------------------------------------------------------------------ samples
+    def log_sample(self) -> str | None:
+        """Sample ``sample_length`` tokens and add them to TensorBoard as text (``val/sample``).
+
+        Seeded with the epoch number so that logging never disturbs the training RNG.
+        Returns the text, or None when there is no TensorBoard logger or no encoder.
+        """
+        writer = self.tensorboard()
+        if writer is None or self.sample_length == 0 or self.encoder is None:
+            return None
+        text = generate(
+            self.model,
+            self.encoder,
+            self.sample_prompt or default_prompt(self.encoder),
+            max_new_tokens=self.sample_length,
+            temperature=self.sample_temperature,
+            seed=self.current_epoch,
+        )
+        markdown = "\n".join("    " + line for line in text.split("\n"))  # code block keeps spacing
+        writer.add_text("val/sample", markdown, global_step=self.global_step)
+        return text
