@@ -2,14 +2,14 @@
 
 Each recurrence is split where autograd is already optimal and where it is not:
 
-* the input path ``X̂ = X W_ihᵀ + b`` for all T steps is one GEMM *outside* the Function, so
-  autograd computes ``dW_ih = Dᵀ X`` and ``dX = D W_ih`` as one GEMM each over the T·B rows;
-* the recurrence proper runs inside a :class:`torch.autograd.Function` whose forward writes each
-  step straight into preallocated (T, B, ·) buffers (no autograd graph, no per-step tensors kept)
-  and whose backward is the step-by-step BPTT of :mod:`seqmodels.functional` (same equations;
-  see the docstrings of :func:`~seqmodels.functional.lstm_forward`, ``gru_forward``,
-  ``rnn_forward``), collecting the per-step gate gradients ``D`` (T, B, G·H) so that
-  ``dW_hh = Dᵀ H_prev`` is again a single GEMM over the T·B rows.
+* the input path ``X̂ = X W_ihᵀ + b`` for all T steps is one GEMM, written straight into the
+  buffer that then receives each step's ``W_hh h_{t-1}`` in place (``addmm_``);
+* the recurrence runs inside a :class:`torch.autograd.Function` whose forward writes each step
+  into preallocated (T, B, ·) buffers (no autograd graph, no per-step tensors kept) and whose
+  backward is the step-by-step BPTT of :mod:`seqmodels.functional` (same equations; see the
+  docstrings of :func:`~seqmodels.functional.lstm_forward`, ``gru_forward``, ``rnn_forward``),
+  collecting the per-step gate gradients ``D`` (T, B, G·H) so that ``dW_ih = Dᵀ X``,
+  ``dW_hh = Dᵀ H_prev`` and ``dX = D W_ih`` are one GEMM each over all T·B rows.
 
 Only ``W_hhᵀ d_gates_t`` and the elementwise gate math run inside the time loop, each step as a
 handful of ops writing into views made once per sequence (``unbind``), never per step. Every
@@ -23,13 +23,29 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.nn.functional import linear
 
 
 def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     if a is None:
         return b
     return a if b is None else a + b
+
+
+def _input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """``X W_ihᵀ + b`` for all steps, one GEMM into a fresh (T, B, G·H) buffer."""
+    T, B, I = x.shape
+    x2 = x.reshape(T * B, I)
+    out = x2.mm(weight_ih.t()) if bias is None else torch.addmm(bias, x2, weight_ih.t())
+    return out.view(T, B, -1)
+
+
+def _input_grads(ctx, d_x_hat: Tensor, x: Tensor, weight_ih: Tensor, has_bias: bool):
+    """Gradients of ``X̂ = X W_ihᵀ + b`` given ``dX̂`` (T, B, G·H): one GEMM each over the T·B rows."""
+    T, B, I = x.shape
+    D2 = d_x_hat.reshape(T * B, -1)
+    d_x = D2.mm(weight_ih).view(T, B, I) if ctx.needs_input_grad[0] else None
+    d_w_ih = D2.t().mm(x.reshape(T * B, I))
+    return d_x, d_w_ih, (D2.sum(0) if has_bias else None)
 
 
 def _steps(*tensors: Tensor) -> list[tuple[Tensor, ...]]:
@@ -39,7 +55,9 @@ def _steps(*tensors: Tensor) -> list[tuple[Tensor, ...]]:
 
 # ---------------------------------------------------------------------------------------- LSTM
 class LSTMRecurrence(torch.autograd.Function):
-    """``(X̂ (T,B,4H), h0, c0, W_hh (4H,H), mask|None) -> (out (T,B,H), h_n, c_n)``; X̂ holds both biases.
+    """``(x (T,B,I), h0, c0, W_ih (4H,I), W_hh (4H,H), b (4H,)|None, mask|None) -> (out (T,B,H), h_n, c_n)``.
+
+    ``b = b_ih + b_hh``; ``mask`` (T, B, 1) boolean, True at real steps.
 
     Backward, with everything that does not depend on the incoming gradient precomputed::
 
@@ -51,22 +69,23 @@ class LSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x_hat: Tensor, h0: Tensor, c0: Tensor, weight_hh: Tensor, mask: Tensor | None):
-        T, B, G = x_hat.shape
+    def forward(ctx, x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
+                bias: Tensor | None, mask: Tensor | None):
+        gates = _input_projection(x, weight_ih, bias)  # (T, B, 4H): X̂, then activated [i, f, g, o]
+        T, B, G = gates.shape
         H = G // 4
         w_t = weight_hh.t()
-        gates = x_hat.new_empty(T, B, G)  # activated [i, f, g, o]
-        cells = x_hat.new_empty(T, B, H)  # c_t (unmasked)
-        tanh_c = x_hat.new_empty(T, B, H)
-        out = x_hat.new_empty(T, B, H)
+        cells = gates.new_empty(T, B, H)  # c_t (unmasked)
+        tanh_c = gates.new_empty(T, B, H)
+        out = gates.new_empty(T, B, H)
         masked = mask is not None
-        h_prev = x_hat.new_empty(T, B, H) if masked else None  # states entering each step
-        c_prev = x_hat.new_empty(T, B, H) if masked else None
-        views = _steps(x_hat, gates, gates[..., : 2 * H], gates[..., : H], gates[..., H : 2 * H],
+        h_prev = gates.new_empty(T, B, H) if masked else None  # states entering each step
+        c_prev = gates.new_empty(T, B, H) if masked else None
+        views = _steps(gates, gates[..., : 2 * H], gates[..., : H], gates[..., H : 2 * H],
                        gates[..., 2 * H : 3 * H], gates[..., 3 * H :], cells, tanh_c, out)
         h, c = h0, c0
-        for t, (xh, g_t, if_t, i, f, g, o, c_t, tc_t, o_t) in enumerate(views):
-            torch.addmm(xh, h, w_t, out=g_t)
+        for t, (g_t, if_t, i, f, g, o, c_t, tc_t, o_t) in enumerate(views):
+            g_t.addmm_(h, w_t)  # X̂_t + W_hh h_{t-1}
             if_t.sigmoid_()
             g.tanh_()
             o.sigmoid_()
@@ -81,12 +100,13 @@ class LSTMRecurrence(torch.autograd.Function):
                 c_prev[t].copy_(c)
                 h, c = torch.where(m, o_t, h), torch.where(m, c_t, c)
                 o_t.masked_fill_(~m, 0.0)
-        ctx.save_for_backward(gates, cells, tanh_c, out, h0, c0, weight_hh, h_prev, c_prev, mask)
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask)
         return out, h, c
 
     @staticmethod
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None, d_cn: Tensor | None):
-        gates, cells, tanh_c, out, h0, c0, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
+        x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 4
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
@@ -123,8 +143,9 @@ class LSTMRecurrence(torch.autograd.Function):
                 # padded rows: the state passed straight through, so does its gradient
                 dh_state = torch.addmm(dh_state.masked_fill(m, 0.0), D_t, weight_hh)
                 dc_state = torch.addcmul(dc_state.masked_fill(m, 0.0), dc, f_t)
+        d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
         d_w_hh = D.reshape(T * B, G).t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
-        return D, dh_state, dc_state, d_w_hh, None
+        return d_x, dh_state, dc_state, d_w_ih, d_w_hh, d_b, None
 
 
 def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
@@ -133,8 +154,7 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
 
     ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.layers.checks.step_mask`).
     """
-    x_hat = linear(x, weight_ih, _sum_bias(bias_ih, bias_hh))  # (T, B, 4H), one GEMM
-    out, h, c = LSTMRecurrence.apply(x_hat, h0, c0, weight_hh, mask)
+    out, h, c = LSTMRecurrence.apply(x, h0, c0, weight_ih, weight_hh, _sum_bias(bias_ih, bias_hh), mask)
     return out, (h, c)
 
 
@@ -142,7 +162,8 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
 class GRURecurrence(torch.autograd.Function):
     """Torch-form GRU (reset after the matmul).
 
-    ``(X̂ (T,B,3H) = X W_ihᵀ + b_ih, h0, W_hh (3H,H), b_hh (3H,)|None, mask|None) -> (out (T,B,H), h_n)``.
+    ``(x (T,B,I), h0, W_ih (3H,I), W_hh (3H,H), b_ih|None, b_hh|None, mask|None) -> (out (T,B,H), h_n)``;
+    ``X̂ = X W_ihᵀ + b_ih`` split into ``x̂_r, x̂_z, x̂_n``.
 
     Forward per step, with ``Z_t = [x̂_r + b_hr, x̂_z + b_hz, b_hn]`` made for all steps at once::
 
@@ -157,27 +178,28 @@ class GRURecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x_hat: Tensor, h0: Tensor, weight_hh: Tensor, bias_hh: Tensor | None, mask: Tensor | None):
+    def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
+                bias_hh: Tensor | None, mask: Tensor | None):
+        x_hat = _input_projection(x, weight_ih, bias_ih)  # (T, B, 3H), one GEMM
         T, B, G = x_hat.shape
         H = G // 3
         w_t = weight_hh.t()
-        Z = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn]
+        gates = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn], then [r, z, ĥ_n]
         if bias_hh is None:
-            Z[..., : 2 * H] = x_hat[..., : 2 * H]
-            Z[..., 2 * H :] = 0.0
+            gates[..., : 2 * H] = x_hat[..., : 2 * H]
+            gates[..., 2 * H :] = 0.0
         else:
-            torch.add(x_hat[..., : 2 * H], bias_hh[: 2 * H], out=Z[..., : 2 * H])
-            Z[..., 2 * H :] = bias_hh[2 * H :]
-        gates = x_hat.new_empty(T, B, G)  # [r, z, ĥ_n]
+            torch.add(x_hat[..., : 2 * H], bias_hh[: 2 * H], out=gates[..., : 2 * H])
+            gates[..., 2 * H :] = bias_hh[2 * H :]
         new = x_hat.new_empty(T, B, H)  # n
         out = x_hat.new_empty(T, B, H)
         masked = mask is not None
         h_prev = x_hat.new_empty(T, B, H) if masked else None
-        views = _steps(Z, x_hat[..., 2 * H :], gates, gates[..., : 2 * H], gates[..., :H], gates[..., H : 2 * H],
+        views = _steps(x_hat[..., 2 * H :], gates, gates[..., : 2 * H], gates[..., :H], gates[..., H : 2 * H],
                        gates[..., 2 * H :], new, out)
         h = h0
-        for t, (z_in, xn, g_t, rz, r, z, hn, n, o_t) in enumerate(views):
-            torch.addmm(z_in, h, w_t, out=g_t)
+        for t, (xn, g_t, rz, r, z, hn, n, o_t) in enumerate(views):
+            g_t.addmm_(h, w_t)
             rz.sigmoid_()
             torch.addcmul(xn, r, hn, out=n).tanh_()  # n = tanh(x̂_n + r ⊙ ĥ_n)
             torch.lerp(n, h, z, out=o_t)  # h' = n + z ⊙ (h - n)
@@ -188,13 +210,13 @@ class GRURecurrence(torch.autograd.Function):
                 h_prev[t].copy_(h)
                 h = torch.where(m, o_t, h)
                 o_t.masked_fill_(~m, 0.0)
-        ctx.has_bias_hh = bias_hh is not None
-        ctx.save_for_backward(gates, new, out, h0, weight_hh, h_prev, mask)
+        ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
+        ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask)
         return out, h
 
     @staticmethod
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
-        gates, new, out, h0, weight_hh, h_prev, mask = ctx.saved_tensors
+        x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 3
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
@@ -228,34 +250,35 @@ class GRURecurrence(torch.autograd.Function):
         d_hid = torch.cat([E[..., 2 * H : 3 * H], E[..., H : 2 * H], E[..., 3 * H :]], dim=-1).reshape(T * B, G)
         d_w_hh = d_hid.t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
         d_b_hh = d_hid.sum(0) if ctx.has_bias_hh else None
-        return d_in, dh_state, d_w_hh, d_b_hh, None
+        d_x, d_w_ih, d_b_ih = _input_grads(ctx, d_in, x, weight_ih, ctx.has_bias_ih)
+        return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
 
 
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
     """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``."""
-    x_hat = linear(x, weight_ih, bias_ih)  # (T, B, 3H), one GEMM
-    return GRURecurrence.apply(x_hat, h0, weight_hh, bias_hh, mask)
+    return GRURecurrence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
 
 
 # ----------------------------------------------------------------------------------------- RNN
 class RNNRecurrence(torch.autograd.Function):
-    """``(X̂ (T,B,H) with both biases, h0, W_hh, relu: bool, mask|None) -> (out (T,B,H), h_n)``.
+    """``(x (T,B,I), h0, W_ih (H,I), W_hh (H,H), b = b_ih + b_hh | None, relu: bool, mask|None) -> (out, h_n)``.
 
     Backward: ``dz_t = dh_t ⊙ φ'(a_t)`` with ``φ' = 1 - a²`` (tanh) or ``[a > 0]`` (relu) made for all
     steps at once, and ``dh_{t-1} = dy_{t-1} + dz_t W_hh``.
     """
 
     @staticmethod
-    def forward(ctx, x_hat: Tensor, h0: Tensor, weight_hh: Tensor, relu: bool, mask: Tensor | None):
-        T, B, H = x_hat.shape
+    def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, relu: bool,
+                mask: Tensor | None):
+        act = _input_projection(x, weight_ih, bias)  # X̂, then a_t = φ(z_t) before masking
+        T, B, H = act.shape
         w_t = weight_hh.t()
-        act = x_hat.new_empty(T, B, H)  # a_t = φ(z_t), before masking
-        out = act if mask is None else x_hat.new_empty(T, B, H)
-        h_prev = x_hat.new_empty(T, B, H) if mask is not None else None
+        out = act if mask is None else act.new_empty(T, B, H)
+        h_prev = act.new_empty(T, B, H) if mask is not None else None
         h = h0
-        for t, (xh, a_t) in enumerate(_steps(x_hat, act)):
-            torch.addmm(xh, h, w_t, out=a_t)
+        for t, (a_t,) in enumerate(_steps(act)):
+            a_t.addmm_(h, w_t)
             a_t.relu_() if relu else a_t.tanh_()
             if mask is None:
                 h = a_t
@@ -264,13 +287,13 @@ class RNNRecurrence(torch.autograd.Function):
                 h_prev[t].copy_(h)
                 h = torch.where(m, a_t, h)
                 torch.mul(a_t, m, out=out[t])
-        ctx.relu = relu
-        ctx.save_for_backward(act, h0, weight_hh, h_prev, mask)
+        ctx.relu, ctx.has_bias = relu, bias is not None
+        ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, h_prev, mask)
         return out, h
 
     @staticmethod
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
-        act, h0, weight_hh, h_prev, mask = ctx.saved_tensors
+        x, act, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         T, B, H = act.shape
         d_out = act.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
@@ -292,12 +315,13 @@ class RNNRecurrence(torch.autograd.Function):
         if mask is None:
             dh_state = dh
         d_w_hh = D.reshape(T * B, H).t().mm(h_prev.reshape(T * B, H))  # one GEMM over T·B rows
-        return D, dh_state, d_w_hh, None, None
+        d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
+        return d_x, dh_state, d_w_ih, d_w_hh, d_b, None, None
 
 
 def rnn_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None,
                  nonlinearity: str = "tanh"):
     """Fast vanilla RNN over x (T, B, I): ``(out (T,B,H), h_n)``."""
-    x_hat = linear(x, weight_ih, _sum_bias(bias_ih, bias_hh))  # (T, B, H), one GEMM
-    return RNNRecurrence.apply(x_hat, h0, weight_hh, nonlinearity == "relu", mask)
+    bias = _sum_bias(bias_ih, bias_hh)
+    return RNNRecurrence.apply(x, h0, weight_ih, weight_hh, bias, nonlinearity == "relu", mask)
