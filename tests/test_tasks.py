@@ -184,12 +184,18 @@ def test_state_reset_when_the_batch_size_changes():
     assert states[0] is None and states[1] is not None and states[2] is None
 
 
-@pytest.mark.parametrize("carry_state, contiguous", [(False, True), (True, False)])
-def test_no_carry_without_carry_state_or_contiguous_data(carry_state, contiguous):
+def test_no_carry_without_carry_state():
     model = tiny_lm(SpyLM)
-    task = LanguageModelingTask(model, adam(), carry_state=carry_state)
-    trainer(max_epochs=1).fit(task, Data(lm_batches(3), contiguous=contiguous))
-    assert all(state is None for _, state, _ in model.calls)
+    trainer(max_epochs=1).fit(LanguageModelingTask(model, adam(), carry_state=False), Data(lm_batches(3)))
+    assert len(model.calls) == 6 and all(state is None for _, state, _ in model.calls)
+
+
+def test_random_windows_train_without_carry_but_evaluation_carries():
+    model = tiny_lm(SpyLM)
+    trainer(max_epochs=1).fit(LanguageModelingTask(model, adam()), Data(lm_batches(3), contiguous=False))
+    assert all(state is None for training, state, _ in model.calls if training)
+    val_states = [state for training, state, _ in model.calls if not training]
+    assert val_states[0] is None and all(state is not None for state in val_states[1:])
 
 
 # ---------------------------------------------------------------------------------- metrics

@@ -47,13 +47,14 @@ class LanguageModelingTask(SequenceTask):
     ``carry_state`` and a contiguous data module (row b of batch k+1 continues row b of batch k),
     the final state of each batch, detached, is the initial state of the next. The state starts
     at zero at every epoch start, for every evaluation epoch (evaluation carries it within its
-    own epoch, separately from training) and whenever the batch size changes.
+    own epoch, separately from training) and whenever the batch size changes. Training batches
+    of a data module with ``contiguous = False`` (random windows) start from zero each.
 
     Args:
         model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval,
         config, encoder: see :class:`~seqmodels.tasks.base.SequenceTask`.
-        carry_state: carry the hidden state across batches (ignored when the data module says
-            ``contiguous = False``).
+        carry_state: carry the hidden state across batches (in training only when the data
+            module says ``contiguous = True``: random windows are independent).
         sample_prompt: prompt of the text sample logged to TensorBoard after each validation
             epoch (None: start from ``<eos>`` when it is a boundary token, else from the most
             frequent token; see :func:`default_prompt`).
@@ -97,9 +98,13 @@ class LanguageModelingTask(SequenceTask):
         return bool(getattr(datamodule, "contiguous", True))
 
     def reset_state(self, stage: str) -> None:
-        """Forget the carried state of ``stage`` and decide whether that stage carries at all."""
+        """Forget the carried state of ``stage`` and decide whether that stage carries at all.
+
+        Training carries only over contiguous streams (a data module with ``contiguous=False``
+        serves independent random windows); evaluation streams are always contiguous.
+        """
         self._states[stage] = None
-        self._carry[stage] = self.carry_state and self._stream_is_contiguous()
+        self._carry[stage] = self.carry_state and (stage != "train" or self._stream_is_contiguous())
 
     def on_train_epoch_start(self) -> None:
         self.reset_state("train")
