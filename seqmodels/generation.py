@@ -41,6 +41,23 @@ def boundary_token(encoder: Any) -> int | None:
     return eos if list(encoder.encode(encoder.decode([eos]))) == [eos] else None
 
 
+def default_prompt(encoder: Any) -> str:
+    """Text to start from when the prompt is empty and there is no ``<eos>`` boundary to start after.
+
+    A line break when the vocabulary has it as a token (a character model then starts a new line,
+    as nanoGPT's samples do), else the vocabulary's first ordinary token (the most frequent one for
+    a frequency-sorted :class:`~seqmodels.data.Vocab`).
+    """
+    vocab = encoder.vocab
+    newline = list(encoder.encode("\n"))
+    if len(newline) == 1 and newline[0] != getattr(vocab, "unk_index", None):
+        return "\n"
+    first = len(getattr(vocab, "specials", ()))
+    if first >= len(vocab):
+        raise ValueError("prompt is empty and the vocabulary holds only special tokens; give a prompt")
+    return encoder.decode([first])
+
+
 def _use_boundary(encoder: Any, boundary: bool | None) -> int | None:
     """The boundary token id to use, or None."""
     eos = _eos_index(encoder)
@@ -163,7 +180,8 @@ def generate(
     Args:
         model: a language model ``(tokens (1, T), state) -> (logits (1, T, V), state)``.
         encoder: text <-> ids (see the module docstring).
-        prompt: text to continue; may be empty when the vocabulary has ``<eos>`` (boundary).
+        prompt: text to continue. Empty: start after ``<eos>`` when it is a boundary token, else
+            from :func:`default_prompt` (included in the returned text).
         max_new_tokens: at most this many sampled tokens.
         temperature: divides the logits; 0 = greedy (argmax).
         top_k: sample among the k most likely tokens only.
@@ -175,10 +193,10 @@ def generate(
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
     start = _use_boundary(encoder, boundary)
+    if not prompt and start is None:
+        prompt = default_prompt(encoder)
     prompt_ids = list(encoder.encode(prompt)) if prompt else []
     context = ([start] if start is not None else []) + prompt_ids
-    if not context:
-        raise ValueError("prompt is empty and there is no <eos> boundary token to start from; give a prompt")
     stop = _eos_index(encoder) if stop_at_eos else None
     new = generate_ids(model, context, max_new_tokens, temperature, top_k, top_p, seed, stop)
     return encoder.decode(prompt_ids + new)

@@ -113,12 +113,19 @@ def test_generate_stops_at_eos(words):
     assert generate(model, words, "the apple", max_new_tokens=3, seed=0, stop_at_eos=False) == "the apple <eos> <eos> <eos>"
 
 
-def test_generate_empty_prompt_needs_a_boundary(words, chars):
+def test_generate_empty_prompt(words, chars):
     model = tiny_lm(len(words.vocab))
     text = generate(model, words, "", max_new_tokens=5, seed=0, stop_at_eos=False)
     assert len(text.split()) == 5
-    with pytest.raises(ValueError, match="prompt is empty"):
-        generate(tiny_lm(len(chars.vocab)), chars, "", max_new_tokens=5)
+    # no boundary: start from a line break when the vocabulary has one, else its first ordinary token
+    char_model = tiny_lm(len(chars.vocab))
+    first = chars.decode([len(chars.vocab.specials)])
+    assert generate(char_model, chars, "", max_new_tokens=5, seed=0) == generate(char_model, chars, first, max_new_tokens=5, seed=0)
+    lines = TextEncoder(CharTokenizer(), Vocab.build(list("ab\nab")))
+    assert generate(tiny_lm(len(lines.vocab)), lines, "", max_new_tokens=3, seed=0).startswith("\n")
+    only_specials = TextEncoder(CharTokenizer(), Vocab.build([]))
+    with pytest.raises(ValueError, match="only special tokens"):
+        generate(tiny_lm(len(only_specials.vocab)), only_specials, "", max_new_tokens=5)
     assert generate(tiny_lm(len(chars.vocab)), chars, "he", max_new_tokens=4, seed=0).startswith("he")
 
 

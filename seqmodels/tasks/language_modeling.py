@@ -9,21 +9,11 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from ..generation import boundary_token, generate
+from ..generation import generate
 from ..state import detach_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 LN2 = math.log(2.0)
-
-
-def default_prompt(encoder: Any) -> str:
-    """Prompt for samples when none is given: empty when an ``<eos>`` boundary can start the text,
-    else the vocabulary's first ordinary token (the most frequent one for a frequency-sorted vocabulary)."""
-    if boundary_token(encoder) is not None:
-        return ""
-    vocab = encoder.vocab
-    first = len(getattr(vocab, "specials", ())) if len(vocab) > len(getattr(vocab, "specials", ())) else 0
-    return encoder.decode([first])
 
 
 def state_batch_size(state: Any) -> int | None:
@@ -56,8 +46,8 @@ class LanguageModelingTask(SequenceTask):
         carry_state: carry the hidden state across batches (in training only when the data
             module says ``contiguous = True``: random windows are independent).
         sample_prompt: prompt of the text sample logged to TensorBoard after each validation
-            epoch (None: start from ``<eos>`` when it is a boundary token, else from the most
-            frequent token; see :func:`default_prompt`).
+            epoch (None: start after ``<eos>`` when it is a boundary token, else from
+            :func:`seqmodels.generation.default_prompt`).
         sample_length: tokens in that sample; 0 disables it.
         sample_temperature: its sampling temperature.
     """
@@ -169,7 +159,7 @@ class LanguageModelingTask(SequenceTask):
         text = generate(
             self.model,
             self.encoder,
-            self.sample_prompt or default_prompt(self.encoder),
+            self.sample_prompt,
             max_new_tokens=self.sample_length,
             temperature=self.sample_temperature,
             seed=self.current_epoch,
