@@ -309,3 +309,22 @@ def test_one_hot() -> None:
         one_hot([3], 3)
     with pytest.raises(ValueError, match="integers"):
         one_hot(torch.tensor([0.5]), 3)
+
+
+@settings(deadline=None, max_examples=30)
+@given(ws_text, st.integers(1, 10))
+def test_split_at_safe_cuts_and_parallel_bpe(text: str, size: int) -> None:
+    from seqmodels.data.tokenizers import split_at_safe_cuts
+
+    pieces = split_at_safe_cuts(text, size)
+    assert "".join(pieces) == text and all(p for p in pieces)
+    bpe = trained_bpe()
+    import seqmodels.data.bpe as bpe_module
+
+    whole = bpe._tok.encode(text, add_special_tokens=False).tokens  # one call into the library
+    old = bpe_module.PARALLEL_PIECE
+    bpe_module.PARALLEL_PIECE = size  # force the parallel path on short texts
+    try:
+        assert bpe.tokenize(text) == whole
+    finally:
+        bpe_module.PARALLEL_PIECE = old

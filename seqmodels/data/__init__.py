@@ -3,7 +3,9 @@
 Text encoding: ``tokenizers`` (characters, words, sentences, n-grams; ``bpe`` for subwords),
 ``vocab`` (token <-> id), ``encoder`` (``TextEncoder`` = tokenizer + vocabulary, the object
 checkpoints carry as JSON).
-Corpora: ``corpora`` (local files; opt-in checksum-verified downloads), cached in ``cache``.
+Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthetic`` long-range tasks.
+DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
+``synthetic``.
 """
 
 from seqmodels.data.tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
@@ -24,13 +26,19 @@ from seqmodels.data.corpora import (
     IMDB,
     SST2,
     ClassificationCorpus,
+    ExampleCorpus,
     PennTreebank,
     PythonStdlibCorpus,
+    StringCorpus,
     TextCorpus,
     TinyShakespeare,
     UEATimeSeries,
     WikiText,
 )
+from seqmodels.data.token_cache import TokenCache
+from seqmodels.data.language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
+from seqmodels.data.classification import BucketBatchSampler, ClassificationDataModule, PadCollate, SequenceDataset
+from seqmodels.data.synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
 
 __all__ = [
     "TOKENIZERS",
@@ -61,4 +69,19 @@ __all__ = [
     "SST2",
     "IMDB",
     "UEATimeSeries",
+    "StringCorpus",
+    "ExampleCorpus",
+    "TokenCache",
+    "LanguageModelingDataModule",
+    "StreamBatches",
+    "WindowBatches",
+    "ClassificationDataModule",
+    "BucketBatchSampler",
+    "PadCollate",
+    "SequenceDataset",
+    "SyntheticTask",
+    "AddingProblem",
+    "CopyMemory",
+    "Parity",
+    "SyntheticDataModule",
 ]

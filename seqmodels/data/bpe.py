@@ -16,7 +16,10 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from seqmodels.data.tokenizers import Tokenizer
+from seqmodels.data.tokenizers import Tokenizer, split_at_safe_cuts
+
+PARALLEL_PIECE = 1 << 16
+"""Texts longer than twice this many characters are encoded in pieces of about this size, in parallel."""
 
 
 def _hf():
@@ -105,7 +108,12 @@ class BPETokenizer(Tokenizer):
         return self._tok
 
     def tokenize(self, text: str) -> list[str]:
-        return self._require_trained().encode(text, add_special_tokens=False).tokens
+        """Byte-level BPE tokens of ``text``; a long text is cut at safe places and encoded in parallel threads."""
+        tok = self._require_trained()
+        if len(text) <= 2 * PARALLEL_PIECE:
+            return tok.encode(text, add_special_tokens=False).tokens
+        pieces = split_at_safe_cuts(text, PARALLEL_PIECE)
+        return [t for e in tok.encode_batch(pieces, add_special_tokens=False) for t in e.tokens]
 
     def tokenize_batch(self, texts: Sequence[str]) -> list[list[str]]:
         """:meth:`tokenize` of many texts at once, in parallel threads."""

@@ -47,6 +47,22 @@ def _last_safe_cut(text: str) -> int:
     return -1
 
 
+_CUT = re.compile(r"(?<=\S)\n(?=\S)")
+
+
+def split_at_safe_cuts(text: str, size: int) -> list[str]:
+    """``text`` cut into pieces of at least ``size`` characters, only at newlines between two
+    non-space characters (:func:`_last_safe_cut`'s rule); ``"".join`` of the pieces is ``text``."""
+    pieces = []
+    pos = 0
+    while pos < len(text):
+        match = _CUT.search(text, pos + size)
+        end = match.end() if match else len(text)
+        pieces.append(text[pos:end])
+        pos = end
+    return pieces
+
+
 class Tokenizer(ABC):
     """Base class: a reversible-as-far-as-possible map between text and token strings."""
 

@@ -205,3 +205,4 @@ class IMDB(ClassificationCorpus):
                 text = read_text(p, self.encoding).rstrip("\r\n")
                 rows.append((id_, rating, text, self._labels[label_name]))
         return rows
+

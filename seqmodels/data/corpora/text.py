@@ -262,3 +262,4 @@ class WikiText(_LineCorpus):
             raise ValueError(f"download=True is only available for wikitext-2, not {variant!r}. {self.HOW}")
         self.name = variant
         super().__init__(_resolve_root(path, download, cache_dir, variant, self.REMOTES, self.HOW), encoding)
+

@@ -1,0 +1,362 @@
+"""Sequence classification batches: padding collate, length bucketing, a held-out validation split.
+
+A batch is ``(inputs, lengths, labels)``:
+
+    inputs   LongTensor (B, T) of token ids padded with ``pad_index``, or FloatTensor (B, T, F)
+             of real values padded with zeros; T = the longest sequence in the batch
+    lengths  LongTensor (B,), the true lengths (>= 1)
+    labels   LongTensor (B,) class indices (FloatTensor (B,) or (B, K) for regression targets)
+
+Bucketing (``bucket=True``) groups sequences of similar length into a batch so little compute is
+spent on padding: the shuffled indices are cut into pools of ``pool_factor * batch_size``, each pool
+is sorted by length and cut into batches, and the batch order is shuffled.
+
+Under distributed training Lightning swaps the sampler for a ``DistributedSampler`` (also inside
+:class:`BucketBatchSampler`, which follows ``BatchSampler``'s ``sampler`` argument), so each rank
+reads its own part of the data.
+"""
+
+from __future__ import annotations
+
+from itertools import repeat
+from typing import Any, Iterator, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+
+from seqmodels.data.corpora.base import ClassificationCorpus
+from seqmodels.data.encoder import TextEncoder, build_vocab
+from seqmodels.data.token_cache import provisional_ids
+from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
+from seqmodels.data.vocab import PAD, UNK, Vocab
+
+
+class SequenceDataset(Dataset):
+    """``(sequence, label)`` pairs: sequences are 1-D int arrays or 2-D float arrays (T, F)."""
+
+    def __init__(self, sequences: Sequence[np.ndarray], labels: Sequence[Any]) -> None:
+        if len(sequences) != len(labels):
+            raise ValueError(f"{len(sequences)} sequences but {len(labels)} labels")
+        self.sequences = list(sequences)
+        self.labels = list(labels)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, Any]:
+        return self.sequences[i], self.labels[i]
+
+    def lengths(self) -> list[int]:
+        return [len(s) for s in self.sequences]
+
+
+class PadCollate:
+    """Collate ``[(sequence, label), ...]`` into ``(inputs, lengths, labels)`` (see the module docstring).
+
+    Args:
+        pad_value: the id padding token sequences (real-valued sequences pad with 0.0).
+    """
+
+    def __init__(self, pad_value: int = 0) -> None:
+        self.pad_value = pad_value
+
+    def __call__(self, batch: Sequence[tuple[Any, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not batch:
+            raise ValueError("cannot collate an empty batch")
+        seqs = [np.asarray(s) for s, _ in batch]
+        lengths = torch.tensor([len(s) for s in seqs], dtype=torch.long)
+        if int(lengths.min()) < 1:
+            raise ValueError("sequences must have at least one step; got an empty one")
+        T = int(lengths.max())
+        first = seqs[0]
+        if first.ndim == 1 and np.issubdtype(first.dtype, np.integer):
+            inputs = torch.full((len(seqs), T), self.pad_value, dtype=torch.long)  # (B, T)
+            for b, s in enumerate(seqs):
+                inputs[b, : len(s)] = torch.from_numpy(s.astype(np.int64, copy=False))
+        elif first.ndim == 2:
+            F = first.shape[1]
+            inputs = torch.zeros((len(seqs), T, F), dtype=torch.float32)  # (B, T, F)
+            for b, s in enumerate(seqs):
+                if s.ndim != 2 or s.shape[1] != F:
+                    raise ValueError(f"real-valued sequences must all be (T, {F}), got {s.shape} at position {b}")
+                inputs[b, : len(s)] = torch.from_numpy(s.astype(np.float32, copy=False))
+        else:
+            raise ValueError(f"sequences must be 1-D integer ids or 2-D (T, F) floats, got dtype {first.dtype} shape {first.shape}")
+        labels = [lab for _, lab in batch]
+        if all(isinstance(lab, (int, np.integer)) and not isinstance(lab, bool) for lab in labels):
+            targets = torch.tensor(labels, dtype=torch.long)
+        else:
+            targets = torch.as_tensor(np.asarray(labels, dtype=np.float32))
+        return inputs, lengths, targets
+
+
+class BucketBatchSampler(BatchSampler):
+    """Batches of similar-length sequences (see the module docstring).
+
+    Args:
+        sampler: yields dataset indices (random for training; Lightning may swap in a distributed one).
+        batch_size: sequences per batch.
+        drop_last: drop the last incomplete batch.
+        lengths: length of every dataset item.
+        pool_factor: pools of ``pool_factor * batch_size`` indices are sorted by length.
+        shuffle: shuffle the order of the batches (training); deterministic from ``seed`` and the
+            number of times this sampler has been iterated (the epoch).
+        seed: seeds the batch-order shuffle.
+    """
+
+    def __init__(self, sampler: Sampler[int] | Sequence[int], batch_size: int, drop_last: bool,
+                 lengths: Sequence[int], pool_factor: int = 50, shuffle: bool = True, seed: int = 0) -> None:
+        super().__init__(sampler, batch_size, drop_last)
+        if pool_factor < 1:
+            raise ValueError(f"pool_factor must be >= 1, got {pool_factor!r}")
+        self.lengths = list(lengths)
+        self.pool_factor = pool_factor
+        self.shuffle = shuffle
+        self.seed = seed
+        self._iterations = 0
+
+    def __iter__(self) -> Iterator[list[int]]:
+        indices = list(self.sampler)
+        pool = self.batch_size * self.pool_factor
+        batches: list[list[int]] = []
+        for p in range(0, len(indices), pool):
+            chunk = sorted(indices[p : p + pool], key=self.lengths.__getitem__)
+            batches.extend(chunk[j : j + self.batch_size] for j in range(0, len(chunk), self.batch_size))
+        if self.drop_last and batches and len(batches[-1]) < self.batch_size:
+            batches.pop()
+        if self.shuffle:
+            order = np.random.default_rng([self.seed, self._iterations]).permutation(len(batches))
+            batches = [batches[i] for i in order]
+        self._iterations += 1
+        yield from batches
+
+
+class ClassificationDataModule(L.LightningDataModule):
+    """Classification batches from a corpus of texts or real-valued series.
+
+    Args:
+        corpus: a :class:`~seqmodels.data.corpora.base.ClassificationCorpus`.
+        tokenizer: for text corpora (an untrained BPE is trained on the train texts); must be
+            ``None`` for real-valued ones.
+        batch_size: examples per training batch.
+        max_length: longest sequence kept (None: no limit).
+        truncate: with ``max_length``: ``True`` keeps the first ``max_length`` steps of longer
+            sequences; ``False`` drops longer *training* examples (validation and test examples are
+            still truncated, so that every one of them is scored).
+        bucket: batch sequences of similar length together.
+        val_fraction: held out of train (seeded shuffle) when the corpus has no ``valid`` split.
+        seed: seeds the held-out split and the shuffling.
+        max_vocab_size, min_freq: vocabulary from the train split (specials included in the size).
+        num_workers: DataLoader workers.
+        specials: vocabulary specials (``<pad>`` first, so padding is id 0).
+        encoder: a :class:`TextEncoder` (or its dict) to use instead of building one.
+        normalize: real-valued inputs only: standardise every feature with the train mean and std.
+        eval_batch_size: batch size for validation and test (default ``batch_size``).
+        pool_factor: bucketing pool size in batches.
+
+    After ``setup()``: ``num_classes``, ``label_names``, ``vocab``/``encoder`` (None for real-valued),
+    ``vocab_size`` (None for real-valued), ``input_size`` (F for real-valued, else None), ``pad_index``.
+    """
+
+    def __init__(
+        self,
+        corpus: ClassificationCorpus,
+        tokenizer: Tokenizer | dict[str, Any] | None = None,
+        batch_size: int = 32,
+        max_length: int | None = None,
+        truncate: bool = True,
+        bucket: bool = False,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        max_vocab_size: int | None = None,
+        min_freq: int = 1,
+        num_workers: int = 0,
+        specials: Sequence[str] = (PAD, UNK),
+        encoder: TextEncoder | dict[str, Any] | None = None,
+        normalize: bool = False,
+        eval_batch_size: int | None = None,
+        pool_factor: int = 50,
+    ) -> None:
+        super().__init__()
+        if not isinstance(corpus, ClassificationCorpus):
+            raise ValueError(f"corpus must be a ClassificationCorpus (examples(split), label_names), got {type(corpus).__name__}")
+        if isinstance(tokenizer, dict):
+            tokenizer = tokenizer_from_dict(tokenizer)
+        if isinstance(encoder, dict):
+            encoder = TextEncoder.from_dict(encoder)
+        for name, value in [("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"max_length must be None or a positive integer, got {max_length!r}")
+        if not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        self.corpus = corpus
+        self.tokenizer = tokenizer if tokenizer is not None else (encoder.tokenizer if encoder is not None else None)
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.max_length = max_length
+        self.truncate = truncate
+        self.bucket = bucket
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.max_vocab_size = max_vocab_size
+        self.min_freq = min_freq
+        self.num_workers = num_workers
+        self.specials = tuple(specials)
+        self.given_encoder = encoder
+        self.normalize = normalize
+        self.pool_factor = pool_factor
+        self.encoder: TextEncoder | None = None
+        self.vocab: Vocab | None = None
+        self.label_names: tuple[str, ...] = tuple(corpus.label_names)
+        self.input_size: int | None = None
+        self.feature_mean: np.ndarray | None = None
+        self.feature_std: np.ndarray | None = None
+        self.datasets: dict[str, SequenceDataset] = {}
+        self.skipped_long: int = 0
+
+    # ------------------------------------------------------------------ attributes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def vocab_size(self) -> int | None:
+        return len(self.vocab) if self.vocab is not None else None
+
+    @property
+    def pad_index(self) -> int:
+        if self.vocab is None:
+            return 0
+        if self.vocab.pad_index is None:
+            raise ValueError(f"the vocabulary has no {PAD} token: add it to specials")
+        return self.vocab.pad_index
+
+    # ------------------------------------------------------------------ setup
+
+    def _splits(self) -> dict[str, list[tuple[Any, Any]]]:
+        train = self.corpus.examples("train")
+        out = {"train": train}
+        if "valid" in self.corpus.splits:
+            out["valid"] = self.corpus.examples("valid")
+        else:
+            order = np.random.default_rng(self.seed).permutation(len(train))
+            n_val = max(1, int(round(len(train) * self.val_fraction)))
+            held = set(order[:n_val].tolist())
+            out["valid"] = [train[i] for i in sorted(held)]
+            out["train"] = [ex for i, ex in enumerate(train) if i not in held]
+        if "test" in self.corpus.splits:
+            out["test"] = self.corpus.examples("test")
+        return out
+
+    def _encode_texts(self, splits: dict[str, list[tuple[Any, Any]]]) -> dict[str, list[np.ndarray]]:
+        """Build (or take) the encoder, then encode every split; the train texts are tokenized once.
+
+        Train tokens get provisional ids (first-seen order) while they are counted; after the
+        vocabulary is built a lookup table maps them to the final ids. An empty text becomes one
+        ``<unk>`` (``<pad>`` when there is no ``<unk>``), so every sequence has a step.
+        """
+        train_texts = [x for x, _ in splits["train"]]
+        out: dict[str, list[np.ndarray]] = {}
+        if self.given_encoder is not None:
+            self.encoder = self.given_encoder
+        else:
+            if self.tokenizer is None:
+                raise ValueError(f"{self.corpus.name} is a text corpus: pass a tokenizer (e.g. WordTokenizer())")
+            tokenizer = tokenizer_from_dict(self.tokenizer.to_dict())  # a copy: training leaves the caller's alone
+            if not tokenizer.is_trained:
+                tokenizer.train(train_texts)
+            index: dict[str, int] = {}
+            provisional = [provisional_ids(tokenizer.tokenize(text), index) for text in train_texts]
+            counts = np.bincount(np.concatenate(provisional), minlength=len(index)) if provisional else np.zeros(0, int)
+            vocab = build_vocab(tokenizer, dict(zip(index, counts.tolist())), self.specials, self.max_vocab_size, self.min_freq)
+            self.encoder = TextEncoder(tokenizer, vocab)
+            unk = vocab.unk_index
+            if unk is None and any(t not in vocab.stoi for t in index):
+                raise ValueError("some train tokens are left out of the vocabulary and it has no <unk>: add '<unk>' to specials")
+            lut = np.fromiter(map(vocab.stoi.get, index, repeat(unk)), dtype=np.int32, count=len(index))
+            out["train"] = [self._nonempty(lut[p]) for p in provisional]
+        self.vocab = self.encoder.vocab
+        stoi, unk = self.vocab.stoi, self.vocab.unk_index
+        tokenize = self.encoder.tokenizer.tokenize
+        for split, examples in splits.items():
+            if split in out:
+                continue
+            seqs = []
+            for text, _ in examples:
+                tokens = tokenize(text)
+                if unk is not None:
+                    ids = np.fromiter(map(stoi.get, tokens, repeat(unk)), dtype=np.int32, count=len(tokens))
+                else:
+                    ids = np.asarray(self.vocab.encode(tokens), dtype=np.int32)
+                seqs.append(self._nonempty(ids))
+            out[split] = seqs
+        return out
+
+    def _nonempty(self, ids: np.ndarray) -> np.ndarray:
+        if len(ids):
+            return ids.astype(np.int32, copy=False)
+        fallback = self.vocab.unk_index if self.vocab.unk_index is not None else self.pad_index  # type: ignore[union-attr]
+        return np.asarray([fallback], dtype=np.int32)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        splits = self._splits()
+        first = splits["train"][0][0] if splits["train"] else None
+        if isinstance(first, str):
+            seqs = self._encode_texts(splits)
+        elif isinstance(first, np.ndarray) and first.ndim == 2:
+            if self.tokenizer is not None:
+                raise ValueError(f"{self.corpus.name} has real-valued sequences: tokenizer must be None")
+            seqs = {s: [np.asarray(x, dtype=np.float32) for x, _ in ex] for s, ex in splits.items()}
+            self.input_size = int(first.shape[1])
+            if self.normalize:
+                stacked = np.concatenate(seqs["train"], axis=0)  # (sum T, F)
+                self.feature_mean = np.nanmean(stacked, axis=0).astype(np.float32)
+                self.feature_std = np.maximum(np.nanstd(stacked, axis=0), 1e-8).astype(np.float32)
+                seqs = {s: [(x - self.feature_mean) / self.feature_std for x in xs] for s, xs in seqs.items()}
+        else:
+            raise ValueError(f"{self.corpus.name}: examples must be texts or (T, F) float arrays, got {type(first).__name__}")
+        for split, examples in splits.items():
+            xs, ys = seqs[split], [y for _, y in examples]
+            if self.max_length is not None:
+                if self.truncate or split != "train":
+                    xs = [x[: self.max_length] for x in xs]
+                else:
+                    keep = [i for i, x in enumerate(xs) if len(x) <= self.max_length]
+                    self.skipped_long = len(xs) - len(keep)
+                    xs, ys = [xs[i] for i in keep], [ys[i] for i in keep]
+            self.datasets[split] = SequenceDataset(xs, ys)
+
+    # ------------------------------------------------------------------ loaders
+
+    def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        if split not in self.datasets:
+            raise ValueError(f"{self.corpus.name} has no {split!r} split (its splits: {self.corpus.splits})")
+        dataset = self.datasets[split]
+        collate = PadCollate(self.pad_index)
+        if train:
+            sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        else:
+            sampler = SequentialSampler(dataset)
+        if self.bucket:
+            batches = BucketBatchSampler(sampler, batch_size, False, dataset.lengths(), self.pool_factor,
+                                         shuffle=train, seed=self.seed)
+            return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, train=False)
