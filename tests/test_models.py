@@ -235,3 +235,19 @@ def test_classifier_rejects_wrong_input_kind():
         real(torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="expected input_size=2"):
         real(torch.zeros(2, 3, 4))
+
+
+def test_classifier_dropout_spares_raw_features_but_not_embeddings():
+    seen = []
+    for model, inputs in [
+        (RNNClassifier(2, GRUCell, hidden_size=H, input_size=3, dropout=0.5), torch.randn(4, 6, 3)),
+        (RNNClassifier(2, GRUCell, hidden_size=H, vocab_size=V, embedding_dim=E, dropout=0.5), torch.randint(0, V, (4, 6))),
+    ]:
+        model.rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+        model.train()(inputs)
+        seen.append(model.encoder(inputs))
+    raw_in, raw, emb_in, emb = seen
+    assert torch.equal(raw_in, raw)
+    assert (emb_in == 0).any() and not (emb == 0).any()
+    kept = emb_in != 0
+    torch.testing.assert_close(emb_in[kept], 2 * emb[kept])  # inverted dropout scales by 1/(1-p)

@@ -16,10 +16,10 @@ class RNNClassifier(nn.Module):
 
     ::
 
-        x_t = E[tokens_t]  or  W_in features_t (+ b)  or  features_t    # (B, T, E)
-        o_t = Stacked(cell, bidirectional)(dropout(x_t), lengths)      # (B, T, D*H)
-        z   = pool(o, lengths)                                          # (B, D*H)
-        logits = head(dropout(z))                                       # (B, num_classes)
+        x_t = dropout(E[tokens_t])  or  dropout(W_in f_t + b)  or  f_t    # (B, T, E)
+        o_t = Stacked(cell, bidirectional)(x_t, lengths)                  # (B, T, D*H)
+        z   = pool(o, lengths)                                            # (B, D*H)
+        logits = head(dropout(z))                                         # (B, num_classes)
 
     Args:
         num_classes: C, outputs per sequence; ``1`` gives a single regression output (B, 1).
@@ -27,7 +27,8 @@ class RNNClassifier(nn.Module):
         hidden_size: H, state size of each direction.
         num_layers: L.
         bidirectional: D = 2 directions per layer when True.
-        dropout: drop probability on the inputs of the first layer, between layers and before the head.
+        dropout: drop probability on the embedded/projected inputs (raw real-valued features are
+            never dropped), between layers and before the head.
         vocab_size: token inputs: size of the embedding table. Exactly one of ``vocab_size`` and
             ``input_size`` must be given.
         embedding_dim: E. Token inputs: embedding size (default ``hidden_size``). Real-valued inputs:
@@ -93,6 +94,7 @@ class RNNClassifier(nn.Module):
         self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True)
         self.num_directions = self.rnn.num_directions
         self.drop = nn.Dropout(self.dropout_p)
+        self.input_drop = nn.Identity() if isinstance(self.encoder, nn.Identity) else self.drop
         features = self.rnn.output_size
         if head_hidden_size is None:
             self.head: nn.Module = nn.Linear(features, num_classes)
@@ -118,7 +120,7 @@ class RNNClassifier(nn.Module):
     def features(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
         """The pooled representation z (B, D*H) and the final states."""
         self.check_inputs(inputs)
-        x = self.drop(self.encoder(inputs))  # (B, T, E)
+        x = self.input_drop(self.encoder(inputs))  # (B, T, E)
         out, state = self.rnn(x, lengths=lengths)  # (B, T, D*H); validates lengths
         if lengths is not None:
             lengths = torch.as_tensor(lengths).to(device=x.device, dtype=torch.long)
