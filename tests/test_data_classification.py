@@ -71,8 +71,14 @@ def test_pad_collate_errors() -> None:
 @settings(deadline=None)
 @given(st.lists(st.integers(1, 100), min_size=1, max_size=200), st.integers(1, 9), st.integers(1, 4))
 def test_bucket_sampler_covers_every_index_once(lengths: list[int], batch_size: int, pool: int) -> None:
-    sampler = BucketBatchSampler(RandomSampler(range(len(lengths)), generator=torch.Generator().manual_seed(0)),
-                                 batch_size, False, lengths, pool_factor=pool, seed=1)
+    sampler = BucketBatchSampler(
+        RandomSampler(range(len(lengths)), generator=torch.Generator().manual_seed(0)),
+        batch_size,
+        False,
+        lengths,
+        pool_factor=pool,
+        seed=1,
+    )
     batches = list(sampler)
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(len(lengths)))
@@ -87,8 +93,14 @@ def test_bucket_sampler_reduces_padding_and_is_deterministic() -> None:
         return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
 
     def bucket():
-        return BucketBatchSampler(RandomSampler(range(2000), generator=torch.Generator().manual_seed(0)), 32, False,
-                                  lengths, pool_factor=20, seed=3)
+        return BucketBatchSampler(
+            RandomSampler(range(2000), generator=torch.Generator().manual_seed(0)),
+            32,
+            False,
+            lengths,
+            pool_factor=20,
+            seed=3,
+        )
 
     plain = list(BatchSampler(RandomSampler(range(2000), generator=torch.Generator().manual_seed(0)), 32, False))
     a, b = bucket(), bucket()
@@ -138,11 +150,14 @@ def test_held_out_validation_split_is_deterministic_and_disjoint() -> None:
     assert (len(dm.datasets["train"]), len(dm.datasets["valid"])) == (45, 15)
     same = ClassificationDataModule(corpus, WordTokenizer(), val_fraction=0.25, seed=3)
     same.setup()
-    assert [s.tolist() for s in same.datasets["valid"].sequences] == [s.tolist() for s in dm.datasets["valid"].sequences]
+    assert [s.tolist() for s in same.datasets["valid"].sequences] == [
+        s.tolist() for s in dm.datasets["valid"].sequences
+    ]
     other = ClassificationDataModule(corpus, WordTokenizer(), val_fraction=0.25, seed=4)
     other.setup()
-    assert other.datasets["valid"].labels != dm.datasets["valid"].labels or \
-        [s.tolist() for s in other.datasets["valid"].sequences] != [s.tolist() for s in dm.datasets["valid"].sequences]
+    assert other.datasets["valid"].labels != dm.datasets["valid"].labels or [
+        s.tolist() for s in other.datasets["valid"].sequences
+    ] != [s.tolist() for s in dm.datasets["valid"].sequences]
     assert dm.label_names == ("neg", "pos") and dm.num_classes == 2
     assert dm.vocab.itos[:2] == ["<pad>", "<unk>"] and dm.pad_index == 0
     with pytest.raises(ValueError, match="has no 'test' split"):
@@ -249,7 +264,15 @@ class _BagOfWords(L.LightningModule):
 def test_trainer_fit_with_bucketing() -> None:
     dm = ClassificationDataModule(ExampleCorpus(_reviews(), ["neg", "pos"]), WordTokenizer(), batch_size=8, bucket=True)
     dm.setup()
-    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, accelerator="cpu", devices=1, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_epochs=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        limit_val_batches=0,
+    )
     trainer.fit(_BagOfWords(dm.vocab_size), datamodule=dm)
     assert trainer.global_step == 2 * 7  # 54 training examples in batches of 8, twice

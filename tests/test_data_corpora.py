@@ -282,7 +282,9 @@ def test_imdb_bad_rows(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- UEA .ts parsing
 
 
-TS_HEADER = "# comment\n@problemName Toy\n@timeStamps false\n@dimensions 2\n@equalLength false\n@classLabel true a b\n@data\n"
+TS_HEADER = (
+    "# comment\n@problemName Toy\n@timeStamps false\n@dimensions 2\n@equalLength false\n@classLabel true a b\n@data\n"
+)
 
 
 def test_ts_parsing_variable_length_and_missing(tmp_path: Path) -> None:
@@ -297,10 +299,12 @@ def test_ts_parsing_variable_length_and_missing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "row, match",
-    [("1,2:3,4:c\n", r"Toy_TRAIN\.ts:8: unknown label 'c'"),
-     ("1,2:a\n", r"Toy_TRAIN\.ts:8: expected 2 dimensions"),
-     ("1,2:3:a\n", r"Toy_TRAIN\.ts:8: dimensions have different lengths"),
-     ("1,x:3,4:a\n", r"Toy_TRAIN\.ts:8: 'x' is not a number")],
+    [
+        ("1,2:3,4:c\n", r"Toy_TRAIN\.ts:8: unknown label 'c'"),
+        ("1,2:a\n", r"Toy_TRAIN\.ts:8: expected 2 dimensions"),
+        ("1,2:3:a\n", r"Toy_TRAIN\.ts:8: dimensions have different lengths"),
+        ("1,x:3,4:a\n", r"Toy_TRAIN\.ts:8: 'x' is not a number"),
+    ],
 )
 def test_ts_bad_rows(tmp_path: Path, row: str, match: str) -> None:
     (tmp_path / "Toy_TRAIN.ts").write_text(TS_HEADER + row, encoding="utf-8")

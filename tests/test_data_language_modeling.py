@@ -24,7 +24,6 @@ from seqmodels.data import (
     PennTreebank,
     PythonStdlibCorpus,
     StringCorpus,
-    TextEncoder,
     TinyShakespeare,
     WordTokenizer,
 )
@@ -50,7 +49,9 @@ def test_ptb_datamodule_statistics_and_speed(data_dir: Path, tmp_path: Path) -> 
     assert dm.vocab_size == 10_000
     assert [len(dm.ids(s)) for s in ("train", "valid", "test")] == [929_589, 73_760, 82_430]
     assert dm.ids("train").dtype == np.uint16 and isinstance(dm.ids("train"), np.memmap)
-    assert (np.asarray(dm.ids("valid")) != dm.vocab.unk_index).sum() == 73_760 - corpus.read("valid").split().count("<unk>")
+    assert (np.asarray(dm.ids("valid")) != dm.vocab.unk_index).sum() == 73_760 - corpus.read("valid").split().count(
+        "<unk>"
+    )
     # text -> ids -> text
     first_line = corpus.read("train").split("\n", 1)[0]
     n = len(first_line.split())
@@ -90,14 +91,17 @@ def test_stdlib_default_corpus_through_the_datamodule(tmp_path: Path) -> None:
     dm.setup()
     stats = dm.corpus.stats()
     assert isinstance(dm.encoder.tokenizer, CharTokenizer)
-    assert [len(dm.ids(s)) for s in ("train", "valid", "test")] == [stats[s]["chars"] for s in ("train", "valid", "test")]
+    assert [len(dm.ids(s)) for s in ("train", "valid", "test")] == [
+        stats[s]["chars"] for s in ("train", "valid", "test")
+    ]
     assert dm.vocab.itos[:2] == ["<unk>", "<eos>"]
     assert dm.encoder.decode(dm.ids("valid")[:200]) == dm.corpus.read("valid")[:200]
 
 
 def test_tinyshakespeare_char_vocabulary(data_dir: Path, tmp_path: Path) -> None:
-    dm = LanguageModelingDataModule(TinyShakespeare(data_dir / "tinyshakespeare"), CharTokenizer(), cache_dir=tmp_path,
-                                    specials=())
+    dm = LanguageModelingDataModule(
+        TinyShakespeare(data_dir / "tinyshakespeare"), CharTokenizer(), cache_dir=tmp_path, specials=()
+    )
     dm.setup()
     assert dm.vocab_size == 65
     assert (len(dm.ids("train")), len(dm.ids("valid"))) == (1_003_854, 111_540)
@@ -106,7 +110,9 @@ def test_tinyshakespeare_char_vocabulary(data_dir: Path, tmp_path: Path) -> None
 # ---------------------------------------------------------------- memmap == in-memory encoding
 
 
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None, max_examples=25)
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None, max_examples=25
+)
 @given(
     train=st.text(alphabet="ab c\n.é", min_size=1, max_size=300),
     valid=st.text(alphabet="abz \nq", max_size=100),
@@ -122,7 +128,9 @@ def test_memmap_cache_equals_in_memory_ids(monkeypatch, train, valid, block, max
         cache_entry = token_cache.TokenCache(corpus, tok, cache, max_size=max_size)
         encoder = cache_entry.encoder()
         for split in ("train", "valid", "test"):
-            np.testing.assert_array_equal(cache_entry.ids(split), np.asarray(encoder.encode(corpus.read(split)), dtype=np.int64))
+            np.testing.assert_array_equal(
+                cache_entry.ids(split), np.asarray(encoder.encode(corpus.read(split)), dtype=np.int64)
+            )
     # the vocabulary is the one Vocab.build gives on the whole train text
     from seqmodels.data import Vocab
 
@@ -225,11 +233,13 @@ def test_contiguous_streams_continue_across_batches(tmp_path: Path) -> None:
 
 
 def test_eval_batch_size_and_workers_keep_order(tmp_path: Path) -> None:
-    dm = LanguageModelingDataModule(corpus_of(), CharTokenizer(), cache_dir=tmp_path, batch_size=4, bptt=5,
-                                    eval_batch_size=2, num_workers=2)
+    dm = LanguageModelingDataModule(
+        corpus_of(), CharTokenizer(), cache_dir=tmp_path, batch_size=4, bptt=5, eval_batch_size=2, num_workers=2
+    )
     dm.setup()
-    reference = LanguageModelingDataModule(corpus_of(), CharTokenizer(), cache_dir=tmp_path, batch_size=4, bptt=5,
-                                           eval_batch_size=2)
+    reference = LanguageModelingDataModule(
+        corpus_of(), CharTokenizer(), cache_dir=tmp_path, batch_size=4, bptt=5, eval_batch_size=2
+    )
     reference.setup()
     with_workers = list(dm.val_dataloader())
     assert with_workers[0][0].shape[0] == 2
@@ -239,8 +249,16 @@ def test_eval_batch_size_and_workers_keep_order(tmp_path: Path) -> None:
 
 def test_random_windows_are_deterministic_and_change_per_epoch(tmp_path: Path) -> None:
     def make() -> LanguageModelingDataModule:
-        dm = LanguageModelingDataModule(corpus_of(2000), CharTokenizer(), cache_dir=tmp_path, batch_size=3, bptt=10,
-                                        contiguous=False, seed=7, specials=())
+        dm = LanguageModelingDataModule(
+            corpus_of(2000),
+            CharTokenizer(),
+            cache_dir=tmp_path,
+            batch_size=3,
+            bptt=10,
+            contiguous=False,
+            seed=7,
+            specials=(),
+        )
         dm.setup()
         return dm
 
@@ -265,8 +283,9 @@ def test_random_windows_are_deterministic_and_change_per_epoch(tmp_path: Path) -
 def test_each_rank_reads_its_own_contiguous_shard(tmp_path: Path) -> None:
     seen = []
     for rank in range(2):
-        dm = LanguageModelingDataModule(corpus_of(1000), CharTokenizer(), cache_dir=tmp_path, batch_size=2, bptt=10,
-                                        specials=())
+        dm = LanguageModelingDataModule(
+            corpus_of(1000), CharTokenizer(), cache_dir=tmp_path, batch_size=2, bptt=10, specials=()
+        )
         dm.trainer = SimpleNamespace(global_rank=rank, world_size=2)
         dm.setup()
         ids = np.asarray(dm.ids("train"), dtype=np.int64)
@@ -275,8 +294,9 @@ def test_each_rank_reads_its_own_contiguous_shard(tmp_path: Path) -> None:
         shard = ids[rank * 500 : (rank + 1) * 500]
         assert first_tokens.tolist() == [shard[0], shard[250]]
         seen.append(len(batches))
-        window = LanguageModelingDataModule(corpus_of(1000), CharTokenizer(), cache_dir=tmp_path, batch_size=2, bptt=10,
-                                            specials=(), contiguous=False)
+        window = LanguageModelingDataModule(
+            corpus_of(1000), CharTokenizer(), cache_dir=tmp_path, batch_size=2, bptt=10, specials=(), contiguous=False
+        )
         window.trainer = dm.trainer
         window.setup()
         ds = window.train_dataloader().dataset
@@ -325,8 +345,17 @@ def test_trainer_fit_with_the_datamodule(tmp_path: Path) -> None:
     dm.prepare_data()
     dm.setup("fit")
     model = _TinyLM(dm.vocab_size)
-    trainer = L.Trainer(max_epochs=1, limit_train_batches=5, limit_val_batches=2, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, accelerator="cpu", devices=1)
+    trainer = L.Trainer(
+        max_epochs=1,
+        limit_train_batches=5,
+        limit_val_batches=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+    )
     trainer.fit(model, datamodule=dm)
     assert model.shapes == [(4, 8)] * 5
     assert "val/loss" in trainer.callback_metrics

@@ -64,7 +64,9 @@ def test_word_round_trip_normalises_whitespace(text: str) -> None:
     assert tok.detokenize(tok.tokenize(text)) == " ".join(text.split())
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")), min_size=1), max_size=10))
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Zs", "Zl", "Zp", "Cc")), min_size=1), max_size=10)
+)
 def test_word_tokenize_inverts_detokenize(words: list[str]) -> None:
     words = [w for w in words if w.split() == [w]]
     tok = WordTokenizer()

@@ -68,7 +68,9 @@ class BPETokenizer(Tokenizer):
         self._tok = None
         if model is not None:
             if not isinstance(model, dict):
-                raise ValueError(f"model must be the tokenizers library's JSON object (a dict), got {type(model).__name__}")
+                raise ValueError(
+                    f"model must be the tokenizers library's JSON object (a dict), got {type(model).__name__}"
+                )
             try:
                 self._tok = _hf().Tokenizer.from_str(json.dumps(model))
             except Exception as err:  # the library raises its own exception types
@@ -104,7 +106,9 @@ class BPETokenizer(Tokenizer):
 
     def _require_trained(self):
         if self._tok is None:
-            raise RuntimeError("BPETokenizer is not trained: call train(texts) first (the DataModules do this on the train split)")
+            raise RuntimeError(
+                "BPETokenizer is not trained: call train(texts) first (the DataModules do this on the train split)"
+            )
         return self._tok
 
     def tokenize(self, text: str) -> list[str]:
@@ -138,7 +142,8 @@ class BPETokenizer(Tokenizer):
 
     def __repr__(self) -> str:
         state = f"trained, {len(self.vocabulary())} subwords" if self.is_trained else "untrained"
-        return f"BPETokenizer(vocab_size={self.vocab_size}, min_frequency={self.min_frequency}, lowercase={self.lowercase}; {state})"
+        settings = f"vocab_size={self.vocab_size}, min_frequency={self.min_frequency}, lowercase={self.lowercase}"
+        return f"BPETokenizer({settings}; {state})"
 
     def save(self, path: str | Path) -> None:
         """Write the trained tokenizer as the library's own JSON file (loadable by ``tokenizers.Tokenizer.from_file``)."""

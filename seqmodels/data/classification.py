@@ -83,7 +83,9 @@ class PadCollate:
                     raise ValueError(f"real-valued sequences must all be (T, {F}), got {s.shape} at position {b}")
                 inputs[b, : len(s)] = torch.from_numpy(s.astype(np.float32, copy=False))
         else:
-            raise ValueError(f"sequences must be 1-D integer ids or 2-D (T, F) floats, got dtype {first.dtype} shape {first.shape}")
+            raise ValueError(
+                f"sequences must be 1-D integer ids or 2-D (T, F) floats, got dtype {first.dtype} shape {first.shape}"
+            )
         labels = [lab for _, lab in batch]
         if all(isinstance(lab, (int, np.integer)) and not isinstance(lab, bool) for lab in labels):
             targets = torch.tensor(labels, dtype=torch.long)
@@ -106,8 +108,16 @@ class BucketBatchSampler(BatchSampler):
         seed: seeds the batch-order shuffle.
     """
 
-    def __init__(self, sampler: Sampler[int] | Sequence[int], batch_size: int, drop_last: bool,
-                 lengths: Sequence[int], pool_factor: int = 50, shuffle: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        sampler: Sampler[int] | Sequence[int],
+        batch_size: int,
+        drop_last: bool,
+        lengths: Sequence[int],
+        pool_factor: int = 50,
+        shuffle: bool = True,
+        seed: int = 0,
+    ) -> None:
         super().__init__(sampler, batch_size, drop_last)
         if pool_factor < 1:
             raise ValueError(f"pool_factor must be >= 1, got {pool_factor!r}")
@@ -181,7 +191,9 @@ class ClassificationDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if not isinstance(corpus, ClassificationCorpus):
-            raise ValueError(f"corpus must be a ClassificationCorpus (examples(split), label_names), got {type(corpus).__name__}")
+            raise ValueError(
+                f"corpus must be a ClassificationCorpus (examples(split), label_names), got {type(corpus).__name__}"
+            )
         if isinstance(tokenizer, dict):
             tokenizer = tokenizer_from_dict(tokenizer)
         if isinstance(encoder, dict):
@@ -189,7 +201,9 @@ class ClassificationDataModule(L.LightningDataModule):
         for name, value in [("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
             raise ValueError(f"max_length must be None or a positive integer, got {max_length!r}")
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
@@ -273,11 +287,15 @@ class ClassificationDataModule(L.LightningDataModule):
             index: dict[str, int] = {}
             provisional = [provisional_ids(tokenizer.tokenize(text), index) for text in train_texts]
             counts = np.bincount(np.concatenate(provisional), minlength=len(index)) if provisional else np.zeros(0, int)
-            vocab = build_vocab(tokenizer, dict(zip(index, counts.tolist())), self.specials, self.max_vocab_size, self.min_freq)
+            vocab = build_vocab(
+                tokenizer, dict(zip(index, counts.tolist())), self.specials, self.max_vocab_size, self.min_freq
+            )
             self.encoder = TextEncoder(tokenizer, vocab)
             unk = vocab.unk_index
             if unk is None and any(t not in vocab.stoi for t in index):
-                raise ValueError("some train tokens are left out of the vocabulary and it has no <unk>: add '<unk>' to specials")
+                raise ValueError(
+                    "some train tokens are left out of the vocabulary and it has no <unk>: add '<unk>' to specials"
+                )
             lut = np.fromiter(map(vocab.stoi.get, index, repeat(unk)), dtype=np.int32, count=len(index))
             out["train"] = [self._nonempty(lut[p]) for p in provisional]
         self.vocab = self.encoder.vocab
@@ -321,7 +339,9 @@ class ClassificationDataModule(L.LightningDataModule):
                 self.feature_std = np.maximum(np.nanstd(stacked, axis=0), 1e-8).astype(np.float32)
                 seqs = {s: [(x - self.feature_mean) / self.feature_std for x in xs] for s, xs in seqs.items()}
         else:
-            raise ValueError(f"{self.corpus.name}: examples must be texts or (T, F) float arrays, got {type(first).__name__}")
+            raise ValueError(
+                f"{self.corpus.name}: examples must be texts or (T, F) float arrays, got {type(first).__name__}"
+            )
         for split, examples in splits.items():
             xs, ys = seqs[split], [y for _, y in examples]
             if self.max_length is not None:
@@ -347,10 +367,13 @@ class ClassificationDataModule(L.LightningDataModule):
         else:
             sampler = SequentialSampler(dataset)
         if self.bucket:
-            batches = BucketBatchSampler(sampler, batch_size, False, dataset.lengths(), self.pool_factor,
-                                         shuffle=train, seed=self.seed)
+            batches = BucketBatchSampler(
+                sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed
+            )
             return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+        return DataLoader(
+            dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, train=True)

@@ -95,7 +95,8 @@ class StreamBatches(IterableDataset):
         self.steps = n // self.batch_size  # length of each stream
         if self.steps < 2:
             raise ValueError(
-                f"{n} tokens are too few for batch_size={batch_size}: each of the {batch_size} streams needs at least 2 tokens"
+                f"{n} tokens are too few for batch_size={batch_size}: "
+                f"each of the {batch_size} streams needs at least 2 tokens"
             )
 
     def __len__(self) -> int:
@@ -108,7 +109,9 @@ class StreamBatches(IterableDataset):
         i = k * self.bptt
         T = min(self.bptt, S - 1 - i)
         chunk = streams[:, i : i + T + 1].astype(np.int64)  # (B, T + 1): B reads of T + 1 ids
-        return torch.from_numpy(np.ascontiguousarray(chunk[:, :-1])), torch.from_numpy(np.ascontiguousarray(chunk[:, 1:]))
+        return torch.from_numpy(np.ascontiguousarray(chunk[:, :-1])), torch.from_numpy(
+            np.ascontiguousarray(chunk[:, 1:])
+        )
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         worker, workers = _worker_slice()
@@ -124,8 +127,16 @@ class WindowBatches(IterableDataset):
     (or is set with :meth:`set_epoch`).
     """
 
-    def __init__(self, ids: TokenArray, batch_size: int, bptt: int, start: int = 0, stop: int | None = None,
-                 seed: int = 0, rank: int = 0) -> None:
+    def __init__(
+        self,
+        ids: TokenArray,
+        batch_size: int,
+        bptt: int,
+        start: int = 0,
+        stop: int | None = None,
+        seed: int = 0,
+        rank: int = 0,
+    ) -> None:
         self.ids = ids
         self.batch_size = _positive_int("batch_size", batch_size)
         self.bptt = _positive_int("bptt", bptt)
@@ -158,7 +169,10 @@ class WindowBatches(IterableDataset):
         worker, workers = _worker_slice()
         for k in range(worker, self.num_batches, workers):
             chunk = ids[self.start + offsets[k][:, None] + span].astype(np.int64)  # (B, bptt + 1)
-            yield torch.from_numpy(np.ascontiguousarray(chunk[:, :-1])), torch.from_numpy(np.ascontiguousarray(chunk[:, 1:]))
+            yield (
+                torch.from_numpy(np.ascontiguousarray(chunk[:, :-1])),
+                torch.from_numpy(np.ascontiguousarray(chunk[:, 1:])),
+            )
 
 
 class LanguageModelingDataModule(L.LightningDataModule):
@@ -219,7 +233,9 @@ class LanguageModelingDataModule(L.LightningDataModule):
         self.tokenizer = tokenizer
         self.batch_size = _positive_int("batch_size", batch_size)
         self.bptt = _positive_int("bptt", bptt)
-        self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size if eval_batch_size is not None else batch_size)
+        self.eval_batch_size = _positive_int(
+            "eval_batch_size", eval_batch_size if eval_batch_size is not None else batch_size
+        )
         self.max_vocab_size = max_vocab_size
         self.min_freq = min_freq
         self.cache_dir = resolve_cache_dir(cache_dir)
@@ -238,8 +254,15 @@ class LanguageModelingDataModule(L.LightningDataModule):
     def token_cache(self) -> TokenCache:
         """The :class:`TokenCache` entry for this corpus and these settings."""
         if self._cache is None:
-            self._cache = TokenCache(self.corpus, self.tokenizer, self.cache_dir, self.specials,
-                                     self.max_vocab_size, self.min_freq, self.given_encoder)
+            self._cache = TokenCache(
+                self.corpus,
+                self.tokenizer,
+                self.cache_dir,
+                self.specials,
+                self.max_vocab_size,
+                self.min_freq,
+                self.given_encoder,
+            )
         return self._cache
 
     def prepare_data(self) -> None:
@@ -255,10 +278,9 @@ class LanguageModelingDataModule(L.LightningDataModule):
             self.ids(split)
 
     @property
-    def vocab_size(self) -> int:
-        if self.vocab is None:
-            raise RuntimeError("call setup() first: the vocabulary is built there")
-        return len(self.vocab)
+    def vocab_size(self) -> int | None:
+        """``len(vocab)``; None until ``setup()`` has built or loaded the vocabulary."""
+        return len(self.vocab) if self.vocab is not None else None
 
     def ids(self, split: str) -> np.ndarray:
         """The split's whole id array (a read-only memmap), tokenized and cached when needed."""
@@ -279,8 +301,9 @@ class LanguageModelingDataModule(L.LightningDataModule):
         return int(trainer.global_rank), int(trainer.world_size)
 
     def _loader(self, dataset: IterableDataset) -> DataLoader:
-        return DataLoader(dataset, batch_size=None, num_workers=self.num_workers,
-                          persistent_workers=self.num_workers > 0)
+        return DataLoader(
+            dataset, batch_size=None, num_workers=self.num_workers, persistent_workers=self.num_workers > 0
+        )
 
     def _dataset(self, split: str, batch_size: int, random_windows: bool) -> IterableDataset:
         self.ids(split)

@@ -47,11 +47,15 @@ class SyntheticTask(ABC):
     num_classes: int | None = None
     per_step: bool = False
 
-    def __init__(self, seq_len: int = 100, num_train: int = 10_000, num_val: int = 1_000, num_test: int = 1_000,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, seq_len: int = 100, num_train: int = 10_000, num_val: int = 1_000, num_test: int = 1_000, seed: int = 0
+    ) -> None:
         self.seq_len = _positive_int("seq_len", seq_len)
-        self.sizes = {"train": _positive_int("num_train", num_train), "valid": _positive_int("num_val", num_val),
-                      "test": _positive_int("num_test", num_test)}
+        self.sizes = {
+            "train": _positive_int("num_train", num_train),
+            "valid": _positive_int("num_val", num_val),
+            "test": _positive_int("num_test", num_test),
+        }
         self.seed = seed
 
     def rng(self, split: str) -> np.random.Generator:
@@ -84,8 +88,9 @@ class AddingProblem(SyntheticTask):
 
     input_size = 2
 
-    def __init__(self, seq_len: int = 100, num_train: int = 10_000, num_val: int = 1_000, num_test: int = 1_000,
-                 seed: int = 0) -> None:
+    def __init__(
+        self, seq_len: int = 100, num_train: int = 10_000, num_val: int = 1_000, num_test: int = 1_000, seed: int = 0
+    ) -> None:
         super().__init__(seq_len, num_train, num_val, num_test, seed)
         if seq_len < 2:
             raise ValueError(f"seq_len must be >= 2 for the adding problem (one marker per half), got {seq_len}")
@@ -162,11 +167,14 @@ class SyntheticDataModule(L.LightningDataModule):
     ``baseline_loss``.
     """
 
-    def __init__(self, task: SyntheticTask, batch_size: int = 32, eval_batch_size: int | None = None,
-                 num_workers: int = 0) -> None:
+    def __init__(
+        self, task: SyntheticTask, batch_size: int = 32, eval_batch_size: int | None = None, num_workers: int = 0
+    ) -> None:
         super().__init__()
         if not isinstance(task, SyntheticTask):
-            raise ValueError(f"task must be a SyntheticTask (AddingProblem, CopyMemory, Parity), got {type(task).__name__}")
+            raise ValueError(
+                f"task must be a SyntheticTask (AddingProblem, CopyMemory, Parity), got {type(task).__name__}"
+            )
         self.task = task
         self.batch_size = _positive_int("batch_size", batch_size)
         self.eval_batch_size = _positive_int("eval_batch_size", eval_batch_size or batch_size)
@@ -181,14 +189,21 @@ class SyntheticDataModule(L.LightningDataModule):
         for split in SPLIT_INDEX:
             if split not in self.datasets:
                 x, lengths, y = self.task.generate(split)
-                self.datasets[split] = TensorDataset(torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(y))
+                self.datasets[split] = TensorDataset(
+                    torch.from_numpy(x), torch.from_numpy(lengths), torch.from_numpy(y)
+                )
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             self.setup()
         generator = torch.Generator().manual_seed(self.task.seed) if shuffle else None
-        return DataLoader(self.datasets[split], batch_size=batch_size, shuffle=shuffle, generator=generator,
-                          num_workers=self.num_workers)
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            num_workers=self.num_workers,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)

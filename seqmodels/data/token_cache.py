@@ -137,8 +137,9 @@ class TokenCache:
                     prov.tofile(out)
                     total += len(prov)
             token_strings = list(index)
-            vocab = build_vocab(tokenizer, dict(zip(token_strings, counts.tolist())),
-                                self.specials, self.max_size, self.min_freq)
+            vocab = build_vocab(
+                tokenizer, dict(zip(token_strings, counts.tolist())), self.specials, self.max_size, self.min_freq
+            )
             encoder = TextEncoder(tokenizer, vocab)
             lut = _lookup_table(token_strings, encoder)
             self._write_encoder(encoder)
@@ -168,8 +169,16 @@ class TokenCache:
                 arr = np.asarray(block).astype(dtype, copy=False)
                 arr.tofile(out)
                 total += len(arr)
-        atomic_write_json(meta_path, {"split": split, "tokens": total, "dtype": dtype.name,
-                                      "encoder": self._encoder_digest(), "corpus": self.corpus.name})
+        atomic_write_json(
+            meta_path,
+            {
+                "split": split,
+                "tokens": total,
+                "dtype": dtype.name,
+                "encoder": self._encoder_digest(),
+                "corpus": self.corpus.name,
+            },
+        )
 
     def _encode_split(self, split: str) -> None:
         encoder = self.encoder()

@@ -33,6 +33,7 @@ TOKENIZERS: dict[str, type["Tokenizer"]] = {}
 BLOCK_CHARS = 1 << 20
 """:meth:`Tokenizer.iter_tokenize` tokenizes text in pieces of about this many characters."""
 
+
 def _last_safe_cut(text: str) -> int:
     """Index just after the last newline that sits between two non-space characters, or -1.
 
@@ -222,7 +223,7 @@ def split_sentences(text: str) -> list[str]:
     for match in _SENTENCE_END.finditer(text):
         end = match.start()
         # keep closing quotes/brackets with the sentence they close
-        closing = re.match(r"[\"')\]]*", text[end:match.end()])
+        closing = re.match(r"[\"')\]]*", text[end : match.end()])
         end += closing.end() if closing else 0
         parts.append(text[start:end])
         start = match.end()

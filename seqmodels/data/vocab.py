@@ -86,8 +86,12 @@ class Vocab:
         specials = tuple(specials)
         if len(set(specials)) != len(specials):
             raise ValueError(f"specials must be unique, got {specials!r}")
-        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(specials)):
-            raise ValueError(f"max_size must be None or an integer >= len(specials) = {len(specials)}, got {max_size!r}")
+        if max_size is not None and (
+            isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < len(specials)
+        ):
+            raise ValueError(
+                f"max_size must be None or an integer >= len(specials) = {len(specials)}, got {max_size!r}"
+            )
         if isinstance(min_freq, bool) or not isinstance(min_freq, int) or min_freq < 1:
             raise ValueError(f"min_freq must be a positive integer, got {min_freq!r}")
         counts = tokens if isinstance(tokens, Mapping) else count_tokens(tokens)
@@ -162,7 +166,9 @@ class Vocab:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Vocab":
         if not isinstance(d, Mapping) or "itos" not in d:
-            raise ValueError(f"a vocabulary dict needs an 'itos' list, got keys {sorted(d) if isinstance(d, Mapping) else d!r}")
+            raise ValueError(
+                f"a vocabulary dict needs an 'itos' list, got keys {sorted(d) if isinstance(d, Mapping) else d!r}"
+            )
         return cls(d["itos"], d.get("specials", ()))
 
     def save(self, path: str | Path) -> None:

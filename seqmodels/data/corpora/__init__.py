@@ -3,7 +3,8 @@
 Language modeling (``read(split) -> str``): :class:`PythonStdlibCorpus` (the embedded default,
 no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`.
 Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMDB`,
-:class:`UEATimeSeries`. In memory: :class:`StringCorpus`, :class:`ExampleCorpus`. Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
+:class:`UEATimeSeries`. In memory: :class:`StringCorpus`, :class:`ExampleCorpus`.
+Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 """
 
 from seqmodels.data.corpora.base import ClassificationCorpus, TextCorpus

@@ -35,7 +35,7 @@ def open_binary(path: Path) -> BinaryIO:
 def decode_error(path: Path, line: int, err: UnicodeDecodeError, encoding: str) -> ValueError:
     """The error for undecodable bytes at ``path:line``."""
     return ValueError(
-        f"{path}:{line}: cannot decode byte(s) {err.object[err.start:err.end]!r} as {encoding!r} ({err.reason}); "
+        f"{path}:{line}: cannot decode byte(s) {err.object[err.start : err.end]!r} as {encoding!r} ({err.reason}); "
         f"pass the file's encoding with the corpus's encoding= option (e.g. encoding='latin-1')"
     )
 

@@ -30,8 +30,12 @@ class StringCorpus(TextCorpus):
         yield self.texts[check_split(split, SPLITS, self.name)]
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"corpus": self.name, "sha256": {s: hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest()
-                                                for s, t in self.texts.items()}}
+        return {
+            "corpus": self.name,
+            "sha256": {
+                s: hashlib.sha256(t.encode("utf-8", "surrogatepass")).hexdigest() for s, t in self.texts.items()
+            },
+        }
 
 
 class ExampleCorpus(ClassificationCorpus):
@@ -44,8 +48,14 @@ class ExampleCorpus(ClassificationCorpus):
         name: a label for messages.
     """
 
-    def __init__(self, train: list[tuple[Any, Any]], label_names: Sequence[str], valid: list[tuple[Any, Any]] | None = None,
-                 test: list[tuple[Any, Any]] | None = None, name: str = "examples") -> None:
+    def __init__(
+        self,
+        train: list[tuple[Any, Any]],
+        label_names: Sequence[str],
+        valid: list[tuple[Any, Any]] | None = None,
+        test: list[tuple[Any, Any]] | None = None,
+        name: str = "examples",
+    ) -> None:
         self.data = {"train": list(train)}
         if valid is not None:
             self.data["valid"] = list(valid)

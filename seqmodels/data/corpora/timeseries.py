@@ -100,18 +100,34 @@ class UEATimeSeries(ClassificationCorpus):
     """
 
     splits = ("train", "test")
-    HOW = ("Get <name>_TRAIN.ts/<name>_TEST.ts from https://timeseriesclassification.com or the sktime package "
-           "(sktime/datasets/data/<name>/), or pass download=True (JapaneseVowels only).")
+    HOW = (
+        "Get <name>_TRAIN.ts/<name>_TEST.ts from https://timeseriesclassification.com or the sktime package "
+        "(sktime/datasets/data/<name>/), or pass download=True (JapaneseVowels only)."
+    )
     _SKTIME = "https://raw.githubusercontent.com/sktime/sktime/7bd7d1620c0656f3210eeb850bb1c0034159ee47/sktime/datasets/data/JapaneseVowels"
-    REMOTES = {"JapaneseVowels": [
-        Remote(f"{_SKTIME}/JapaneseVowels_TRAIN.ts", "JapaneseVowels_TRAIN.ts",
-               sha256="68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd"),
-        Remote(f"{_SKTIME}/JapaneseVowels_TEST.ts", "JapaneseVowels_TEST.ts",
-               sha256="b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462"),
-    ]}
+    REMOTES = {
+        "JapaneseVowels": [
+            Remote(
+                f"{_SKTIME}/JapaneseVowels_TRAIN.ts",
+                "JapaneseVowels_TRAIN.ts",
+                sha256="68a430eabd919cc77f40b1f5f3bc0dcafacc1486bca9260785aeb7d262cc78cd",
+            ),
+            Remote(
+                f"{_SKTIME}/JapaneseVowels_TEST.ts",
+                "JapaneseVowels_TEST.ts",
+                sha256="b3d41d6a0ca3bcad3afb9ca7d4365382aa51341e2e58bae2a574babdda5b9462",
+            ),
+        ]
+    }
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, name: str = "JapaneseVowels", download: bool = False,
-                 cache_dir: str | os.PathLike[str] | None = None, encoding: str = "utf-8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        name: str = "JapaneseVowels",
+        download: bool = False,
+        cache_dir: str | os.PathLike[str] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
         self.name = name
         self.encoding = encoding
         if path is None and download:
@@ -126,7 +142,9 @@ class UEATimeSeries(ClassificationCorpus):
     def file(self, split: str) -> Path:
         tag = check_split(split, self.splits, self.name).upper()
         fname = f"{self.name}_{tag}.ts"
-        return find_file(self.root, (fname, f"{self.name}/{fname}"), f"{self.name} {split}", self.HOW.replace("<name>", self.name))
+        return find_file(
+            self.root, (fname, f"{self.name}/{fname}"), f"{self.name} {split}", self.HOW.replace("<name>", self.name)
+        )
 
     def _load(self, split: str) -> tuple[list[np.ndarray], list[int]]:
         if split not in self._cache:
@@ -135,7 +153,9 @@ class UEATimeSeries(ClassificationCorpus):
             if self._label_names is None:
                 self._label_names = tuple(declared)
             elif tuple(declared) != self._label_names:
-                raise ValueError(f"{path}: @classLabel {declared} differs from the other split's {list(self._label_names)}")
+                raise ValueError(
+                    f"{path}: @classLabel {declared} differs from the other split's {list(self._label_names)}"
+                )
             index = {c: i for i, c in enumerate(self._label_names)}
             self._cache[split] = (series, [index[c] for c in labels])
         return self._cache[split]
