@@ -102,6 +102,24 @@ def test_init_range_bounds_every_parameter():
         lm(init_range=-1)
 
 
+def test_lm_dropout_sites():
+    """Embedding output, between layers and before the decoder: replayed by hand with the same seed."""
+    model = lm(dropout=0.3).train()
+    tokens = torch.randint(0, V, (2, 5))
+    torch.manual_seed(11)
+    got, _ = model(tokens)
+    torch.manual_seed(11)
+    x = nn.functional.dropout(model.embedding(tokens), 0.3)
+    out, _ = model.rnn(x)  # drops between its two layers
+    expected = model.decoder(nn.functional.dropout(out, 0.3))
+    torch.testing.assert_close(got, expected)
+    one_hot = lm(dropout=0.3, one_hot=True).train()
+    seen = []
+    one_hot.rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    one_hot(tokens)
+    assert torch.equal(seen[0], nn.functional.one_hot(tokens, V).double())  # whole tokens are never dropped
+
+
 def test_lm_dropout_only_in_training():
     torch.manual_seed(3)
     model = lm(dropout=0.5)

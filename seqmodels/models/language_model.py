@@ -40,8 +40,8 @@ class RNNLanguageModel(nn.Module):
         embedding_dim: E, size of the token embedding (unused when ``one_hot``).
         hidden_size: H, size of every layer's state.
         num_layers: L, depth of the recurrent stack.
-        dropout: drop probability on the embeddings, between layers and before the decoder
-            (Zaremba et al. 2014 "medium" use 0.5).
+        dropout: drop probability on the embeddings (not on one-hot inputs), between layers and
+            before the decoder (Zaremba et al. 2014 "medium" use 0.5).
         tie_weights: share the decoder's weight with the embedding (Press & Wolf 2017;
             Inan et al. 2017). Needs ``embedding_dim == hidden_size`` and an embedding.
         one_hot: feed one-hot vectors of size V to the first layer instead of an embedding,
@@ -121,7 +121,9 @@ class RNNLanguageModel(nn.Module):
 
     def forward(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
         check_tokens(tokens)
-        x = self.drop(self.embed(tokens))  # (B, T, E)
+        x = self.embed(tokens)  # (B, T, E)
+        if self.embedding is not None:
+            x = self.drop(x)  # one-hot inputs are not dropped: that would drop whole tokens
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state  # (B, T, V)
 
