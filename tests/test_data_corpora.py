@@ -156,6 +156,16 @@ def _write_ptb(folder: Path, gz: bool) -> None:
         path.write_bytes(gzip.compress(data) if gz else data)
 
 
+def test_wikitext_official_file_names(tmp_path: Path) -> None:
+    for split in ("train", "valid", "test"):
+        (tmp_path / f"wiki.{split}.tokens").write_text(f" = {split} = \n\n a @,@ b \n", encoding="utf-8")
+    wt = WikiText(tmp_path, variant="wikitext-103")
+    assert wt.name == "wikitext-103"
+    assert wt.read("valid").split() == ["=", "valid", "=", "<eos>", "<eos>", "a", "@,@", "b", "<eos>"]
+    with pytest.raises(ValueError, match="only available for wikitext-2"):
+        WikiText(variant="wikitext-103", download=True)
+
+
 @pytest.mark.parametrize("gz", [False, True])
 def test_ptb_plain_and_gz(tmp_path: Path, gz: bool) -> None:
     _write_ptb(tmp_path / "ptb", gz)

@@ -168,10 +168,15 @@ def test_given_encoder_is_used_and_train_is_not_needed(tmp_path: Path) -> None:
 
     corpus = NoTrain("", "0123456789" * 7, "9876543210" * 5)
     dm = LanguageModelingDataModule(corpus, encoder=checkpoint_dict, cache_dir=tmp_path / "b", batch_size=2)
+    dm.prepare_data()  # skips the missing train split: the encoder is given
     dm.setup("validate")
     dm.setup("test")
     assert dm.encoder == built.encoder
     np.testing.assert_array_equal(dm.ids("test"), built.ids("test"))
+    with pytest.raises(FileNotFoundError, match="no train split"):
+        dm.setup("fit")
+    with pytest.raises(FileNotFoundError, match="no train split"):
+        LanguageModelingDataModule(corpus, CharTokenizer(), cache_dir=tmp_path / "c").prepare_data()
 
 
 # ---------------------------------------------------------------- crash safety
@@ -359,3 +364,28 @@ def test_trainer_fit_with_the_datamodule(tmp_path: Path) -> None:
     trainer.fit(model, datamodule=dm)
     assert model.shapes == [(4, 8)] * 5
     assert "val/loss" in trainer.callback_metrics
+
+
+def test_benchmark_measures_a_small_corpus(tmp_path: Path) -> None:
+    from seqmodels.data.benchmark import bench_lm
+
+    r = bench_lm(
+        "toy",
+        lambda: corpus_of(5000),
+        CharTokenizer(),
+        4,
+        16,
+        {"emb": 8, "hidden": 8, "layers": 1},
+        cache_root=tmp_path,
+        repeat=1,
+    )
+    assert r["train_tokens"] == 5000 and r["vocab_size"] == 12
+    assert r["prepare_warm_s"] < r["prepare_cold_s"] + 1.0
+    for key in (
+        "tokenize_tokens_per_s",
+        "iterate_contiguous_tokens_per_s",
+        "iterate_windows_tokens_per_s",
+        "train_tokens_per_s",
+        "ratio",
+    ):
+        assert r[key] > 0, key

@@ -266,11 +266,19 @@ class LanguageModelingDataModule(L.LightningDataModule):
         return self._cache
 
     def prepare_data(self) -> None:
-        """Tokenize and cache every split (once per machine; later runs find the cache)."""
+        """Tokenize and cache every split (once per machine; later runs find the cache).
+
+        A split whose file is missing is skipped here (``setup`` raises if a stage needs it), except
+        train when the vocabulary still has to be built from it.
+        """
         cache = self.token_cache()
         cache.encoder()
         for split in self.corpus.splits:
-            cache.prepare(split)
+            try:
+                cache.prepare(split)
+            except FileNotFoundError:
+                if split == "train" and self.given_encoder is None:
+                    raise
 
     def setup(self, stage: str | None = None) -> None:
         needed = {"fit": ("train", "valid"), "validate": ("valid",), "test": ("test",), "predict": ("test",)}
