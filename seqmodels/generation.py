@@ -2,7 +2,8 @@
 
 Both carry the recurrent state: :func:`generate` feeds the prompt once, then one token per
 step with the state of the previous step (no re-run of the prefix), so a sample of N tokens
-costs N steps. :func:`score` computes ``log p(sentence) = Σ_t log p(w_t | w_<t)`` for a batch
+costs N steps (through ``model.step(tokens (B,), state)`` when the model has it, else
+``model(tokens (B, 1), state)``). :func:`score` computes ``log p(sentence) = Σ_t log p(w_t | w_<t)`` for a batch
 of sentences in one forward pass (a unidirectional model never looks at the padding after a
 sentence's end).
 
@@ -149,8 +150,10 @@ def generate_ids(
     with _EvalMode(model):
         tokens = torch.tensor([list(context)], dtype=torch.long, device=device)  # (1, P)
         logits, state = model(tokens)  # (1, P, V)
+        last = logits[0, -1]  # (V,)
+        step = getattr(model, "step", None)  # one time step without the sequence machinery, when offered
         for _ in range(max_new_tokens):
-            last = logits[0, -1].float()  # (V,)
+            last = last.float()
             if temperature == 0:
                 token = int(last.argmax())
             else:
@@ -159,7 +162,12 @@ def generate_ids(
             if token == stop_token:
                 break
             new.append(token)
-            logits, state = model(torch.tensor([[token]], device=device), state)  # (1, 1, V)
+            if step is not None:
+                logits, state = step(torch.tensor([token], device=device), state)  # (1, V)
+                last = logits[0]
+            else:
+                logits, state = model(torch.tensor([[token]], device=device), state)  # (1, 1, V)
+                last = logits[0, -1]
     return new
 
 

@@ -91,6 +91,25 @@ def test_carried_state_sampling_equals_rerunning_the_prefix(words, cell):
         assert generate_ids(model, context, 25, temperature=1.5, seed=seed) == expected
 
 
+class WithoutStep(torch.nn.Module):
+    """The same model seen only through forward (no ``step``)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, state=None):
+        return self.model(tokens, state)
+
+
+def test_generation_without_a_step_method_uses_forward(words):
+    model = tiny_lm(len(words.vocab), seed=9)
+    context = words.encode("the apple")
+    assert not hasattr(WithoutStep(model), "step")
+    for seed in range(2):
+        assert generate_ids(WithoutStep(model), context, 20, seed=seed) == generate_ids(model, context, 20, seed=seed)
+
+
 def test_generate_stops_at_eos(words):
     eos = words.vocab.eos_index
     model = tiny_lm(len(words.vocab), seed=1)

@@ -59,6 +59,28 @@ def test_lm_init_state_is_zero_and_equivalent_to_none():
     torch.testing.assert_close(model(tokens, state)[0], model(tokens)[0])
 
 
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_lm_step_equals_forward_on_one_token(one_hot):
+    torch.manual_seed(7)
+    model = lm(one_hot=one_hot, cell=GRUCell).eval()
+    tokens = torch.randint(0, V, (3, 4))
+    expected, expected_state = model(tokens)
+    state = None
+    for t in range(4):
+        logits, state = model.step(tokens[:, t], state)
+        torch.testing.assert_close(logits, expected[:, t], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(state, expected_state, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"shape \(batch,\)"):
+        model.step(tokens)
+
+
+def test_models_pass_the_backend_to_the_stack():
+    assert lm(backend="custom").rnn.backend == "custom"
+    assert classifier(backend="torch").rnn.backend == "torch"
+    with pytest.raises(ValueError, match="backend"):
+        lm(backend="cudnn")
+
+
 def test_bidirectional_lm_raises():
     with pytest.raises(ValueError, match="cannot be bidirectional"):
         RNNLanguageModel(V, LSTMCell, bidirectional=True)

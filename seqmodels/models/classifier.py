@@ -40,6 +40,8 @@ class RNNClassifier(nn.Module):
         head_hidden_size: when given, the head is ``Linear -> ReLU -> Dropout -> Linear`` with this
             hidden width; else one ``Linear``.
         padding_idx: embedding row kept at zero and out of the gradient (the vocabulary's ``<pad>``).
+        backend: which code runs the recurrence, ``"auto"``, ``"custom"`` or ``"torch"``
+            (see :mod:`seqmodels.layers.backends`).
 
     ``forward(inputs, lengths=None) -> (logits (B, C), state)``; ``inputs`` (B, T) long or (B, T, F)
     float, ``lengths`` (B,) with values in [1, T]; ``state`` is the list of L*D final cell states.
@@ -59,6 +61,7 @@ class RNNClassifier(nn.Module):
         pooling: str = "last",
         head_hidden_size: int | None = None,
         padding_idx: int | None = None,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -91,7 +94,8 @@ class RNNClassifier(nn.Module):
                 dim = check_positive_int("embedding_dim", embedding_dim)
                 self.encoder = nn.Linear(input_size, dim)
         self.embedding_dim = dim
-        self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True)
+        self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True,
+                           backend=backend)
         self.num_directions = self.rnn.num_directions
         self.drop = nn.Dropout(self.dropout_p)
         self.input_drop = nn.Identity() if isinstance(self.encoder, nn.Identity) else self.drop

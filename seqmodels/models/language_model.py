@@ -50,9 +50,12 @@ class RNNLanguageModel(nn.Module):
         init_range: when given, every parameter is drawn uniform in [-r, r] (Zaremba et al.
             use 0.1; biases included); when None, each module keeps torch's default init.
         bidirectional: must be False; present so that a config asking for it fails clearly.
+        backend: which code runs the recurrence, ``"auto"``, ``"custom"`` or ``"torch"``
+            (see :mod:`seqmodels.layers.backends`).
 
     ``forward(tokens (B, T) long, state=None) -> (logits (B, T, V), state)``, where ``state`` is
     the :class:`~seqmodels.layers.Stacked` list of L per-layer cell states.
+    ``step(tokens (B,) long, state=None) -> (logits (B, V), state)`` is one time step, for sampling.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class RNNLanguageModel(nn.Module):
         one_hot: bool = False,
         init_range: float | None = None,
         bidirectional: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if bidirectional:
@@ -96,7 +100,8 @@ class RNNLanguageModel(nn.Module):
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             input_size = embedding_dim
         self.embedding_dim = input_size
-        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True)
+        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True,
+                           backend=backend)
         self.drop = nn.Dropout(self.dropout_p)
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights:
@@ -126,6 +131,16 @@ class RNNLanguageModel(nn.Module):
             x = self.drop(x)  # one-hot inputs are not dropped: that would drop whole tokens
         out, state = self.rnn(x, state)  # (B, T, H)
         return self.decoder(self.drop(out)), state  # (B, T, V)
+
+    def step(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
+        """One time step: ``forward`` on a length-1 sequence without its time loop (generation)."""
+        if not isinstance(tokens, Tensor) or tokens.dim() != 1 or tokens.dtype.is_floating_point:
+            raise ValueError(f"tokens must be a LongTensor of shape (batch,), got {getattr(tokens, 'shape', tokens)!r}")
+        x = self.embed(tokens)  # (B, E)
+        if self.embedding is not None:
+            x = self.drop(x)
+        h, state = self.rnn.step(x, state)  # (B, H)
+        return self.decoder(self.drop(h)), state  # (B, V)
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, tie_weights={self.tie_weights}, one_hot={self.one_hot}"
