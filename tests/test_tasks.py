@@ -151,8 +151,11 @@ def test_regression_task_learns_a_sum():
     with torch.no_grad():
         after = task.eval().loss(batch).item()
     assert after < 0.05 * before, (before, after)
-    metrics = trainer().validate(task, Data([batch]), verbose=False)[0]
+    # exact mean over sequences across batches of different sizes
+    halves = [tuple(t[:11] for t in batch), tuple(t[11:] for t in batch)]
+    metrics = trainer().validate(task, Data(halves), verbose=False)[0]
     assert metrics["val/mse"] == pytest.approx(after, rel=1e-5) and metrics["val/loss"] == metrics["val/mse"]
+    assert trainer().test(task, Data(halves).train_dataloader(), verbose=False)[0]["test/mse"] == pytest.approx(after, rel=1e-5)
 
 
 # ---------------------------------------------------------------------------- carried state
@@ -219,21 +222,26 @@ def test_evaluation_metrics_are_exact_per_token_averages():
 
 def test_classification_metrics_against_manual_computation():
     torch.manual_seed(1)
-    model = RNNClassifier(3, LSTMCell, hidden_size=8, vocab_size=V, embedding_dim=8)
+    model = RNNClassifier(3, LSTMCell, hidden_size=8, vocab_size=V, embedding_dim=8).eval()
     batches = [classification_batch(seed=s, B=9) for s in range(3)]
+    batches[-1] = tuple(t[:4] for t in batches[-1])  # a smaller last batch: epoch means weigh by size
     with torch.no_grad():
-        preds = torch.cat([model.eval()(b[0], b[1])[0].argmax(-1) for b in batches])
+        logits = torch.cat([model(b[0], b[1])[0] for b in batches])
     labels = torch.cat([b[2] for b in batches])
+    preds = logits.argmax(-1)
     f1s = []
     for c in range(3):
         tp = ((preds == c) & (labels == c)).sum().item()
         fp = ((preds == c) & (labels != c)).sum().item()
         fn = ((preds != c) & (labels == c)).sum().item()
         f1s.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    loss = nn.functional.cross_entropy(logits, labels).item()
     metrics = trainer().validate(ClassificationTask(model, adam()), Data(batches), verbose=False)[0]
     assert metrics["val/acc"] == pytest.approx((preds == labels).float().mean().item(), abs=1e-6)
     assert metrics["val/f1"] == pytest.approx(sum(f1s) / 3, abs=1e-6)
-    assert "val/loss" in metrics
+    assert metrics["val/loss"] == pytest.approx(loss, rel=1e-5)
+    tested = trainer().test(ClassificationTask(model, adam()), Data(batches).train_dataloader(), verbose=False)[0]
+    assert tested["test/loss"] == pytest.approx(loss, rel=1e-5) and tested["test/acc"] == metrics["val/acc"]
 
 
 # --------------------------------------------------------------------- gradients, schedules

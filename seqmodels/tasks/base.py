@@ -167,9 +167,10 @@ class SequenceTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ logging
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
-        """``train/loss`` every step and ``train/loss_epoch``, its mean over the epoch weighted by ``batch_size``."""
+        """``train/loss`` every step (this rank's) and ``train/loss_epoch``, its mean over the epoch
+        weighted by ``batch_size`` (averaged over ranks once, at the epoch's end)."""
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
-        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch_size)
+        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
 
     def tensorboard(self) -> Any:
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""

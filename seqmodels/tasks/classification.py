@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from ..checkpoint import to_plain
@@ -19,7 +20,9 @@ class ClassificationTask(SequenceTask):
     """Trains an :class:`~seqmodels.models.RNNClassifier` on ``(inputs, lengths, labels)`` batches.
 
     Loss: mean cross-entropy over the batch. Logged: ``train/loss`` (step and epoch),
-    ``train/acc`` (epoch); ``val/loss``, ``val/acc``, ``val/f1`` (macro-averaged F1: the mean of the
+    ``train/acc`` (epoch); ``val/loss``, ``val/acc`` (fraction of sequences classified right, i.e.
+    micro-averaged; torchmetrics' default would be the macro mean of per-class recalls),
+    ``val/f1`` (macro-averaged F1: the mean of the
     per-class F1 scores, so rare classes count as much as frequent ones) and ``test/*`` likewise.
     After each validation epoch the confusion matrix goes to TensorBoard as an image
     (``val/confusion_matrix``) when a TensorBoard logger is present.
@@ -60,11 +63,13 @@ class ClassificationTask(SequenceTask):
         self.num_classes = num_classes
         self.label_names = label_names
         self.save_hyperparameters(ignore=list(NOT_HPARAMS))
-        self.train_acc = MulticlassAccuracy(num_classes)
-        self.val_acc = MulticlassAccuracy(num_classes)
+        self.val_loss = MeanMetric()
+        self.test_loss = MeanMetric()
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_f1 = MulticlassF1Score(num_classes, average="macro")
         self.val_confusion = MulticlassConfusionMatrix(num_classes)
-        self.test_acc = MulticlassAccuracy(num_classes)
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_f1 = MulticlassF1Score(num_classes, average="macro")
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -83,8 +88,9 @@ class ClassificationTask(SequenceTask):
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, labels = batch
         logits = self(inputs, lengths)
-        loss = nn.functional.cross_entropy(logits, labels)
-        self.log(f"{stage}/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=labels.shape[0])
+        loss_metric = self.val_loss if stage == "val" else self.test_loss
+        loss_metric.update(nn.functional.cross_entropy(logits, labels), labels.shape[0])
+        self.log(f"{stage}/loss", loss_metric, on_step=False, on_epoch=True, prog_bar=True)
         return logits
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:

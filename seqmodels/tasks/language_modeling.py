@@ -134,9 +134,10 @@ class LanguageModelingTask(SequenceTask):
             return
         loss = metric.compute()
         metric.reset()
-        self.log(f"{stage}/loss", loss, prog_bar=True)
-        self.log(f"{stage}/ppl", torch.exp(loss), prog_bar=stage == "val")
-        self.log(f"{stage}/bpc", loss / LN2)
+        # compute() already reduced over ranks; sync_dist=True only keeps Lightning from warning
+        self.log(f"{stage}/loss", loss, prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/ppl", torch.exp(loss), prog_bar=stage == "val", sync_dist=True)
+        self.log(f"{stage}/bpc", loss / LN2, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._log_epoch("val", self.val_loss)

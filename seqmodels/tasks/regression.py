@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
@@ -36,6 +37,8 @@ class RegressionTask(SequenceTask):
     ) -> None:
         super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
         self.save_hyperparameters(ignore=list(NOT_HPARAMS))
+        self.val_mse = MeanMetric()
+        self.test_mse = MeanMetric()
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Predictions (B, K)."""
@@ -58,10 +61,22 @@ class RegressionTask(SequenceTask):
         return loss
 
     def _eval(self, batch: Batch, stage: str) -> None:
-        loss = self.loss(batch)
-        size = batch[2].shape[0]
-        self.log(f"{stage}/loss", loss, on_epoch=True, prog_bar=True, batch_size=size)
-        self.log(f"{stage}/mse", loss, on_epoch=True, batch_size=size)
+        metric = self.val_mse if stage == "val" else self.test_mse
+        metric.update(self.loss(batch), batch[2].shape[0])  # epoch mean over sequences, synced across ranks
+
+    def _log_epoch(self, stage: str, metric: MeanMetric) -> None:
+        if metric.update_called:
+            mse = metric.compute()
+            metric.reset()
+            # already the same on every rank; sync_dist=True only keeps Lightning from warning
+            self.log(f"{stage}/loss", mse, prog_bar=True, sync_dist=True)
+            self.log(f"{stage}/mse", mse, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val", self.val_mse)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test", self.test_mse)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval(batch, "val")
