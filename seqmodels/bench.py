@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -208,6 +210,7 @@ def format_row(r: Row) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="seqmodels-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--cells", nargs="+", default=list(GATES), choices=list(GATES))
+    p.add_argument("--only-e2e", action="store_true", help="skip the layer grid and generation; implies --e2e")
     p.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     p.add_argument("--modes", nargs="+", default=["fwd", "fwd+bwd"], choices=["fwd", "fwd+bwd"])
     p.add_argument("--backends", nargs="+", default=["auto", "custom", "torch"], choices=["auto", "custom", "torch"])
@@ -215,6 +218,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per case (default 1.0)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
+    p.add_argument("--e2e", action="store_true",
+                   help="also time ptb_word_lstm_small training: our trainer vs a plain PyTorch loop")
+    p.add_argument("--e2e-batches", type=int, default=150, help="timed training batches per side (default 150)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder holding ptb/ for --e2e (default: $SEQMODELS_DATA_DIR, else ./data)")
     p.add_argument("--json", metavar="PATH", help="also write all figures as JSON to PATH")
     return p.parse_args(argv)
 
@@ -235,15 +243,29 @@ def main(argv: list[str] | None = None) -> None:
         "matmul_peak_gflops": round(peak, 1),
     }
     print(" ".join(f"{k}={v}" for k, v in machine.items()))
-    print(HEADER)
-    rows = run_grid(args, device, peak)
+    if args.only_e2e:
+        args.e2e, args.no_generation = True, True
+    rows = []
+    if not args.only_e2e:
+        print(HEADER)
+        rows = run_grid(args, device, peak)
     generation = None if args.no_generation else generation_steps_per_s(device)
     if generation:
         print("generation (batch 1, 1000 steps, 2x256 LSTM): " + ", ".join(
             f"{k} {v:.2f}" if k == "ratio" else f"{k} {v:.0f} steps/s" for k, v in generation.items()))
+    e2e = None
+    if args.e2e:
+        from .bench_training import run as run_e2e
+
+        data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
+        e2e = run_e2e(data_dir, batches=args.e2e_batches)
+        print(f"training {e2e['experiment']} ({e2e['timed_batches']} batches, {e2e['tokens']} tokens): "
+              f"plain loop {e2e['plain_tokens_per_s']:.0f} tok/s, seqmodels trainer "
+              f"{e2e['trainer_tokens_per_s']:.0f} tok/s, ratio {e2e['ratio']:.2f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "rows": [asdict(r) for r in rows], "generation": generation}, f, indent=2)
+            json.dump({"machine": machine, "rows": [asdict(r) for r in rows], "generation": generation, "e2e": e2e},
+                      f, indent=2)
         print(f"wrote {args.json}")
 
 
