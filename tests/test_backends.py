@@ -180,6 +180,8 @@ def test_auto_policy():
     assert auto_uses_torch([LSTMCell(3, 4)], x32)
     assert not auto_uses_torch([LSTMCell(3, 4).double()], x64)
     assert not auto_uses_torch([GRUCell(3, 4)], x32)
+    assert auto_uses_torch([GRUCell(3, 4)], torch.randn(2, 64, 3))
+    assert not auto_uses_torch([RNNCell(3, 4)], torch.randn(2, 64, 3))
     assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
 
 

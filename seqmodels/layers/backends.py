@@ -9,9 +9,11 @@
   ATen on CPU, cuDNN on CUDA, on our cells' own parameters (no copy). Only for stacks whose cells
   are all exactly those three torch-equal cells with the same options; anything else is a
   ``ValueError`` saying why.
-* ``auto`` — the fastest correct choice, from the benchmark in ``docs/PERFORMANCE.md``:
-  torch's kernel where it exists and is faster (CUDA: cuDNN for all three; CPU: oneDNN's float32
-  LSTM), ``custom`` everywhere else.
+* ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
+  (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
+  whenever it can run the stack; on CPU in float32 torch's kernel for LSTM (oneDNN) and for GRU
+  batches of 48 or more (where ATen's per-step GRU beats our loop), ``custom`` for every other
+  case — RNN, small-batch GRU, float64, and every cell torch cannot run.
 """
 
 from __future__ import annotations
@@ -134,13 +136,20 @@ def torch_forward(
 
 
 # --------------------------------------------------------------------------------------- auto
+AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
+
+
 def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
-    """``auto``'s choice: torch's kernel on CUDA, and for float32 LSTMs on CPU (oneDNN)."""
+    """``auto``'s rule for a stack on input x (T, B, I); see the module docstring."""
     if isinstance(torch_kernel(cells), str):
         return False
     if x.is_cuda:
         return True
-    return isinstance(cells[0], LSTMCell) and x.dtype == torch.float32
+    if x.dtype != torch.float32:
+        return False
+    if isinstance(cells[0], LSTMCell):
+        return True
+    return isinstance(cells[0], GRUCell) and x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
 
 
 def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor) -> bool:
