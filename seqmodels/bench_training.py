@@ -6,7 +6,9 @@ clipping and the hidden state carried across batches (pytorch/examples ``word_la
 The plain loop is exactly that and nothing else; our side is ``LanguageModelingTask`` in a
 Lightning ``Trainer`` with its per-step logging (loss, gradient norm), without loggers,
 checkpoints, progress bar or validation. After ``warmup`` batches each side is timed over
-``batches`` batches; the figure is tokens/s and the ratio ours / plain (higher is better).
+``batches`` batches, the two sides alternating ``repeats`` times (each repeat continues training
+from where that side stopped); the figures are the median tokens/s of each side and their
+ratio ours / plain (higher is better).
 
     seqmodels-bench --e2e --data-dir ../shared/data           # ptb_word_lstm_small
 """
@@ -14,6 +16,7 @@ checkpoints, progress bar or validation. After ``warmup`` batches each side is t
 from __future__ import annotations
 
 import copy
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -90,13 +93,15 @@ def trainer_loop(task: L.LightningModule, datamodule: Any, total: int, warmup: i
     return timer.end - timer.start
 
 
-def run(data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10) -> dict:
+def run(data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10,
+        repeats: int = 3) -> dict:
     """Tokens/s of both sides on ``batches`` timed batches of ``experiment``; returns the figures."""
     with tempfile.TemporaryDirectory() as output_dir:
-        return _run(compose_experiment(experiment, data_dir, Path(output_dir)), experiment, batches, warmup)
+        cfg = compose_experiment(experiment, data_dir, Path(output_dir))
+        return _run(cfg, experiment, batches, warmup, repeats)
 
 
-def _run(cfg: Any, experiment: str, batches: int, warmup: int) -> dict:
+def _run(cfg: Any, experiment: str, batches: int, warmup: int, repeats: int) -> dict:
     datamodule = setup_data(cfg, "fit")
     torch.manual_seed(0)
     model, task = build_model_and_task(cfg, datamodule)
@@ -110,14 +115,19 @@ def _run(cfg: Any, experiment: str, batches: int, warmup: int) -> dict:
     tokens = sum(b[1].numel() for b in loader_batches[warmup:])
     lr = float(cfg.task.optimizer.lr)
     clip = float(cfg.task.clip_grad_norm)
-    plain_s = plain_loop(plain_model, loader_batches, lr, clip, warmup)
-    ours_s = trainer_loop(task, datamodule, total, warmup)
+    plain_s, ours_s = [], []
+    for _ in range(repeats):
+        plain_s.append(plain_loop(plain_model, loader_batches, lr, clip, warmup))
+        ours_s.append(trainer_loop(task, datamodule, total, warmup))
     result = {
         "experiment": experiment,
         "timed_batches": batches,
+        "repeats": repeats,
         "tokens": tokens,
-        "plain_tokens_per_s": tokens / plain_s,
-        "trainer_tokens_per_s": tokens / ours_s,
+        "plain_tokens_per_s": tokens / statistics.median(plain_s),
+        "trainer_tokens_per_s": tokens / statistics.median(ours_s),
+        "plain_spread_s": [round(min(plain_s), 3), round(max(plain_s), 3)],
+        "trainer_spread_s": [round(min(ours_s), 3), round(max(ours_s), 3)],
     }
     result["ratio"] = result["trainer_tokens_per_s"] / result["plain_tokens_per_s"]
     return result
