@@ -22,5 +22,10 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# the default experiment (a character LSTM on Python's standard library, < 5 min on 2 CPU cores);
+# prints where the TensorBoard logs and checkpoints went and a sample. More: make train TRAIN_ARGS="model/cell=gru"
+train: $(STAMP)
+	$(BIN)/seqmodels-train $(TRAIN_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -190,6 +190,19 @@ def find_checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
     return next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
 
 
+def checkpoint_paths(checkpoint: ModelCheckpoint | None) -> tuple[str | None, str | None]:
+    """(best, last) checkpoint files, None where absent. ``last`` is looked up on disk too: a spawned
+    DDP run (ddp_spawn) sends only ``best_model_path`` back to the main process."""
+    if checkpoint is None:
+        return None, None
+    best = checkpoint.best_model_path or None
+    last = checkpoint.last_model_path or None
+    if last is None and checkpoint.save_last and checkpoint.dirpath:
+        candidate = Path(checkpoint.dirpath) / f"{checkpoint.CHECKPOINT_NAME_LAST}{checkpoint.FILE_EXTENSION}"
+        last = str(candidate) if candidate.is_file() else None
+    return best, last
+
+
 def tensorboard_dir(trainer: L.Trainer) -> str | None:
     return next((lg.log_dir for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)
 
@@ -237,8 +250,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = scalar_metrics(trainer.callback_metrics)
     checkpoint = find_checkpoint_callback(trainer)
-    best = checkpoint.best_model_path if checkpoint is not None and checkpoint.best_model_path else None
-    last = checkpoint.last_model_path if checkpoint is not None and checkpoint.last_model_path else None
+    best, last = checkpoint_paths(checkpoint)
     _log_hp_metric(trainer, cfg, metrics)
 
     if cfg.get("test", False):
