@@ -85,3 +85,6 @@ __all__ = [
     "Parity",
     "SyntheticDataModule",
 ]
+from seqmodels.data.conll import CoNLL2000, ConllCorpus, read_conll
+from seqmodels.data.tagging import TaggingDataModule
+__all__ += ["CoNLL2000", "ConllCorpus", "read_conll", "TaggingDataModule"]

@@ -5,3 +5,5 @@ from .language_model import RNNLanguageModel
 from .pooling import POOLINGS, last_pool, max_pool, mean_pool
 
 __all__ = ["RNNLanguageModel", "RNNClassifier", "POOLINGS", "last_pool", "mean_pool", "max_pool"]
+from .tagger import RNNTagger
+__all__ += ["RNNTagger"]

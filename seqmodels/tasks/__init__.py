@@ -7,3 +7,5 @@ from .regression import RegressionTask
 from .schedulers import EpochDecay
 
 __all__ = ["SequenceTask", "LanguageModelingTask", "ClassificationTask", "RegressionTask", "EpochDecay"]
+from .tagging import TaggingTask
+__all__ += ["TaggingTask"]

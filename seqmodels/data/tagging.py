@@ -1,0 +1,227 @@
+"""Sequence-tagging batches (one label per token): word ids, lengths, tag ids.
+
+A batch is ``(inputs, lengths, tags)``:
+
+    inputs   LongTensor (B, T) word ids padded with the vocabulary's ``<pad>``
+    lengths  LongTensor (B,), the sentence lengths (>= 1)
+    tags     LongTensor (B, T) tag ids, padded with ``IGNORE_INDEX`` (-100, cross-entropy's default
+             ``ignore_index``), so padding never enters the loss or the metrics
+
+The word vocabulary comes from the training sentences; the tag inventory (``label_names``) lists
+the training tags by decreasing frequency, then any tag that only the validation or test files use
+(CoNLL-2000's ``I-LST`` occurs only in test): a model cannot predict those, but they are scored,
+as misses, instead of failing the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any, Sequence
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+
+from seqmodels.data.classification import BucketBatchSampler, SequenceDataset
+from seqmodels.data.encoder import TextEncoder
+from seqmodels.data.tokenizers import WordTokenizer
+from seqmodels.data.vocab import PAD, UNK, Vocab
+
+IGNORE_INDEX = -100
+"""Tag id of padded positions (``torch.nn.functional.cross_entropy``'s default ``ignore_index``)."""
+
+
+class TagCollate:
+    """Collate ``[(word ids, tag ids), ...]`` into ``(inputs, lengths, tags)`` (see the module docstring)."""
+
+    def __init__(self, pad_value: int = 0) -> None:
+        self.pad_value = pad_value
+
+    def __call__(self, batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        if not batch:
+            raise ValueError("cannot collate an empty batch")
+        lengths = torch.tensor([len(words) for words, _ in batch], dtype=torch.long)
+        if int(lengths.min()) < 1:
+            raise ValueError("sentences must have at least one token; got an empty one")
+        B, T = len(batch), int(lengths.max())
+        inputs = torch.full((B, T), self.pad_value, dtype=torch.long)  # (B, T)
+        tags = torch.full((B, T), IGNORE_INDEX, dtype=torch.long)  # (B, T)
+        for b, (words, labels) in enumerate(batch):
+            if len(words) != len(labels):
+                raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
+            inputs[b, : len(words)] = torch.from_numpy(np.asarray(words, dtype=np.int64))
+            tags[b, : len(labels)] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        return inputs, lengths, tags
+
+
+def tag_inventory(splits: dict[str, list[tuple[Sequence[str], Sequence[str]]]]) -> list[str]:
+    """Train tags by decreasing count (ties by name), then tags seen only outside train, sorted."""
+    counts = Counter(tag for _, tags in splits["train"] for tag in tags)
+    names = sorted(counts, key=lambda t: (-counts[t], t))
+    others = sorted({tag for split, data in splits.items() if split != "train" for _, tags in data for tag in tags} - set(counts))
+    return names + others
+
+
+class TaggingDataModule(L.LightningDataModule):
+    """Tagging batches from a corpus with ``sentences(split) -> [(words, tags), ...]``.
+
+    Args:
+        corpus: e.g. :class:`~seqmodels.data.conll.CoNLL2000` or any
+            :class:`~seqmodels.data.conll.ConllCorpus`.
+        batch_size: sentences per training batch.
+        eval_batch_size: sentences per validation/test batch (default ``batch_size``).
+        val_fraction: share of the training sentences held out for validation when the corpus has
+            no ``valid`` split.
+        val_seed: seeds that held-out choice; kept apart from ``seed`` so that runs with different
+            seeds are validated on the same sentences.
+        seed: seeds the shuffling of the training batches.
+        lowercase: lower-case the words before the vocabulary lookup.
+        min_freq, max_vocab_size: word vocabulary from the training words (specials counted in the size);
+            rarer words become ``<unk>``.
+        specials: vocabulary specials (``<pad>`` first, so padding is id 0).
+        bucket: batch sentences of similar length together (see
+            :class:`~seqmodels.data.classification.BucketBatchSampler`).
+        pool_factor: bucketing pool size in batches.
+        num_workers: DataLoader workers.
+        encoder: a :class:`TextEncoder` (or its dict) to use instead of building one (evaluation of
+            a checkpoint).
+        label_names: the tag inventory to use instead of building one; every tag of the data must be in it.
+
+    After ``setup()``: ``encoder``, ``vocab``, ``vocab_size``, ``label_names``, ``num_classes``,
+    ``pad_index``, ``datasets`` (``train``, ``valid``, ``test`` when the corpus has it).
+    """
+
+    def __init__(
+        self,
+        corpus: Any,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        val_fraction: float = 0.1,
+        val_seed: int = 0,
+        seed: int = 0,
+        lowercase: bool = False,
+        min_freq: int = 1,
+        max_vocab_size: int | None = None,
+        specials: Sequence[str] = (PAD, UNK),
+        bucket: bool = True,
+        pool_factor: int = 50,
+        num_workers: int = 0,
+        encoder: TextEncoder | dict[str, Any] | None = None,
+        label_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        if not callable(getattr(corpus, "sentences", None)):
+            raise ValueError(f"corpus must have sentences(split) -> [(words, tags)] (a ConllCorpus), got {type(corpus).__name__}")
+        for name, value in [("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)]:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
+            raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+        if not isinstance(lowercase, bool):
+            raise ValueError(f"lowercase must be True or False, got {lowercase!r}")
+        if isinstance(encoder, dict):
+            encoder = TextEncoder.from_dict(encoder)
+        if encoder is not None and not isinstance(encoder, TextEncoder):
+            raise ValueError(f"encoder must be a TextEncoder, its dict or None, got {type(encoder).__name__}")
+        if label_names is not None and (isinstance(label_names, str) or not all(isinstance(n, str) for n in label_names)):
+            raise ValueError(f"label_names must be a list of tag strings or None, got {label_names!r}")
+        self.corpus = corpus
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.val_fraction = float(val_fraction)
+        self.val_seed = val_seed
+        self.seed = seed
+        self.lowercase = lowercase
+        self.min_freq = min_freq
+        self.max_vocab_size = max_vocab_size
+        self.specials = tuple(specials)
+        self.bucket = bucket
+        self.pool_factor = pool_factor
+        self.num_workers = num_workers
+        self.given_encoder = encoder
+        self.given_labels = None if label_names is None else tuple(label_names)
+        self.encoder: TextEncoder | None = None
+        self.vocab: Vocab | None = None
+        self.label_names: tuple[str, ...] | None = None
+        self.datasets: dict[str, SequenceDataset] = {}
+
+    # ------------------------------------------------------------------ attributes
+    @property
+    def num_classes(self) -> int | None:
+        return None if self.label_names is None else len(self.label_names)
+
+    @property
+    def vocab_size(self) -> int | None:
+        return None if self.vocab is None else len(self.vocab)
+
+    @property
+    def pad_index(self) -> int:
+        if self.vocab is None:
+            raise ValueError("call setup() first: the vocabulary is built there")
+        if self.vocab.pad_index is None:
+            raise ValueError(f"the vocabulary has no {PAD} token: add it to specials")
+        return self.vocab.pad_index
+
+    # ------------------------------------------------------------------ setup
+    def _splits(self) -> dict[str, list[tuple[Sequence[str], Sequence[str]]]]:
+        splits = {split: self.corpus.sentences(split) for split in self.corpus.splits}
+        if "valid" not in splits:
+            train = splits["train"]
+            order = np.random.default_rng(self.val_seed).permutation(len(train))
+            held = set(order[: max(1, int(round(len(train) * self.val_fraction)))].tolist())
+            splits["valid"] = [s for i, s in enumerate(train) if i in held]
+            splits["train"] = [s for i, s in enumerate(train) if i not in held]
+        return splits
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        splits = self._splits()
+        tokenizer = WordTokenizer(lowercase=self.lowercase)
+        if self.given_encoder is not None:
+            self.encoder = self.given_encoder
+        else:
+            words = Counter(w.lower() if self.lowercase else w for words, _ in splits["train"] for w in words)
+            vocab = Vocab.build(words, self.specials, self.max_vocab_size, self.min_freq)
+            self.encoder = TextEncoder(tokenizer, vocab)
+        self.vocab = self.encoder.vocab
+        self.label_names = self.given_labels or tuple(tag_inventory(splits))
+        tag_index = {tag: i for i, tag in enumerate(self.label_names)}
+        unknown = sorted({t for data in splits.values() for _, tags in data for t in tags} - set(tag_index))
+        if unknown:
+            raise ValueError(f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}...")
+        _ = self.pad_index  # raises when the vocabulary has no <pad>
+        for split, data in splits.items():
+            words = [np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32) for ws, _ in data]
+            tags = [np.asarray([tag_index[t] for t in ts], dtype=np.int32) for _, ts in data]
+            self.datasets[split] = SequenceDataset(words, tags)
+
+    # ------------------------------------------------------------------ loaders
+    def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        if split not in self.datasets:
+            raise ValueError(f"{self.corpus!r} has no {split!r} split (it has {sorted(self.datasets)})")
+        dataset = self.datasets[split]
+        collate = TagCollate(self.pad_index)
+        if train:
+            sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        else:
+            sampler = SequentialSampler(dataset)
+        if self.bucket:
+            batches = BucketBatchSampler(sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed)
+            return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", self.eval_batch_size, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, train=False)
+
+
+__all__ = ["IGNORE_INDEX", "TagCollate", "TaggingDataModule", "tag_inventory"]

@@ -1,0 +1,87 @@
+"""Sequence tagger (aligned many-to-many): tokens -> embedding -> (bi)directional stacked layers -> per-step head."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..cells.base import State, check_positive_int
+from ..layers.stacked import Stacked, check_dropout
+from .language_model import CellFactory, check_tokens
+
+
+class RNNTagger(nn.Module):
+    """One label per input token, e.g. a chunk or part-of-speech tag.
+
+    ::
+
+        x_t = dropout(E[tokens_t])                         # (B, T, E)
+        o_t = Stacked(cell, bidirectional)(x, lengths)_t   # (B, T, D*H); zero past each length
+        logits_t = head(dropout(o_t))                      # (B, T, C)
+
+    With ``bidirectional=True`` the label of token t sees the whole sentence: the forward
+    direction reads tokens 1..t, the reverse direction tokens T_b..t (within each sentence's length).
+
+    Args:
+        num_classes: C, tags.
+        cell: a cell factory (class or ``functools.partial``), as for
+            :class:`~seqmodels.models.RNNLanguageModel`.
+        vocab_size: V, size of the embedding table.
+        embedding_dim: E (default ``hidden_size``).
+        hidden_size: H, state size of each direction.
+        num_layers: L.
+        bidirectional: D = 2 directions per layer when True.
+        dropout: drop probability on the embeddings, between layers and before the head.
+        head_hidden_size: when given, the head is ``Linear -> ReLU -> Dropout -> Linear`` with this
+            hidden width; else one ``Linear``.
+        padding_idx: embedding row kept at zero and out of the gradient (the vocabulary's ``<pad>``).
+        backend: ``"auto"``, ``"custom"`` or ``"torch"`` (see :mod:`seqmodels.layers.backends`).
+
+    ``forward(inputs (B, T) long, lengths (B,) | None) -> (logits (B, T, C), state)``; logits at
+    padded steps are the head applied to zeros (ignore them); ``state`` is the list of L*D final
+    cell states.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        cell: CellFactory,
+        vocab_size: int,
+        embedding_dim: int | None = None,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = True,
+        dropout: float = 0.0,
+        head_hidden_size: int | None = None,
+        padding_idx: int | None = None,
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.num_classes = check_positive_int("num_classes", num_classes)
+        self.vocab_size = check_positive_int("vocab_size", vocab_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        self.num_layers = check_positive_int("num_layers", num_layers)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim) if embedding_dim is not None else hidden_size
+        self.dropout_p = check_dropout(dropout)
+        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
+            raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
+        self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=padding_idx)
+        self.rnn = Stacked(cell, self.embedding_dim, hidden_size, num_layers, bidirectional, self.dropout_p,
+                           batch_first=True, backend=backend)
+        self.drop = nn.Dropout(self.dropout_p)
+        features = self.rnn.output_size
+        if head_hidden_size is None:
+            self.head: nn.Module = nn.Linear(features, num_classes)
+        else:
+            check_positive_int("head_hidden_size", head_hidden_size)
+            self.head = nn.Sequential(
+                nn.Linear(features, head_hidden_size), nn.ReLU(), nn.Dropout(self.dropout_p), nn.Linear(head_hidden_size, num_classes)
+            )
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
+        check_tokens(inputs, "inputs")
+        x = self.drop(self.embedding(inputs))  # (B, T, E)
+        out, state = self.rnn(x, lengths=lengths)  # (B, T, D*H); validates lengths
+        return self.head(self.drop(out)), state  # (B, T, C)
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, vocab_size={self.vocab_size}"

@@ -1,0 +1,115 @@
+"""Chunk (span) precision, recall and F1 over IOB-style tag sequences, as CoNLL's ``conlleval`` scores them.
+
+A tag is ``PREFIX-TYPE`` (``B-NP``, ``I-VP``, ``E-PER``, ``S-LOC``) or ``O``; the prefix is the part
+before the first ``-``. Reading a sentence left to right with ``O`` appended, a chunk of the previous
+type ends before the current tag when
+
+    the previous prefix is E or S; or (previous, current) is (B|I, B|S|O); or the previous tag is not
+    O and the types differ,
+
+and a chunk starts at the current tag when
+
+    the prefix is B or S; or (previous, current) is (E|S|O, E|I); or the tag is not O and the types differ.
+
+So IOB2 (CoNLL-2000), IOB1, IOE and IOBES sequences are all read the conlleval way; an ``I-X``
+after ``O`` or after another type starts a chunk. Scores are micro-averaged over chunks::
+
+    precision = |pred ∩ gold| / |pred|    recall = |pred ∩ gold| / |gold|    F1 = 2 P R / (P + R)
+
+where a chunk is (type, first token, last token) and counts only when both ends and the type match.
+(``seqeval``'s default mode is the same algorithm; the tests use it as the oracle.)
+:class:`SpanF1` keeps the three counts as summed metric states, so the score is exact over an
+epoch and over distributed ranks.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+from torchmetrics import Metric
+
+Span = tuple[str, int, int]  # (type, first index, last index), inclusive
+
+
+def _split(tag: str) -> tuple[str, str]:
+    if tag == "O":
+        return "O", ""
+    prefix, _, kind = tag.partition("-")
+    return prefix, kind
+
+
+def _ends(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
+    return (
+        prev in ("E", "S")
+        or (prev in ("B", "I") and cur in ("B", "S", "O"))
+        or (prev not in ("O", ".") and prev_type != cur_type)
+    )
+
+
+def _starts(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
+    return (
+        cur in ("B", "S")
+        or (prev in ("E", "S", "O") and cur in ("E", "I"))
+        or (cur not in ("O", ".") and prev_type != cur_type)
+    )
+
+
+def spans(tags: Sequence[str]) -> list[Span]:
+    """The chunks of one tag sequence, in order: ``[(type, first, last), ...]`` (see the module docstring)."""
+    out: list[Span] = []
+    prev, prev_type, begin = "O", "", 0
+    for i, tag in enumerate([*tags, "O"]):
+        cur, cur_type = _split(tag)
+        if _ends(prev, prev_type, cur, cur_type):
+            out.append((prev_type, begin, i - 1))
+        if _starts(prev, prev_type, cur, cur_type):
+            begin = i
+        prev, prev_type = cur, cur_type
+    return out
+
+
+def span_counts(predicted: Iterable[Sequence[str]], gold: Iterable[Sequence[str]]) -> tuple[int, int, int]:
+    """(correct, predicted, gold) chunk counts over sentence pairs of equal lengths."""
+    correct = n_pred = n_gold = 0
+    for i, (p, g) in enumerate(zip(predicted, gold, strict=True)):
+        if len(p) != len(g):
+            raise ValueError(f"sentence {i}: {len(p)} predicted tags but {len(g)} gold tags")
+        ps, gs = set(spans(p)), set(spans(g))
+        correct += len(ps & gs)
+        n_pred += len(ps)
+        n_gold += len(gs)
+    return correct, n_pred, n_gold
+
+
+def prf(correct: float, n_pred: float, n_gold: float) -> tuple[float, float, float]:
+    """(precision, recall, F1) from counts; 0 where a denominator is 0."""
+    precision = correct / n_pred if n_pred else 0.0
+    recall = correct / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+class SpanF1(Metric):
+    """Micro chunk F1 over an epoch: ``update(predicted_tags, gold_tags)`` with lists of tag-string
+    lists; ``compute()`` returns a tensor ``[precision, recall, F1]`` (fractions in [0, 1])."""
+
+    full_state_update = False
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.add_state("correct", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("predicted", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+        self.add_state("gold", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
+
+    def update(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> None:
+        correct, n_pred, n_gold = span_counts(predicted, gold)
+        self.correct += correct
+        self.predicted += n_pred
+        self.gold += n_gold
+
+    def compute(self) -> torch.Tensor:
+        return torch.tensor(prf(int(self.correct), int(self.predicted), int(self.gold)), dtype=torch.float32)
+
+
+__all__ = ["Span", "spans", "span_counts", "prf", "SpanF1"]
