@@ -2,8 +2,16 @@
 
 from .base import RecurrentCell, State
 from .gru import GRUCell, SimplifiedGRUCell
+from .layernorm import LayerNormGRUCell, LayerNormLSTMCell
 from .lstm import LSTMCell
 from .peephole import PeepholeLSTMCell
 from .rnn import RNNCell
+from .variational import VariationalDropout
+from .weight_drop import WeightDrop
+from .wrapper import CellWrapper
+from .zoneout import Zoneout
 
-__all__ = ["RecurrentCell", "State", "RNNCell", "GRUCell", "SimplifiedGRUCell", "LSTMCell", "PeepholeLSTMCell"]
+__all__ = [
+    "RecurrentCell", "State", "RNNCell", "GRUCell", "SimplifiedGRUCell", "LSTMCell", "PeepholeLSTMCell",
+    "LayerNormLSTMCell", "LayerNormGRUCell", "CellWrapper", "Zoneout", "VariationalDropout", "WeightDrop",
+]
