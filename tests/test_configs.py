@@ -198,7 +198,7 @@ def test_wheel_carries_the_configs(tmp_path):
         assert f"{command} = seqmodels.cli:" in entry_points
 
 
-def test_help_works_from_any_directory(tmp_path):
+def test_console_script_composes_from_any_directory(tmp_path):
     result = subprocess.run(
         [script("seqmodels-train"), "--cfg", "job", "experiment=ptb_word_lstm_small"],
         capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=120,

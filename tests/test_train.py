@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from hydra_utils import EXPERIMENTS, QUIET, TINY, cli_env, compose_config, missi
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint
-from seqmodels.train import train
+from seqmodels.train import evaluate, train
 
 def compose_tiny(overrides, tmp_path: Path, **extra) -> DictConfig:
     cfg = shrink(compose_config([*QUIET, *overrides], tmp_path), **extra)
@@ -91,6 +92,27 @@ def test_resume_from_last_checkpoint_continues_the_step_count(tmp_path):
     steps = [int(row["step"]) for row in read_csv_metrics(second_dir) if row.get("train/loss")]
     assert steps and min(steps) >= 3, steps  # the second run logged only steps after the first run's
     assert load_checkpoint(second["last_model_path"])["global_step"] == 6
+
+
+@pytest.mark.slow
+def test_eval_reads_the_data_from_this_runs_data_dir(tmp_path, data_dir):
+    """A checkpoint records absolute data paths; seqmodels-eval re-roots them at its own paths.data_dir."""
+    first = tmp_path / "first"
+    shutil.copytree(data_dir / "uea_ts", first / "uea_ts")
+    cfg = compose_tiny(["experiment=japanese_vowels_gru", "debug=fast"], tmp_path / "run")
+    cfg.paths.data_dir = str(first)
+    trained = train(cfg)
+    moved = tmp_path / "moved"
+    first.rename(moved)
+
+    overrides = [f"ckpt_path={trained['last_model_path']}", "trainer.enable_progress_bar=false", "logger=csv"]
+    eval_cfg = compose_config(overrides, tmp_path / "eval", config_name="eval")
+    eval_cfg.paths.data_dir = str(moved)
+    metrics = evaluate(eval_cfg)
+    assert finite(metrics["test/loss"]) and 0 <= metrics["test/acc"] <= 1
+    eval_cfg.paths.data_dir = str(first)  # the recorded place is gone: the error names where it looked
+    with pytest.raises((FileNotFoundError, ValueError), match=str(first / "uea_ts")):
+        evaluate(eval_cfg)
 
 
 # ------------------------------------------------------------------------------ clear errors
