@@ -7,6 +7,8 @@ from torch import Tensor, nn
 
 from ..cells.base import State, check_positive_int
 from ..layers.stacked import Stacked, check_dropout
+from .embedding_dropout import embedding_dropout
+from .initial_state import LearnedInitialState
 from .language_model import CellFactory, check_tokens
 from .pooling import get_pooling
 
@@ -42,6 +44,10 @@ class RNNClassifier(nn.Module):
         padding_idx: embedding row kept at zero and out of the gradient (the vocabulary's ``<pad>``).
         backend: which code runs the recurrence, ``"auto"``, ``"custom"`` or ``"torch"``
             (see :mod:`seqmodels.layers.backends`).
+        embedding_dropout: token inputs: drop whole word types from the embedding matrix with this
+            probability, one draw per batch (:func:`~seqmodels.models.embedding_dropout.embedding_dropout`).
+        learn_initial_state: every sequence starts from a learned state
+            (:class:`~seqmodels.models.initial_state.LearnedInitialState`, initialised at zero) instead of zeros.
 
     ``forward(inputs, lengths=None) -> (logits (B, C), state)``; ``inputs`` (B, T) long or (B, T, F)
     float, ``lengths`` (B,) with values in [1, T]; ``state`` is the list of L*D final cell states.
@@ -62,6 +68,8 @@ class RNNClassifier(nn.Module):
         head_hidden_size: int | None = None,
         padding_idx: int | None = None,
         backend: str = "auto",
+        embedding_dropout: float = 0.0,
+        learn_initial_state: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -97,6 +105,10 @@ class RNNClassifier(nn.Module):
         self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True,
                            backend=backend)
         self.num_directions = self.rnn.num_directions
+        self.embedding_dropout = check_dropout(embedding_dropout)
+        if self.embedding_dropout and vocab_size is None:
+            raise ValueError("embedding_dropout applies to token inputs (vocab_size), not to real-valued inputs")
+        self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None
         self.drop = nn.Dropout(self.dropout_p)
         self.input_drop = nn.Identity() if isinstance(self.encoder, nn.Identity) else self.drop
         features = self.rnn.output_size
@@ -124,8 +136,13 @@ class RNNClassifier(nn.Module):
     def features(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
         """The pooled representation z (B, D*H) and the final states."""
         self.check_inputs(inputs)
-        x = self.input_drop(self.encoder(inputs))  # (B, T, E)
-        out, state = self.rnn(x, lengths=lengths)  # (B, T, D*H); validates lengths
+        if self.embedding_dropout:
+            x = embedding_dropout(self.encoder, inputs, self.embedding_dropout, self.training)  # (B, T, E)
+        else:
+            x = self.encoder(inputs)  # (B, T, E)
+        x = self.input_drop(x)
+        state = None if self.initial_state is None else self.initial_state(inputs.shape[0])
+        out, state = self.rnn(x, state, lengths=lengths)  # (B, T, D*H); validates lengths
         if lengths is not None:
             lengths = torch.as_tensor(lengths).to(device=x.device, dtype=torch.long)
         return self.pool(out, lengths, self.num_directions), state  # (B, D*H)

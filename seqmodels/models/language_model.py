@@ -9,6 +9,8 @@ from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State, check_positive_int
 from ..layers.stacked import Stacked, check_dropout
+from .embedding_dropout import embedding_dropout
+from .initial_state import LearnedInitialState
 
 CellFactory = Callable[..., RecurrentCell]
 
@@ -52,6 +54,14 @@ class RNNLanguageModel(nn.Module):
         bidirectional: must be False; present so that a config asking for it fails clearly.
         backend: which code runs the recurrence, ``"auto"``, ``"custom"`` or ``"torch"``
             (see :mod:`seqmodels.layers.backends`).
+        embedding_dropout: drop whole word types from the embedding matrix with this probability,
+            one draw per batch (AWD-LSTM's ``dropoute``; :func:`~seqmodels.models.embedding_dropout.embedding_dropout`).
+        output_dropout: drop probability before the decoder; None: ``dropout``. With regularising
+            cells that drop their own inputs (e.g. :class:`~seqmodels.cells.VariationalDropout`) set
+            ``dropout=0`` and keep only this one.
+        learn_initial_state: the state a sequence starts from (``state=None``) is learned
+            (:class:`~seqmodels.models.initial_state.LearnedInitialState`, initialised at zero)
+            instead of zeros.
 
     ``forward(tokens (B, T) long, state=None) -> (logits (B, T, V), state)``, where ``state`` is
     the :class:`~seqmodels.layers.Stacked` list of L per-layer cell states.
@@ -71,6 +81,9 @@ class RNNLanguageModel(nn.Module):
         init_range: float | None = None,
         bidirectional: bool = False,
         backend: str = "auto",
+        embedding_dropout: float = 0.0,
+        output_dropout: float | None = None,
+        learn_initial_state: bool = False,
     ) -> None:
         super().__init__()
         if bidirectional:
@@ -103,6 +116,10 @@ class RNNLanguageModel(nn.Module):
         self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True,
                            backend=backend)
         self.drop = nn.Dropout(self.dropout_p)
+        self.embedding_dropout = check_dropout(embedding_dropout)
+        if self.embedding_dropout and self.embedding is None:
+            raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
+        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_dropout(output_dropout))
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights:
             self.decoder.weight = self.embedding.weight
@@ -113,24 +130,31 @@ class RNNLanguageModel(nn.Module):
                 for p in self.parameters():
                     p.uniform_(-init_range, init_range)
         self.init_range = init_range
+        # after init_range: the learned initial state starts at zero, the default state
+        self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None
 
     def init_state(self, batch_size: int, device: torch.device | None = None) -> list[State]:
-        """Zero states for ``batch_size`` streams, one per layer, on the parameters' dtype."""
+        """Initial states for ``batch_size`` streams, one per layer, on the parameters' dtype: zeros, or
+        the learned ones (``learn_initial_state``)."""
+        if self.initial_state is not None:
+            return self.initial_state(batch_size)
         return self.rnn.init_state(batch_size, device, self.decoder.weight.dtype)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        """(B, T) ids -> (B, T, E) inputs of the first layer (before dropout)."""
+        """(B, T) ids -> (B, T, E) inputs of the first layer (before dropout; after embedding dropout)."""
         if self.embedding is None:
             return nn.functional.one_hot(tokens, self.vocab_size).to(self.decoder.weight.dtype)  # (B, T, V)
-        return self.embedding(tokens)  # (B, T, E)
+        return embedding_dropout(self.embedding, tokens, self.embedding_dropout, self.training)  # (B, T, E)
 
     def forward(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
         check_tokens(tokens)
         x = self.embed(tokens)  # (B, T, E)
         if self.embedding is not None:
             x = self.drop(x)  # one-hot inputs are not dropped: that would drop whole tokens
+        if state is None and self.initial_state is not None:
+            state = self.initial_state(tokens.shape[0])
         out, state = self.rnn(x, state)  # (B, T, H)
-        return self.decoder(self.drop(out)), state  # (B, T, V)
+        return self.decoder(self.output_drop(out)), state  # (B, T, V)
 
     def step(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
         """One time step: ``forward`` on a length-1 sequence without its time loop (generation)."""
@@ -139,8 +163,10 @@ class RNNLanguageModel(nn.Module):
         x = self.embed(tokens)  # (B, E)
         if self.embedding is not None:
             x = self.drop(x)
+        if state is None and self.initial_state is not None:
+            state = self.initial_state(tokens.shape[0])
         h, state = self.rnn.step(x, state)  # (B, H)
-        return self.decoder(self.drop(h)), state  # (B, V)
+        return self.decoder(self.output_drop(h)), state  # (B, V)
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, tie_weights={self.tie_weights}, one_hot={self.one_hot}"
