@@ -127,9 +127,13 @@ def model_state_dict(checkpoint: dict, prefix: str = "model.") -> dict[str, torc
 
 
 def encoder_from_dict(data: dict | None):
-    """Rebuild a ``TextEncoder`` from its ``to_dict()`` (None stays None)."""
+    """Rebuild a ``TextEncoder`` (or a ``TranslationEncoder``) from its ``to_dict()`` (None stays None)."""
     if data is None:
         return None
+    if data.get("type") == "translation_encoder":  # a source/target pair (seqmodels.data.translation)
+        from .data.translation import TranslationEncoder
+
+        return TranslationEncoder.from_dict(data)
     from .data import TextEncoder
 
     return TextEncoder.from_dict(data)

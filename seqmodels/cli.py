@@ -1,4 +1,5 @@
-"""Console scripts: ``seqmodels-train``, ``seqmodels-eval``, ``seqmodels-sample``, ``seqmodels-score``.
+"""Console scripts: ``seqmodels-train``, ``seqmodels-eval``, ``seqmodels-sample``, ``seqmodels-score``,
+``seqmodels-translate``.
 
 Each is ``hydra.main`` over a config of ``seqmodels/configs`` (shipped inside the package, so the
 scripts work from any directory after ``pip install``) and calls the matching function of
@@ -9,9 +10,12 @@ scripts work from any directory after ``pip install``) and calls the matching fu
     seqmodels-eval ckpt_path=logs/ptb_word_lstm_small/<time>/checkpoints/last.ckpt
     seqmodels-sample ckpt_path=... prompt="ROMEO:"
     seqmodels-score ckpt_path=... 'sentences=["the apple and pear salad","the apple and pair salad"]'
+    seqmodels-translate ckpt_path=... text="ein Mann fährt Fahrrad ." beam_size=5
 """
 
 from __future__ import annotations
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -51,3 +55,31 @@ def score_main(cfg: DictConfig) -> None:
     from .train import score
 
     score(cfg)
+
+
+@hydra.main(version_base=VERSION_BASE, config_path=CONFIG_PATH, config_name="translate")
+def _translate(cfg: DictConfig) -> None:
+    from .train import translate
+
+    translate(cfg)
+
+
+def quote_text_override(argv: list[str]) -> list[str]:
+    """``text=ein Mann fährt Fahrrad .`` (what the shell makes of ``text="..."``) as a quoted Hydra value.
+
+    Hydra's override grammar refuses unquoted values with characters such as ``ä`` or ``,``; any
+    ``text=`` value that is not already quoted or a list is single-quoted, with ``\\`` and ``'`` escaped.
+    """
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key.lstrip("+~") == "text" and value and value[0] not in "'\"[":
+            arg = f"{key}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        out.append(arg)
+    return out
+
+
+def translate_main() -> None:
+    """Translate a sentence (``text=...``) or a file (``input_file=...``) with a translation checkpoint."""
+    sys.argv[1:] = quote_text_override(sys.argv[1:])
+    _translate()

@@ -437,3 +437,40 @@ def score(cfg: DictConfig) -> list[dict[str, Any]]:
     for row in results:
         print(json.dumps(row), flush=True)
     return results
+
+
+def translate(cfg: DictConfig) -> list[str]:
+    """Translate ``cfg.text`` (a sentence or a list) or the lines of ``cfg.input_file`` with a
+    translation checkpoint; print the translations (or write them to ``cfg.output_file``), one per line."""
+    from .decoding import load_translator
+    from .decoding import translate as translate_texts
+
+    text, input_file = cfg.get("text"), cfg.get("input_file")
+    if (text is None) == (input_file is None):
+        raise ValueError('give exactly one of text="a sentence" (or a list) and input_file=<path, one sentence per line>')
+    if input_file is not None:
+        path = Path(str(input_file)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"input_file={input_file}: no such file")
+        texts = path.read_text(encoding="utf-8").splitlines()
+    else:
+        texts = [text] if isinstance(text, str) else list(text)
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise ValueError(f'text must be a sentence or a list of sentences, e.g. text="ein Hund läuft .", got {_short(text)}')
+    model, encoder, _ = load_translator(check_ckpt_path(cfg.ckpt_path), str(cfg.get("device", "cpu")))
+    max_length = cfg.get("max_length")
+    translations = translate_texts(
+        model,
+        encoder,
+        texts,
+        beam_size=int(cfg.get("beam_size", 5)),
+        max_length=None if max_length is None else int(max_length),
+        length_penalty=float(cfg.get("length_penalty", 1.0)),
+        batch_size=int(cfg.get("batch_size", 32)),
+    )
+    if cfg.get("output_file"):
+        Path(str(cfg.output_file)).expanduser().write_text("".join(t + "\n" for t in translations), encoding="utf-8")
+    else:
+        for line in translations:
+            print(line, flush=True)
+    return translations

@@ -88,3 +88,5 @@ __all__ = [
 from seqmodels.data.conll import CoNLL2000, ConllCorpus, read_conll
 from seqmodels.data.tagging import TaggingDataModule
 __all__ += ["CoNLL2000", "ConllCorpus", "read_conll", "TaggingDataModule"]
+from seqmodels.data.translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
+__all__ += ["Multi30k", "ParallelCorpus", "TranslationDataModule", "TranslationEncoder"]

@@ -9,3 +9,5 @@ from .schedulers import EpochDecay
 __all__ = ["SequenceTask", "LanguageModelingTask", "ClassificationTask", "RegressionTask", "EpochDecay"]
 from .tagging import TaggingTask
 __all__ += ["TaggingTask"]
+from .translation import TranslationTask
+__all__ += ["TranslationTask"]
