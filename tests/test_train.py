@@ -13,6 +13,7 @@ import math
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,17 @@ def test_eval_reads_the_data_from_this_runs_data_dir(tmp_path, data_dir):
     eval_cfg.paths.data_dir = str(first)  # the recorded place is gone: the error names where it looked
     with pytest.raises((FileNotFoundError, ValueError), match=str(first / "uea_ts")):
         evaluate(eval_cfg)
+
+
+@pytest.mark.slow
+def test_max_time_stops_inside_the_first_epoch(tmp_path):
+    """make train's time budget: trainer.max_time must end training even before one epoch is done."""
+    cfg = compose_tiny(["debug=fast", "trainer.limit_train_batches=null", "trainer.max_time=00:00:00:03"], tmp_path)
+    start = time.monotonic()
+    result = train(cfg)
+    assert time.monotonic() - start < 60
+    assert 0 < result["global_step"] < 1000  # an epoch of the tiny run is tens of thousands of steps
+    assert Path(result["last_model_path"]).is_file()
 
 
 # ------------------------------------------------------------------------------ clear errors
