@@ -25,7 +25,8 @@ def check_lengths(lengths: Tensor | None, batch_size: int, seq_len: int, device:
         raise ValueError(f"lengths must have shape ({batch_size},), got {tuple(lengths.shape)}")
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    if batch_size and (int(lengths.min()) < 1 or int(lengths.max()) > seq_len):
+    # the range check reads the values, which torch.export / torch.compile cannot (data-dependent)
+    if batch_size and not torch.compiler.is_compiling() and (int(lengths.min()) < 1 or int(lengths.max()) > seq_len):
         raise ValueError(
             f"lengths must lie in [1, {seq_len}] (the sequence length), got min {int(lengths.min())} "
             f"and max {int(lengths.max())}"
