@@ -102,3 +102,26 @@ def test_lm_embedding_and_output_dropout_sites(seed):
         RNNLanguageModel(V, LSTMCell, output_dropout=1.0)
     with pytest.raises(ValueError, match="embedding_dropout applies to token inputs"):
         RNNClassifier(1, LSTMCell, input_size=2, embedding_dropout=0.1)
+
+
+def test_embedding_dim_none_means_hidden_size():
+    model = RNNLanguageModel(V, LSTMCell, embedding_dim=None, hidden_size=H, tie_weights=True)
+    assert model.embedding.weight.shape == (V, H) and model.decoder.weight is model.embedding.weight
+
+
+def test_awd_experiment_combines_the_regularisers(tmp_path):
+    from hydra.utils import instantiate
+    from hydra_utils import compose_config
+
+    from seqmodels.cells import VariationalDropout, WeightDrop
+
+    cfg = compose_config(["experiment=ptb_word_lstm_awd"], tmp_path)
+    model = instantiate(cfg.model, vocab_size=50)
+    for cell in model.rnn.cells():
+        assert isinstance(cell, WeightDrop) and cell.weight_dropout == 0.5
+        assert isinstance(cell.cell, VariationalDropout) and cell.cell.input_dropout > 0
+        assert type(cell.base_cell()) is LSTMCell
+    assert model.tie_weights and model.decoder.weight is model.embedding.weight
+    assert model.embedding_dropout == 0.1 and model.dropout_p == 0.0 and model.output_drop.p == 0.4
+    assert cfg.task.clip_grad_norm == 0.25 and cfg.task.optimizer.lr == 20.0
+    assert cfg.task.scheduler._target_.endswith("ReduceLROnPlateau")

@@ -39,7 +39,7 @@ class RNNLanguageModel(nn.Module):
         cell: a cell factory ``cell(input_size=..., hidden_size=...)``: a class such as
             :class:`~seqmodels.cells.LSTMCell` or a ``functools.partial`` of one
             (Hydra: ``_target_: seqmodels.cells.LSTMCell`` with ``_partial_: true``).
-        embedding_dim: E, size of the token embedding (unused when ``one_hot``).
+        embedding_dim: E, size of the token embedding (unused when ``one_hot``); None: ``hidden_size``.
         hidden_size: H, size of every layer's state.
         num_layers: L, depth of the recurrent stack.
         dropout: drop probability on the embeddings (not on one-hot inputs), between layers and
@@ -72,7 +72,7 @@ class RNNLanguageModel(nn.Module):
         self,
         vocab_size: int,
         cell: CellFactory,
-        embedding_dim: int = 200,
+        embedding_dim: int | None = 200,
         hidden_size: int = 200,
         num_layers: int = 2,
         dropout: float = 0.0,
@@ -104,6 +104,7 @@ class RNNLanguageModel(nn.Module):
             self.embedding = None
             input_size = vocab_size
         else:
+            embedding_dim = hidden_size if embedding_dim is None else embedding_dim
             check_positive_int("embedding_dim", embedding_dim)
             if tie_weights and embedding_dim != hidden_size:
                 raise ValueError(
