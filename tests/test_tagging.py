@@ -8,6 +8,7 @@ import gzip
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -156,6 +157,29 @@ def test_data_module_holds_out_validation_and_builds_inventories(tmp_path):
     assert batch[2].tolist() == [[0, 3]] and batch[0][0, 1].item() == dm.vocab.unk_index
     with pytest.raises(ValueError, match=r"tags \['I-LST'\] are not in label_names"):
         TaggingDataModule(corpus, label_names=["B-NP", "I-NP", "O"]).setup()
+
+
+def test_singletons_become_unk_at_the_given_rate_in_training_only(tmp_path):
+    corpus = tiny_corpus(tmp_path)
+    dm = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, unk_replace=0.5, bucket=False)
+    dm.setup("fit")
+    singles = {dm.vocab.itos[i] for i in np.flatnonzero(dm.singletons)}
+    assert singles == {w for w in dm.vocab.itos if w.startswith("w")} and len(singles) == 30  # w<i>: once each
+    stored = [s.copy() for s in dm.datasets["train"].sequences]
+    replaced = kept = 0
+    loader = dm.train_dataloader()
+    for _ in range(20):  # 20 epochs of the one batch of 30 sentences
+        inputs, _, _ = next(iter(loader))
+        for row in inputs.tolist():
+            replaced += row[0] == dm.vocab.unk_index
+            kept += row[0] != dm.vocab.unk_index
+            assert dm.vocab.unk_index not in row[1:3]  # v0..v2 and z are frequent: never replaced
+    assert 0.4 < replaced / (replaced + kept) < 0.6
+    assert all(np.array_equal(a, b) for a, b in zip(stored, dm.datasets["train"].sequences))  # the data stays as read
+    val_inputs = next(iter(dm.val_dataloader()))[0]
+    assert val_inputs[:, 1:3].ne(dm.vocab.unk_index).all()
+    with pytest.raises(ValueError, match=r"unk_replace must be a probability in \[0, 1\], got 2"):
+        TaggingDataModule(corpus, unk_replace=2)
 
 
 # ------------------------------------------------------------------------------ model and task

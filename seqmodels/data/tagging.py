@@ -33,10 +33,26 @@ IGNORE_INDEX = -100
 
 
 class TagCollate:
-    """Collate ``[(word ids, tag ids), ...]`` into ``(inputs, lengths, tags)`` (see the module docstring)."""
+    """Collate ``[(word ids, tag ids), ...]`` into ``(inputs, lengths, tags)`` (see the module docstring).
 
-    def __init__(self, pad_value: int = 0) -> None:
+    Args:
+        pad_value: the word id padding ``inputs``.
+        replace: with ``unk_index``, a boolean array over the vocabulary marking the words that may be
+            replaced by ``<unk>`` (the training singletons), each occurrence with probability ``rate``;
+            so ``<unk>``, which stands for every unseen word at test time, gets trained.
+        unk_index: the ``<unk>`` id.
+        rate: replacement probability.
+        seed: seeds the replacement draws (one generator per collate object).
+    """
+
+    def __init__(
+        self, pad_value: int = 0, replace: np.ndarray | None = None, unk_index: int | None = None, rate: float = 0.0, seed: int = 0
+    ) -> None:
+        if rate and (replace is None or unk_index is None):
+            raise ValueError("unknown-word replacement needs the replaceable words and an <unk> index")
         self.pad_value = pad_value
+        self.replace, self.unk_index, self.rate = replace, unk_index, float(rate)
+        self.rng = np.random.default_rng(seed)
 
     def __call__(self, batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if not batch:
@@ -50,7 +66,11 @@ class TagCollate:
         for b, (words, labels) in enumerate(batch):
             if len(words) != len(labels):
                 raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
-            inputs[b, : len(words)] = torch.from_numpy(np.asarray(words, dtype=np.int64))
+            words = np.asarray(words, dtype=np.int64)
+            if self.rate:
+                drop = self.replace[words] & (self.rng.random(len(words)) < self.rate)
+                words = np.where(drop, self.unk_index, words)
+            inputs[b, : len(words)] = torch.from_numpy(words)
             tags[b, : len(labels)] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         return inputs, lengths, tags
 
@@ -87,6 +107,9 @@ class TaggingDataModule(L.LightningDataModule):
         encoder: a :class:`TextEncoder` (or its dict) to use instead of building one (evaluation of
             a checkpoint).
         label_names: the tag inventory to use instead of building one; every tag of the data must be in it.
+        unk_replace: in training batches, replace each occurrence of a word seen only once in the
+            training data by ``<unk>`` with this probability (Lample et al. 2016 use 0.5), so that the
+            ``<unk>`` embedding, which every unseen test word gets, is trained. 0 turns it off.
 
     After ``setup()``: ``encoder``, ``vocab``, ``vocab_size``, ``label_names``, ``num_classes``,
     ``pad_index``, ``datasets`` (``train``, ``valid``, ``test`` when the corpus has it).
@@ -109,6 +132,7 @@ class TaggingDataModule(L.LightningDataModule):
         num_workers: int = 0,
         encoder: TextEncoder | dict[str, Any] | None = None,
         label_names: Sequence[str] | None = None,
+        unk_replace: float = 0.0,
     ) -> None:
         super().__init__()
         if not callable(getattr(corpus, "sentences", None)):
@@ -124,6 +148,8 @@ class TaggingDataModule(L.LightningDataModule):
             encoder = TextEncoder.from_dict(encoder)
         if encoder is not None and not isinstance(encoder, TextEncoder):
             raise ValueError(f"encoder must be a TextEncoder, its dict or None, got {type(encoder).__name__}")
+        if isinstance(unk_replace, bool) or not isinstance(unk_replace, (int, float)) or not 0.0 <= unk_replace <= 1.0:
+            raise ValueError(f"unk_replace must be a probability in [0, 1], got {unk_replace!r}")
         if label_names is not None and (isinstance(label_names, str) or not all(isinstance(n, str) for n in label_names)):
             raise ValueError(f"label_names must be a list of tag strings or None, got {label_names!r}")
         self.corpus = corpus
@@ -141,6 +167,8 @@ class TaggingDataModule(L.LightningDataModule):
         self.num_workers = num_workers
         self.given_encoder = encoder
         self.given_labels = None if label_names is None else tuple(label_names)
+        self.unk_replace = float(unk_replace)
+        self.singletons: np.ndarray | None = None  # (V,) bool: words seen once in the training split
         self.encoder: TextEncoder | None = None
         self.vocab: Vocab | None = None
         self.label_names: tuple[str, ...] | None = None
@@ -196,6 +224,11 @@ class TaggingDataModule(L.LightningDataModule):
             words = [np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32) for ws, _ in data]
             tags = [np.asarray([tag_index[t] for t in ts], dtype=np.int32) for _, ts in data]
             self.datasets[split] = SequenceDataset(words, tags)
+        train_ids = self.datasets["train"].sequences
+        counts = np.bincount(np.concatenate(train_ids), minlength=len(self.vocab)) if train_ids else np.zeros(len(self.vocab), int)
+        self.singletons = counts == 1  # (V,)
+        if self.unk_replace and self.vocab.unk_index is None:
+            raise ValueError(f"unk_replace={self.unk_replace} needs <unk> in the vocabulary: add it to specials")
 
     # ------------------------------------------------------------------ loaders
     def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
@@ -205,6 +238,8 @@ class TaggingDataModule(L.LightningDataModule):
             raise ValueError(f"{self.corpus!r} has no {split!r} split (it has {sorted(self.datasets)})")
         dataset = self.datasets[split]
         collate = TagCollate(self.pad_index)
+        if train and self.unk_replace:
+            collate = TagCollate(self.pad_index, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]
         if train:
             sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         else:
