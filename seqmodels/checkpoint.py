@@ -22,7 +22,6 @@ network is a language model and the encoder is present, as sampling and scoring 
 from __future__ import annotations
 
 import pickle
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,7 +99,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 "seqmodels checkpoints contain plain data only, so this file was written by something else"
             ) from None
         raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {detail}") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as error:
+    except Exception as error:  # a damaged file fails anywhere in the unpickler (IndexError, KeyError, struct.error, ...)
         raise ValueError(
             f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {_unpickler_detail(str(error))}"
         ) from None

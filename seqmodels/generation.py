@@ -158,6 +158,12 @@ def generate_ids(
                 token = int(last.argmax())
             else:
                 probs = torch.softmax(filter_logits(last / temperature, top_k, top_p), dim=-1)
+                if not bool(torch.isfinite(probs).all()):
+                    raise ValueError(
+                        f"the model's next-token scores after {len(context) + len(new)} tokens are not finite "
+                        f"(max |logit| {float(last.abs().max()):.3g}): its weights have diverged. Train with a lower "
+                        "learning rate or gradient clipping (task.clip_grad_norm)"
+                    )
                 token = int(torch.multinomial(probs, 1, generator=generator))
             if token == stop_token:
                 break

@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -218,6 +219,14 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _int_option(cfg: DictConfig, key: str) -> int:
+    """``cfg[key]`` as an int, or a ``ValueError`` naming the key."""
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {_short(value)}")
+    return value
+
+
 def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:
     """``path`` as a string if it names an existing file, else a ``FileNotFoundError`` naming ``key``."""
     if path is None or not str(path).strip():
@@ -235,19 +244,29 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``cfg.test``), ``best_model_path``, ``last_model_path``, ``log_dir`` (TensorBoard),
     ``output_dir``, ``global_step``, ``sample`` (text, language models only).
     """
+    from .checkpoint import load_checkpoint
+    from .resume import check_resume, resolve_ckpt_path
+
     if cfg.get("seed") is not None:
-        L.seed_everything(int(cfg.seed), workers=True)
+        L.seed_everything(_int_option(cfg, "seed"), workers=True)
     resolve_data_dir(cfg)
-    ckpt_path = check_ckpt_path(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg)  # `last`: this run directory's last.ckpt
+    # read with weights_only=True (clear errors, no code runs) before anything else; Lightning's load is weights_only too
+    resume_from = load_checkpoint(ckpt_path) if ckpt_path else None
 
     datamodule = setup_data(cfg, "fit")
     model, task = build_model_and_task(cfg, datamodule)
+    if resume_from is not None:
+        check_resume(ckpt_path, resume_from, task)
+        del resume_from
     trainer = build_trainer(cfg, build_callbacks(cfg), build_loggers(cfg))
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams(cfg))
 
     if cfg.get("train", True):
-        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path)
+        # the data modules resume mid-epoch through their own state_dict, not Lightning's loader protocol
+        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     checkpoint = find_checkpoint_callback(trainer)
     best, last = checkpoint_paths(checkpoint)
@@ -255,7 +274,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     if cfg.get("test", False):
         test_ckpt = best or (ckpt_path if not cfg.get("train", True) else None)
-        trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt)
+        trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
         metrics.update(scalar_metrics(trainer.callback_metrics))
 
     result = {
@@ -345,7 +364,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from .checkpoint import CHECKPOINT_KEY, load_checkpoint
 
     if cfg.get("seed") is not None:
-        L.seed_everything(int(cfg.seed), workers=True)
+        L.seed_everything(_int_option(cfg, "seed"), workers=True)
     ckpt_path = check_ckpt_path(cfg.ckpt_path)
     stored = load_checkpoint(ckpt_path)[CHECKPOINT_KEY].get("config")
     if not isinstance(stored, dict) or not all(k in stored for k in ("data", "model", "task")):
@@ -375,7 +394,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     task = build(run.task, "task", model=model, config=stored, **task_kwargs)
     trainer = build_trainer(cfg, [], build_loggers(cfg))
     run_split = trainer.test if split == "test" else trainer.validate
-    run_split(task, datamodule=datamodule, ckpt_path=ckpt_path)
+    run_split(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:
         print(json.dumps({"ckpt_path": ckpt_path, "split": split, **metrics}, indent=2), flush=True)

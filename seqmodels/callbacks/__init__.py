@@ -1,6 +1,8 @@
-"""Lightning callbacks: looking inside the recurrence while it trains."""
+"""Lightning callbacks: looking inside the recurrence while it trains; failing safely."""
 
+from .atomic_checkpoint import AtomicCheckpointIO
 from .gradient_flow import GradientFlowMonitor
+from .nan_guard import NaNGuard, NonFiniteError
 from .probe import RecurrentProbe
 
-__all__ = ["GradientFlowMonitor", "RecurrentProbe"]
+__all__ = ["AtomicCheckpointIO", "GradientFlowMonitor", "NaNGuard", "NonFiniteError", "RecurrentProbe"]

@@ -28,6 +28,7 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 
 from seqmodels.data.corpora.base import ClassificationCorpus
 from seqmodels.data.encoder import TextEncoder, build_vocab
+from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
 from seqmodels.data.token_cache import provisional_ids
 from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
 from seqmodels.data.vocab import PAD, UNK, Vocab
@@ -143,7 +144,7 @@ class BucketBatchSampler(BatchSampler):
         yield from batches
 
 
-class ClassificationDataModule(L.LightningDataModule):
+class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
     """Classification batches from a corpus of texts or real-valued series.
 
     Args:
@@ -366,17 +367,27 @@ class ClassificationDataModule(L.LightningDataModule):
             sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         else:
             sampler = SequentialSampler(dataset)
+        # an own generator: iterating never draws from the global RNG (a resumed run continues exactly)
+        generator = torch.Generator().manual_seed(self.seed)
+        loader = ResumableDataLoader if train else DataLoader
         if self.bucket:
             batches = BucketBatchSampler(
                 sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed
             )
-            return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
-        return DataLoader(
-            dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers
+            return loader(
+                dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers, generator=generator
+            )
+        return loader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            collate_fn=collate,
+            num_workers=self.num_workers,
+            generator=generator,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, train=True)
+        return self.resumable(self._loader("train", self.batch_size, train=True))  # position saved in checkpoints
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid", self.eval_batch_size, train=False)

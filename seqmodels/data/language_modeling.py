@@ -32,6 +32,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from seqmodels.data.cache import resolve_cache_dir
 from seqmodels.data.corpora.base import TextCorpus
 from seqmodels.data.encoder import TextEncoder
+from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
 from seqmodels.data.token_cache import TokenCache
 from seqmodels.data.tokenizers import CharTokenizer, Tokenizer
 from seqmodels.data.vocab import EOS, UNK, Vocab
@@ -175,7 +176,7 @@ class WindowBatches(IterableDataset):
             )
 
 
-class LanguageModelingDataModule(L.LightningDataModule):
+class LanguageModelingDataModule(ResumableTrainData, L.LightningDataModule):
     """Next-token prediction batches from a text corpus, tokenized once and cached as memmaps.
 
     Args:
@@ -308,9 +309,14 @@ class LanguageModelingDataModule(L.LightningDataModule):
             return 0, 1
         return int(trainer.global_rank), int(trainer.world_size)
 
-    def _loader(self, dataset: IterableDataset) -> DataLoader:
-        return DataLoader(
-            dataset, batch_size=None, num_workers=self.num_workers, persistent_workers=self.num_workers > 0
+    def _loader(self, dataset: IterableDataset, loader: type[DataLoader] = DataLoader) -> DataLoader:
+        # an own generator: iterating never draws from the global RNG (a resumed run's dropout continues exactly)
+        return loader(
+            dataset,
+            batch_size=None,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            generator=torch.Generator().manual_seed(self.seed),
         )
 
     def _dataset(self, split: str, batch_size: int, random_windows: bool) -> IterableDataset:
@@ -323,7 +329,8 @@ class LanguageModelingDataModule(L.LightningDataModule):
         return StreamBatches(ids, batch_size, self.bptt, start, stop)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("train", self.batch_size, random_windows=not self.contiguous))
+        dataset = self._dataset("train", self.batch_size, random_windows=not self.contiguous)
+        return self.resumable(self._loader(dataset, ResumableDataLoader))  # its position goes into checkpoints
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("valid", self.eval_batch_size, random_windows=False))

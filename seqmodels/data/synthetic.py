@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
+
 SPLIT_INDEX = {"train": 0, "valid": 1, "test": 2}
 
 
@@ -154,7 +156,7 @@ class Parity(SyntheticTask):
         return math.log(2)
 
 
-class SyntheticDataModule(L.LightningDataModule):
+class SyntheticDataModule(ResumableTrainData, L.LightningDataModule):
     """Serve a :class:`SyntheticTask` as ``(inputs (B, T, F) float, lengths (B,), targets)`` batches.
 
     Args:
@@ -196,8 +198,9 @@ class SyntheticDataModule(L.LightningDataModule):
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             self.setup()
-        generator = torch.Generator().manual_seed(self.task.seed) if shuffle else None
-        return DataLoader(
+        # an own generator even unshuffled: iterating never draws from the global RNG (exact resume)
+        generator = torch.Generator().manual_seed(self.task.seed)
+        return (ResumableDataLoader if shuffle else DataLoader)(
             self.datasets[split],
             batch_size=batch_size,
             shuffle=shuffle,
@@ -206,7 +209,7 @@ class SyntheticDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
+        return self.resumable(self._loader("train", self.batch_size, shuffle=True))  # position saved in checkpoints
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("valid", self.eval_batch_size, shuffle=False)

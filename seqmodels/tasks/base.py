@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..checkpoint import CHECKPOINT_KEY, checkpoint_extra, to_plain
+from ..resume import RNG_KEY, rng_state, set_rng_state
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -156,6 +157,7 @@ class SequenceTask(pl.LightningModule):
     # --------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = checkpoint_extra(self, self.config, self.encoder_dict)
+        checkpoint[RNG_KEY] = rng_state()  # a resumed run's dropout continues the same random sequence
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         extra = checkpoint.get(CHECKPOINT_KEY)
@@ -164,6 +166,13 @@ class SequenceTask(pl.LightningModule):
             if extra.get("encoder") is not None:
                 self.encoder_dict = extra["encoder"]
                 self._encoder_object = None
+        self._resume_rng = checkpoint.get(RNG_KEY)
+
+    def on_train_start(self) -> None:
+        # after the sanity check and the training loader's first iter(), as in the run that saved it
+        rng, self._resume_rng = getattr(self, "_resume_rng", None), None
+        if rng is not None:
+            set_rng_state(rng)
 
     # ------------------------------------------------------------------ logging
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:

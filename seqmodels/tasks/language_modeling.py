@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from ..generation import generate
-from ..state import detach_state
+from ..resume import STATE_KEY
+from ..state import detach_state, map_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 LN2 = math.log(2.0)
@@ -98,6 +99,24 @@ class LanguageModelingTask(SequenceTask):
 
     def on_train_epoch_start(self) -> None:
         self.reset_state("train")
+
+    # -------------------------------------------------------- exact resumption
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        super().on_save_checkpoint(checkpoint)
+        if self._states.get("train") is not None:  # the carried state, for a resume in mid-epoch
+            checkpoint[STATE_KEY] = {"train": self._states["train"]}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self._resume_state = (checkpoint.get(STATE_KEY) or {}).get("train")
+
+    def on_train_start(self) -> None:
+        super().on_train_start()
+        state, self._resume_state = getattr(self, "_resume_state", None), None
+        if state is not None:  # a new epoch (on_train_epoch_start) still starts from zero
+            self.reset_state("train")
+            if self._carry["train"]:
+                self._states["train"] = map_state(lambda t: t.to(self.device), state)
 
     def on_validation_epoch_start(self) -> None:
         self.reset_state("val")

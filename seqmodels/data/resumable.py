@@ -1,0 +1,146 @@
+"""A training DataLoader that can continue an epoch in the middle, and the DataModule side of it.
+
+A run killed after batch b of pass (epoch) p must, when resumed, see exactly the batches the
+uninterrupted run would have seen next: batch b + 1 of pass p, in pass p's order. The loader knows
+its :meth:`~ResumableDataLoader.position` ``{"pass": p, "batches": b}``; :class:`ResumableTrainData`
+(a mixin for LightningDataModules) stores it in every checkpoint through the DataModule's
+``state_dict()`` hook and hands it to the next training loader it builds after ``load_state_dict()``.
+
+Resuming at ``{"pass": p, "batches": b}``:
+
+1. the passes before p are *replayed without loading data*: for a map-style dataset the index
+   sampler is iterated (a seeded ``RandomSampler``/``BucketBatchSampler`` advances its generator
+   exactly as in the original run), and the draw every DataLoader iterator makes from the loader's
+   generator is repeated; an iterable dataset with ``set_epoch`` (e.g.
+   :class:`~seqmodels.data.language_modeling.WindowBatches`) is told the pass number at every pass;
+2. pass p starts, and its first b batches are read and dropped before the first one is handed out;
+3. a position saved at the end of a pass (``complete``) resumes at the start of pass p + 1.
+
+Data orders that come from the global torch RNG (an unseeded ``RandomSampler``) cannot be
+replayed; the project's data modules seed their own generators.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset
+
+
+def _check_position(position: Any) -> dict[str, Any]:
+    if not isinstance(position, Mapping):
+        raise ValueError(f"a loader position must be a dict with 'pass' and 'batches', got {position!r}")
+    out = {}
+    for key in ("pass", "batches"):
+        value = position.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (-1 if key == "pass" else 0):
+            raise ValueError(f"loader position {key!r} must be an integer >= {-1 if key == 'pass' else 0}, got {value!r}")
+        out[key] = value
+    out["complete"] = bool(position.get("complete", False))
+    return out
+
+
+class ResumableDataLoader(DataLoader):
+    """``torch.utils.data.DataLoader`` (same arguments) that can resume in the middle of a pass.
+
+    ``position()`` -> ``{"pass": p, "batches": b}``: pass p (0-based; -1 before the first) has
+    handed out b batches. ``resume_from(position)`` makes the next ``iter()`` continue from there.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pass = -1
+        self._yielded = 0
+        self._pending: dict[str, Any] | None = None
+
+    def position(self) -> dict[str, int]:
+        return {"pass": self._pass, "batches": self._yielded}
+
+    def resume_from(self, position: Mapping[str, Any]) -> None:
+        """Continue from ``position`` at the next ``iter()`` (see the module docstring)."""
+        self._pending = _check_position(position)
+
+    def __iter__(self) -> Iterator[Any]:
+        pending, self._pending = self._pending, None
+        skip = 0
+        if pending is not None and pending["pass"] >= 0:
+            target, skip = pending["pass"], pending["batches"]
+            if pending["complete"] or (self._has_len() and skip >= len(self)):
+                target, skip = target + 1, 0
+            self._replay_until(target)
+        self._pass += 1
+        self._set_epoch(self._pass)
+        iterator = super().__iter__()  # now, not lazily: it draws from the RNGs in the original order
+        self._yielded = 0
+        for _ in range(skip):
+            try:
+                next(iterator)
+            except StopIteration:
+                raise ValueError(
+                    f"cannot resume at batch {skip} of pass {self._pass}: this loader has only {self._yielded} "
+                    "batches per pass (the data or batch size differ from the run that wrote the checkpoint)"
+                ) from None
+            self._yielded += 1
+        return self._counted(iterator)
+
+    def _counted(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        for batch in iterator:
+            self._yielded += 1
+            yield batch
+
+    def _has_len(self) -> bool:
+        try:
+            len(self)
+        except TypeError:
+            return False
+        return True
+
+    def _replay_until(self, target: int) -> None:
+        """Advance every per-pass random state as passes ``self._pass + 1 .. target - 1`` would."""
+        iterable = isinstance(self.dataset, IterableDataset)
+        while self._pass + 1 < target:
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # the iterator's base seed
+            if not iterable:
+                for _ in self._index_sampler:  # indices only: no data is loaded
+                    pass
+            self._pass += 1
+
+    def _set_epoch(self, epoch: int) -> None:
+        """An iterable dataset with per-pass randomness (``set_epoch``) draws pass ``epoch``'s order."""
+        if isinstance(self.dataset, IterableDataset) and callable(getattr(self.dataset, "set_epoch", None)):
+            self.dataset.set_epoch(epoch)
+
+
+class ResumableTrainData:
+    """Mixin for a ``LightningDataModule`` whose ``train_dataloader`` returns ``self.resumable(loader)``.
+
+    Its ``state_dict()`` (saved by Lightning in every checkpoint) holds the training loader's
+    position, marked ``complete`` when the trainer had finished the pass; ``load_state_dict()``
+    (called by Lightning when it restores a checkpoint) passes it to the next training loader.
+    """
+
+    _train_loader: ResumableDataLoader | None = None
+    _resume_position: dict[str, Any] | None = None
+
+    def resumable(self, loader: ResumableDataLoader) -> ResumableDataLoader:
+        if not isinstance(loader, ResumableDataLoader):
+            raise ValueError(f"resumable() needs a ResumableDataLoader, got {type(loader).__name__}")
+        self._train_loader = loader
+        if self._resume_position is not None:
+            loader.resume_from(self._resume_position)
+            self._resume_position = None
+        return loader
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._train_loader is None:
+            return {}
+        position: dict[str, Any] = dict(self._train_loader.position())
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None:
+            position["complete"] = bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+        return {"train_loader": position}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        position = state_dict.get("train_loader") if isinstance(state_dict, Mapping) else None
+        self._resume_position = _check_position(position) if position is not None else None
