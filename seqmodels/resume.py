@@ -106,7 +106,7 @@ def _qualname(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def _describe_encoder(encoder: Mapping[str, Any] | None) -> str:
+def describe_encoder(encoder: Mapping[str, Any] | None) -> str:
     if not isinstance(encoder, Mapping):
         return "none"
     vocab = encoder.get("vocab") or {}
@@ -131,6 +131,14 @@ def check_resume(path: str, checkpoint: Mapping[str, Any], task: torch.nn.Module
             f"{path} was written by {written_by}, but this run trains {this}: a checkpoint can only resume the "
             "task that wrote it (pick the experiment it was trained with, or start without ckpt_path)"
         )
+    ours = getattr(task, "encoder_dict", None)
+    theirs = extra.get("encoder")
+    if ours is not None and theirs is not None and ours != theirs:
+        raise ValueError(
+            f"{path}: the checkpoint's vocabulary/tokenizer ({describe_encoder(theirs)}) differs from this run's data "
+            f"({describe_encoder(ours)}): token ids would mean different tokens. Resume with the data and data "
+            "settings the checkpoint was trained with"
+        )
     expected = task.state_dict()
     stored = checkpoint["state_dict"]
     missing = [k for k in expected if k not in stored]
@@ -147,11 +155,3 @@ def check_resume(path: str, checkpoint: Mapping[str, Any], task: torch.nn.Module
                 f"{tuple(value.shape)} in this run's model: the model config (sizes, vocabulary) differs from the "
                 "one the checkpoint was trained with"
             )
-    ours = getattr(task, "encoder_dict", None)
-    theirs = extra.get("encoder")
-    if ours is not None and theirs is not None and ours != theirs:
-        raise ValueError(
-            f"{path}: the checkpoint's vocabulary/tokenizer ({_describe_encoder(theirs)}) differs from this run's data "
-            f"({_describe_encoder(ours)}): token ids would mean different tokens. Resume with the data and data "
-            "settings the checkpoint was trained with"
-        )

@@ -33,6 +33,7 @@ import lightning as L
 import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf, open_dict
@@ -60,10 +61,16 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
     try:
         if "config" in kwargs:  # instantiate's own first parameter is named config: bind it afterwards
             config = kwargs.pop("config")
-            return instantiate(node, _partial_=True, **kwargs)(config=config)
+            factory = instantiate(node, _partial_=True, **kwargs)
+            try:
+                return factory(config=config)
+            except (ValueError, TypeError, FileNotFoundError) as error:
+                raise type(error)(_name_the_field(key, node, str(error))) from error
         return instantiate(node, **kwargs)
     except InstantiationException as error:
         cause = _root_cause(error)
+        if isinstance(cause, MisconfigurationException):  # Lightning's name for a bad argument
+            raise ValueError(_name_the_field(key, node, str(cause))) from error
         if isinstance(cause, (ValueError, TypeError, FileNotFoundError)) and not isinstance(cause, InstantiationException):
             raise type(cause)(_name_the_field(key, node, str(cause))) from error
         raise
@@ -177,7 +184,16 @@ def _build_group(group: DictConfig | None, key: str) -> list:
     return built
 
 
+# Trainer arguments that must be integers (Lightning fails on a string with a bare assertion)
+TRAINER_INTS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "log_every_n_steps", "num_sanity_val_steps",
+                "accumulate_grad_batches", "check_val_every_n_epoch", "num_nodes")
+
+
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
+    for key in TRAINER_INTS:
+        value = cfg.trainer.get(key) if isinstance(cfg.trainer, (DictConfig, Mapping)) else None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"trainer.{key} must be an integer, got {_short(value)}")
     return build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
 
@@ -366,7 +382,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
     ckpt_path = check_ckpt_path(cfg.ckpt_path)
-    stored = load_checkpoint(ckpt_path)[CHECKPOINT_KEY].get("config")
+    extra = load_checkpoint(ckpt_path)[CHECKPOINT_KEY]
+    stored, stored_encoder = extra.get("config"), extra.get("encoder")
     if not isinstance(stored, dict) or not all(k in stored for k in ("data", "model", "task")):
         raise ValueError(f"{ckpt_path}: the stored config lacks data/model/task sections; was it written by seqmodels-train?")
     run = OmegaConf.create(stored)
@@ -382,6 +399,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     datamodule = setup_data(run, "test" if split == "test" else "validate")
     sizes = data_sizes(datamodule)
+    _check_same_encoder(ckpt_path, stored_encoder, sizes.get("encoder"))
     for key in MODEL_SIZES:
         stored_value = run.model.get(key)
         if key in sizes and stored_value is not None and stored_value != sizes[key]:
@@ -399,6 +417,19 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if trainer.is_global_zero:
         print(json.dumps({"ckpt_path": ckpt_path, "split": split, **metrics}, indent=2), flush=True)
     return metrics
+
+
+def _check_same_encoder(ckpt_path: str, stored: Any, data: Any) -> None:
+    """The data must tokenize and number tokens as the checkpoint's model was trained to."""
+    from .checkpoint import to_plain
+    from .resume import describe_encoder
+
+    if stored is not None and data is not None and stored != to_plain(data, "encoder"):
+        raise ValueError(
+            f"{ckpt_path}: the checkpoint's vocabulary/tokenizer ({describe_encoder(stored)}) differs from the data's "
+            f"({describe_encoder(data)}): the data or its settings changed since training, so token ids would mean "
+            "other tokens"
+        )
 
 
 def _reroot(value: Any, old: str, new: str) -> Any:

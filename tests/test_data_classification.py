@@ -184,7 +184,7 @@ def test_max_length_truncates_or_drops_training_examples() -> None:
     cut = ClassificationDataModule(corpus, WordTokenizer(), max_length=3)
     cut.setup()
     assert cut.datasets["train"].lengths() == [3, 2, 3] and cut.datasets["valid"].lengths() == [3]
-    drop = ClassificationDataModule(corpus, WordTokenizer(), max_length=3, truncate=False)
+    drop = ClassificationDataModule(corpus, WordTokenizer(), max_length=3, truncate="drop")
     drop.setup()
     assert drop.datasets["train"].lengths() == [2] and drop.skipped_long == 2
     assert drop.datasets["valid"].lengths() == [3]  # evaluation examples are kept (truncated)

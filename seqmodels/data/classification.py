@@ -154,7 +154,8 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         batch_size: examples per training batch.
         max_length: longest sequence kept (None: no limit).
         truncate: with ``max_length``: ``True`` keeps the first ``max_length`` steps of longer
-            sequences; ``False`` drops longer *training* examples (validation and test examples are
+            sequences; ``False`` refuses them (``ValueError`` naming the split, the example and its
+            length); ``"drop"`` drops longer *training* examples (validation and test examples are
             still truncated, so that every one of them is scored).
         bucket: batch sequences of similar length together.
         val_fraction: held out of train (seeded shuffle) when the corpus has no ``valid`` split.
@@ -206,6 +207,8 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
         ):
             raise ValueError(f"max_length must be None or a positive integer, got {max_length!r}")
+        if truncate not in (True, False, "drop") or isinstance(truncate, int) and not isinstance(truncate, bool):
+            raise ValueError(f"truncate must be True, False or 'drop', got {truncate!r}")
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
         self.corpus = corpus
@@ -346,7 +349,15 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         for split, examples in splits.items():
             xs, ys = seqs[split], [y for _, y in examples]
             if self.max_length is not None:
-                if self.truncate or split != "train":
+                if self.truncate is False:
+                    too_long = next((i for i, x in enumerate(xs) if len(x) > self.max_length), None)
+                    if too_long is not None:
+                        raise ValueError(
+                            f"{self.corpus.name}: {split} example {too_long} has {len(xs[too_long])} steps, more than "
+                            f"max_length={self.max_length} (truncate=false). Set data.truncate=true to cut such "
+                            "sequences, data.truncate=drop to skip such training examples, or raise data.max_length"
+                        )
+                elif self.truncate is True or split != "train":
                     xs = [x[: self.max_length] for x in xs]
                 else:
                     keep = [i for i, x in enumerate(xs) if len(x) <= self.max_length]

@@ -230,6 +230,14 @@ class LanguageModelingDataModule(ResumableTrainData, L.LightningDataModule):
             raise ValueError(f"contiguous must be True or False, got {contiguous!r}")
         if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
             raise ValueError(f"num_workers must be an integer >= 0, got {num_workers!r}")
+        if max_vocab_size is not None and (
+            isinstance(max_vocab_size, bool) or not isinstance(max_vocab_size, int) or max_vocab_size < len(specials)
+        ):
+            raise ValueError(
+                f"max_vocab_size must be None or an integer >= {len(specials)} (the number of specials "
+                f"{list(specials)}), got {max_vocab_size!r}"
+            )
+        _positive_int("min_freq", min_freq)
         self.corpus = corpus
         self.tokenizer = tokenizer
         self.batch_size = _positive_int("batch_size", batch_size)

@@ -105,7 +105,7 @@ class RNNClassifier(nn.Module):
         self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True,
                            backend=backend)
         self.num_directions = self.rnn.num_directions
-        self.embedding_dropout = check_dropout(embedding_dropout)
+        self.embedding_dropout = check_dropout(embedding_dropout, "embedding_dropout")
         if self.embedding_dropout and vocab_size is None:
             raise ValueError("embedding_dropout applies to token inputs (vocab_size), not to real-valued inputs")
         self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None

@@ -117,10 +117,10 @@ class RNNLanguageModel(nn.Module):
         self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True,
                            backend=backend)
         self.drop = nn.Dropout(self.dropout_p)
-        self.embedding_dropout = check_dropout(embedding_dropout)
+        self.embedding_dropout = check_dropout(embedding_dropout, "embedding_dropout")
         if self.embedding_dropout and self.embedding is None:
             raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
-        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_dropout(output_dropout))
+        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_dropout(output_dropout, "output_dropout"))
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights:
             self.decoder.weight = self.embedding.weight

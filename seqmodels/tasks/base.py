@@ -45,6 +45,18 @@ def total_grad_norm(parameters: Iterable[nn.Parameter], max_norm: float | None) 
     return nn.utils.clip_grad_norm_(params, math.inf)
 
 
+def _call_factory(factory: Callable, name: str, argument: Any) -> Any:
+    """``factory(argument)``; a ``ValueError``/``TypeError`` (torch's "Invalid learning rate: -1")
+    comes back naming the config entry and the arguments that were given."""
+    try:
+        return factory(argument)
+    except (ValueError, TypeError) as error:
+        func = getattr(factory, "func", factory)
+        given = ", ".join(f"{k}={v!r}" for k, v in (getattr(factory, "keywords", None) or {}).items())
+        what = getattr(func, "__qualname__", repr(func)) + (f", {given}" if given else "")
+        raise type(error)(f"task.{name} ({what}) refused its arguments: {error}") from error
+
+
 class SequenceTask(pl.LightningModule):
     """Base LightningModule of the seqmodels tasks.
 
@@ -135,12 +147,12 @@ class SequenceTask(pl.LightningModule):
 
     # ---------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(self.parameters())
+        optimizer = _call_factory(self.optimizer_factory, "optimizer", self.parameters())
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer(params) must return a torch Optimizer, got {type(optimizer).__name__}")
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = self.scheduler_factory(optimizer)
+        scheduler = _call_factory(self.scheduler_factory, "scheduler", optimizer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
