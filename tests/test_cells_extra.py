@@ -386,6 +386,7 @@ def test_runs_in_every_layer_with_lengths(name, kind):
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, pname
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(NEW_CELLS))
 def test_gradcheck_through_stacked_bidirectional_with_lengths_in_training(name):
     """Masks are drawn from a seeded generator inside fn, so every evaluation sees the same masks."""
