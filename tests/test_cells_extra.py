@@ -452,3 +452,35 @@ def test_cell_configs_build_a_language_model_that_trains(name):
     assert logits.shape == (2, 7, 11) and all(p.grad is not None for p in model.parameters())
     model.eval()
     assert torch.equal(model(tokens)[0], model(tokens)[0])  # eval is deterministic
+
+
+# ----------------------------------------------------------------------------- weight drop's fast path
+def test_weight_drop_runs_the_fused_function_where_it_can():
+    from seqmodels.layers.backends import fused_sequence
+
+    assert fused_sequence(WeightDrop(LSTMCell, I, H)) is not None
+    assert fused_sequence(WeightDrop(VariationalDropout(GRUCell, I, H, input_dropout=0.3))) is not None
+    assert fused_sequence(WeightDrop(VariationalDropout(GRUCell, I, H, hidden_dropout=0.3))) is None
+    assert fused_sequence(WeightDrop(Zoneout(LSTMCell, I, H))) is None
+    assert fused_sequence(WeightDrop(LayerNormLSTMCell, I, H)) is None
+    assert fused_sequence(WeightDrop(functools.partial(GRUCell, reset_after=False), I, H)) is None
+
+
+@pytest.mark.parametrize("inner", [LSTMCell, GRUCell, RNNCell], ids=["lstm", "gru", "rnn"])
+def test_weight_drop_fused_equals_the_step_loop(inner):
+    """Same seed, same masks: the fused Function and the generic loop (the cell seen through a plain
+    CellWrapper) give the same outputs, states and gradients, with lengths."""
+    from seqmodels.cells import CellWrapper
+
+    torch.manual_seed(0)
+    wrapper = WeightDrop(VariationalDropout(inner, I, H, input_dropout=0.4), weight_dropout=0.5).to(DT).train()
+    x = torch.randn(T, B, I, dtype=DT)
+    results = []
+    for cell in (wrapper, CellWrapper(wrapper)):
+        wrapper.zero_grad()
+        torch.manual_seed(1)
+        out, state = Recurrent(cell)(x, lengths=LENGTHS)
+        (out.pow(2).sum() + sum(s.sum() for s in flat_state(state))).backward()
+        results.append([out.detach(), *[s.detach() for s in flat_state(state)],
+                        *[p.grad.clone() for p in wrapper.parameters()]])
+    assert max_abs_diff(results[0], results[1]) <= TOL

@@ -5,8 +5,22 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from typing import Any, Callable
+
 from .base import RecurrentCell, State
+from .variational import VariationalDropout
 from .wrapper import CellFactory, CellWrapper, base_parameter_name, check_probability, step_with_weight
+
+
+class _Reweighted:
+    """``cell`` seen with another ``weight_hh`` (every other attribute is the cell's)."""
+
+    def __init__(self, cell: RecurrentCell, weight_hh: Tensor) -> None:
+        self._cell = cell
+        self.weight_hh = weight_hh
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cell, name)
 
 
 class WeightDrop(CellWrapper):
@@ -25,7 +39,10 @@ class WeightDrop(CellWrapper):
     can arise, and gradients reach ``weight_hh`` through the mask. Eval mode uses ``W_hh``
     unchanged (inverted dropout already has the right expectation).
 
-    Works for every cell that reads ``self.weight_hh`` in its step (every seqmodels cell).
+    Works for every cell that reads ``self.weight_hh`` in its step (every seqmodels cell). Around an
+    ``LSTMCell``, ``GRUCell`` or ``RNNCell`` (directly, or through ``VariationalDropout`` with
+    ``hidden_dropout=0``) a layer runs the cell's fused sequence Function with W̃_hh
+    (:meth:`fused_sequence`): weight drop then costs one elementwise product per batch.
 
     Args:
         cell: the wrapped cell or its factory (see :class:`~seqmodels.cells.wrapper.CellWrapper`).
@@ -73,6 +90,31 @@ class WeightDrop(CellWrapper):
         if weight is None:  # a step outside a layer's sequence: recompute, never reuse a stale graph
             weight = self.dropped_weight()
         return step_with_weight(self.cell, self._name, weight, x_proj, state)
+
+    def fused_sequence(self) -> Callable | None:
+        """The innermost cell's fused sequence Function run with W̃_hh, or None when a wrapper in between
+        needs per-step work (anything but ``VariationalDropout(hidden_dropout=0)``) or the cell has none."""
+        from ..layers.backends import fused_sequence  # the layers import the cells
+
+        base = self.base_cell()
+        base_fn = fused_sequence(base)
+        chain, cell = [], self.cell
+        while isinstance(cell, CellWrapper):
+            if type(cell) is not VariationalDropout or cell.hidden_dropout:
+                return None
+            chain.append(cell)
+            cell = cell.cell
+        if base_fn is None:
+            return None
+
+        def run(_: RecurrentCell, x: Tensor, state: State, mask: Tensor | None) -> tuple[Tensor, State]:
+            self.new_sequence(x.shape[1], x.device, x.dtype)  # masks here and in the chain (training only)
+            for wrapper in chain:
+                x = wrapper.transform_input(x)  # (T, B, I): variational input masks
+            weight = self.dropped_weight() if self.training and self.weight_dropout else base.weight_hh
+            return base_fn(_Reweighted(base, weight), x, state, mask)
+
+        return run
 
     def train(self, mode: bool = True) -> "WeightDrop":
         self._dropped = None

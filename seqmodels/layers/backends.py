@@ -59,7 +59,13 @@ _FUSED: dict[type, FusedFn] = {LSTMCell: _lstm, GRUCell: _gru, RNNCell: _rnn}
 
 
 def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
-    """The sequence-level Function for ``cell``'s exact type, or ``None`` (generic loop)."""
+    """The sequence-level Function for ``cell``'s exact type, or ``None`` (generic loop).
+
+    A cell may offer its own through a method ``fused_sequence()`` returning such a function or None
+    (e.g. :class:`~seqmodels.cells.WeightDrop` runs the wrapped LSTM/GRU/RNN's with the dropped weight).
+    """
+    if hasattr(type(cell), "fused_sequence"):
+        return cell.fused_sequence()
     fn = _FUSED.get(type(cell))
     if fn is None or (isinstance(cell, GRUCell) and not cell.reset_after):
         return None
