@@ -160,12 +160,14 @@ def _fill_sizes(model_cfg: dict, checkpoint: dict, encoder, path: Path) -> dict:
     return cfg
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu", **overrides: Any):
+def load_model(path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any):
     """Rebuild the trained network of a seqmodels checkpoint.
 
     Args:
         path: the ``.ckpt`` file.
         map_location: where the weights go (``"cpu"``, ``"cuda"``, …).
+        trusted: modules (or exact targets) besides ``seqmodels``/``torch.nn``/``torch.optim`` the
+            stored model config may name, e.g. ``["my_cell"]`` (see :mod:`seqmodels.trust`).
         overrides: values replacing or filling fields of the stored ``config["model"]``
             (e.g. ``input_size=12`` for a config that left it to the data module).
 
@@ -184,6 +186,9 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **ove
             f"{path}: the stored config has no 'model' section with a _target_ to rebuild the network from "
             "(the task was created without config=...; pass the resolved training config to the task)"
         )
+    from .trust import check_targets
+
+    check_targets(config["model"], str(path), "config.model", trusted)  # a _target_ is code: only trusted classes
     encoder = encoder_from_dict(extra.get("encoder"))
     model_cfg = _fill_sizes({**config["model"], **overrides}, checkpoint, encoder, path)
     try:
@@ -199,11 +204,11 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", **ove
     return model.to(map_location).eval(), encoder, config
 
 
-def load_language_model(path: str | Path, map_location: str | torch.device = "cpu", **overrides: Any):
+def load_language_model(path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any):
     """:func:`load_model` for sampling and scoring: the network must be a language model with an encoder."""
     from .models import RNNLanguageModel
 
-    model, encoder, config = load_model(path, map_location, **overrides)
+    model, encoder, config = load_model(path, map_location, trusted, **overrides)
     if not isinstance(model, RNNLanguageModel):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a language model (RNNLanguageModel)")
     if encoder is None:

@@ -261,6 +261,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``output_dir``, ``global_step``, ``sample`` (text, language models only).
     """
     from .checkpoint import load_checkpoint
+    from .data.resumable import ResumableTrainData
     from .resume import check_resume, resolve_ckpt_path
 
     if cfg.get("seed") is not None:
@@ -280,8 +281,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         logger.log_hyperparams(hparams(cfg))
 
     if cfg.get("train", True):
-        # the data modules resume mid-epoch through their own state_dict, not Lightning's loader protocol
-        warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
+        if isinstance(datamodule, ResumableTrainData):  # it resumes mid-epoch through its own state_dict
+            warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
         trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     checkpoint = find_checkpoint_callback(trainer)
@@ -337,8 +338,10 @@ def _final_sample(cfg: DictConfig, model: torch.nn.Module, encoder: Any, checkpo
     s = cfg.sample
     if checkpoint_path:
         from .checkpoint import load_language_model
+        from .trust import iter_targets
 
-        model, encoder, _ = load_language_model(checkpoint_path)
+        own = [t for _, t in iter_targets(OmegaConf.to_container(cfg.model, resolve=True))]  # this run's own config
+        model, encoder, _ = load_language_model(checkpoint_path, trusted=own)
     model.eval()
     return generate(
         model,
@@ -378,6 +381,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     ``cfg.data`` (``+data.batch_size=64``) is merged over the stored data config.
     """
     from .checkpoint import CHECKPOINT_KEY, load_checkpoint
+    from .trust import check_targets
 
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
@@ -386,6 +390,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     stored, stored_encoder = extra.get("config"), extra.get("encoder")
     if not isinstance(stored, dict) or not all(k in stored for k in ("data", "model", "task")):
         raise ValueError(f"{ckpt_path}: the stored config lacks data/model/task sections; was it written by seqmodels-train?")
+    for section in ("data", "model", "task"):  # a _target_ is code: only trusted classes are instantiated
+        check_targets(stored[section], ckpt_path, f"config.{section}")
     run = OmegaConf.create(stored)
     data_dir = resolve_data_dir(cfg)
     old_dir = (stored.get("paths") or {}).get("data_dir")

@@ -350,6 +350,18 @@ CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | t
     ("ckpt/regression-model-resumed-as-lm", lambda env: run_command(env, "resume", env.adding_ckpt), VE,
      r"was written by seqmodels\.tasks\.regression\.RegressionTask, but this run trains "
      r"seqmodels\.tasks\.language_modeling\.LanguageModelingTask"),
+    ("ckpt/config-target-outside-trusted-modules",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["model"].update(
+         _target_="subprocess.Popen", args=["true"])), "sample")(env),
+     VE, r"config\.model\._target_='subprocess\.Popen' is outside the modules a checkpoint may name.*SEQMODELS_TRUSTED_TARGETS=subprocess"),
+    ("ckpt/config-target-in-data-eval",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["data"]["corpus"].update(
+         _target_="os.system")), "eval")(env),
+     VE, r"config\.data\.corpus\._target_='os\.system' is outside the modules"),
+    ("ckpt/config-target-not-a-class",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["model"]["cell"].update(
+         _target_="torch.nn.utils.rnn.pack_padded_sequence")), "sample")(env),
+     VE, r"config\.model\.cell\._target_='torch\.nn\.utils\.rnn\.pack_padded_sequence' is a function, not a class"),
     ("ckpt/other-hidden-size", lambda env: train(lm_cfg(env, f"ckpt_path={env.lm_ckpt}", "model.hidden_size=16")), VE,
      r"parameter model\.rnn\.layers\.0\.cell\.weight_ih has shape \(48, 8\) in the checkpoint but \(64, 8\) in this run's model"),
 ]

@@ -304,6 +304,27 @@ def test_a_pickled_payload_is_refused_everywhere_and_never_runs(payload, tmp_pat
     assert marker.exists()
 
 
+def test_a_config_naming_code_is_refused_before_it_runs(tmp_path):
+    """weights_only stops pickles; a stored config's _target_ is code too, and is checked before instantiation."""
+    marker = tmp_path / "code_ran"
+    trained = train(tiny_cfg(tmp_path / "run"))
+    checkpoint = torch.load(trained["last_model_path"], weights_only=True)
+    # Hydra's own blocklist stops os.system, not this: a file write (think ~/.bashrc)
+    checkpoint[CHECKPOINT_KEY]["config"]["model"] = {
+        "_target_": "pathlib.Path.write_text", "_args_": [{"_target_": "pathlib.Path", "_args_": [str(marker)]}, "pwned"]}
+    evil = tmp_path / "evil_config.ckpt"
+    torch.save(checkpoint, evil)
+    with pytest.raises(ValueError, match=r"_target_='pathlib\.Path\.write_text' is outside the modules a checkpoint may"):
+        sample(compose_config([f"ckpt_path={evil}"], config_name="sample"))
+    with pytest.raises(ValueError, match=r"_target_='pathlib\.Path\.write_text' is outside"):
+        evaluate(compose_config([f"ckpt_path={evil}", "logger=csv"], tmp_path / "eval", config_name="eval"))
+    assert not marker.exists()
+    from hydra.utils import instantiate
+
+    instantiate(checkpoint[CHECKPOINT_KEY]["config"]["model"])  # the config is live code: instantiating it runs it
+    assert marker.read_text() == "pwned"
+
+
 @pytest.mark.slow
 def test_the_train_cli_refuses_a_pickled_payload(payload, tmp_path):
     path, marker = payload
