@@ -80,7 +80,7 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240.0) -> N
 def kill_and_resume(tmp_path_factory) -> dict:
     """An uninterrupted run, and a run killed with SIGKILL at step 13 then resumed with ckpt_path=last."""
     root = tmp_path_factory.mktemp("kill")
-    env = cli_env(PYTHONPATH=str(TESTS))
+    env = cli_env(PYTHONPATH=str(TESTS), OMP_NUM_THREADS="1")  # two runs at once on a small machine
     train_cli = [script("seqmodels-train"), *RUN]
     full = subprocess.Popen([*train_cli, f"hydra.run.dir={root / 'full'}"], cwd=root, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -337,6 +337,7 @@ def test_the_train_cli_refuses_a_pickled_payload(payload, tmp_path):
 
 
 # ------------------------------------------------------------------------------ determinism
+@pytest.mark.slow
 def test_two_runs_with_the_same_seed_have_identical_loss_curves(tmp_path):
     overrides = ("model.dropout=0.1", "model.num_layers=2", "trainer.deterministic=true", "trainer.limit_train_batches=6",
                  "trainer.max_epochs=2", "data.contiguous=false")
