@@ -266,6 +266,27 @@ def test_an_infinite_gradient_is_named_before_the_weights_change(tmp_path):
     assert torch.equal(module.w.detach(), torch.zeros(3))
 
 
+class Overflow(InfGradient):
+    """A finite loss and gradient (10 per weight) that SGD with lr=1e38 turns into infinite weights."""
+
+    def training_step(self, batch, batch_idx):
+        return (10 * self.w).sum() + batch.sum() * 0
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=1e38)
+
+
+def test_an_optimizer_step_that_overflows_the_weights_stops_before_its_checkpoint(tmp_path):
+    checkpoints = tmp_path / "checkpoints"
+    trainer = pl.Trainer(accelerator="cpu", max_steps=3, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()],
+                         callbacks=[NaNGuard(), pl.callbacks.ModelCheckpoint(checkpoints, every_n_train_steps=1,
+                                                                             save_last=True)])
+    with pytest.raises(NonFiniteError, match=r"step 0 .*the optimizer step made the weights w \(3,\) non-finite"):
+        trainer.fit(Overflow(), torch.utils.data.DataLoader(torch.zeros(4, 1), batch_size=2))
+    assert not checkpoints.exists() or not any(checkpoints.iterdir())  # no checkpoint of the overflowed weights
+
+
 # ------------------------------------------------------------------------------ pickled payloads
 class Payload:
     """Unpickling this runs pathlib.Path.touch(marker): code execution at load time."""
