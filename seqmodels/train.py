@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import os
+import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -41,7 +42,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 log = logging.getLogger(__name__)
 
 # Sizes that only the data knows after setup(); a model/task yaml opts in by listing the key as null.
-MODEL_SIZES = ("vocab_size", "num_classes", "input_size", "padding_idx")
+MODEL_SIZES = ("vocab_size", "num_classes", "input_size", "padding_idx", "feature_vocab_sizes")
 TASK_SIZES = ("encoder", "num_classes", "label_names")
 # config sections not worth logging as hyper-parameters
 NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
@@ -109,7 +110,7 @@ def resolve_data_dir(cfg: DictConfig) -> Path:
 def data_sizes(datamodule: Any) -> dict[str, Any]:
     """What the model and task need to know about the data, read from a set-up data module.
 
-    ``vocab_size``, ``num_classes``, ``input_size``, ``label_names`` are the data module's attributes
+    ``vocab_size``, ``num_classes``, ``input_size``, ``label_names``, ``feature_vocab_sizes`` are the data module's attributes
     of those names; ``padding_idx`` is its vocabulary's ``pad_index``; ``encoder`` is its
     ``TextEncoder`` as a JSON-able dict. Absent or None values are left out.
     """
@@ -122,6 +123,7 @@ def data_sizes(datamodule: Any) -> dict[str, Any]:
         "input_size": getattr(datamodule, "input_size", None),
         "padding_idx": getattr(vocab, "pad_index", None) if vocab is not None else None,
         "label_names": list(label_names) if label_names is not None else None,
+        "feature_vocab_sizes": getattr(datamodule, "feature_vocab_sizes", None),
         "encoder": encoder.to_dict() if encoder is not None else None,
     }
     return {k: v for k, v in sizes.items() if v is not None}
@@ -258,11 +260,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     Returns a dict: ``metrics`` (floats: last logged train/val metrics, plus ``test/*`` when
     ``cfg.test``), ``best_model_path``, ``last_model_path``, ``log_dir`` (TensorBoard),
-    ``output_dir``, ``global_step``, ``sample`` (text, language models only).
+    ``output_dir``, ``global_step``, ``sample`` (text, language models only), ``name``. The same
+    figures, with the command, wall time and hardware, go to ``<output_dir>/result.json``.
     """
     from .checkpoint import load_checkpoint
     from .data.resumable import ResumableTrainData
     from .resume import check_resume, resolve_ckpt_path
+    from .run_record import utc_now, write_result
+
+    started_at, start = utc_now(), time.perf_counter()
 
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
@@ -302,11 +308,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "output_dir": str(cfg.paths.output_dir),
         "global_step": trainer.global_step,
         "sample": None,
+        "name": str(cfg.get("name", "")),
     }
     if trainer.is_global_zero:
         if getattr(datamodule, "encoder", None) is not None and _is_language_model(model) and cfg.get("sample"):
             result["sample"] = _final_sample(cfg, model, datamodule.encoder, best or last)
         _print_summary(result, cfg)
+        # wall time, command, hardware and the figures above, for scripts/results.py and for people
+        write_result(cfg.paths.output_dir, result, started_at, time.perf_counter() - start)
     return result
 
 

@@ -64,6 +64,10 @@ def test_every_experiment_runs_with_debug_fast(experiment, tmp_path):
     if cfg.task._target_.endswith("LanguageModelingTask"):
         assert isinstance(result["sample"], str) and result["sample"].startswith(str(cfg.sample.prompt))
         assert stored["encoder"] is not None
+    record = json.loads((tmp_path / "result.json").read_text())  # what scripts/results.py reads
+    assert record["name"] == experiment and record["metrics"] == metrics and record["global_step"] == 3
+    assert record["wall_time_s"] > 0 and record["finished_at"] >= record["started_at"]
+    assert record["hardware"]["torch"] == torch.__version__ and record["hardware"]["cpu_count"] >= 1
 
 
 # ------------------------------------------------------------------------------ learning and resuming
