@@ -183,6 +183,52 @@ def test_singletons_become_unk_at_the_given_rate_in_training_only(tmp_path):
 
 
 # ------------------------------------------------------------------------------ model and task
+def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
+    corpus = ConllCorpus(tiny_corpus(tmp_path).root, {"train": "train.txt", "test": "test.txt"}, feature_columns=[1])
+    assert corpus.features("test") == [(("X", "Y"),)] and corpus.sentences("test")[0][0] == ("w1", "unseen")
+    dm = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, unk_replace=1.0, bucket=False)
+    dm.setup("fit")
+    (pos,) = dm.feature_vocabs
+    assert pos.itos[:2] == ["<pad>", "<unk>"] and sorted(pos.itos[2:]) == ["X", "Y", "Z"] and dm.feature_vocab_sizes == [5]
+    inputs, lengths, tags = next(iter(dm.train_dataloader()))
+    assert inputs.shape == (30, 3, 2) and lengths.tolist() == [3] * 30
+    # channel 1 is the POS column, aligned with the words; unk_replace touches the words only
+    assert [pos.itos[i] for i in inputs[0, :, 1].tolist()] == ["X", "Y", "Z"]
+    assert (inputs[:, 0, 0] == dm.vocab.unk_index).all(), "w<i> occur once: with rate 1 every one is replaced"
+    assert not (inputs[..., 1] == pos.unk_index).any()
+    held_out = [dm.vocab.itos[s[0, 0]] for s in dm.datasets["valid"].sequences]
+    assert held_out == ["<unk>"] * 10
+    # padding: each channel with its own <pad>; sentences of different lengths in one test batch
+    batch = TagCollate([0, 0])([(np.array([[5, 2], [6, 3]]), [1, 2]), (np.array([[7, 4]]), [3])])[0]
+    assert batch.tolist() == [[[5, 2], [6, 3]], [[7, 4], [0, 0]]]
+
+
+def test_feature_columns_are_checked(tmp_path):
+    root = tiny_corpus(tmp_path).root
+    with pytest.raises(ValueError, match=r"feature_columns \[2\] include the tag_column 2"):
+        ConllCorpus(root, {"train": "train.txt"}, tag_column=2, feature_columns=[2])
+    with pytest.raises(ValueError, match=r"feature_columns must be a list of integer"):
+        ConllCorpus(root, {"train": "train.txt"}, feature_columns="1")
+    with pytest.raises(ValueError, match=r"train\.txt:1: feature_columns entry 7 is out of range for rows of 3 columns"):
+        ConllCorpus(root, {"train": "train.txt"}, feature_columns=[7]).features("train")
+
+
+def test_tagger_with_features_embeds_each_channel():
+    torch.manual_seed(0)
+    model = RNNTagger(3, LSTMCell, vocab_size=10, embedding_dim=4, hidden_size=5, feature_vocab_sizes=[6, 4], feature_embedding_dim=2)
+    assert model.rnn.input_size == 4 + 2 * 2
+    inputs = torch.stack([torch.randint(2, 10, (2, 5)), torch.randint(2, 6, (2, 5)), torch.randint(2, 4, (2, 5))], dim=-1)
+    logits, _ = model(inputs, torch.tensor([5, 3]))
+    assert logits.shape == (2, 5, 3)
+    changed = inputs.clone()
+    changed[0, 2, 1] = 1 if inputs[0, 2, 1] != 1 else 2  # another POS tag for one token
+    assert not torch.allclose(model(changed)[0][0], model(inputs)[0][0]), "the feature must reach the output"
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, seq, 3\).*got \(2, 5\)"):
+        model(inputs[..., 0])
+    with pytest.raises(ValueError, match=r"inputs must have shape \(batch, seq, 1\)"):
+        RNNTagger(3, LSTMCell, vocab_size=10, hidden_size=5)(inputs)
+
+
 def test_tagger_padding_never_changes_real_steps():
     torch.manual_seed(0)
     model = RNNTagger(5, GRUCell, vocab_size=20, embedding_dim=6, hidden_size=7, num_layers=2, padding_idx=0).double().eval()
@@ -245,14 +291,15 @@ def _learn_previous_parity() -> None:
 
 # ------------------------------------------------------------------------------ end to end
 @pytest.mark.slow
-def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(tmp_path):
+@pytest.mark.parametrize("experiment", ["conll2000_chunk_bilstm", "conll2000_chunk_bilstm_pos"])
+def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(experiment, tmp_path):
     """(test_train.py runs conll2000_pos_bilstm, like every experiment, with debug=fast too.)"""
     from hydra_utils import QUIET, compose_config, missing_data, shrink
 
     from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint, load_model
     from seqmodels.train import evaluate, train
 
-    cfg = shrink(compose_config([*QUIET, "experiment=conll2000_chunk_bilstm", "debug=fast", "logger=csv"], tmp_path / "run"))
+    cfg = shrink(compose_config([*QUIET, f"experiment={experiment}", "debug=fast", "logger=csv"], tmp_path / "run"))
     if missing_data(cfg):
         pytest.skip(missing_data(cfg))
     result = train(cfg)
@@ -265,6 +312,8 @@ def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(tmp_path):
     assert len(names) == 23 and names[:3] == ["I-NP", "B-NP", "O"]  # train counts 63,307 / 55,081 / 27,902
     model, encoder, _ = load_model(result["last_model_path"])
     assert isinstance(model, RNNTagger) and model.num_classes == len(names) and len(encoder.vocab) == model.vocab_size
+    # with the POS column as input: 44 tags + <pad>, <unk> (the vocabulary is rebuilt, identically, for evaluation)
+    assert [e.num_embeddings for e in model.feature_embeddings] == ([46] if experiment.endswith("_pos") else [])
 
     eval_cfg = compose_config(
         [f"ckpt_path={result['last_model_path']}", "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"],

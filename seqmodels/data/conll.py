@@ -11,7 +11,7 @@ of columns raises ``ValueError`` naming ``file:line``, what was expected and wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -104,6 +104,8 @@ class ConllCorpus:
             as the validation set, otherwise the data module holds part of train out.
         word_column: index of the token column (negative counts from the end).
         tag_column: index of the target column.
+        feature_columns: indices of further columns given to the model as inputs beside the word
+            (e.g. CoNLL-2000's part-of-speech column for chunking); read by :meth:`features`.
         num_columns: columns every row must have (None: the first row's count, per file).
         separator: column separator (None: whitespace).
         encoding: text encoding of the files.
@@ -122,12 +124,20 @@ class ConllCorpus:
         encoding: str = "utf-8",
         name: str = "conll",
         how: str | None = None,
+        feature_columns: Sequence[int] = (),
     ) -> None:
         if not isinstance(files, Mapping) or "train" not in files:
             raise ValueError(f"files must map split names to file names and include 'train', got {files!r}")
         for key, value in (("word_column", word_column), ("tag_column", tag_column)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{key} must be an integer column index, got {value!r}")
+        if isinstance(feature_columns, (str, bytes)) or not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in feature_columns
+        ):
+            raise ValueError(f"feature_columns must be a list of integer column indices, got {feature_columns!r}")
+        feature_columns = tuple(int(c) for c in feature_columns)
+        if tag_column in feature_columns:
+            raise ValueError(f"feature_columns {list(feature_columns)} include the tag_column {tag_column}: the target cannot be an input")
         self.name = name
         self.how = how or f"expected the files {dict(files)} in this folder"
         self.root = require_dir(path, name, self.how)
@@ -135,6 +145,7 @@ class ConllCorpus:
         self.splits = tuple(self.files)
         self.word_column = word_column
         self.tag_column = tag_column
+        self.feature_columns = feature_columns
         self.num_columns = num_columns
         self.separator = separator
         self.encoding = encoding
@@ -143,26 +154,34 @@ class ConllCorpus:
         check_split(split, self.splits, self.name)
         return require_file(self.root / self.files[split], self.name, self.how)
 
-    def sentences(self, split: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-        """``[(words, tags), ...]`` of ``split`` in file order."""
+    def _read(self, split: str) -> list[ConllSentence]:
         path = self.path_of(split)
-        out = []
-        for sentence in read_conll(path, self.num_columns, self.separator, self.encoding):
+        sentences = read_conll(path, self.num_columns, self.separator, self.encoding)
+        columns = [(f"word_column={self.word_column}", self.word_column), (f"tag_column={self.tag_column}", self.tag_column)]
+        columns += [(f"feature_columns entry {c}", c) for c in self.feature_columns]
+        for sentence in sentences:
             width = len(sentence.rows[0])
-            for key in ("word_column", "tag_column"):
-                index = getattr(self, key)
+            for key, index in columns:
                 if not -width <= index < width:
                     raise ValueError(
-                        f"{path}:{sentence.line}: {key}={index} is out of range for rows of {width} columns"
+                        f"{path}:{sentence.line}: {key} is out of range for rows of {width} columns"
                     )
-            out.append((sentence.column(self.word_column), sentence.column(self.tag_column)))
-        return out
+        return sentences
+
+    def sentences(self, split: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+        """``[(words, tags), ...]`` of ``split`` in file order."""
+        return [(s.column(self.word_column), s.column(self.tag_column)) for s in self._read(split)]
+
+    def features(self, split: str) -> list[tuple[tuple[str, ...], ...]]:
+        """Per sentence of ``split`` (same order as :meth:`sentences`), one tuple of strings per
+        feature column: ``[((pos_1, ..., pos_T),), ...]`` for ``feature_columns=[1]``."""
+        return [tuple(s.column(c) for c in self.feature_columns) for s in self._read(split)]
 
     def fingerprint(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "files": files_fingerprint(self.path_of(s) for s in self.splits),
-            "columns": [self.word_column, self.tag_column],
+            "columns": [self.word_column, self.tag_column, *self.feature_columns],
         }
 
     def __repr__(self) -> str:
@@ -175,12 +194,16 @@ class CoNLL2000(ConllCorpus):
     Args:
         path: the folder with ``train.txt.gz`` and ``test.txt.gz`` (or uncompressed ``.txt``).
         tag_column: ``2`` for the IOB2 chunk tags (the shared task), ``1`` for the POS tags.
+        feature_columns: ``[1]`` gives the model the POS tags as an input when chunking (the shared
+            task supplies them as input: Brill-tagger POS, not gold).
         compressed: whether the files end in ``.gz``.
 
     There is no official validation split: the data module holds part of train out.
     """
 
-    def __init__(self, path: str | Path, tag_column: int = 2, compressed: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, tag_column: int = 2, compressed: bool = True, feature_columns: Sequence[int] = ()
+    ) -> None:
         if tag_column not in (1, 2, -1, -2):
             raise ValueError(f"tag_column must be 1 (POS) or 2 (chunk) for CoNLL-2000, got {tag_column!r}")
         suffix = ".txt.gz" if compressed else ".txt"
@@ -192,6 +215,7 @@ class CoNLL2000(ConllCorpus):
             num_columns=3,
             name="conll2000",
             how=CONLL2000_HOW,
+            feature_columns=feature_columns,
         )
 
 

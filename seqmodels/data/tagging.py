@@ -2,7 +2,9 @@
 
 A batch is ``(inputs, lengths, tags)``:
 
-    inputs   LongTensor (B, T) word ids padded with the vocabulary's ``<pad>``
+    inputs   LongTensor (B, T) word ids padded with the vocabulary's ``<pad>``; with F feature
+             columns (e.g. POS tags as input for chunking) (B, T, 1 + F): channel 0 the word ids,
+             channel 1 + f the ids of feature f in its own vocabulary (padded with its ``<pad>``)
     lengths  LongTensor (B,), the sentence lengths (>= 1)
     tags     LongTensor (B, T) tag ids, padded with ``IGNORE_INDEX`` (-100, cross-entropy's default
              ``ignore_index``), so padding never enters the loss or the metrics
@@ -36,7 +38,8 @@ class TagCollate:
     """Collate ``[(word ids, tag ids), ...]`` into ``(inputs, lengths, tags)`` (see the module docstring).
 
     Args:
-        pad_value: the word id padding ``inputs``.
+        pad_value: the word id padding ``inputs``, or one id per channel when the sentences are
+            (T, 1 + F) arrays of word and feature ids.
         replace: with ``unk_index``, a boolean array over the vocabulary marking the words that may be
             replaced by ``<unk>`` (the training singletons), each occurrence with probability ``rate``;
             so ``<unk>``, which stands for every unseen word at test time, gets trained.
@@ -46,7 +49,12 @@ class TagCollate:
     """
 
     def __init__(
-        self, pad_value: int = 0, replace: np.ndarray | None = None, unk_index: int | None = None, rate: float = 0.0, seed: int = 0
+        self,
+        pad_value: int | Sequence[int] = 0,
+        replace: np.ndarray | None = None,
+        unk_index: int | None = None,
+        rate: float = 0.0,
+        seed: int = 0,
     ) -> None:
         if rate and (replace is None or unk_index is None):
             raise ValueError("unknown-word replacement needs the replaceable words and an <unk> index")
@@ -61,15 +69,18 @@ class TagCollate:
         if int(lengths.min()) < 1:
             raise ValueError("sentences must have at least one token; got an empty one")
         B, T = len(batch), int(lengths.max())
-        inputs = torch.full((B, T), self.pad_value, dtype=torch.long)  # (B, T)
+        channels = np.asarray(batch[0][0]).shape[1:]  # () for word ids, (1 + F,) with feature ids
+        inputs = torch.empty((B, T, *channels), dtype=torch.long)  # (B, T) or (B, T, 1 + F)
+        inputs[:] = torch.as_tensor(self.pad_value, dtype=torch.long)
         tags = torch.full((B, T), IGNORE_INDEX, dtype=torch.long)  # (B, T)
         for b, (words, labels) in enumerate(batch):
             if len(words) != len(labels):
                 raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
-            words = np.asarray(words, dtype=np.int64)
+            words = np.array(words, dtype=np.int64)
             if self.rate:
-                drop = self.replace[words] & (self.rng.random(len(words)) < self.rate)
-                words = np.where(drop, self.unk_index, words)
+                ids = words if words.ndim == 1 else words[:, 0]  # only the words are replaced, not the features
+                drop = self.replace[ids] & (self.rng.random(len(ids)) < self.rate)
+                ids[...] = np.where(drop, self.unk_index, ids)
             inputs[b, : len(words)] = torch.from_numpy(words)
             tags[b, : len(labels)] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         return inputs, lengths, tags
@@ -107,11 +118,15 @@ class TaggingDataModule(L.LightningDataModule):
         encoder: a :class:`TextEncoder` (or its dict) to use instead of building one (evaluation of
             a checkpoint).
         label_names: the tag inventory to use instead of building one; every tag of the data must be in it.
+        feature vocabularies: when the corpus has ``feature_columns``, one vocabulary per column is
+            built from the training sentences (``<pad>``, ``<unk>`` first); ``feature_vocabs`` and
+            ``feature_vocab_sizes`` after ``setup()``, and batches carry (B, T, 1 + F) inputs.
         unk_replace: in training batches, replace each occurrence of a word seen only once in the
             training data by ``<unk>`` with this probability (Lample et al. 2016 use 0.5), so that the
             ``<unk>`` embedding, which every unseen test word gets, is trained. 0 turns it off.
 
     After ``setup()``: ``encoder``, ``vocab``, ``vocab_size``, ``label_names``, ``num_classes``,
+    ``feature_vocabs``/``feature_vocab_sizes`` (None without feature columns),
     ``pad_index``, ``datasets`` (``train``, ``valid``, ``test`` when the corpus has it).
     """
 
@@ -172,12 +187,17 @@ class TaggingDataModule(L.LightningDataModule):
         self.encoder: TextEncoder | None = None
         self.vocab: Vocab | None = None
         self.label_names: tuple[str, ...] | None = None
+        self.feature_vocabs: tuple[Vocab, ...] | None = None
         self.datasets: dict[str, SequenceDataset] = {}
 
     # ------------------------------------------------------------------ attributes
     @property
     def num_classes(self) -> int | None:
         return None if self.label_names is None else len(self.label_names)
+
+    @property
+    def feature_vocab_sizes(self) -> list[int] | None:
+        return None if not self.feature_vocabs else [len(v) for v in self.feature_vocabs]
 
     @property
     def vocab_size(self) -> int | None:
@@ -192,20 +212,28 @@ class TaggingDataModule(L.LightningDataModule):
         return self.vocab.pad_index
 
     # ------------------------------------------------------------------ setup
-    def _splits(self) -> dict[str, list[tuple[Sequence[str], Sequence[str]]]]:
+    @property
+    def _feature_columns(self) -> tuple[int, ...]:
+        return tuple(getattr(self.corpus, "feature_columns", ()) or ())
+
+    def _splits(self) -> tuple[dict[str, list[tuple[Sequence[str], Sequence[str]]]], dict[str, list[tuple]]]:
+        """``(words, tags)`` per split and, with feature columns, the features of each sentence."""
         splits = {split: self.corpus.sentences(split) for split in self.corpus.splits}
+        feats = {split: self.corpus.features(split) for split in self.corpus.splits} if self._feature_columns else {}
         if "valid" not in splits:
-            train = splits["train"]
+            train, train_feats = splits["train"], feats.get("train")
             order = np.random.default_rng(self.val_seed).permutation(len(train))
             held = set(order[: max(1, int(round(len(train) * self.val_fraction)))].tolist())
-            splits["valid"] = [s for i, s in enumerate(train) if i in held]
-            splits["train"] = [s for i, s in enumerate(train) if i not in held]
-        return splits
+            for out, data in ((splits, train), (feats, train_feats)):
+                if data is not None:
+                    out["valid"] = [s for i, s in enumerate(data) if i in held]
+                    out["train"] = [s for i, s in enumerate(data) if i not in held]
+        return splits, feats
 
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
-        splits = self._splits()
+        splits, feats = self._splits()
         tokenizer = WordTokenizer(lowercase=self.lowercase)
         if self.given_encoder is not None:
             self.encoder = self.given_encoder
@@ -220,11 +248,21 @@ class TaggingDataModule(L.LightningDataModule):
         if unknown:
             raise ValueError(f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}...")
         _ = self.pad_index  # raises when the vocabulary has no <pad>
+        if feats:  # one vocabulary per feature column, from the training sentences
+            self.feature_vocabs = tuple(
+                Vocab.build(Counter(v for f in feats["train"] for v in f[c]), (PAD, UNK))
+                for c in range(len(self._feature_columns))
+            )
         for split, data in splits.items():
             words = [np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32) for ws, _ in data]
             tags = [np.asarray([tag_index[t] for t in ts], dtype=np.int32) for _, ts in data]
+            if feats:
+                words = [
+                    np.stack([w, *(np.asarray(v.encode(f[c]), dtype=np.int32) for c, v in enumerate(self.feature_vocabs))], axis=1)
+                    for w, f in zip(words, feats[split])
+                ]  # (T, 1 + F)
             self.datasets[split] = SequenceDataset(words, tags)
-        train_ids = self.datasets["train"].sequences
+        train_ids = [ids if ids.ndim == 1 else ids[:, 0] for ids in self.datasets["train"].sequences]
         counts = np.bincount(np.concatenate(train_ids), minlength=len(self.vocab)) if train_ids else np.zeros(len(self.vocab), int)
         self.singletons = counts == 1  # (V,)
         if self.unk_replace and self.vocab.unk_index is None:
@@ -237,9 +275,12 @@ class TaggingDataModule(L.LightningDataModule):
         if split not in self.datasets:
             raise ValueError(f"{self.corpus!r} has no {split!r} split (it has {sorted(self.datasets)})")
         dataset = self.datasets[split]
-        collate = TagCollate(self.pad_index)
+        pad: int | list[int] = self.pad_index
+        if self.feature_vocabs:
+            pad = [self.pad_index, *(v.pad_index for v in self.feature_vocabs)]
+        collate = TagCollate(pad)
         if train and self.unk_replace:
-            collate = TagCollate(self.pad_index, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]
+            collate = TagCollate(pad, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]
         if train:
             sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import Tensor, nn
 
 from ..cells.base import State, check_positive_int
@@ -15,6 +18,7 @@ class RNNTagger(nn.Module):
     ::
 
         x_t = dropout(E[tokens_t])                         # (B, T, E)
+        x_t = dropout([E[w_t]; F_1[f1_t]; ...; F_F[fF_t]]) # (B, T, E + F*Ef) with feature inputs
         o_t = Stacked(cell, bidirectional)(x, lengths)_t   # (B, T, D*H); zero past each length
         logits_t = head(dropout(o_t))                      # (B, T, C)
 
@@ -35,8 +39,12 @@ class RNNTagger(nn.Module):
             hidden width; else one ``Linear``.
         padding_idx: embedding row kept at zero and out of the gradient (the vocabulary's ``<pad>``).
         backend: ``"auto"``, ``"custom"`` or ``"torch"`` (see :mod:`seqmodels.layers.backends`).
+        feature_vocab_sizes: vocabulary size of each extra input column (e.g. ``[46]`` for POS tags
+            beside the words when chunking); ``inputs`` are then (B, T, 1 + F) with the word ids in
+            channel 0. None or empty: word ids only.
+        feature_embedding_dim: Ef, the embedding size of each feature.
 
-    ``forward(inputs (B, T) long, lengths (B,) | None) -> (logits (B, T, C), state)``; logits at
+    ``forward(inputs (B, T) or (B, T, 1 + F) long, lengths (B,) | None) -> (logits (B, T, C), state)``; logits at
     padded steps are the head applied to zeros (ignore them); ``state`` is the list of L*D final
     cell states.
     """
@@ -54,6 +62,8 @@ class RNNTagger(nn.Module):
         head_hidden_size: int | None = None,
         padding_idx: int | None = None,
         backend: str = "auto",
+        feature_vocab_sizes: Sequence[int] | None = None,
+        feature_embedding_dim: int = 32,
     ) -> None:
         super().__init__()
         self.num_classes = check_positive_int("num_classes", num_classes)
@@ -65,7 +75,11 @@ class RNNTagger(nn.Module):
         if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=padding_idx)
-        self.rnn = Stacked(cell, self.embedding_dim, hidden_size, num_layers, bidirectional, self.dropout_p,
+        sizes = [check_positive_int("feature_vocab_sizes[]", int(n)) for n in (feature_vocab_sizes or ())]
+        width = check_positive_int("feature_embedding_dim", feature_embedding_dim)
+        self.feature_embeddings = nn.ModuleList(nn.Embedding(n, width) for n in sizes)
+        input_size = self.embedding_dim + width * len(sizes)
+        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, self.dropout_p,
                            batch_first=True, backend=backend)
         self.drop = nn.Dropout(self.dropout_p)
         features = self.rnn.output_size
@@ -78,8 +92,19 @@ class RNNTagger(nn.Module):
             )
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
-        check_tokens(inputs, "inputs")
-        x = self.drop(self.embedding(inputs))  # (B, T, E)
+        channels = 1 + len(self.feature_embeddings)
+        if channels > 1 or inputs.dim() == 3:
+            if inputs.dim() != 3 or inputs.shape[-1] != channels:
+                raise ValueError(
+                    f"inputs must have shape (batch, seq, {channels}) (words and {channels - 1} feature(s)), got {tuple(inputs.shape)}"
+                )
+            check_tokens(inputs[..., 0], "inputs")
+            parts = [self.embedding(inputs[..., 0])]
+            parts += [embed(inputs[..., 1 + i]) for i, embed in enumerate(self.feature_embeddings)]
+            x = self.drop(torch.cat(parts, dim=-1))  # (B, T, E + F*Ef)
+        else:
+            check_tokens(inputs, "inputs")
+            x = self.drop(self.embedding(inputs))  # (B, T, E)
         out, state = self.rnn(x, lengths=lengths)  # (B, T, D*H); validates lengths
         return self.head(self.drop(out)), state  # (B, T, C)
 

@@ -14,7 +14,7 @@ from ..data.tagging import IGNORE_INDEX
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .spans import SpanF1
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T), lengths (B,), tags (B, T) padded with IGNORE_INDEX
+Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T) or (B, T, 1+F), lengths (B,), tags (B, T) padded with IGNORE_INDEX
 
 
 class TaggingTask(SequenceTask):
@@ -111,7 +111,9 @@ class TaggingTask(SequenceTask):
             if self.span_f1:
                 self.spans[stage].update(pred_tags, gold_tags)
             if stage == "val" and self._sample is None:
-                words = self.encoder.vocab.decode(inputs[0, : int(lengths[0])]) if self.encoder is not None else None
+                word_ids = inputs[0, : int(lengths[0])]
+                word_ids = word_ids if word_ids.dim() == 1 else word_ids[:, 0]  # channel 0: words; then features
+                words = self.encoder.vocab.decode(word_ids) if self.encoder is not None else None
                 self._sample = (words or ["?"] * len(gold_tags[0]), gold_tags[0], pred_tags[0])
         return predicted
 
