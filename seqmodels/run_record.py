@@ -5,13 +5,17 @@ The file is plain JSON (no pickle) so that scripts — ``scripts/results.py`` bu
 
     {"command": "seqmodels-train experiment=ptb_word_lstm_small", "started_at": "...Z",
      "finished_at": "...Z", "wall_time_s": 1234.5, "hardware": {...}, "metrics": {"test/ppl": ...},
-     "global_step": ..., "best_model_path": ..., "last_model_path": ..., "log_dir": ..., "sample": ...}
+     "global_step": ..., "epochs": ..., "accelerator": "CPUAccelerator", "devices": 1,
+     "best_model_path": ..., "last_model_path": ..., "log_dir": ..., "sample": ...}
+
+A metric that is NaN or infinite is written as ``null``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shlex
@@ -47,17 +51,29 @@ def _cpu_model() -> str:
 
 
 def hardware() -> dict[str, Any]:
-    """Where the run ran: CPU model and cores, torch's thread count, the GPU if one was used, versions."""
+    """Where the run ran: CPU model and cores, torch's thread count, the first CUDA device when CUDA is
+    available (whether the run used it is ``result.json``'s ``accelerator``), versions."""
     info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
     return info
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 def write_result(output_dir: str | Path, result: Mapping[str, Any], started_at: str, wall_time_s: float) -> Path:
@@ -73,6 +89,6 @@ def write_result(output_dir: str | Path, result: Mapping[str, Any], started_at: 
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    tmp.write_text(json.dumps(finite_or_null(record), indent=2, allow_nan=False) + "\n")
     os.replace(tmp, path)
     return path

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 # Sizes that only the data knows after setup(); a model/task yaml opts in by listing the key as null.
 MODEL_SIZES = ("vocab_size", "num_classes", "input_size", "padding_idx", "feature_vocab_sizes")
-TASK_SIZES = ("encoder", "num_classes", "label_names")
+TASK_SIZES = ("encoder", "num_classes", "label_names", "feature_vocabs")
 # config sections not worth logging as hyper-parameters
 NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
 
@@ -117,6 +117,7 @@ def data_sizes(datamodule: Any) -> dict[str, Any]:
     vocab = getattr(datamodule, "vocab", None)
     encoder = getattr(datamodule, "encoder", None)
     label_names = getattr(datamodule, "label_names", None)
+    feature_vocabs = getattr(datamodule, "feature_vocabs", None)
     sizes = {
         "vocab_size": getattr(datamodule, "vocab_size", None),
         "num_classes": getattr(datamodule, "num_classes", None),
@@ -124,6 +125,7 @@ def data_sizes(datamodule: Any) -> dict[str, Any]:
         "padding_idx": getattr(vocab, "pad_index", None) if vocab is not None else None,
         "label_names": list(label_names) if label_names is not None else None,
         "feature_vocab_sizes": getattr(datamodule, "feature_vocab_sizes", None),
+        "feature_vocabs": [list(v.itos) for v in feature_vocabs] if feature_vocabs else None,
         "encoder": encoder.to_dict() if encoder is not None else None,
     }
     return {k: v for k, v in sizes.items() if v is not None}
@@ -307,6 +309,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "log_dir": tensorboard_dir(trainer),
         "output_dir": str(cfg.paths.output_dir),
         "global_step": trainer.global_step,
+        "epochs": trainer.current_epoch,  # completed training epochs
+        "accelerator": type(trainer.accelerator).__name__ if trainer.accelerator is not None else None,
+        "devices": trainer.num_devices,
         "sample": None,
         "name": str(cfg.get("name", "")),
     }
@@ -395,8 +400,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
     ckpt_path = check_ckpt_path(cfg.ckpt_path)
-    extra = load_checkpoint(ckpt_path)[CHECKPOINT_KEY]
+    checkpoint = load_checkpoint(ckpt_path)
+    extra = checkpoint[CHECKPOINT_KEY]
     stored, stored_encoder = extra.get("config"), extra.get("encoder")
+    stored_features = (checkpoint.get("hyper_parameters") or {}).get("feature_vocabs")
     if not isinstance(stored, dict) or not all(k in stored for k in ("data", "model", "task")):
         raise ValueError(f"{ckpt_path}: the stored config lacks data/model/task sections; was it written by seqmodels-train?")
     for section in ("data", "model", "task"):  # a _target_ is code: only trusted classes are instantiated
@@ -408,6 +415,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         run.data = OmegaConf.create(_reroot(OmegaConf.to_container(run.data), str(old_dir), str(data_dir)))
     if cfg.get("data"):
         run.data = OmegaConf.merge(run.data, cfg.data)
+    if stored_features:  # feature ids as in training, whatever the data now holds
+        with open_dict(run.data):
+            run.data.feature_vocabs = stored_features
     split = str(cfg.get("split", "test"))
     if split not in ("test", "val"):
         raise ValueError(f"split must be 'test' or 'val', got {split!r}")

@@ -102,8 +102,9 @@ def test_zaremba_small_and_medium_are_the_published_setups(tmp_path):
     small = compose_config(["experiment=ptb_word_lstm_small"], tmp_path)
     assert (small.model.num_layers, small.model.hidden_size, small.model.embedding_dim) == (2, 200, 200)
     assert (small.data.bptt, small.data.batch_size, small.trainer.max_epochs) == (20, 20, 13)
-    assert small.model.init_range == 0.1 and small.model.dropout == 0.0 and small.task.clip_grad_norm == 5.0
-    assert small.task.optimizer._target_ == "torch.optim.SGD" and small.task.optimizer.lr == 1.0
+    # the paper's lr 1 and clip 5 act on the loss summed over the BPTT steps; ours is the per-token mean
+    assert small.model.init_range == 0.1 and small.model.dropout == 0.0 and small.task.clip_grad_norm == 5.0 / 20
+    assert small.task.optimizer._target_ == "torch.optim.SGD" and small.task.optimizer.lr == 1.0 * 20
     schedule = instantiate(small.task.scheduler)(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
     rates = []
     for _ in range(13):
@@ -116,6 +117,7 @@ def test_zaremba_small_and_medium_are_the_published_setups(tmp_path):
     assert (medium.model.num_layers, medium.model.hidden_size, medium.model.dropout) == (2, 650, 0.5)
     assert (medium.data.bptt, medium.data.batch_size, medium.trainer.max_epochs) == (35, 20, 39)
     assert (medium.task.scheduler.decay, medium.task.scheduler.max_epoch_before_decay) == (0.8, 6)
+    assert medium.task.optimizer.lr == 1.0 * 35 and medium.task.clip_grad_norm == pytest.approx(5.0 / 35, rel=1e-5)
 
 
 def test_data_dir_comes_from_the_environment(monkeypatch):

@@ -55,14 +55,16 @@ def test_results_are_read_from_the_runs_and_written_to_the_docs(runs, tmp_path):
         assert run["command"] == record["command"] and run["wall_time_s"] == record["wall_time_s"]
         assert run["metrics"]["test/mse"] == record["metrics"]["test/mse"] and math.isfinite(run["metrics"]["test/mse"])
         assert (docs / run["figure"]).read_bytes()[:8] == PNG_MAGIC
+        assert run["epochs"] == 1 and run["global_step"] == 3 and run["accelerator"] == "CPUAccelerator"
     lstm, rnn = by_label["adding_lstm_T20"]["target"], by_label["adding_rnn_T20"]["target"]
-    assert lstm["metric"] == "test/mse" and lstm["met"] == (lstm["achieved"] < 0.01)  # 3 steps: not learned
+    assert lstm["metric"] == "test/mse" and lstm["achieved"] > 0.01 and lstm["met"] is False  # 3 steps: not learned
     assert rnn["op"] is None and rnn["met"] is None  # the vanilla RNN is reported, not judged
     assert (docs / "figures" / "results" / "adding_problem.png").read_bytes()[:8] == PNG_MAGIC
 
     text = (docs / "RESULTS.md").read_text()
     assert text.startswith("# Results\n\nHand-written notes.\n\n") and text.endswith("\n\nMore notes.\n")
     assert "old table" not in text and "### adding_lstm_T20" in text and "figures/results/adding_lstm_T20.png" in text
+    assert "| [adding_lstm_T20](#adding_lstm_t20) |" in text  # GitHub's anchor of the heading
     script.collect(runs, docs, score=False)  # again: the block is replaced, not appended
     assert (docs / "RESULTS.md").read_text().count("### adding_lstm_T20") == 1
 

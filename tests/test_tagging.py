@@ -198,6 +198,16 @@ def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
     assert not (inputs[..., 1] == pos.unk_index).any()
     held_out = [dm.vocab.itos[s[0, 0]] for s in dm.datasets["valid"].sequences]
     assert held_out == ["<unk>"] * 10
+    # given vocabularies (a checkpoint's) are used as they are, even where the data would build others
+    given = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, bucket=False, feature_vocabs=[["<pad>", "<unk>", "Y", "X"]])
+    given.setup("fit")
+    assert given.feature_vocabs[0].itos == ["<pad>", "<unk>", "Y", "X"]
+    assert given.datasets["test"].sequences[0][:, 1].tolist() == [3, 2]  # X, Y
+    assert given.datasets["train"].sequences[0][2, 1] == 1, "Z is not in the given vocabulary: <unk>"
+    with pytest.raises(ValueError, match=r"feature_vocabs has 2 vocabularies but the corpus has 1 feature_columns \[1\]"):
+        TaggingDataModule(corpus, feature_vocabs=[["<pad>"], ["<pad>"]]).setup()
+    with pytest.raises(ValueError, match=r"feature_vocabs must be a list of token lists"):
+        TaggingDataModule(corpus, feature_vocabs=["X", "Y"])
     # padding: each channel with its own <pad>; sentences of different lengths in one test batch
     batch = TagCollate([0, 0])([(np.array([[5, 2], [6, 3]]), [1, 2]), (np.array([[7, 4]]), [3])])[0]
     assert batch.tolist() == [[[5, 2], [6, 3]], [[7, 4], [0, 0]]]
@@ -209,6 +219,9 @@ def test_feature_columns_are_checked(tmp_path):
         ConllCorpus(root, {"train": "train.txt"}, tag_column=2, feature_columns=[2])
     with pytest.raises(ValueError, match=r"feature_columns must be a list of integer"):
         ConllCorpus(root, {"train": "train.txt"}, feature_columns="1")
+    with pytest.raises(ValueError, match=r"train\.txt:1: feature_columns \[2\] name the tag_column -1 \(rows of 3 columns\)"):
+        ConllCorpus(root, {"train": "train.txt"}, tag_column=-1, feature_columns=[2]).features("train")
+    assert ConllCorpus(root, {"train": "train.txt"}, feature_columns=None).feature_columns == ()
     with pytest.raises(ValueError, match=r"train\.txt:1: feature_columns entry 7 is out of range for rows of 3 columns"):
         ConllCorpus(root, {"train": "train.txt"}, feature_columns=[7]).features("train")
 
@@ -227,6 +240,11 @@ def test_tagger_with_features_embeds_each_channel():
         model(inputs[..., 0])
     with pytest.raises(ValueError, match=r"inputs must have shape \(batch, seq, 1\)"):
         RNNTagger(3, LSTMCell, vocab_size=10, hidden_size=5)(inputs)
+    with pytest.raises(ValueError, match=r"inputs must be a LongTensor.*got list"):
+        model([[1, 2]])
+    with pytest.raises(ValueError, match=r"feature_vocab_sizes\[1\] must be a positive integer"):
+        RNNTagger(3, LSTMCell, vocab_size=10, hidden_size=5, feature_vocab_sizes=[6, 0])
+    assert model.feature_embeddings[0].weight[0].abs().sum() == 0, "row 0 is the feature's <pad>"
 
 
 def test_tagger_padding_never_changes_real_steps():
@@ -312,8 +330,10 @@ def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(experiment, tmp
     assert len(names) == 23 and names[:3] == ["I-NP", "B-NP", "O"]  # train counts 63,307 / 55,081 / 27,902
     model, encoder, _ = load_model(result["last_model_path"])
     assert isinstance(model, RNNTagger) and model.num_classes == len(names) and len(encoder.vocab) == model.vocab_size
-    # with the POS column as input: 44 tags + <pad>, <unk> (the vocabulary is rebuilt, identically, for evaluation)
+    # with the POS column as input: 44 tags + <pad>, <unk>, stored in the checkpoint (evaluation reuses them)
     assert [e.num_embeddings for e in model.feature_embeddings] == ([46] if experiment.endswith("_pos") else [])
+    features = stored["hyper_parameters"].get("feature_vocabs")
+    assert (features is not None and [len(v) for v in features] == [46] and features[0][:2] == ["<pad>", "<unk>"]) == experiment.endswith("_pos")
 
     eval_cfg = compose_config(
         [f"ckpt_path={result['last_model_path']}", "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"],

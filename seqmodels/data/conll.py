@@ -131,6 +131,7 @@ class ConllCorpus:
         for key, value in (("word_column", word_column), ("tag_column", tag_column)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{key} must be an integer column index, got {value!r}")
+        feature_columns = () if feature_columns is None else feature_columns
         if isinstance(feature_columns, (str, bytes)) or not all(
             isinstance(c, int) and not isinstance(c, bool) for c in feature_columns
         ):
@@ -166,6 +167,11 @@ class ConllCorpus:
                     raise ValueError(
                         f"{path}:{sentence.line}: {key} is out of range for rows of {width} columns"
                     )
+            if self.tag_column % width in {c % width for c in self.feature_columns}:  # -1 and 2 are one column of 3
+                raise ValueError(
+                    f"{path}:{sentence.line}: feature_columns {list(self.feature_columns)} name the tag_column "
+                    f"{self.tag_column} (rows of {width} columns): the target cannot be an input"
+                )
         return sentences
 
     def sentences(self, split: str) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:

@@ -118,15 +118,16 @@ class TaggingDataModule(L.LightningDataModule):
         encoder: a :class:`TextEncoder` (or its dict) to use instead of building one (evaluation of
             a checkpoint).
         label_names: the tag inventory to use instead of building one; every tag of the data must be in it.
-        feature vocabularies: when the corpus has ``feature_columns``, one vocabulary per column is
-            built from the training sentences (``<pad>``, ``<unk>`` first); ``feature_vocabs`` and
-            ``feature_vocab_sizes`` after ``setup()``, and batches carry (B, T, 1 + F) inputs.
+        feature_vocabs: with a corpus that has ``feature_columns``, one token list (``itos``) per
+            column to use instead of building them (evaluation of a checkpoint, which stores them).
         unk_replace: in training batches, replace each occurrence of a word seen only once in the
             training data by ``<unk>`` with this probability (Lample et al. 2016 use 0.5), so that the
             ``<unk>`` embedding, which every unseen test word gets, is trained. 0 turns it off.
 
     After ``setup()``: ``encoder``, ``vocab``, ``vocab_size``, ``label_names``, ``num_classes``,
-    ``feature_vocabs``/``feature_vocab_sizes`` (None without feature columns),
+    ``feature_vocabs``/``feature_vocab_sizes`` (None without feature columns: with them, one
+    vocabulary per column from the training sentences, ``<pad>`` and ``<unk>`` first, and batches
+    carry (B, T, 1 + F) inputs),
     ``pad_index``, ``datasets`` (``train``, ``valid``, ``test`` when the corpus has it).
     """
 
@@ -148,6 +149,7 @@ class TaggingDataModule(L.LightningDataModule):
         encoder: TextEncoder | dict[str, Any] | None = None,
         label_names: Sequence[str] | None = None,
         unk_replace: float = 0.0,
+        feature_vocabs: Sequence[Sequence[str]] | None = None,
     ) -> None:
         super().__init__()
         if not callable(getattr(corpus, "sentences", None)):
@@ -167,6 +169,11 @@ class TaggingDataModule(L.LightningDataModule):
             raise ValueError(f"unk_replace must be a probability in [0, 1], got {unk_replace!r}")
         if label_names is not None and (isinstance(label_names, str) or not all(isinstance(n, str) for n in label_names)):
             raise ValueError(f"label_names must be a list of tag strings or None, got {label_names!r}")
+        if feature_vocabs is not None and (
+            isinstance(feature_vocabs, str) or not all(not isinstance(v, str) and all(isinstance(t, str) for t in v) for v in feature_vocabs)
+        ):
+            raise ValueError(f"feature_vocabs must be a list of token lists (one per feature column) or None, got {feature_vocabs!r}")
+        self.given_feature_vocabs = None if feature_vocabs is None else [list(v) for v in feature_vocabs]
         self.corpus = corpus
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -248,7 +255,14 @@ class TaggingDataModule(L.LightningDataModule):
         if unknown:
             raise ValueError(f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}...")
         _ = self.pad_index  # raises when the vocabulary has no <pad>
-        if feats:  # one vocabulary per feature column, from the training sentences
+        if feats and self.given_feature_vocabs is not None:
+            if len(self.given_feature_vocabs) != len(self._feature_columns):
+                raise ValueError(
+                    f"feature_vocabs has {len(self.given_feature_vocabs)} vocabularies but the corpus has "
+                    f"{len(self._feature_columns)} feature_columns {list(self._feature_columns)}"
+                )
+            self.feature_vocabs = tuple(Vocab(itos, [s for s in (PAD, UNK) if s in itos]) for itos in self.given_feature_vocabs)
+        elif feats:  # one vocabulary per feature column, from the training sentences
             self.feature_vocabs = tuple(
                 Vocab.build(Counter(v for f in feats["train"] for v in f[c]), (PAD, UNK))
                 for c in range(len(self._feature_columns))

@@ -42,7 +42,8 @@ class RNNTagger(nn.Module):
         feature_vocab_sizes: vocabulary size of each extra input column (e.g. ``[46]`` for POS tags
             beside the words when chunking); ``inputs`` are then (B, T, 1 + F) with the word ids in
             channel 0. None or empty: word ids only.
-        feature_embedding_dim: Ef, the embedding size of each feature.
+        feature_embedding_dim: Ef, the embedding size of each feature (row 0, the feature's
+            ``<pad>``, stays zero).
 
     ``forward(inputs (B, T) or (B, T, 1 + F) long, lengths (B,) | None) -> (logits (B, T, C), state)``; logits at
     padded steps are the head applied to zeros (ignore them); ``state`` is the list of L*D final
@@ -75,9 +76,12 @@ class RNNTagger(nn.Module):
         if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=padding_idx)
-        sizes = [check_positive_int("feature_vocab_sizes[]", int(n)) for n in (feature_vocab_sizes or ())]
+        if isinstance(feature_vocab_sizes, (str, int)):
+            raise ValueError(f"feature_vocab_sizes must be a list of vocabulary sizes or None, got {feature_vocab_sizes!r}")
+        sizes = [check_positive_int(f"feature_vocab_sizes[{i}]", n) for i, n in enumerate(feature_vocab_sizes or ())]
         width = check_positive_int("feature_embedding_dim", feature_embedding_dim)
-        self.feature_embeddings = nn.ModuleList(nn.Embedding(n, width) for n in sizes)
+        # id 0 of each feature vocabulary is its <pad> (TaggingDataModule builds them so)
+        self.feature_embeddings = nn.ModuleList(nn.Embedding(n, width, padding_idx=0) for n in sizes)
         input_size = self.embedding_dim + width * len(sizes)
         self.rnn = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, self.dropout_p,
                            batch_first=True, backend=backend)
@@ -92,6 +96,8 @@ class RNNTagger(nn.Module):
             )
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
+        if not isinstance(inputs, Tensor):
+            raise ValueError(f"inputs must be a LongTensor of shape (batch, seq), got {type(inputs).__name__}")
         channels = 1 + len(self.feature_embeddings)
         if channels > 1 or inputs.dim() == 3:
             if inputs.dim() != 3 or inputs.shape[-1] != channels:

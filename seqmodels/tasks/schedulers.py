@@ -15,8 +15,9 @@ class EpochDecay(LRScheduler):
     """Zaremba et al. (2014): constant rate for ``max_epoch_before_decay`` epochs, then geometric decay.
 
     During epoch ``e`` (0-based), ``lr = base_lr * decay ** max(0, e + 1 - max_epoch_before_decay)``.
-    The "small" PTB setup is ``lr=1, decay=0.5, max_epoch_before_decay=4`` (13 epochs), "medium"
-    ``decay=0.8, max_epoch_before_decay=6`` (39 epochs). Step it once per epoch.
+    The "small" PTB setup is ``decay=0.5, max_epoch_before_decay=4`` (13 epochs), "medium"
+    ``decay=0.8, max_epoch_before_decay=6`` (39 epochs); the paper's base rate 1 is on the loss summed
+    over the BPTT steps, so on a per-token mean loss it is ``lr = bptt`` (20 small, 35 medium). Step it once per epoch.
 
     Args:
         optimizer: the wrapped optimizer.

@@ -35,6 +35,9 @@ class TaggingTask(SequenceTask):
         label_names: the C tag strings (needed for span F1 and the text sample).
         span_f1: score chunks (IOB-style tags such as CoNLL-2000's) besides tokens; False for tags
             without spans (part of speech).
+        feature_vocabs: the token list of each extra input column (e.g. the POS tags given to a
+            chunker), kept in the checkpoint's hyper-parameters so that evaluation and prediction map
+            feature strings to the ids the model was trained with.
         Others: see :class:`~seqmodels.tasks.base.SequenceTask`.
     """
 
@@ -51,6 +54,7 @@ class TaggingTask(SequenceTask):
         scheduler_interval: str = "epoch",
         config: dict | None = None,
         encoder: Any = None,
+        feature_vocabs: Sequence[Sequence[str]] | None = None,
     ) -> None:
         super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
         if num_classes is None:
@@ -63,6 +67,14 @@ class TaggingTask(SequenceTask):
         label_names = to_plain(label_names, "label_names")
         if label_names is not None and (len(label_names) != num_classes or not all(isinstance(n, str) for n in label_names)):
             raise ValueError(f"label_names must be {num_classes} strings, got {label_names!r}")
+        feature_vocabs = to_plain(feature_vocabs, "feature_vocabs")
+        embeddings = getattr(model, "feature_embeddings", [])
+        if feature_vocabs is not None and [len(v) for v in feature_vocabs] != [e.num_embeddings for e in embeddings]:
+            raise ValueError(
+                f"feature_vocabs of sizes {[len(v) for v in feature_vocabs]} do not fit the model's feature "
+                f"embeddings {[e.num_embeddings for e in embeddings]}"
+            )
+        self.feature_vocabs = feature_vocabs
         if not isinstance(span_f1, bool):
             raise ValueError(f"span_f1 must be True or False, got {span_f1!r}")
         if span_f1 and label_names is None:
