@@ -121,7 +121,8 @@ def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any]) -
         "hardware": record.get("hardware"),
         "accelerator": record.get("accelerator"),
         "global_step": record.get("global_step"),
-        "epochs": record.get("epochs"),
+        # result.json's own count; records written before it had one: one validation per epoch
+        "epochs": record["epochs"] if record.get("epochs") is not None else (len(val_loss) or None),
         "best_val_loss": min(v for _, v in val_loss) if val_loss else None,
         "metrics": {k: v for k, v in sorted(metrics.items()) if k.startswith(("test/", "val/"))},
         "target": None,
