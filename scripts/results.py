@@ -227,7 +227,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return f"{value:.5g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
 
 
