@@ -247,6 +247,16 @@ def _int_option(cfg: DictConfig, key: str) -> int:
     return value
 
 
+def set_flush_denormal(cfg: DictConfig) -> None:
+    """Apply ``cfg.flush_denormal`` (default True) with ``torch.set_flush_denormal``: on CPU, denormal
+    floats become zero. Call it before any parallel CPU work: threads started later inherit the setting."""
+    wanted = cfg.get("flush_denormal", True)
+    if not isinstance(wanted, bool):
+        raise ValueError(f"flush_denormal must be true or false, got {wanted!r}")
+    if not torch.set_flush_denormal(wanted) and wanted:
+        log.warning("flush_denormal: this CPU cannot flush denormal floats (no SSE3); they stay as they are")
+
+
 def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:
     """``path`` as a string if it names an existing file, else a ``FileNotFoundError`` naming ``key``."""
     if path is None or not str(path).strip():
@@ -271,6 +281,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from .run_record import utc_now, write_result
 
     started_at, start = utc_now(), time.perf_counter()
+    set_flush_denormal(cfg)
 
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
@@ -397,6 +408,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from .checkpoint import CHECKPOINT_KEY, load_checkpoint
     from .trust import check_targets
 
+    set_flush_denormal(cfg)
     if cfg.get("seed") is not None:
         L.seed_everything(_int_option(cfg, "seed"), workers=True)
     ckpt_path = check_ckpt_path(cfg.ckpt_path)

@@ -265,3 +265,25 @@ def test_example_cell_trains_from_the_cli(tmp_path):
     # one layer of the two-gate cell: weight_hh is (2H, H)
     shapes = [tuple(v.shape) for k, v in stored["state_dict"].items() if k.endswith("weight_hh")]
     assert shapes == [(2 * TINY["model.hidden_size"], TINY["model.hidden_size"])]
+
+
+# ------------------------------------------------------------------------------ denormal floats
+@pytest.fixture
+def default_denormals():
+    yield
+    torch.set_flush_denormal(False)  # the process default, for the tests that follow
+
+
+def test_flush_denormal_is_applied_and_checked(default_denormals, tmp_path):
+    from seqmodels.train import set_flush_denormal
+
+    tiny = 1e-323  # a float64 denormal
+    set_flush_denormal(compose_config(["flush_denormal=false"], tmp_path))
+    assert torch.tensor([tiny], dtype=torch.float64).item() > 0
+    cfg = compose_config([], tmp_path)
+    assert cfg.flush_denormal is True, "on by default"
+    set_flush_denormal(cfg)
+    assert torch.tensor([tiny], dtype=torch.float64).item() == 0.0
+    assert (torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0  # float32 denormal
+    with pytest.raises(ValueError, match="flush_denormal must be true or false, got 'yes'"):
+        set_flush_denormal(compose_config(["flush_denormal=yes"], tmp_path))
