@@ -183,6 +183,25 @@ def test_auto_policy():
     assert auto_uses_torch([GRUCell(3, 4)], torch.randn(2, 64, 3))
     assert not auto_uses_torch([RNNCell(3, 4)], torch.randn(2, 64, 3))
     assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
+    # a GRU batch with sequences shorter than T runs on ours (ATen's packed GRU is far slower on CPU);
+    # full-length lengths change nothing
+    x = torch.randn(5, 64, 3)
+    assert not auto_uses_torch([GRUCell(3, 4)], x, torch.full((64,), 5).index_fill(0, torch.tensor([3]), 2))
+    assert auto_uses_torch([GRUCell(3, 4)], x, torch.full((64,), 5))
+    assert auto_uses_torch([LSTMCell(3, 4)], x, torch.full((64,), 2))
+
+
+def test_torch_backend_with_full_lengths_equals_no_lengths():
+    """Lengths that are all T skip packing on the torch backend: same numbers as without lengths."""
+    torch.manual_seed(0)
+    for net in (seqmodels.GRU(I, H, num_layers=2, bidirectional=True, backend="torch").double(),
+                seqmodels.LSTM(I, H, backend="torch").double()):
+        x = torch.randn(T, B, I, dtype=torch.float64)
+        out, state = net(x)
+        out_full, state_full = net(x, lengths=torch.full((B,), T))
+        assert torch.equal(out, out_full)
+        for a, b in zip(state if isinstance(state, tuple) else (state,), state_full if isinstance(state_full, tuple) else (state_full,)):
+            assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("layer_backend", ["custom", "torch"])

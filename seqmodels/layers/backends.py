@@ -12,8 +12,9 @@
 * ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
   (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
   whenever it can run the stack; on CPU in float32 torch's kernel for LSTM (oneDNN) and for GRU
-  batches of 48 or more (where ATen's per-step GRU beats our loop), ``custom`` for every other
-  case — RNN, small-batch GRU, float64, and every cell torch cannot run.
+  batches of 48 or more (where ATen's per-step GRU beats our loop) unless some sequences are
+  shorter than T (ATen's packed GRU is 5-10x slower than ours), ``custom`` for every other case —
+  RNN, small-batch GRU, float64, and every cell torch cannot run.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ def torch_forward(
         hx = (torch.stack([s[0] for s in state]), torch.stack([s[1] for s in state]))  # (L*D, B, H) each
     else:
         hx = torch.stack(list(state))  # (L*D, B, H)
+    if lengths is not None and not torch.compiler.is_compiling() and int(lengths.min()) == x.shape[0]:
+        lengths = None  # every sequence is full length: the unpacked kernel gives the same, without packing
     if lengths is None:
         out, *final = fn(x, hx, weights, first.bias, num_layers, dropout, training, bidirectional, False)
     else:
@@ -145,8 +148,8 @@ def torch_forward(
 AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
 
 
-def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
-    """``auto``'s rule for a stack on input x (T, B, I); see the module docstring."""
+def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
+    """``auto``'s rule for a stack on input x (T, B, I) with optional lengths (B,); see the module docstring."""
     if isinstance(torch_kernel(cells), str):
         return False
     if x.is_cuda:
@@ -155,11 +158,14 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
         return False
     if isinstance(cells[0], LSTMCell):
         return True
-    return isinstance(cells[0], GRUCell) and x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
+    if not isinstance(cells[0], GRUCell) or x.shape[1] < AUTO_TORCH_GRU_MIN_BATCH:
+        return False
+    # ATen's GRU on a packed batch (sequences shorter than T) is 5-10x slower than ours on CPU
+    return lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == x.shape[0]
 
 
-def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor) -> bool:
+def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
     """Whether ``backend`` runs these cells on torch's kernel (``"torch"`` always tries to)."""
     if backend == "torch":
         return True
-    return backend == "auto" and auto_uses_torch(cells, x)
+    return backend == "auto" and auto_uses_torch(cells, x, lengths)

@@ -63,7 +63,7 @@ class Bidirectional(nn.Module):
             x = x.transpose(0, 1)  # (T, B, I)
         lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
         cells = [self.forward_layer.cell, self.backward_layer.cell]
-        if uses_torch(self.backend, cells, x):
+        if uses_torch(self.backend, cells, x, lengths):
             output, states = torch_forward(cells, 1, True, x, None if state is None else list(state), lengths,
                                            0.0, self.training)
             state = (states[0], states[1])

@@ -44,7 +44,7 @@ class Recurrent(nn.Module):
             x = x.transpose(0, 1)  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         lengths = check_lengths(lengths, B, T, x.device)
-        if uses_torch(self.backend, [self.cell], x):
+        if uses_torch(self.backend, [self.cell], x, lengths):
             output, states = torch_forward([self.cell], 1, False, x, None if state is None else [state], lengths,
                                            0.0, self.training)
             state = states[0]

@@ -105,7 +105,7 @@ class Stacked(nn.Module):
         if state is not None and len(state) != self.num_layers * D:
             raise ValueError(f"state must hold num_layers*num_directions={self.num_layers * D} states, got {len(state)}")
         cells = self.cells()
-        if uses_torch(self.backend, cells, x):
+        if uses_torch(self.backend, cells, x, lengths):
             output, final = torch_forward(cells, self.num_layers, self.bidirectional, x, state, lengths,
                                           self.dropout, self.training)
             return (output.transpose(0, 1) if self.batch_first else output), final
