@@ -206,6 +206,8 @@ def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
     assert given.datasets["train"].sequences[0][2, 1] == 1, "Z is not in the given vocabulary: <unk>"
     with pytest.raises(ValueError, match=r"feature_vocabs has 2 vocabularies but the corpus has 1 feature_columns \[1\]"):
         TaggingDataModule(corpus, feature_vocabs=[["<pad>"], ["<pad>"]]).setup()
+    with pytest.raises(ValueError, match=r"feature_vocabs has 1 vocabularies but the corpus has 0 feature_columns \[\]"):
+        TaggingDataModule(tiny_corpus(tmp_path), feature_vocabs=[["<pad>"]]).setup()
     with pytest.raises(ValueError, match=r"feature_vocabs must be a list of token lists"):
         TaggingDataModule(corpus, feature_vocabs=["X", "Y"])
     # padding: each channel with its own <pad>; sentences of different lengths in one test batch

@@ -255,7 +255,7 @@ class TaggingDataModule(L.LightningDataModule):
         if unknown:
             raise ValueError(f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}...")
         _ = self.pad_index  # raises when the vocabulary has no <pad>
-        if feats and self.given_feature_vocabs is not None:
+        if self.given_feature_vocabs is not None:
             if len(self.given_feature_vocabs) != len(self._feature_columns):
                 raise ValueError(
                     f"feature_vocabs has {len(self.given_feature_vocabs)} vocabularies but the corpus has "
