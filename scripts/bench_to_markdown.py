@@ -15,7 +15,8 @@ def main(path: str) -> None:
         data = json.load(f)
     m = data["machine"]
     print(f"Machine: {m['device']}, {m['threads']} threads, torch {m['torch']}, measured `torch.mm` peak "
-          f"{m['matmul_peak_gflops']} GFLOP/s; {m['date']}.\n")
+          f"{m['matmul_peak_gflops']} GFLOP/s; fused C gate kernels "
+          f"{'on' if m.get('fused_cpu_kernels') else 'off'}; {m['date']}.\n")
     rows = defaultdict(dict)
     for r in data["rows"]:
         rows[(r["cell"], r["shape"], r["mode"])][r["impl"]] = r

@@ -30,6 +30,8 @@ from typing import Callable
 import torch
 from torch.utils import benchmark
 
+from .functional import native
+
 SHAPES = {  # name: (batch, seq_len, input_size, hidden_size, num_layers)
     "char": (64, 128, 64, 256, 2),
     "word": (20, 35, 200, 200, 2),
@@ -241,6 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": round(peak, 1),
+        # the C gate kernels of the custom backend on CPU (SEQMODELS_NATIVE=0 benchmarks the ATen-op path)
+        "fused_cpu_kernels": device.type == "cpu" and native.kernels(torch.zeros(1)) is not None,
     }
     print(" ".join(f"{k}={v}" for k, v in machine.items()))
     if args.only_e2e:

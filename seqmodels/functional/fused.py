@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import native
+
 
 def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     if a is None:
@@ -53,6 +55,131 @@ def _steps(*tensors: Tensor) -> list[tuple[Tensor, ...]]:
     return list(zip(*(t.unbind(0) for t in tensors)))
 
 
+# ------------------------------------------------------------------------- fused CPU kernels (native)
+def _addresses(*buffers: Tensor) -> list[tuple[int, int]]:
+    """(address of step 0, bytes per step) of contiguous (T, ...) buffers, for the per-step kernel calls."""
+    return [(b.data_ptr(), b[0].numel() * b.element_size() if len(b) else 0) for b in buffers]
+
+
+def _hidden_weight_grad(D: Tensor, out: Tensor, h0: Tensor) -> Tensor:
+    """``dW_hh = Σ_t D_tᵀ h_{t-1}`` with ``h_{t-1}`` = h0 then ``out[:-1]``: two GEMMs, no (T, B, H) copy."""
+    T, B, G = D.shape
+    if T == 0:
+        return D.new_zeros(G, h0.shape[-1])
+    grad = D[0].t().mm(h0)
+    if T > 1:
+        grad.addmm_(D[1:].reshape((T - 1) * B, G).t(), out[:-1].reshape((T - 1) * B, -1))
+    return grad
+
+
+def _lstm_forward_native(kernels, gates, w_t, h0, c0, cells, tanh_c, out):
+    """The unmasked LSTM forward loop, each step one GEMM and one fused kernel call (see ``lstm_fwd``)."""
+    T, B, G = gates.shape
+    H = G // 4
+    (g_at, g_step), (c_at, step), (t_at, _), (o_at, _) = _addresses(gates, cells, tanh_c, out)
+    c_prev, c_prev_stride = c0.contiguous(), H
+    c_prev_at = c_prev.data_ptr()
+    h, outs = h0, out.unbind(0)
+    for t, g_t in enumerate(gates.unbind(0)):
+        g_t.addmm_(h, w_t)
+        kernels.lstm_fwd(B, H, g_at + t * g_step, c_prev_at, c_prev_stride, c_at + t * step, t_at + t * step,
+                         o_at + t * step)
+        c_prev_at, h = c_at + t * step, outs[t]
+    return (h, cells[T - 1]) if T else (h0, c0)
+
+
+def _lstm_backward_native(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_cn):
+    """BPTT through the unmasked LSTM, each step one fused kernel call (``lstm_bwd``) and one GEMM.
+
+    Returns ``D`` (T, B, 4H), the gate pre-activation gradients, and the gradients of h0 and c0.
+    """
+    T, B, G = gates.shape
+    H = G // 4
+    D = gates.new_empty(T, B, G)
+    dc = gates.new_zeros(B, H) if d_cn is None else torch.empty_like(d_cn, memory_format=torch.contiguous_format).copy_(d_cn)
+    dh = gates.new_zeros(B, H) if d_hn is None else d_hn
+    if d_out is not None and T:
+        dh = (dh + d_out[T - 1]).contiguous()
+    else:
+        dh = dh.contiguous()
+    c0 = c0.contiguous()
+    (g_at, g_step), (c_at, step), (t_at, _), (D_at, _) = _addresses(gates, cells, tanh_c, D)
+    D_steps = D.unbind(0)
+    for t in range(T - 1, -1, -1):
+        c_prev_at = c_at + (t - 1) * step if t > 0 else c0.data_ptr()
+        kernels.lstm_bwd(B, H, g_at + t * g_step, t_at + t * step, c_prev_at, H, dh.data_ptr(), dc.data_ptr(),
+                         D_at + t * g_step)
+        if t > 0:
+            dh = D_steps[t].mm(weight_hh) if d_out is None else torch.addmm(d_out[t - 1], D_steps[t], weight_hh)
+        else:
+            dh = D_steps[0].mm(weight_hh)
+    return D, dh, dc
+
+
+def _nrz_to_rzn(a: Tensor) -> Tensor:
+    """Blocks of rows (n, r, z) → torch's GRU order (r, z, n) (and the inverse of ``_rzn_to_nrz``)."""
+    n, r, z = a.chunk(3)
+    return torch.cat([r, z, n])
+
+
+def _rzn_to_nrz(a: Tensor) -> Tensor:
+    r, z, n = a.chunk(3)
+    return torch.cat([n, r, z])
+
+
+def _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0):
+    """The unmasked GRU forward loop: per step ``W_hh h`` (one GEMM) and one ``gru_fwd`` call.
+
+    Returns ``gates`` (T, B, 3H) = [r, z, ĥ_n], ``n`` and the outputs (T, B, H).
+    """
+    T, B, G = x_hat.shape
+    H = G // 3
+    gates = x_hat.new_empty(T, B, G)
+    new = x_hat.new_empty(T, B, H)
+    out = x_hat.new_empty(T, B, H)
+    (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = _addresses(gates, x_hat, new, out)
+    h = h0.contiguous()
+    h_at, outs = h.data_ptr(), out.unbind(0)
+    b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()  # added inside the kernel
+    b_at = b_hh.data_ptr()
+    for t, g_t in enumerate(gates.unbind(0)):
+        torch.mm(h, w_t, out=g_t)
+        kernels.gru_fwd(B, H, g_at + t * g_step, b_at, x_at + t * g_step, G, h_at, H, n_at + t * step,
+                        o_at + t * step)
+        h, h_at = outs[t], o_at + t * step
+    return gates, new, out
+
+
+def _gru_backward_native(kernels, gates, new, out, h0, weight_hh, d_out, d_hn):
+    """BPTT through the unmasked GRU, per step one ``gru_bwd`` call and one GEMM.
+
+    Returns ``E`` (T, B, 4H) = [dn̂ ⊙ r, dr̂, dẑ, dn̂] and the gradient of h0.
+    """
+    T, B, G = gates.shape
+    H = G // 3
+    E = gates.new_empty(T, B, 4 * H)
+    w_nrz = _rzn_to_nrz(weight_hh)  # rows in E's order
+    dh = gates.new_zeros(B, H) if d_hn is None else d_hn
+    if d_out is not None:
+        d_out = d_out.contiguous()
+        if T:
+            dh = dh + d_out[T - 1]
+    dh = dh.contiguous()
+    zeros = gates.new_zeros(B, H)  # the output gradient of steps that have none
+    carry = gates.new_empty(B, H)  # dh ⊙ z + dy_{t-1}
+    h0 = h0.contiguous()
+    (g_at, g_step), (n_at, step), (o_at, _), (E_at, E_step) = _addresses(gates, new, out, E)
+    dy_at = d_out.data_ptr() if d_out is not None else None
+    E_steps = E[..., : 3 * H].unbind(0)
+    for t in range(T - 1, -1, -1):
+        h_prev_at = o_at + (t - 1) * step if t > 0 else h0.data_ptr()
+        dy_prev_at = dy_at + (t - 1) * step if (dy_at is not None and t > 0) else zeros.data_ptr()
+        kernels.gru_bwd(B, H, g_at + t * g_step, n_at + t * step, h_prev_at, H, dh.data_ptr(), dy_prev_at,
+                        E_at + t * E_step, carry.data_ptr())
+        dh = torch.addmm(carry, E_steps[t], w_nrz)
+    return E, dh
+
+
 # ---------------------------------------------------------------------------------------- LSTM
 class LSTMRecurrence(torch.autograd.Function):
     """``(x (T,B,I), h0, c0, W_ih (4H,I), W_hh (4H,H), b (4H,)|None, mask|None) -> (out (T,B,H), h_n, c_n)``.
@@ -78,6 +205,14 @@ class LSTMRecurrence(torch.autograd.Function):
         cells = gates.new_empty(T, B, H)  # c_t (unmasked)
         tanh_c = gates.new_empty(T, B, H)
         out = gates.new_empty(T, B, H)
+        ctx.has_bias = bias is not None
+        kernels = native.kernels(gates, h0, c0, weight_hh) if mask is None else None
+        if kernels is not None:
+            h, c = _lstm_forward_native(kernels, gates, w_t, h0, c0, cells, tanh_c, out)
+            ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, None, None, None)
+            ctx.native = kernels
+            return out, h, c
+        ctx.native = None
         masked = mask is not None
         h_prev = gates.new_empty(T, B, H) if masked else None  # states entering each step
         c_prev = gates.new_empty(T, B, H) if masked else None
@@ -100,7 +235,6 @@ class LSTMRecurrence(torch.autograd.Function):
                 c_prev[t].copy_(c)
                 h, c = torch.where(m, o_t, h), torch.where(m, c_t, c)
                 o_t.masked_fill_(~m, 0.0)
-        ctx.has_bias = bias is not None
         ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask)
         return out, h, c
 
@@ -109,6 +243,11 @@ class LSTMRecurrence(torch.autograd.Function):
         x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 4
+        if ctx.native is not None:
+            D, dh_state, dc_state = _lstm_backward_native(ctx.native, gates, cells, tanh_c, c0, weight_hh,
+                                                          d_out, d_hn, d_cn)
+            d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
+            return d_x, dh_state, dc_state, d_w_ih, _hidden_weight_grad(D, out, h0), d_b, None
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
         dc_state = c0.new_zeros(B, H) if d_cn is None else d_cn.clone()
@@ -184,6 +323,13 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = x_hat.shape
         H = G // 3
         w_t = weight_hh.t()
+        ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
+        kernels = native.kernels(x_hat, h0, weight_hh) if mask is None else None
+        ctx.native = kernels
+        if kernels is not None:
+            gates, new, out = _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0)
+            ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, None, None)
+            return out, (out[T - 1] if T else h0)
         gates = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn], then [r, z, ĥ_n]
         if bias_hh is None:
             gates[..., : 2 * H] = x_hat[..., : 2 * H]
@@ -210,7 +356,6 @@ class GRURecurrence(torch.autograd.Function):
                 h_prev[t].copy_(h)
                 h = torch.where(m, o_t, h)
                 o_t.masked_fill_(~m, 0.0)
-        ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
         ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask)
         return out, h
 
@@ -219,6 +364,14 @@ class GRURecurrence(torch.autograd.Function):
         x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 3
+        if ctx.native is not None:
+            E, dh_state = _gru_backward_native(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn)
+            # E = [dn̂ ⊙ r, dr̂, dẑ, dn̂]: columns H: are dX̂ (r, z, n); columns :3H are d(W_hh h + b_hh) in
+            # the row order (n, r, z), put back into torch's (r, z, n) below
+            d_x, d_w_ih, d_b_ih = _input_grads(ctx, E[..., H:], x, weight_ih, ctx.has_bias_ih)
+            d_w_hh = _nrz_to_rzn(_hidden_weight_grad(E[..., : 3 * H], out, h0))
+            d_b_hh = _nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
+            return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
         if mask is None:

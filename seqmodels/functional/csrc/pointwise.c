@@ -1,0 +1,106 @@
+/* Fused per-step gate math of the `custom` backend on CPU (seqmodels/functional/native.py).
+ *
+ * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
+ * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns tanhf into glibc's libmvec calls).
+ * Plain C on raw row-major buffers; the caller (Python, ctypes) checks devices, dtypes and layouts.
+ *
+ * Shapes: B rows (batch), H hidden units. "gates" rows hold G*H values (LSTM [i f g o], GRU [r z n]);
+ * every other (B, H) buffer is contiguous unless a row stride is passed.
+ * sigmoid(x) = 0.5 tanh(x/2) + 0.5: one transcendental, no overflow for large |x|.
+ */
+#include <math.h>
+#include <stddef.h>
+
+#define DEFINE_KERNELS(T, SUFFIX, TANH)                                                                    \
+                                                                                                           \
+/* LSTM forward: gates (B, 4H) pre-activations X̂_t + W_hh h_{t-1}, activated in place to [i f g o];      \
+ * c = f c_prev + i g,  tc = tanh c,  h = o tc. c_prev rows are cps apart. */                              \
+void lstm_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict c_prev, long cps,              \
+                       T *restrict c, T *restrict tc, T *restrict h) {                                     \
+    for (long b = 0; b < B; ++b) {                                                                         \
+        T *gi = gates + b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;                               \
+        const T *cp = c_prev + b * cps;                                                                    \
+        T *cb = c + b * H, *tb = tc + b * H, *hb = h + b * H;                                              \
+        for (long j = 0; j < H; ++j) {                                                                     \
+            T i = (T)0.5 * TANH((T)0.5 * gi[j]) + (T)0.5;                                                  \
+            T f = (T)0.5 * TANH((T)0.5 * gf[j]) + (T)0.5;                                                  \
+            T g = TANH(gg[j]);                                                                             \
+            T o = (T)0.5 * TANH((T)0.5 * go[j]) + (T)0.5;                                                  \
+            T cv = f * cp[j] + i * g;                                                                      \
+            T t = TANH(cv);                                                                                \
+            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;                                                    \
+            cb[j] = cv; tb[j] = t; hb[j] = o * t;                                                          \
+        }                                                                                                  \
+    }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
+/* LSTM backward of one step. In: activated gates [i f g o] (B, 4H), tc = tanh c_t, c_prev (rows cps      \
+ * apart), dh = dL/dh_t; dc holds dL/dc_t from later steps and leaves as dL/dc_{t-1} = dc_t f.             \
+ * Out: D (B, 4H), the gradients of the gate pre-activations:                                             \
+ *   dc_t = dc + dh o (1 - tc²);  D = [dc_t g i(1-i), dc_t c_prev f(1-f), dc_t i (1-g²), dh tc o(1-o)]. */ \
+void lstm_bwd_##SUFFIX(long B, long H, const T *restrict gates, const T *restrict tc,                      \
+                       const T *restrict c_prev, long cps, const T *restrict dh, T *restrict dc,           \
+                       T *restrict D) {                                                                    \
+    for (long b = 0; b < B; ++b) {                                                                         \
+        const T *gi = gates + b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;                         \
+        const T *tb = tc + b * H, *cp = c_prev + b * cps, *dhb = dh + b * H;                               \
+        T *dcb = dc + b * H, *Di = D + b * 4 * H, *Df = Di + H, *Dg = Df + H, *Do = Dg + H;                \
+        for (long j = 0; j < H; ++j) {                                                                     \
+            T i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tb[j], d = dhb[j];                           \
+            T dcv = dcb[j] + d * o * ((T)1 - t * t);                                                       \
+            Di[j] = dcv * g * i * ((T)1 - i);                                                              \
+            Df[j] = dcv * cp[j] * f * ((T)1 - f);                                                          \
+            Dg[j] = dcv * i * ((T)1 - g * g);                                                              \
+            Do[j] = d * t * o * ((T)1 - o);                                                                \
+            dcb[j] = dcv * f;                                                                              \
+        }                                                                                                  \
+    }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
+/* GRU forward (torch form, reset after the matmul). gates (B, 3H) = W_hh h_{t-1} (no bias) in, out        \
+ * [r z ĥ_n] with ĥ = W_hh h_{t-1} + b_hh (b_hh: 3H values);    x_hat = X̂_t = [x̂_r x̂_z x̂_n] (rows xs  \
+ * apart, b_ih included); h_prev rows hps apart.                                                           \
+ * r = σ(x̂_r + ĥ_r),  z = σ(x̂_z + ĥ_z),  n = tanh(x̂_n + r ĥ_n),  h = n + z (h_prev - n). */                \
+void gru_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict b_hh, const T *restrict x_hat,  \
+                      long xs, const T *restrict h_prev, long hps, T *restrict n, T *restrict h) {         \
+    for (long b = 0; b < B; ++b) {                                                                         \
+        T *gr = gates + b * 3 * H, *gz = gr + H, *gn = gz + H;                                             \
+        const T *xr = x_hat + b * xs, *xz = xr + H, *xn = xz + H, *hp = h_prev + b * hps;                  \
+        T *nb = n + b * H, *hb = h + b * H;                                                                \
+        for (long j = 0; j < H; ++j) {                                                                     \
+            T hr = gr[j] + b_hh[j], hz = gz[j] + b_hh[H + j], hn = gn[j] + b_hh[2 * H + j];                \
+            T r = (T)0.5 * TANH((T)0.5 * (xr[j] + hr)) + (T)0.5;                                           \
+            T z = (T)0.5 * TANH((T)0.5 * (xz[j] + hz)) + (T)0.5;                                           \
+            T nv = TANH(xn[j] + r * hn);                                                                   \
+            gr[j] = r; gz[j] = z; gn[j] = hn;                                                              \
+            nb[j] = nv; hb[j] = nv + z * (hp[j] - nv);                                                     \
+        }                                                                                                  \
+    }                                                                                                      \
+}                                                                                                          \
+                                                                                                           \
+/* GRU backward of one step. In: [r z ĥ_n] (B, 3H), n, h_prev (rows hps apart), dh = dL/dh_t, dy = the    \
+ * previous step's output gradient (zeros: none). Out: E (B, 4H) = [dn̂ r, dr̂, dẑ, dn̂] with                 \
+ *   dn̂ = dh (1-z)(1-n²),  dẑ = dh (h_prev - n) z(1-z),  dr̂ = dn̂ ĥ_n r(1-r);                           \
+ * carry = dh z + dy, to which the caller adds E[:, :3H] W_hh (rows n, r, z) to get dL/dh_{t-1}. */         \
+void gru_bwd_##SUFFIX(long B, long H, const T *restrict gates, const T *restrict n,                        \
+                      const T *restrict h_prev, long hps, const T *restrict dh, const T *restrict dy,      \
+                      T *restrict E, T *restrict carry) {                                                  \
+    for (long b = 0; b < B; ++b) {                                                                         \
+        const T *gr = gates + b * 3 * H, *gz = gr + H, *ghn = gz + H;                                      \
+        const T *nb = n + b * H, *hp = h_prev + b * hps, *dhb = dh + b * H;                                \
+        const T *dyb = dy + b * H;                                                                         \
+        T *Enr = E + b * 4 * H, *Er = Enr + H, *Ez = Er + H, *En = Ez + H, *cb = carry + b * H;            \
+        for (long j = 0; j < H; ++j) {                                                                     \
+            T r = gr[j], z = gz[j], nv = nb[j], d = dhb[j];                                                \
+            T dn = d * ((T)1 - z) * ((T)1 - nv * nv);                                                      \
+            En[j] = dn;                                                                                    \
+            Ez[j] = d * (hp[j] - nv) * z * ((T)1 - z);                                                     \
+            Er[j] = dn * ghn[j] * r * ((T)1 - r);                                                          \
+            Enr[j] = dn * r;                                                                               \
+            cb[j] = d * z + dyb[j];                                                                        \
+        }                                                                                                  \
+    }                                                                                                      \
+}
+
+DEFINE_KERNELS(float, f32, tanhf)
+DEFINE_KERNELS(double, f64, tanh)

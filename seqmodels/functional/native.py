@@ -1,0 +1,147 @@
+"""Fused CPU gate kernels for the ``custom`` backend, compiled on first use and cached.
+
+``csrc/pointwise.c`` holds one C function per recurrence step and direction (LSTM and GRU, float32 and
+float64). It is plain C with no torch headers, so building it takes a C compiler and well under a
+second; the shared library is cached under ``$SEQMODELS_CACHE_DIR`` (default
+``~/.cache/seqmodels/native``), keyed by the source, the compiler, the flags and the CPU's instruction
+sets (it is built with ``-march=native``), and written atomically so parallel processes (DDP) can race
+for it safely. Calls go through :mod:`ctypes` with raw pointers: about a microsecond each, where the
+5-8 ATen ops it replaces cost several microseconds each and stream the step's tiles through memory
+once per op.
+
+Nothing requires it: without a compiler, with ``SEQMODELS_NATIVE=0`` or off CPU, :func:`kernels`
+returns ``None`` and :mod:`seqmodels.functional.fused` runs the same equations as ATen ops. The
+float32 build uses ``-ffast-math`` (vectorised ``tanhf`` from glibc's libmvec, a few ulp); it is
+compiled with it but linked without, so loading it leaves the process's floating-point modes alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import subprocess
+import tempfile
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("csrc") / "pointwise.c"
+COMPILE_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-fPIC", "-std=c11"]
+LINK_LIBS = ["-lmvec", "-lm"]  # libmvec: glibc's vector tanhf; elsewhere the compiler emits no calls to it
+ENV_SWITCH = "SEQMODELS_NATIVE"
+
+_SIGNATURES = {
+    # name: argument types after (B, H); p = pointer, l = long
+    "lstm_fwd": "pplppp",
+    "lstm_bwd": "ppplppp",
+    "gru_fwd": "ppplplpp",
+    "gru_bwd": "ppplpppp",
+}
+
+
+def enabled() -> bool:
+    """False when ``SEQMODELS_NATIVE`` is ``0``/``false``/``off``."""
+    return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "off", "no"}
+
+
+def cache_dir() -> Path:
+    if "SEQMODELS_CACHE_DIR" in os.environ:
+        return Path(os.environ["SEQMODELS_CACHE_DIR"]) / "native"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "seqmodels" / "native"
+
+
+def _cpu_features() -> str:
+    """The CPU's instruction-set flags (the build is -march=native, so a cache shared between machines
+    must not hand one CPU's library to another)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):
+                return line
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _compiler() -> str:
+    return os.environ.get("CC", "cc")
+
+
+def _build_key(source: bytes) -> str:
+    try:
+        version = subprocess.run([_compiler(), "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        version = ""
+    parts = [source, version.encode(), " ".join(COMPILE_FLAGS + LINK_LIBS).encode(), _cpu_features().encode(),
+             platform.machine().encode()]
+    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+
+
+def build(directory: Path | None = None) -> Path:
+    """Compile ``csrc/pointwise.c`` into a shared library (cached); returns its path.
+
+    Raises ``RuntimeError`` with the compiler's message when the build fails.
+    """
+    source = SOURCE.read_bytes()
+    target_dir = (directory or cache_dir()) / _build_key(source)
+    library = target_dir / "pointwise.so"
+    if library.exists():
+        return library
+    target_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target_dir) as tmp:
+        obj, tmp_lib = Path(tmp) / "pointwise.o", Path(tmp) / "pointwise.so"
+        _run([_compiler(), *COMPILE_FLAGS, "-c", str(SOURCE), "-o", str(obj)])
+        # linked without -ffast-math: gcc would add crtfastmath.o, which sets flush-to-zero for the whole
+        # process when the library loads
+        _run([_compiler(), "-shared", str(obj), "-o", str(tmp_lib), *LINK_LIBS])
+        os.replace(tmp_lib, library)  # atomic: a concurrent build of the same key is harmless
+    return library
+
+
+def _run(cmd: list[str]) -> None:
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.SubprocessError) as err:
+        raise RuntimeError(f"cannot run the C compiler {cmd[0]!r}: {err}") from err
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr.strip()}")
+
+
+class Kernels:
+    """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd``
+    (arguments as in ``csrc/pointwise.c``: sizes, then raw pointers and row strides in elements)."""
+
+    def __init__(self, library: ctypes.CDLL, suffix: str):
+        kinds = {"p": ctypes.c_void_p, "l": ctypes.c_long}
+        for name, signature in _SIGNATURES.items():
+            fn = getattr(library, f"{name}_{suffix}")
+            fn.argtypes = [ctypes.c_long, ctypes.c_long] + [kinds[k] for k in signature]
+            fn.restype = None
+            setattr(self, name, fn)
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict[torch.dtype, Kernels] | None:
+    try:
+        library = ctypes.CDLL(str(build()))
+    except (RuntimeError, OSError) as err:
+        warnings.warn(f"seqmodels: fused CPU kernels unavailable, using ATen ops instead ({err}). "
+                      f"Set {ENV_SWITCH}=0 to silence this.", RuntimeWarning, stacklevel=3)
+        return None
+    return {torch.float32: Kernels(library, "f32"), torch.float64: Kernels(library, "f64")}
+
+
+def kernels(*tensors: torch.Tensor) -> Kernels | None:
+    """The fused kernels for these tensors' dtype, or ``None`` when they do not apply (not CPU, not
+    float32/float64, switched off, or no compiler)."""
+    first = tensors[0]
+    if not enabled() or first.device.type != "cpu" or first.dtype not in (torch.float32, torch.float64):
+        return None
+    if any(t.device.type != "cpu" or t.dtype != first.dtype for t in tensors[1:]):
+        return None
+    loaded = _load()
+    return None if loaded is None else loaded[first.dtype]

@@ -1,0 +1,196 @@
+"""The fused C gate kernels (seqmodels/functional/native.py) give the same numbers as the ATen-op path
+and the readable reference BPTT, and the library works without them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import max_abs_diff
+from seqmodels.cells import GRUCell, LSTMCell
+from seqmodels.functional import fused, gru_backward, gru_forward, lstm_backward, lstm_forward, native
+
+needs_compiler = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
+
+
+@pytest.fixture(params=["native", "aten"])
+def path(request, monkeypatch):
+    """Run the fused Functions once with the C kernels and once with ATen ops."""
+    if request.param == "native":
+        if shutil.which(native._compiler()) is None:
+            pytest.skip("no C compiler on PATH")
+        monkeypatch.setenv(native.ENV_SWITCH, "1")
+        assert native.kernels(torch.zeros(1, dtype=torch.float64)) is not None
+    else:
+        monkeypatch.setenv(native.ENV_SWITCH, "0")
+        assert native.kernels(torch.zeros(1)) is None
+    return request.param
+
+
+def weights(kind: str, I: int, H: int, dtype=torch.float64):
+    torch.manual_seed(1)
+    cell = LSTMCell(I, H) if kind == "lstm" else GRUCell(I, H)
+    return [p.detach().to(dtype).requires_grad_() for p in cell.parameters()]
+
+
+def run(kind, x, h0, c0, w, d_out, d_h, d_c):
+    """Outputs, final states and every gradient of ``Σ d_out·out + d_h·h_n (+ d_c·c_n)``."""
+    inputs = [x, h0, c0, *w] if kind == "lstm" else [x, h0, *w]
+    if kind == "lstm":
+        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w)
+        states = [h, c]
+    else:
+        out, h = fused.gru_sequence(x, h0, *w)
+        states = [h]
+    loss = out.new_zeros(())
+    if d_out is not None:
+        loss = loss + (out * d_out).sum()
+    if d_h is not None:
+        loss = loss + (h * d_h).sum()
+    if kind == "lstm" and d_c is not None:
+        loss = loss + (c * d_c).sum()
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True)
+    return [out, *states], [g if g is not None else torch.zeros_like(i) for g, i in zip(grads, inputs)]
+
+
+def reference(kind, x, h0, c0, w, d_out, d_h, d_c):
+    T, B, H = x.shape[0], x.shape[1], h0.shape[1]
+    zeros = x.new_zeros(T, B, H)
+    d_out = zeros if d_out is None else d_out
+    d_h = zeros[0] if d_h is None else d_h
+    if kind == "lstm":
+        out, (h, c), cache = lstm_forward(x, h0, c0, *w)
+        grads = lstm_backward(d_out, d_h, zeros[0] if d_c is None else d_c, cache)
+        return [out, h, c], list(grads)
+    out, h, cache = gru_forward(x, h0, *w)
+    return [out, h], list(gru_backward(d_out, d_h, cache))
+
+
+CASES = {
+    # name: T, B, I, H, which gradients reach the outputs
+    "all": (6, 4, 5, 7, ("out", "h", "c")),
+    "outputs only": (6, 4, 5, 7, ("out",)),
+    "final state only": (6, 4, 5, 7, ("h", "c")),
+    "one step": (1, 3, 2, 4, ("out", "h", "c")),
+    "batch of one": (5, 1, 3, 8, ("out", "h", "c")),
+}
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_fused_matches_reference_float64(path, kind, case):
+    T, B, I, H, graded = CASES[case]
+    w = weights(kind, I, H)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    d_out = torch.randn(T, B, H, dtype=torch.float64) if "out" in graded else None
+    d_h = torch.randn(B, H, dtype=torch.float64) if "h" in graded else None
+    d_c = torch.randn(B, H, dtype=torch.float64) if "c" in graded else None
+    values, grads = run(kind, x, h0, c0, w, d_out, d_h, d_c)
+    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out, d_h, d_c)
+    assert max_abs_diff(values, ref_values) <= 1e-12
+    assert max_abs_diff(grads, ref_grads) <= 1e-10
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_strided_inputs_and_gradients(path, kind):
+    """Batch-first inputs seen time-major, an expanded initial state and a transposed output gradient."""
+    T, B, I, H = 5, 3, 4, 6
+    w = weights(kind, I, H)
+    x = torch.randn(B, T, I, dtype=torch.float64).transpose(0, 1).requires_grad_()
+    h0 = torch.randn(1, H, dtype=torch.float64).expand(B, H).requires_grad_()
+    c0 = torch.randn(H, B, dtype=torch.float64).t().requires_grad_()
+    d_out = torch.randn(B, T, H, dtype=torch.float64).transpose(0, 1)
+    d_h = torch.randn(H, B, dtype=torch.float64).t()
+    values, grads = run(kind, x, h0, c0, w, d_out, d_h, None)
+    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out.contiguous(), d_h.contiguous(), None)
+    assert max_abs_diff(values, ref_values) <= 1e-12
+    assert max_abs_diff(grads, ref_grads) <= 1e-10
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gradcheck(path, kind):
+    w = weights(kind, 3, 4)
+    x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    if kind == "lstm":
+        fn = lambda *a: fused.lstm_sequence(*a)[0]  # noqa: E731
+        args = (x, h0, c0, *w)
+    else:
+        fn = lambda *a: fused.gru_sequence(*a)[0]  # noqa: E731
+        args = (x, h0, *w)
+    assert torch.autograd.gradcheck(fn, args)
+
+
+@needs_compiler
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_float32_native_equals_aten(monkeypatch, kind):
+    T, B, I, H = 20, 8, 16, 32
+    w = weights(kind, I, H, torch.float32)
+    x = torch.randn(T, B, I, requires_grad=True)
+    h0, c0 = torch.randn(B, H, requires_grad=True), torch.randn(B, H, requires_grad=True)
+    d_out, d_h, d_c = torch.randn(T, B, H), torch.randn(B, H), torch.randn(B, H)
+    results = {}
+    for switch in ("1", "0"):
+        monkeypatch.setenv(native.ENV_SWITCH, switch)
+        results[switch] = run(kind, x, h0, c0, w, d_out, d_h, d_c)
+    for a, b in zip(results["1"][0] + results["1"][1], results["0"][0] + results["0"][1]):
+        assert (a - b).abs().max().item() <= 2e-5 * max(1.0, b.abs().max().item())
+
+
+def test_switched_off_or_not_applicable(monkeypatch):
+    monkeypatch.setenv(native.ENV_SWITCH, "0")
+    assert native.kernels(torch.zeros(2)) is None
+    monkeypatch.setenv(native.ENV_SWITCH, "1")
+    assert native.kernels(torch.zeros(2, dtype=torch.float16)) is None
+    assert native.kernels(torch.zeros(2), torch.zeros(2, dtype=torch.float64)) is None
+
+
+def test_build_failure_names_the_compiler(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    with pytest.raises(RuntimeError, match="no-such-cc"):
+        native.build(tmp_path / "cache")
+
+
+def test_without_a_compiler_the_aten_path_runs_with_a_warning(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-cc"))
+    monkeypatch.setenv("SEQMODELS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv(native.ENV_SWITCH, "1")
+    native._load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="fused CPU kernels unavailable"):
+            assert native.kernels(torch.zeros(1)) is None
+        T, B, I, H = 4, 2, 3, 5
+        w = weights("lstm", I, H)
+        x, h0, c0 = (torch.randn(T, B, I, dtype=torch.float64), torch.randn(B, H, dtype=torch.float64),
+                     torch.randn(B, H, dtype=torch.float64))
+        values, _ = run("lstm", x.requires_grad_(), h0.requires_grad_(), c0.requires_grad_(), w,
+                        torch.ones(T, B, H, dtype=torch.float64), None, None)
+        ref_values, _ = reference("lstm", x, h0, c0, w, None, None, None)
+        assert max_abs_diff(values, ref_values) <= 1e-12
+    finally:
+        native._load.cache_clear()  # the next test builds (or finds) the real library again
+
+
+@needs_compiler
+def test_cached_library_is_reused(tmp_path):
+    first = native.build(tmp_path)
+    stamp = first.stat().st_mtime_ns
+    assert native.build(tmp_path) == first and first.stat().st_mtime_ns == stamp
+
+
+@needs_compiler
+def test_loading_keeps_denormals():
+    """Built with -ffast-math but linked without it: loading must not switch the process to flush-to-zero."""
+    script = ("import torch; from seqmodels.functional import native; "
+              "assert native.kernels(torch.zeros(1)) is not None; "
+              "x = torch.tensor([1e-39]) * 1.0; print(float(x[0]) != 0.0)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
