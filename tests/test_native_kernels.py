@@ -77,6 +77,7 @@ CASES = {
     "final state only": (6, 4, 5, 7, ("h", "c")),
     "one step": (1, 3, 2, 4, ("out", "h", "c")),
     "batch of one": (5, 1, 3, 8, ("out", "h", "c")),
+    "rows split over threads": (3, 32, 4, 300, ("out", "h", "c")),  # B·H ≥ PARALLEL_MIN_ELEMENTS
 }
 
 

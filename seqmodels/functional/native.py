@@ -76,7 +76,7 @@ def _build_key(source: bytes) -> str:
         version = subprocess.run([_compiler(), "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         version = ""
-    parts = [source, version.encode(), " ".join(COMPILE_FLAGS + LINK_LIBS).encode(), _cpu_features().encode(),
+    parts = [source, version.encode(), " ".join(COMPILE_FLAGS + LINK_LIBS + ["-fopenmp"]).encode(), _cpu_features().encode(),
              platform.machine().encode()]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
@@ -94,10 +94,18 @@ def build(directory: Path | None = None) -> Path:
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target_dir) as tmp:
         obj, tmp_lib = Path(tmp) / "pointwise.o", Path(tmp) / "pointwise.so"
-        _run([_compiler(), *COMPILE_FLAGS, "-c", str(SOURCE), "-o", str(obj)])
-        # linked without -ffast-math: gcc would add crtfastmath.o, which sets flush-to-zero for the whole
-        # process when the library loads
-        _run([_compiler(), "-shared", str(obj), "-o", str(tmp_lib), *LINK_LIBS])
+        errors = []
+        for openmp in (["-fopenmp"], []):  # without OpenMP (e.g. clang with no libomp) it runs on one thread
+            try:
+                _run([_compiler(), *COMPILE_FLAGS, *openmp, "-c", str(SOURCE), "-o", str(obj)])
+                # linked without -ffast-math: gcc would add crtfastmath.o, which sets flush-to-zero for the
+                # whole process when the library loads
+                _run([_compiler(), "-shared", *openmp, str(obj), "-o", str(tmp_lib), *LINK_LIBS])
+                break
+            except RuntimeError as err:
+                errors.append(str(err))
+        else:
+            raise RuntimeError("\n".join(errors))
         os.replace(tmp_lib, library)  # atomic: a concurrent build of the same key is harmless
     return library
 

@@ -3,6 +3,7 @@
  * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
  * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns tanhf into glibc's libmvec calls).
  * Plain C on raw row-major buffers; the caller (Python, ctypes) checks devices, dtypes and layouts.
+ * Built with -fopenmp where the compiler has it, else the pragmas are ignored and it runs on one thread.
  *
  * Shapes: B rows (batch), H hidden units. "gates" rows hold G*H values (LSTM [i f g o], GRU [r z n]);
  * every other (B, H) buffer is contiguous unless a row stride is passed.
@@ -11,12 +12,17 @@
 #include <math.h>
 #include <stddef.h>
 
+/* Rows are split over OpenMP threads (torch's own pool: the library links libgomp.so.1, which torch has
+ * already loaded) from this many elements per step on; below it a parallel region costs more than it saves. */
+#define PARALLEL_MIN_ELEMENTS 8192
+
 #define DEFINE_KERNELS(T, SUFFIX, TANH)                                                                    \
                                                                                                            \
 /* LSTM forward: gates (B, 4H) pre-activations X̂_t + W_hh h_{t-1}, activated in place to [i f g o];      \
  * c = f c_prev + i g,  tc = tanh c,  h = o tc. c_prev rows are cps apart. */                              \
 void lstm_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict c_prev, long cps,              \
                        T *restrict c, T *restrict tc, T *restrict h) {                                     \
+    _Pragma("omp parallel for if (B * H >= PARALLEL_MIN_ELEMENTS) schedule(static)")                       \
     for (long b = 0; b < B; ++b) {                                                                         \
         T *gi = gates + b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;                               \
         const T *cp = c_prev + b * cps;                                                                    \
@@ -41,6 +47,7 @@ void lstm_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict c_pr
 void lstm_bwd_##SUFFIX(long B, long H, const T *restrict gates, const T *restrict tc,                      \
                        const T *restrict c_prev, long cps, const T *restrict dh, T *restrict dc,           \
                        T *restrict D) {                                                                    \
+    _Pragma("omp parallel for if (B * H >= PARALLEL_MIN_ELEMENTS) schedule(static)")                       \
     for (long b = 0; b < B; ++b) {                                                                         \
         const T *gi = gates + b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;                         \
         const T *tb = tc + b * H, *cp = c_prev + b * cps, *dhb = dh + b * H;                               \
@@ -63,6 +70,7 @@ void lstm_bwd_##SUFFIX(long B, long H, const T *restrict gates, const T *restric
  * r = σ(x̂_r + ĥ_r),  z = σ(x̂_z + ĥ_z),  n = tanh(x̂_n + r ĥ_n),  h = n + z (h_prev - n). */                \
 void gru_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict b_hh, const T *restrict x_hat,  \
                       long xs, const T *restrict h_prev, long hps, T *restrict n, T *restrict h) {         \
+    _Pragma("omp parallel for if (B * H >= PARALLEL_MIN_ELEMENTS) schedule(static)")                       \
     for (long b = 0; b < B; ++b) {                                                                         \
         T *gr = gates + b * 3 * H, *gz = gr + H, *gn = gz + H;                                             \
         const T *xr = x_hat + b * xs, *xz = xr + H, *xn = xz + H, *hp = h_prev + b * hps;                  \
@@ -85,6 +93,7 @@ void gru_fwd_##SUFFIX(long B, long H, T *restrict gates, const T *restrict b_hh,
 void gru_bwd_##SUFFIX(long B, long H, const T *restrict gates, const T *restrict n,                        \
                       const T *restrict h_prev, long hps, const T *restrict dh, const T *restrict dy,      \
                       T *restrict E, T *restrict carry) {                                                  \
+    _Pragma("omp parallel for if (B * H >= PARALLEL_MIN_ELEMENTS) schedule(static)")                       \
     for (long b = 0; b < B; ++b) {                                                                         \
         const T *gr = gates + b * 3 * H, *gz = gr + H, *ghn = gz + H;                                      \
         const T *nb = n + b * H, *hp = h_prev + b * hps, *dhb = dh + b * H;                                \
