@@ -13,6 +13,7 @@ import torch
 from conftest import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.functional import fused, gru_backward, gru_forward, lstm_backward, lstm_forward, native
+from seqmodels.layers.checks import step_mask
 
 needs_compiler = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
 
@@ -37,14 +38,15 @@ def weights(kind: str, I: int, H: int, dtype=torch.float64):
     return [p.detach().to(dtype).requires_grad_() for p in cell.parameters()]
 
 
-def run(kind, x, h0, c0, w, d_out, d_h, d_c):
+def run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths=None):
     """Outputs, final states and every gradient of ``Σ d_out·out + d_h·h_n (+ d_c·c_n)``."""
     inputs = [x, h0, c0, *w] if kind == "lstm" else [x, h0, *w]
+    mask = None if lengths is None else step_mask(lengths, x.shape[0])
     if kind == "lstm":
-        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w)
+        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, mask)
         states = [h, c]
     else:
-        out, h = fused.gru_sequence(x, h0, *w)
+        out, h = fused.gru_sequence(x, h0, *w, mask)
         states = [h]
     loss = out.new_zeros(())
     if d_out is not None:
@@ -57,16 +59,16 @@ def run(kind, x, h0, c0, w, d_out, d_h, d_c):
     return [out, *states], [g if g is not None else torch.zeros_like(i) for g, i in zip(grads, inputs)]
 
 
-def reference(kind, x, h0, c0, w, d_out, d_h, d_c):
+def reference(kind, x, h0, c0, w, d_out, d_h, d_c, lengths=None):
     T, B, H = x.shape[0], x.shape[1], h0.shape[1]
     zeros = x.new_zeros(T, B, H)
     d_out = zeros if d_out is None else d_out
     d_h = zeros[0] if d_h is None else d_h
     if kind == "lstm":
-        out, (h, c), cache = lstm_forward(x, h0, c0, *w)
+        out, (h, c), cache = lstm_forward(x, h0, c0, *w, lengths=lengths)
         grads = lstm_backward(d_out, d_h, zeros[0] if d_c is None else d_c, cache)
         return [out, h, c], list(grads)
-    out, h, cache = gru_forward(x, h0, *w)
+    out, h, cache = gru_forward(x, h0, *w, lengths=lengths)
     return [out, h], list(gru_backward(d_out, d_h, cache))
 
 
@@ -83,8 +85,13 @@ CASES = {
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_fused_matches_reference_float64(path, kind, case):
+@pytest.mark.parametrize("unequal_lengths", [False, True], ids=["full", "lengths"])
+def test_fused_matches_reference_float64(path, kind, case, unequal_lengths):
     T, B, I, H, graded = CASES[case]
+    # lengths 1..T, the longest first so that one sequence fills the batch (the layers' convention)
+    lengths = torch.arange(B) % T + 1 if unequal_lengths else None
+    if lengths is not None:
+        lengths[0] = T
     w = weights(kind, I, H)
     x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
@@ -92,14 +99,15 @@ def test_fused_matches_reference_float64(path, kind, case):
     d_out = torch.randn(T, B, H, dtype=torch.float64) if "out" in graded else None
     d_h = torch.randn(B, H, dtype=torch.float64) if "h" in graded else None
     d_c = torch.randn(B, H, dtype=torch.float64) if "c" in graded else None
-    values, grads = run(kind, x, h0, c0, w, d_out, d_h, d_c)
-    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out, d_h, d_c)
+    values, grads = run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths)
+    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out, d_h, d_c, lengths)
     assert max_abs_diff(values, ref_values) <= 1e-12
     assert max_abs_diff(grads, ref_grads) <= 1e-10
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_strided_inputs_and_gradients(path, kind):
+@pytest.mark.parametrize("lengths", [None, torch.tensor([5, 2, 4])], ids=["full", "lengths"])
+def test_strided_inputs_and_gradients(path, kind, lengths):
     """Batch-first inputs seen time-major, an expanded initial state and a transposed output gradient."""
     T, B, I, H = 5, 3, 4, 6
     w = weights(kind, I, H)
@@ -108,30 +116,33 @@ def test_strided_inputs_and_gradients(path, kind):
     c0 = torch.randn(H, B, dtype=torch.float64).t().requires_grad_()
     d_out = torch.randn(B, T, H, dtype=torch.float64).transpose(0, 1)
     d_h = torch.randn(H, B, dtype=torch.float64).t()
-    values, grads = run(kind, x, h0, c0, w, d_out, d_h, None)
-    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out.contiguous(), d_h.contiguous(), None)
+    values, grads = run(kind, x, h0, c0, w, d_out, d_h, None, lengths)
+    ref_values, ref_grads = reference(kind, x, h0, c0, w, d_out.contiguous(), d_h.contiguous(), None, lengths)
     assert max_abs_diff(values, ref_values) <= 1e-12
     assert max_abs_diff(grads, ref_grads) <= 1e-10
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_gradcheck(path, kind):
+@pytest.mark.parametrize("lengths", [None, torch.tensor([4, 1])], ids=["full", "lengths"])
+def test_gradcheck(path, kind, lengths):
     w = weights(kind, 3, 4)
+    mask = None if lengths is None else step_mask(lengths, 4)
     x = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     if kind == "lstm":
-        fn = lambda *a: fused.lstm_sequence(*a)[0]  # noqa: E731
+        fn = lambda *a: fused.lstm_sequence(*a, mask)[0]  # noqa: E731
         args = (x, h0, c0, *w)
     else:
-        fn = lambda *a: fused.gru_sequence(*a)[0]  # noqa: E731
+        fn = lambda *a: fused.gru_sequence(*a, mask)[0]  # noqa: E731
         args = (x, h0, *w)
     assert torch.autograd.gradcheck(fn, args)
 
 
 @needs_compiler
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_float32_native_equals_aten(monkeypatch, kind):
+@pytest.mark.parametrize("lengths", [None, torch.tensor([20, 3, 17, 9, 20, 1, 5, 12])], ids=["full", "lengths"])
+def test_float32_native_equals_aten(monkeypatch, kind, lengths):
     T, B, I, H = 20, 8, 16, 32
     w = weights(kind, I, H, torch.float32)
     x = torch.randn(T, B, I, requires_grad=True)
@@ -140,7 +151,7 @@ def test_float32_native_equals_aten(monkeypatch, kind):
     results = {}
     for switch in ("1", "0"):
         monkeypatch.setenv(native.ENV_SWITCH, switch)
-        results[switch] = run(kind, x, h0, c0, w, d_out, d_h, d_c)
+        results[switch] = run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths)
     for a, b in zip(results["1"][0] + results["1"][1], results["0"][0] + results["0"][1]):
         assert (a - b).abs().max().item() <= 2e-5 * max(1.0, b.abs().max().item())
 

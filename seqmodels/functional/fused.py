@@ -127,31 +127,43 @@ def _rzn_to_nrz(a: Tensor) -> Tensor:
     return torch.cat([n, r, z])
 
 
-def _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0):
-    """The unmasked GRU forward loop: per step ``W_hh h`` (one GEMM) and one ``gru_fwd`` call.
+def _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0, mask):
+    """The GRU forward loop: per step ``W_hh h`` (one GEMM) and one ``gru_fwd`` (``gru_fwd_masked``) call.
 
-    Returns ``gates`` (T, B, 3H) = [r, z, ĥ_n], ``n`` and the outputs (T, B, H).
+    Returns ``gates`` (T, B, 3H) = [r, z, ĥ_n], ``n``, the outputs (T, B, H) and, with a mask, the
+    states entering each step (T+1, B, H) (else ``None``: they are h0 and the outputs).
     """
     T, B, G = x_hat.shape
     H = G // 3
     gates = x_hat.new_empty(T, B, G)
     new = x_hat.new_empty(T, B, H)
     out = x_hat.new_empty(T, B, H)
-    (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = _addresses(gates, x_hat, new, out)
-    h = h0.contiguous()
-    h_at, outs = h.data_ptr(), out.unbind(0)
     b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()  # added inside the kernel
     b_at = b_hh.data_ptr()
-    for t, g_t in enumerate(gates.unbind(0)):
-        torch.mm(h, w_t, out=g_t)
-        kernels.gru_fwd(B, H, g_at + t * g_step, b_at, x_at + t * g_step, G, h_at, H, n_at + t * step,
-                        o_at + t * step)
-        h, h_at = outs[t], o_at + t * step
-    return gates, new, out
+    (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = _addresses(gates, x_hat, new, out)
+    if mask is None:
+        states = None
+        h = h0.contiguous()
+        h_at, outs = h.data_ptr(), out.unbind(0)
+        for t, g_t in enumerate(gates.unbind(0)):
+            torch.mm(h, w_t, out=g_t)
+            kernels.gru_fwd(B, H, g_at + t * g_step, b_at, x_at + t * g_step, G, h_at, H, n_at + t * step,
+                            o_at + t * step)
+            h, h_at = outs[t], o_at + t * step
+    else:
+        states = x_hat.new_empty(T + 1, B, H)
+        states[0] = h0
+        mask = mask.reshape(T, B).contiguous()
+        s_at, m_at, hs = states.data_ptr(), mask.data_ptr(), states.unbind(0)
+        for t, g_t in enumerate(gates.unbind(0)):
+            torch.mm(hs[t], w_t, out=g_t)
+            kernels.gru_fwd_masked(B, H, g_at + t * g_step, b_at, x_at + t * g_step, G, s_at + t * step,
+                                   s_at + (t + 1) * step, n_at + t * step, o_at + t * step, m_at + t * B)
+    return gates, new, out, states
 
 
-def _gru_backward_native(kernels, gates, new, out, h0, weight_hh, d_out, d_hn):
-    """BPTT through the unmasked GRU, per step one ``gru_bwd`` call and one GEMM.
+def _gru_backward_native(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states, mask):
+    """BPTT through the GRU, per step one ``gru_bwd`` (``gru_bwd_masked``) call and one GEMM.
 
     Returns ``E`` (T, B, 4H) = [dn̂ ⊙ r, dr̂, dẑ, dn̂] and the gradient of h0.
     """
@@ -159,26 +171,77 @@ def _gru_backward_native(kernels, gates, new, out, h0, weight_hh, d_out, d_hn):
     H = G // 3
     E = gates.new_empty(T, B, 4 * H)
     w_nrz = _rzn_to_nrz(weight_hh)  # rows in E's order
-    dh = gates.new_zeros(B, H) if d_hn is None else d_hn
-    if d_out is not None:
-        d_out = d_out.contiguous()
-        if T:
-            dh = dh + d_out[T - 1]
-    dh = dh.contiguous()
     zeros = gates.new_zeros(B, H)  # the output gradient of steps that have none
-    carry = gates.new_empty(B, H)  # dh ⊙ z + dy_{t-1}
-    h0 = h0.contiguous()
-    (g_at, g_step), (n_at, step), (o_at, _), (E_at, E_step) = _addresses(gates, new, out, E)
-    dy_at = d_out.data_ptr() if d_out is not None else None
+    dh = zeros if d_hn is None else d_hn.contiguous()
+    if d_out is not None:
+        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
+    dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else _addresses(d_out)[0]
+    carry = gates.new_empty(B, H)  # what reaches h_{t-1} other than through W_hh
+    (g_at, g_step), (n_at, step), (E_at, E_step) = _addresses(gates, new, E)
     E_steps = E[..., : 3 * H].unbind(0)
-    for t in range(T - 1, -1, -1):
-        h_prev_at = o_at + (t - 1) * step if t > 0 else h0.data_ptr()
-        dy_prev_at = dy_at + (t - 1) * step if (dy_at is not None and t > 0) else zeros.data_ptr()
-        kernels.gru_bwd(B, H, g_at + t * g_step, n_at + t * step, h_prev_at, H, dh.data_ptr(), dy_prev_at,
-                        E_at + t * E_step, carry.data_ptr())
-        dh = torch.addmm(carry, E_steps[t], w_nrz)
+    if mask is None:
+        # the unmasked kernel folds the previous step's output gradient into carry = dh ⊙ z + dy_{t-1}
+        if d_out is not None and T:
+            dh = (dh + d_out[T - 1]).contiguous()
+        h0 = h0.contiguous()
+        o_at = out.data_ptr()
+        for t in range(T - 1, -1, -1):
+            h_prev_at = o_at + (t - 1) * step if t > 0 else h0.data_ptr()
+            dy_prev_at = dy_at + (t - 1) * dy_step if t > 0 else zeros.data_ptr()
+            kernels.gru_bwd(B, H, g_at + t * g_step, n_at + t * step, h_prev_at, H, dh.data_ptr(), dy_prev_at,
+                            E_at + t * E_step, carry.data_ptr())
+            dh = torch.addmm(carry, E_steps[t], w_nrz)
+    else:
+        mask = mask.reshape(T, B).contiguous()
+        s_at, m_at = states.data_ptr(), mask.data_ptr()
+        for t in range(T - 1, -1, -1):
+            kernels.gru_bwd_masked(B, H, g_at + t * g_step, n_at + t * step, s_at + t * step, dh.data_ptr(),
+                                   dy_at + t * dy_step, E_at + t * E_step, carry.data_ptr(), m_at + t * B)
+            dh = torch.addmm(carry, E_steps[t], w_nrz)
     return E, dh
 
+
+def _lstm_forward_native_masked(kernels, gates, w_t, h0, c0, tanh_c, out, mask):
+    """The LSTM forward loop for unequal lengths: one GEMM and one ``lstm_fwd_masked`` call per step.
+
+    Returns the states entering each step, h and c (T+1, B, H) each; the last is the final state.
+    """
+    T, B, G = gates.shape
+    H = G // 4
+    states_h, states_c = gates.new_empty(T + 1, B, H), gates.new_empty(T + 1, B, H)
+    states_h[0], states_c[0] = h0, c0
+    mask = mask.reshape(T, B).contiguous()
+    (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = _addresses(gates, states_h, states_c, tanh_c,
+                                                                                out)
+    m_at, hs = mask.data_ptr(), states_h.unbind(0)
+    for t, g_t in enumerate(gates.unbind(0)):
+        g_t.addmm_(hs[t], w_t)
+        kernels.lstm_fwd_masked(B, H, g_at + t * g_step, c_at + t * step, h_at + t * step, c_at + (t + 1) * step,
+                                h_at + (t + 1) * step, t_at + t * step, o_at + t * step, m_at + t * B)
+    return states_h, states_c
+
+
+def _lstm_backward_native_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_out, d_hn, d_cn):
+    """BPTT through the LSTM for unequal lengths: one ``lstm_bwd_masked`` call and one GEMM per step."""
+    T, B, G = gates.shape
+    H = G // 4
+    D = gates.new_empty(T, B, G)
+    zeros = gates.new_zeros(B, H)
+    dh = zeros if d_hn is None else d_hn.contiguous()
+    dc = gates.new_zeros(B, H) if d_cn is None else torch.empty_like(d_cn, memory_format=torch.contiguous_format).copy_(d_cn)
+    if d_out is not None:
+        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
+    dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else _addresses(d_out)[0]
+    carry = gates.new_empty(B, H)
+    mask = mask.reshape(T, B).contiguous()
+    (g_at, g_step), (t_at, step), (c_at, _), (D_at, _) = _addresses(gates, tanh_c, states_c, D)
+    m_at, D_steps = mask.data_ptr(), D.unbind(0)
+    for t in range(T - 1, -1, -1):
+        kernels.lstm_bwd_masked(B, H, g_at + t * g_step, t_at + t * step, c_at + t * step, dh.data_ptr(),
+                                dy_at + t * dy_step, dc.data_ptr(), D_at + t * g_step, carry.data_ptr(),
+                                m_at + t * B)
+        dh = torch.addmm(carry, D_steps[t], weight_hh)
+    return D, dh, dc
 
 # ---------------------------------------------------------------------------------------- LSTM
 class LSTMRecurrence(torch.autograd.Function):
@@ -202,17 +265,19 @@ class LSTMRecurrence(torch.autograd.Function):
         T, B, G = gates.shape
         H = G // 4
         w_t = weight_hh.t()
-        cells = gates.new_empty(T, B, H)  # c_t (unmasked)
         tanh_c = gates.new_empty(T, B, H)
         out = gates.new_empty(T, B, H)
         ctx.has_bias = bias is not None
-        kernels = native.kernels(gates, h0, c0, weight_hh) if mask is None else None
-        if kernels is not None:
+        kernels = ctx.native = native.kernels(gates, h0, c0, weight_hh)
+        cells = gates.new_empty(T, B, H) if kernels is None or mask is None else None  # c_t (unmasked)
+        if kernels is not None and mask is None:
             h, c = _lstm_forward_native(kernels, gates, w_t, h0, c0, cells, tanh_c, out)
             ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, None, None, None)
-            ctx.native = kernels
             return out, h, c
-        ctx.native = None
+        if kernels is not None:  # states entering each step (T+1, B, H): the last is the final state
+            states_h, states_c = _lstm_forward_native_masked(kernels, gates, w_t, h0, c0, tanh_c, out, mask)
+            ctx.save_for_backward(x, gates, None, tanh_c, out, h0, c0, weight_ih, weight_hh, states_h, states_c, mask)
+            return out, states_h[T], states_c[T]
         masked = mask is not None
         h_prev = gates.new_empty(T, B, H) if masked else None  # states entering each step
         c_prev = gates.new_empty(T, B, H) if masked else None
@@ -243,11 +308,17 @@ class LSTMRecurrence(torch.autograd.Function):
         x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 4
-        if ctx.native is not None:
+        if ctx.native is not None and mask is None:
             D, dh_state, dc_state = _lstm_backward_native(ctx.native, gates, cells, tanh_c, c0, weight_hh,
                                                           d_out, d_hn, d_cn)
             d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
             return d_x, dh_state, dc_state, d_w_ih, _hidden_weight_grad(D, out, h0), d_b, None
+        if ctx.native is not None:  # h_prev, c_prev: the (T+1, B, H) state buffers of the masked forward
+            D, dh_state, dc_state = _lstm_backward_native_masked(ctx.native, gates, c_prev, tanh_c, mask, weight_hh,
+                                                                 d_out, d_hn, d_cn)
+            d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
+            d_w_hh = D.reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H))
+            return d_x, dh_state, dc_state, d_w_ih, d_w_hh, d_b, None
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
         dc_state = c0.new_zeros(B, H) if d_cn is None else d_cn.clone()
@@ -324,11 +395,12 @@ class GRURecurrence(torch.autograd.Function):
         H = G // 3
         w_t = weight_hh.t()
         ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
-        kernels = native.kernels(x_hat, h0, weight_hh) if mask is None else None
-        ctx.native = kernels
+        kernels = ctx.native = native.kernels(x_hat, h0, weight_hh)
         if kernels is not None:
-            gates, new, out = _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0)
-            ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, None, None)
+            gates, new, out, states = _gru_forward_native(kernels, x_hat, w_t, bias_hh, h0, mask)
+            ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)
+            if mask is not None:
+                return out, states[T]
             return out, (out[T - 1] if T else h0)
         gates = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn], then [r, z, ĥ_n]
         if bias_hh is None:
@@ -364,12 +436,15 @@ class GRURecurrence(torch.autograd.Function):
         x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         T, B, G = gates.shape
         H = G // 3
-        if ctx.native is not None:
-            E, dh_state = _gru_backward_native(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn)
+        if ctx.native is not None:  # h_prev: the (T+1, B, H) state buffer of a masked forward
+            E, dh_state = _gru_backward_native(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn, h_prev, mask)
             # E = [dn̂ ⊙ r, dr̂, dẑ, dn̂]: columns H: are dX̂ (r, z, n); columns :3H are d(W_hh h + b_hh) in
             # the row order (n, r, z), put back into torch's (r, z, n) below
             d_x, d_w_ih, d_b_ih = _input_grads(ctx, E[..., H:], x, weight_ih, ctx.has_bias_ih)
-            d_w_hh = _nrz_to_rzn(_hidden_weight_grad(E[..., : 3 * H], out, h0))
+            if mask is None:
+                d_w_hh = _nrz_to_rzn(_hidden_weight_grad(E[..., : 3 * H], out, h0))
+            else:
+                d_w_hh = _nrz_to_rzn(E[..., : 3 * H].reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H)))
             d_b_hh = _nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
             return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out

@@ -40,6 +40,10 @@ _SIGNATURES = {
     "lstm_bwd": "ppplppp",
     "gru_fwd": "ppplplpp",
     "gru_bwd": "ppplpppp",
+    "lstm_fwd_masked": "pppppppp",
+    "lstm_bwd_masked": "ppppppppp",
+    "gru_fwd_masked": "ppplppppp",
+    "gru_bwd_masked": "pppppppp",
 }
 
 
@@ -120,8 +124,9 @@ def _run(cmd: list[str]) -> None:
 
 
 class Kernels:
-    """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd``
-    (arguments as in ``csrc/pointwise.c``: sizes, then raw pointers and row strides in elements)."""
+    """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
+    ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/pointwise.c``: sizes, then raw
+    pointers and row strides in elements)."""
 
     def __init__(self, library: ctypes.CDLL, suffix: str):
         kinds = {"p": ctypes.c_void_p, "l": ctypes.c_long}
@@ -145,9 +150,11 @@ def _load() -> dict[torch.dtype, Kernels] | None:
 
 def kernels(*tensors: torch.Tensor) -> Kernels | None:
     """The fused kernels for these tensors' dtype, or ``None`` when they do not apply (not CPU, not
-    float32/float64, switched off, or no compiler)."""
+    float32/float64, under torch.compile/torch.export, switched off, or no compiler)."""
     first = tensors[0]
     if not enabled() or first.device.type != "cpu" or first.dtype not in (torch.float32, torch.float64):
+        return None
+    if torch.compiler.is_compiling():  # torch.compile / torch.export trace the ATen-op path (no raw pointers)
         return None
     if any(t.device.type != "cpu" or t.dtype != first.dtype for t in tensors[1:]):
         return None
