@@ -29,21 +29,21 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "pointwise.c"
+SOURCE = Path(__file__).with_name("csrc") / "pointwise.c"  # includes pointwise_impl.h beside it
 COMPILE_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-fPIC", "-std=c11"]
 LINK_LIBS = ["-lmvec", "-lm"]  # libmvec: glibc's vector tanhf; elsewhere the compiler emits no calls to it
 ENV_SWITCH = "SEQMODELS_NATIVE"
 
 _SIGNATURES = {
     # name: argument types after (B, H); p = pointer, l = long
-    "lstm_fwd": "pplppp",
-    "lstm_bwd": "ppplppp",
-    "gru_fwd": "ppplplpp",
-    "gru_bwd": "ppplpppp",
-    "lstm_fwd_masked": "pppppppp",
+    "lstm_fwd": "ppplppp",
+    "lstm_bwd": "ppplpppp",
+    "gru_fwd": "pppplplpp",
+    "gru_bwd": "ppplppppp",
+    "lstm_fwd_masked": "ppppppppp",
     "lstm_bwd_masked": "ppppppppp",
-    "gru_fwd_masked": "ppplppppp",
-    "gru_bwd_masked": "pppppppp",
+    "gru_fwd_masked": "pppplppppp",
+    "gru_bwd_masked": "ppppppppp",
 }
 
 
@@ -90,7 +90,7 @@ def build(directory: Path | None = None) -> Path:
 
     Raises ``RuntimeError`` with the compiler's message when the build fails.
     """
-    source = SOURCE.read_bytes()
+    source = SOURCE.read_bytes() + SOURCE.with_name("pointwise_impl.h").read_bytes()
     target_dir = (directory or cache_dir()) / _build_key(source)
     library = target_dir / "pointwise.so"
     if library.exists():

@@ -1,0 +1,205 @@
+/* The kernels of pointwise.c for one element type T (NAME(x) appends the type's suffix, TANH its tanh).
+ *
+ * Shapes: B rows (batch), H hidden units. "gates" rows hold G*H values (LSTM [i f g o], GRU [r z n]);
+ * every other (B, H) buffer is contiguous unless a row stride is passed.
+ * sigmoid(x) = 0.5 tanh(x/2) + 0.5: one transcendental, no overflow for large |x|.
+ *
+ * Each step function splits its rows over threads and hands every row to a *_row function whose
+ * pointers are `restrict` parameters: that is what lets the compiler vectorise the inner loop (inside an
+ * OpenMP region, pointers shared from the enclosing function lose their `restrict`).
+ */
+
+static inline T NAME(sigmoid)(T x) { return (T)0.5 * TANH((T)0.5 * x) + (T)0.5; }
+
+/* ------------------------------------------------------------------------------------------- LSTM */
+
+/* Forward of one row: [i f g o] pre-activations (X W_ihᵀ + W_hh h_{t-1}, plus bias = b_ih + b_hh here)
+ * activated in place; c = f c_prev + i g,  tc = tanh c,  h = o tc. */
+static inline void NAME(lstm_fwd_row)(long H, T *restrict gi, T *restrict gf, T *restrict gg, T *restrict go,
+                                      const T *restrict bias, const T *restrict c_prev, T *restrict c,
+                                      T *restrict tc, T *restrict h) {
+    for (long j = 0; j < H; ++j) {
+        T i = NAME(sigmoid)(gi[j] + bias[j]), f = NAME(sigmoid)(gf[j] + bias[H + j]);
+        T g = TANH(gg[j] + bias[2 * H + j]), o = NAME(sigmoid)(go[j] + bias[3 * H + j]);
+        T cv = f * c_prev[j] + i * g;
+        T t = TANH(cv);
+        gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
+        c[j] = cv; tc[j] = t; h[j] = o * t;
+    }
+}
+
+/* Backward of one row. In: activated [i f g o], tc = tanh c_t, c_prev, d = dL/dh_t; dc holds dL/dc_t from
+ * later steps and leaves as dL/dc_{t-1} = dc_t f. Out: the gate pre-activation gradients
+ *   dc_t = dc + d o (1 - tc²);  [Di Df Dg Do] = [dc_t g i(1-i), dc_t c_prev f(1-f), dc_t i (1-g²), d tc o(1-o)]. */
+static inline void NAME(lstm_bwd_row)(long H, const T *restrict gi, const T *restrict gf, const T *restrict gg,
+                                      const T *restrict go, const T *restrict tc, const T *restrict c_prev,
+                                      const T *restrict dh, const T *restrict dy, T *restrict dc,
+                                      T *restrict Di, T *restrict Df, T *restrict Dg, T *restrict Do) {
+    for (long j = 0; j < H; ++j) {
+        T i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j], d = dh[j] + dy[j];
+        T dcv = dc[j] + d * o * ((T)1 - t * t);
+        Di[j] = dcv * g * i * ((T)1 - i);
+        Df[j] = dcv * c_prev[j] * f * ((T)1 - f);
+        Dg[j] = dcv * i * ((T)1 - g * g);
+        Do[j] = d * t * o * ((T)1 - o);
+        dc[j] = dcv * f;
+    }
+}
+
+/* gates (B, 4H): pre-activations without bias in, [i f g o] out; bias (4H); c_prev rows cps apart;
+ * c, tc, h (B, H). */
+void NAME(lstm_fwd)(long B, long H, T *gates, const T *bias, const T *c_prev, long cps, T *c, T *tc, T *h) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        T *g = gates + b * 4 * H;
+        NAME(lstm_fwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, bias, c_prev + b * cps, c + b * H, tc + b * H,
+                           h + b * H);
+    }
+}
+
+/* dh = dL/dh_t (B, H); dc in/out; D (B, 4H) out. c_prev rows cps apart; zeros: H zeros. */
+void NAME(lstm_bwd)(long B, long H, const T *gates, const T *tc, const T *c_prev, long cps, const T *dh, T *dc,
+                    T *D, const T *zeros) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        const T *g = gates + b * 4 * H;
+        T *d = D + b * 4 * H;
+        NAME(lstm_bwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, tc + b * H, c_prev + b * cps, dh + b * H, zeros,
+                           dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
+    }
+}
+
+/* Unequal lengths (mask[b] = 0 once row b's sequence has ended): a padded row keeps its state
+ * (h_out = h_in, c_out = c_in), outputs zero and has zero gate values. States live in their own
+ * (T+1, B, H) buffers: *_in enter step t, *_out leave it. */
+void NAME(lstm_fwd_masked)(long B, long H, T *gates, const T *bias, const T *c_in, const T *h_in, T *c_out,
+                           T *h_out, T *tc, T *out, const unsigned char *mask) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        T *g = gates + b * 4 * H, *ob = out + b * H, *hb = h_out + b * H, *cb = c_out + b * H, *tb = tc + b * H;
+        const T *hp = h_in + b * H, *cp = c_in + b * H;
+        if (mask[b]) {
+            NAME(lstm_fwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, bias, cp, cb, tb, ob);
+            for (long j = 0; j < H; ++j) hb[j] = ob[j];
+        } else {
+            for (long j = 0; j < 4 * H; ++j) g[j] = 0;
+            for (long j = 0; j < H; ++j) { cb[j] = cp[j]; hb[j] = hp[j]; ob[j] = 0; tb[j] = 0; }
+        }
+    }
+}
+
+/* dh = dL/dh leaving step t through the state, dy = dL/d out_t. Real rows: the step's backward with dh + dy,
+ * carry = 0; padded rows: D = 0, dc unchanged, carry = dh. Then dL/dh_{t-1} = carry + D W_hh. */
+void NAME(lstm_bwd_masked)(long B, long H, const T *gates, const T *tc, const T *c_in, const T *dh, const T *dy,
+                           T *dc, T *D, T *carry, const unsigned char *mask) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        const T *g = gates + b * 4 * H, *dhb = dh + b * H;
+        T *d = D + b * 4 * H, *cab = carry + b * H;
+        if (mask[b]) {
+            NAME(lstm_bwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, tc + b * H, c_in + b * H, dhb, dy + b * H,
+                               dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
+            for (long j = 0; j < H; ++j) cab[j] = 0;
+        } else {
+            for (long j = 0; j < 4 * H; ++j) d[j] = 0;
+            for (long j = 0; j < H; ++j) cab[j] = dhb[j];
+        }
+    }
+}
+
+/* -------------------------------------------------------------------------------------------- GRU */
+
+/* Forward of one row (torch form, reset after the matmul). In: ĥ = W_hh h_{t-1} and x̂ = [x̂_r x̂_z x̂_n] =
+ * W_ih x_t, both without bias, b_ih, b_hh, h_prev. r = σ(x̂_r + b_ir + ĥ_r + b_hr), z likewise,
+ * n = tanh(x̂_n + b_in + r (ĥ_n + b_hn)), h = n + z (h_prev - n); gr, gz leave as r, z and gn as ĥ_n + b_hn. */
+static inline void NAME(gru_fwd_row)(long H, T *restrict gr, T *restrict gz, T *restrict gn,
+                                     const T *restrict b_ih, const T *restrict b_hh, const T *restrict xr,
+                                     const T *restrict xz, const T *restrict xn, const T *restrict h_prev,
+                                     T *restrict n, T *restrict h) {
+    for (long j = 0; j < H; ++j) {
+        T hn = gn[j] + b_hh[2 * H + j];
+        T r = NAME(sigmoid)(xr[j] + b_ih[j] + gr[j] + b_hh[j]);
+        T z = NAME(sigmoid)(xz[j] + b_ih[H + j] + gz[j] + b_hh[H + j]);
+        T nv = TANH(xn[j] + b_ih[2 * H + j] + r * hn);
+        gr[j] = r; gz[j] = z; gn[j] = hn;
+        n[j] = nv; h[j] = nv + z * (h_prev[j] - nv);
+    }
+}
+
+/* Backward of one row. In: [r z ĥ_n], n, h_prev, d = dh + dy = dL/dh_t. Out: E = [dn̂ r, dr̂, dẑ, dn̂] with
+ *   dn̂ = d (1-z)(1-n²),  dẑ = d (h_prev - n) z(1-z),  dr̂ = dn̂ ĥ_n r(1-r);  carry = d z + carry_add
+ * (what else reaches h_{t-1}), to which the caller adds E[:, :3H] W_hh (rows n, r, z). */
+static inline void NAME(gru_bwd_row)(long H, const T *restrict gr, const T *restrict gz, const T *restrict gn,
+                                     const T *restrict n, const T *restrict h_prev, const T *restrict dh,
+                                     const T *restrict dy, const T *restrict carry_add, T *restrict Enr,
+                                     T *restrict Er, T *restrict Ez, T *restrict En, T *restrict carry) {
+    for (long j = 0; j < H; ++j) {
+        T r = gr[j], z = gz[j], nv = n[j], d = dh[j] + dy[j];
+        T dn = d * ((T)1 - z) * ((T)1 - nv * nv);
+        En[j] = dn;
+        Ez[j] = d * (h_prev[j] - nv) * z * ((T)1 - z);
+        Er[j] = dn * gn[j] * r * ((T)1 - r);
+        Enr[j] = dn * r;
+        carry[j] = d * z + carry_add[j];
+    }
+}
+
+/* gates (B, 3H): W_hh h_{t-1} in, [r z ĥ_n] out; b_ih, b_hh (3H); x_hat rows xs apart; h_prev rows hps apart;
+ * n, h (B, H). */
+void NAME(gru_fwd)(long B, long H, T *gates, const T *b_ih, const T *b_hh, const T *x_hat, long xs,
+                   const T *h_prev, long hps, T *n, T *h) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        T *g = gates + b * 3 * H;
+        const T *x = x_hat + b * xs;
+        NAME(gru_fwd_row)(H, g, g + H, g + 2 * H, b_ih, b_hh, x, x + H, x + 2 * H, h_prev + b * hps, n + b * H,
+                          h + b * H);
+    }
+}
+
+/* dh = dL/dh_t, dy_prev = the previous step's output gradient (zeros: none), folded into carry; zeros: H
+ * zeros. E (B, 4H) and carry (B, H) out. */
+void NAME(gru_bwd)(long B, long H, const T *gates, const T *n, const T *h_prev, long hps, const T *dh,
+                   const T *dy_prev, T *E, T *carry, const T *zeros) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        const T *g = gates + b * 3 * H;
+        T *e = E + b * 4 * H;
+        NAME(gru_bwd_row)(H, g, g + H, g + 2 * H, n + b * H, h_prev + b * hps, dh + b * H, zeros, dy_prev + b * H,
+                          e, e + H, e + 2 * H, e + 3 * H, carry + b * H);
+    }
+}
+
+/* Unequal lengths, as lstm_fwd_masked: states in (T+1, B, H) buffers; a padded row keeps h, outputs zero. */
+void NAME(gru_fwd_masked)(long B, long H, T *gates, const T *b_ih, const T *b_hh, const T *x_hat, long xs,
+                          const T *h_in, T *h_out, T *n, T *out, const unsigned char *mask) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        T *g = gates + b * 3 * H, *ob = out + b * H, *hb = h_out + b * H, *nb = n + b * H;
+        const T *x = x_hat + b * xs, *hp = h_in + b * H;
+        if (mask[b]) {
+            NAME(gru_fwd_row)(H, g, g + H, g + 2 * H, b_ih, b_hh, x, x + H, x + 2 * H, hp, nb, ob);
+            for (long j = 0; j < H; ++j) hb[j] = ob[j];
+        } else {
+            for (long j = 0; j < 3 * H; ++j) g[j] = 0;
+            for (long j = 0; j < H; ++j) { hb[j] = hp[j]; ob[j] = 0; nb[j] = 0; }
+        }
+    }
+}
+
+/* Real rows: the step's backward with d = dh + dy and carry = d z; padded rows: E = 0, carry = dh. */
+void NAME(gru_bwd_masked)(long B, long H, const T *gates, const T *n, const T *h_in, const T *dh, const T *dy,
+                          T *E, T *carry, const unsigned char *mask, const T *zeros) {
+    PARALLEL_ROWS
+    for (long b = 0; b < B; ++b) {
+        const T *g = gates + b * 3 * H, *dhb = dh + b * H;
+        T *e = E + b * 4 * H, *cab = carry + b * H;
+        if (mask[b]) {
+            NAME(gru_bwd_row)(H, g, g + H, g + 2 * H, n + b * H, h_in + b * H, dhb, dy + b * H, zeros, e, e + H,
+                              e + 2 * H, e + 3 * H, cab);
+        } else {
+            for (long j = 0; j < 4 * H; ++j) e[j] = 0;
+            for (long j = 0; j < H; ++j) cab[j] = dhb[j];
+        }
+    }
+}
