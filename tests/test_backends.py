@@ -175,20 +175,30 @@ def test_auto_falls_back_to_custom_for_other_cells():
     assert out.shape == (T, B, 2 * H) and h_n.shape == (4, B, H)
 
 
-def test_auto_policy():
-    x32, x64 = torch.randn(2, 1, 3), torch.randn(2, 1, 3, dtype=torch.float64)
-    assert auto_uses_torch([LSTMCell(3, 4)], x32)
-    assert not auto_uses_torch([LSTMCell(3, 4).double()], x64)
-    assert not auto_uses_torch([GRUCell(3, 4)], x32)
-    assert auto_uses_torch([GRUCell(3, 4)], torch.randn(2, 64, 3))
-    assert not auto_uses_torch([RNNCell(3, 4)], torch.randn(2, 64, 3))
-    assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
-    # a GRU batch with sequences shorter than T runs on ours (ATen's packed GRU is far slower on CPU);
-    # full-length lengths change nothing
-    x = torch.randn(5, 64, 3)
-    assert not auto_uses_torch([GRUCell(3, 4)], x, torch.full((64,), 5).index_fill(0, torch.tensor([3]), 2))
-    assert auto_uses_torch([GRUCell(3, 4)], x, torch.full((64,), 5))
-    assert auto_uses_torch([LSTMCell(3, 4)], x, torch.full((64,), 2))
+@pytest.mark.parametrize("native_kernels", [True, False], ids=["native", "no-native"])
+def test_auto_policy(monkeypatch, native_kernels):
+    monkeypatch.setattr("seqmodels.layers.backends.native.kernels", lambda *t: object() if native_kernels else None)
+    lstm, gru, rnn = LSTMCell(3, 4), GRUCell(3, 4), RNNCell(3, 4)
+    x32, x64, x_big = torch.randn(2, 1, 3), torch.randn(2, 1, 3, dtype=torch.float64), torch.randn(5, 64, 3)
+    short = torch.full((64,), 5).index_fill(0, torch.tensor([3]), 2)  # one sequence shorter than T
+    full = torch.full((64,), 5)
+    # evaluation / generation (no autograd): torch's kernel for LSTM and GRU batches >= 48, whatever lengths
+    with torch.no_grad():
+        assert auto_uses_torch([lstm], x32) and auto_uses_torch([lstm], x_big, short)
+        assert not auto_uses_torch([gru], x32)
+        assert auto_uses_torch([gru], x_big) and auto_uses_torch([gru], x_big, short)
+        assert not auto_uses_torch([rnn], x_big)
+        assert not auto_uses_torch([LSTMCell(3, 4).double()], x64)
+        assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
+    # training: a batch with shorter sequences always runs on ours (torch's packed backward is far slower);
+    # at full length ours with the C kernels, else torch's as in evaluation
+    assert not auto_uses_torch([lstm], x_big, short) and not auto_uses_torch([gru], x_big, short)
+    assert auto_uses_torch([lstm], x_big, full) is (not native_kernels)
+    assert auto_uses_torch([lstm], x32) is (not native_kernels)
+    assert auto_uses_torch([gru], x_big) is (not native_kernels)
+    assert not auto_uses_torch([gru], x32) and not auto_uses_torch([rnn], x_big)
+    frozen = LSTMCell(3, 4).requires_grad_(False)  # nothing to differentiate: evaluated like inference
+    assert auto_uses_torch([frozen], x_big, short)
 
 
 def test_torch_backend_with_full_lengths_equals_no_lengths():

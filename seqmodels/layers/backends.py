@@ -11,10 +11,13 @@
   ``ValueError`` saying why.
 * ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
   (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
-  whenever it can run the stack; on CPU in float32 torch's kernel for LSTM (oneDNN) and for GRU
-  batches of 48 or more (where ATen's per-step GRU beats our loop) unless some sequences are
-  shorter than T (ATen's packed GRU is 5-10x slower than ours), ``custom`` for every other case —
-  RNN, small-batch GRU, float64, and every cell torch cannot run.
+  whenever it can run the stack. On CPU in float32, when autograd records the call (training):
+  ``custom`` for batches with sequences shorter than T (torch's backward through a packed batch is
+  5-10x slower than ours) and, where the fused C kernels of :mod:`seqmodels.functional.native` are
+  available, for every LSTM and GRU; else torch's kernel for LSTM (oneDNN) and GRU batches of 48 or
+  more. Without autograd (evaluation, generation): torch's kernel for LSTM and for GRU batches of 48
+  or more. ``custom`` for every other case — RNN, small-batch GRU, float64, and every cell torch
+  cannot run.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from ..cells.base import RecurrentCell, State
 from ..cells.gru import GRUCell
 from ..cells.lstm import LSTMCell
 from ..cells.rnn import RNNCell
-from ..functional import fused
+from ..functional import fused, native
 
 BACKENDS = ("auto", "custom", "torch")
 
@@ -145,7 +148,12 @@ def torch_forward(
 
 
 # --------------------------------------------------------------------------------------- auto
-AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
+AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
+
+
+def _training(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
+    """Whether this call builds a graph for backward (grad mode on and something requires grad)."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for c in cells for p in c.parameters()))
 
 
 def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
@@ -154,14 +162,17 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
         return False
     if x.is_cuda:
         return True
-    if x.dtype != torch.float32:
+    if x.dtype != torch.float32 or isinstance(cells[0], RNNCell):
         return False
+    full_length = lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == x.shape[0]
+    if _training(cells, x):
+        # torch's backward through a packed batch (sequences shorter than T) is 5-10x slower than ours;
+        # with the fused C kernels ours also wins at full length (LSTM 1.0-1.1x, GRU 1.1-1.7x of torch.nn)
+        if not full_length or native.kernels(x) is not None:
+            return False
     if isinstance(cells[0], LSTMCell):
-        return True
-    if not isinstance(cells[0], GRUCell) or x.shape[1] < AUTO_TORCH_GRU_MIN_BATCH:
-        return False
-    # ATen's GRU on a packed batch (sequences shorter than T) is 5-10x slower than ours on CPU
-    return lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == x.shape[0]
+        return True  # oneDNN's LSTM inference
+    return x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
 
 
 def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
