@@ -30,8 +30,10 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("csrc") / "pointwise.c"  # includes pointwise_impl.h beside it
-COMPILE_FLAGS = ["-O3", "-march=native", "-mprefer-vector-width=512", "-ffast-math", "-fPIC", "-std=c11"]
-LINK_LIBS = ["-lmvec", "-lm"]  # libmvec: glibc's vector tanhf; elsewhere the compiler emits no calls to it
+COMPILE_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11"]
+if platform.machine().lower() in ("x86_64", "amd64"):
+    COMPILE_FLAGS.append("-mprefer-vector-width=512")  # AVX-512 where the CPU has it: 2x the AVX2 loops
+LINK_LIBS = ["-lmvec", "-lm"]  # libmvec: glibc's vector tanhf
 ENV_SWITCH = "SEQMODELS_NATIVE"
 
 _SIGNATURES = {
@@ -99,14 +101,17 @@ def build(directory: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=target_dir) as tmp:
         obj, tmp_lib = Path(tmp) / "pointwise.o", Path(tmp) / "pointwise.so"
         errors = []
-        for openmp in (["-fopenmp"], []):  # without OpenMP (e.g. clang with no libomp) it runs on one thread
+        # without OpenMP (e.g. clang without libomp) it runs on one thread; without libmvec (not glibc) the
+        # compiler emits no calls into it
+        for openmp, libs in ((["-fopenmp"], LINK_LIBS), ([], LINK_LIBS), ([], ["-lm"])):
             try:
                 _run([_compiler(), *COMPILE_FLAGS, *openmp, "-c", str(SOURCE), "-o", str(obj)])
                 # linked without -ffast-math: gcc would add crtfastmath.o, which sets flush-to-zero for the
                 # whole process when the library loads
-                _run([_compiler(), "-shared", *openmp, str(obj), "-o", str(tmp_lib), *LINK_LIBS])
+                _run([_compiler(), "-shared", *openmp, str(obj), "-o", str(tmp_lib), *libs])
+                ctypes.CDLL(str(tmp_lib))  # undefined symbols only show when it loads
                 break
-            except RuntimeError as err:
+            except (RuntimeError, OSError) as err:
                 errors.append(str(err))
         else:
             raise RuntimeError("\n".join(errors))
