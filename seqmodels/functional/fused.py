@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import native
+from . import native, native_loops
 
 
 def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
@@ -54,198 +54,6 @@ def _steps(*tensors: Tensor) -> list[tuple[Tensor, ...]]:
     """Per-step views of (T, ...) tensors, made in one ``unbind`` each: ``[(a_t, b_t, ...), ...]``."""
     return list(zip(*(t.unbind(0) for t in tensors)))
 
-
-# ------------------------------------------------------------------------- fused CPU kernels (native)
-def _addresses(*buffers: Tensor) -> list[tuple[int, int]]:
-    """(address of step 0, bytes per step) of contiguous (T, ...) buffers, for the per-step kernel calls."""
-    return [(b.data_ptr(), b[0].numel() * b.element_size() if len(b) else 0) for b in buffers]
-
-
-def _hidden_weight_grad(D: Tensor, out: Tensor, h0: Tensor) -> Tensor:
-    """``dW_hh = Σ_t D_tᵀ h_{t-1}`` with ``h_{t-1}`` = h0 then ``out[:-1]``: two GEMMs, no (T, B, H) copy."""
-    T, B, G = D.shape
-    if T == 0:
-        return D.new_zeros(G, h0.shape[-1])
-    grad = D[0].t().mm(h0)
-    if T > 1:
-        grad.addmm_(D[1:].reshape((T - 1) * B, G).t(), out[:-1].reshape((T - 1) * B, -1))
-    return grad
-
-
-def _lstm_forward_native(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
-    """The unmasked LSTM forward loop, each step one GEMM and one fused kernel call (see ``lstm_fwd``)."""
-    T, B, G = gates.shape
-    H = G // 4
-    (g_at, g_step), (c_at, step), (t_at, _), (o_at, _) = _addresses(gates, cells, tanh_c, out)
-    c_prev, c_prev_stride = c0.contiguous(), H
-    c_prev_at = c_prev.data_ptr()
-    h, outs = h0, out.unbind(0)
-    for t, g_t in enumerate(gates.unbind(0)):
-        g_t.addmm_(h, w_t)
-        kernels.lstm_fwd(B, H, g_at + t * g_step, bias.data_ptr(), c_prev_at, c_prev_stride, c_at + t * step,
-                         t_at + t * step, o_at + t * step)
-        c_prev_at, h = c_at + t * step, outs[t]
-    return (h, cells[T - 1]) if T else (h0, c0)
-
-
-def _lstm_backward_native(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_cn):
-    """BPTT through the unmasked LSTM, each step one fused kernel call (``lstm_bwd``) and one GEMM.
-
-    Returns ``D`` (T, B, 4H), the gate pre-activation gradients, and the gradients of h0 and c0.
-    """
-    T, B, G = gates.shape
-    H = G // 4
-    D = gates.new_empty(T, B, G)
-    dc = gates.new_zeros(B, H) if d_cn is None else torch.empty_like(d_cn, memory_format=torch.contiguous_format).copy_(d_cn)
-    dh = gates.new_zeros(B, H) if d_hn is None else d_hn
-    if d_out is not None and T:
-        dh = (dh + d_out[T - 1]).contiguous()
-    else:
-        dh = dh.contiguous()
-    c0 = c0.contiguous()
-    zeros = gates.new_zeros(H)
-    (g_at, g_step), (c_at, step), (t_at, _), (D_at, _) = _addresses(gates, cells, tanh_c, D)
-    D_steps = D.unbind(0)
-    for t in range(T - 1, -1, -1):
-        c_prev_at = c_at + (t - 1) * step if t > 0 else c0.data_ptr()
-        kernels.lstm_bwd(B, H, g_at + t * g_step, t_at + t * step, c_prev_at, H, dh.data_ptr(), dc.data_ptr(),
-                         D_at + t * g_step, zeros.data_ptr())
-        if t > 0:
-            dh = D_steps[t].mm(weight_hh) if d_out is None else torch.addmm(d_out[t - 1], D_steps[t], weight_hh)
-        else:
-            dh = D_steps[0].mm(weight_hh)
-    return D, dh, dc
-
-
-def _nrz_to_rzn(a: Tensor) -> Tensor:
-    """Blocks of rows (n, r, z) → torch's GRU order (r, z, n) (and the inverse of ``_rzn_to_nrz``)."""
-    n, r, z = a.chunk(3)
-    return torch.cat([r, z, n])
-
-
-def _rzn_to_nrz(a: Tensor) -> Tensor:
-    r, z, n = a.chunk(3)
-    return torch.cat([n, r, z])
-
-
-def _gru_forward_native(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
-    """The GRU forward loop: per step ``W_hh h`` (one GEMM) and one ``gru_fwd`` (``gru_fwd_masked``) call.
-
-    Returns ``gates`` (T, B, 3H) = [r, z, ĥ_n], ``n``, the outputs (T, B, H) and, with a mask, the
-    states entering each step (T+1, B, H) (else ``None``: they are h0 and the outputs).
-    """
-    T, B, G = x_hat.shape
-    H = G // 3
-    gates = x_hat.new_empty(T, B, G)
-    new = x_hat.new_empty(T, B, H)
-    out = x_hat.new_empty(T, B, H)
-    b_ih = x_hat.new_zeros(G) if bias_ih is None else bias_ih.contiguous()  # both added inside the kernel
-    b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
-    bi_at, bh_at = b_ih.data_ptr(), b_hh.data_ptr()
-    (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = _addresses(gates, x_hat, new, out)
-    if mask is None:
-        states = None
-        h = h0.contiguous()
-        h_at, outs = h.data_ptr(), out.unbind(0)
-        for t, g_t in enumerate(gates.unbind(0)):
-            torch.mm(h, w_t, out=g_t)
-            kernels.gru_fwd(B, H, g_at + t * g_step, bi_at, bh_at, x_at + t * g_step, G, h_at, H, n_at + t * step,
-                            o_at + t * step)
-            h, h_at = outs[t], o_at + t * step
-    else:
-        states = x_hat.new_empty(T + 1, B, H)
-        states[0] = h0
-        mask = mask.reshape(T, B).contiguous()
-        s_at, m_at, hs = states.data_ptr(), mask.data_ptr(), states.unbind(0)
-        for t, g_t in enumerate(gates.unbind(0)):
-            torch.mm(hs[t], w_t, out=g_t)
-            kernels.gru_fwd_masked(B, H, g_at + t * g_step, bi_at, bh_at, x_at + t * g_step, G, s_at + t * step,
-                                   s_at + (t + 1) * step, n_at + t * step, o_at + t * step, m_at + t * B)
-    return gates, new, out, states
-
-
-def _gru_backward_native(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states, mask):
-    """BPTT through the GRU, per step one ``gru_bwd`` (``gru_bwd_masked``) call and one GEMM.
-
-    Returns ``E`` (T, B, 4H) = [dn̂ ⊙ r, dr̂, dẑ, dn̂] and the gradient of h0.
-    """
-    T, B, G = gates.shape
-    H = G // 3
-    E = gates.new_empty(T, B, 4 * H)
-    w_nrz = _rzn_to_nrz(weight_hh)  # rows in E's order
-    zeros = gates.new_zeros(B, H)  # the output gradient of steps that have none
-    dh = zeros if d_hn is None else d_hn.contiguous()
-    if d_out is not None:
-        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
-    dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else _addresses(d_out)[0]
-    carry = gates.new_empty(B, H)  # what reaches h_{t-1} other than through W_hh
-    (g_at, g_step), (n_at, step), (E_at, E_step) = _addresses(gates, new, E)
-    E_steps = E[..., : 3 * H].unbind(0)
-    if mask is None:
-        # the unmasked kernel folds the previous step's output gradient into carry = dh ⊙ z + dy_{t-1}
-        if d_out is not None and T:
-            dh = (dh + d_out[T - 1]).contiguous()
-        h0 = h0.contiguous()
-        o_at = out.data_ptr()
-        for t in range(T - 1, -1, -1):
-            h_prev_at = o_at + (t - 1) * step if t > 0 else h0.data_ptr()
-            dy_prev_at = dy_at + (t - 1) * dy_step if t > 0 else zeros.data_ptr()
-            kernels.gru_bwd(B, H, g_at + t * g_step, n_at + t * step, h_prev_at, H, dh.data_ptr(), dy_prev_at,
-                            E_at + t * E_step, carry.data_ptr(), zeros.data_ptr())
-            dh = torch.addmm(carry, E_steps[t], w_nrz)
-    else:
-        mask = mask.reshape(T, B).contiguous()
-        s_at, m_at = states.data_ptr(), mask.data_ptr()
-        for t in range(T - 1, -1, -1):
-            kernels.gru_bwd_masked(B, H, g_at + t * g_step, n_at + t * step, s_at + t * step, dh.data_ptr(),
-                                   dy_at + t * dy_step, E_at + t * E_step, carry.data_ptr(), m_at + t * B,
-                                   zeros.data_ptr())
-            dh = torch.addmm(carry, E_steps[t], w_nrz)
-    return E, dh
-
-
-def _lstm_forward_native_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask):
-    """The LSTM forward loop for unequal lengths: one GEMM and one ``lstm_fwd_masked`` call per step.
-
-    Returns the states entering each step, h and c (T+1, B, H) each; the last is the final state.
-    """
-    T, B, G = gates.shape
-    H = G // 4
-    states_h, states_c = gates.new_empty(T + 1, B, H), gates.new_empty(T + 1, B, H)
-    states_h[0], states_c[0] = h0, c0
-    mask = mask.reshape(T, B).contiguous()
-    (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = _addresses(gates, states_h, states_c, tanh_c,
-                                                                                out)
-    m_at, hs = mask.data_ptr(), states_h.unbind(0)
-    for t, g_t in enumerate(gates.unbind(0)):
-        g_t.addmm_(hs[t], w_t)
-        kernels.lstm_fwd_masked(B, H, g_at + t * g_step, bias.data_ptr(), c_at + t * step, h_at + t * step,
-                                c_at + (t + 1) * step, h_at + (t + 1) * step, t_at + t * step, o_at + t * step,
-                                m_at + t * B)
-    return states_h, states_c
-
-
-def _lstm_backward_native_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_out, d_hn, d_cn):
-    """BPTT through the LSTM for unequal lengths: one ``lstm_bwd_masked`` call and one GEMM per step."""
-    T, B, G = gates.shape
-    H = G // 4
-    D = gates.new_empty(T, B, G)
-    zeros = gates.new_zeros(B, H)
-    dh = zeros if d_hn is None else d_hn.contiguous()
-    dc = gates.new_zeros(B, H) if d_cn is None else torch.empty_like(d_cn, memory_format=torch.contiguous_format).copy_(d_cn)
-    if d_out is not None:
-        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
-    dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else _addresses(d_out)[0]
-    carry = gates.new_empty(B, H)
-    mask = mask.reshape(T, B).contiguous()
-    (g_at, g_step), (t_at, step), (c_at, _), (D_at, _) = _addresses(gates, tanh_c, states_c, D)
-    m_at, D_steps = mask.data_ptr(), D.unbind(0)
-    for t in range(T - 1, -1, -1):
-        kernels.lstm_bwd_masked(B, H, g_at + t * g_step, t_at + t * step, c_at + t * step, dh.data_ptr(),
-                                dy_at + t * dy_step, dc.data_ptr(), D_at + t * g_step, carry.data_ptr(),
-                                m_at + t * B)
-        dh = torch.addmm(carry, D_steps[t], weight_hh)
-    return D, dh, dc
 
 # ---------------------------------------------------------------------------------------- LSTM
 class LSTMRecurrence(torch.autograd.Function):
@@ -279,11 +87,12 @@ class LSTMRecurrence(torch.autograd.Function):
             bias = gates.new_zeros(G) if bias is None else bias.contiguous()
         cells = gates.new_empty(T, B, H) if kernels is None or mask is None else None  # c_t (unmasked)
         if kernels is not None and mask is None:
-            h, c = _lstm_forward_native(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out)
+            h, c = native_loops.lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out)
             ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, None, None, None)
             return out, h, c
         if kernels is not None:  # states entering each step (T+1, B, H): the last is the final state
-            states_h, states_c = _lstm_forward_native_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask)
+            states_h, states_c = native_loops.lstm_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out,
+                                                                  mask)
             ctx.save_for_backward(x, gates, None, tanh_c, out, h0, c0, weight_ih, weight_hh, states_h, states_c, mask)
             return out, states_h[T], states_c[T]
         masked = mask is not None
@@ -317,13 +126,13 @@ class LSTMRecurrence(torch.autograd.Function):
         T, B, G = gates.shape
         H = G // 4
         if ctx.native is not None and mask is None:
-            D, dh_state, dc_state = _lstm_backward_native(ctx.native, gates, cells, tanh_c, c0, weight_hh,
+            D, dh_state, dc_state = native_loops.lstm_backward(ctx.native, gates, cells, tanh_c, c0, weight_hh,
                                                           d_out, d_hn, d_cn)
             d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
-            return d_x, dh_state, dc_state, d_w_ih, _hidden_weight_grad(D, out, h0), d_b, None
+            return d_x, dh_state, dc_state, d_w_ih, native_loops.hidden_weight_grad(D, out, h0), d_b, None
         if ctx.native is not None:  # h_prev, c_prev: the (T+1, B, H) state buffers of the masked forward
-            D, dh_state, dc_state = _lstm_backward_native_masked(ctx.native, gates, c_prev, tanh_c, mask, weight_hh,
-                                                                 d_out, d_hn, d_cn)
+            D, dh_state, dc_state = native_loops.lstm_backward_masked(
+                ctx.native, gates, c_prev, tanh_c, mask, weight_hh, d_out, d_hn, d_cn)
             d_x, d_w_ih, d_b = _input_grads(ctx, D, x, weight_ih, ctx.has_bias)
             d_w_hh = D.reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H))
             return d_x, dh_state, dc_state, d_w_ih, d_w_hh, d_b, None
@@ -406,7 +215,7 @@ class GRURecurrence(torch.autograd.Function):
         w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
         ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
         if kernels is not None:
-            gates, new, out, states = _gru_forward_native(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
+            gates, new, out, states = native_loops.gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
             ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)
             if mask is not None:
                 return out, states[T]
@@ -446,15 +255,17 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = gates.shape
         H = G // 3
         if ctx.native is not None:  # h_prev: the (T+1, B, H) state buffer of a masked forward
-            E, dh_state = _gru_backward_native(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn, h_prev, mask)
+            E, dh_state = native_loops.gru_backward(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn, h_prev,
+                                                    mask)
             # E = [dn̂ ⊙ r, dr̂, dẑ, dn̂]: columns H: are dX̂ (r, z, n); columns :3H are d(W_hh h + b_hh) in
             # the row order (n, r, z), put back into torch's (r, z, n) below
             d_x, d_w_ih, d_b_ih = _input_grads(ctx, E[..., H:], x, weight_ih, ctx.has_bias_ih)
             if mask is None:
-                d_w_hh = _nrz_to_rzn(_hidden_weight_grad(E[..., : 3 * H], out, h0))
+                d_w_hh = native_loops.nrz_to_rzn(native_loops.hidden_weight_grad(E[..., : 3 * H], out, h0))
             else:
-                d_w_hh = _nrz_to_rzn(E[..., : 3 * H].reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H)))
-            d_b_hh = _nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
+                d_hid = E[..., : 3 * H].reshape(T * B, G)
+                d_w_hh = native_loops.nrz_to_rzn(d_hid.t().mm(h_prev[:T].reshape(T * B, H)))
+            d_b_hh = native_loops.nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
             return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
         d_out = out.new_zeros(T, B, H) if d_out is None else d_out
         dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn

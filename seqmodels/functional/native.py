@@ -82,8 +82,8 @@ def _build_key(source: bytes) -> str:
         version = subprocess.run([_compiler(), "--version"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         version = ""
-    parts = [source, version.encode(), " ".join(COMPILE_FLAGS + LINK_LIBS + ["-fopenmp"]).encode(), _cpu_features().encode(),
-             platform.machine().encode()]
+    flags = " ".join(COMPILE_FLAGS + LINK_LIBS + ["-fopenmp"])
+    parts = [source, version.encode(), flags.encode(), _cpu_features().encode(), platform.machine().encode()]
     return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
 
 
