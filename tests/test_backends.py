@@ -182,21 +182,24 @@ def test_auto_policy(monkeypatch, native_kernels):
     x32, x64, x_big = torch.randn(2, 1, 3), torch.randn(2, 1, 3, dtype=torch.float64), torch.randn(5, 64, 3)
     short = torch.full((64,), 5).index_fill(0, torch.tensor([3]), 2)  # one sequence shorter than T
     full = torch.full((64,), 5)
-    # evaluation / generation (no autograd): torch's kernel for LSTM and GRU batches >= 48, whatever lengths
+    # never torch's kernel: RNN, float64, cells torch cannot run
+    assert not auto_uses_torch([rnn], x_big)
+    assert not auto_uses_torch([LSTMCell(3, 4).double()], x64)
+    assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
+    # evaluation / generation (no autograd): oneDNN for LSTM; GRU on ours with the C kernels, else on ATen's
+    # from batch 48 on
     with torch.no_grad():
         assert auto_uses_torch([lstm], x32) and auto_uses_torch([lstm], x_big, short)
         assert not auto_uses_torch([gru], x32)
-        assert auto_uses_torch([gru], x_big) and auto_uses_torch([gru], x_big, short)
-        assert not auto_uses_torch([rnn], x_big)
-        assert not auto_uses_torch([LSTMCell(3, 4).double()], x64)
-        assert not auto_uses_torch([PeepholeLSTMCell(3, 4)], x32)
+        assert auto_uses_torch([gru], x_big) is (not native_kernels)
+        assert auto_uses_torch([gru], x_big, short) is (not native_kernels)
     # training: a batch with shorter sequences always runs on ours (torch's packed backward is far slower);
     # at full length ours with the C kernels, else torch's as in evaluation
     assert not auto_uses_torch([lstm], x_big, short) and not auto_uses_torch([gru], x_big, short)
     assert auto_uses_torch([lstm], x_big, full) is (not native_kernels)
     assert auto_uses_torch([lstm], x32) is (not native_kernels)
     assert auto_uses_torch([gru], x_big) is (not native_kernels)
-    assert not auto_uses_torch([gru], x32) and not auto_uses_torch([rnn], x_big)
+    assert not auto_uses_torch([gru], x32)
     frozen = LSTMCell(3, 4).requires_grad_(False)  # nothing to differentiate: evaluated like inference
     assert auto_uses_torch([frozen], x_big, short)
 

@@ -207,3 +207,107 @@ def lstm_backward_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_ou
                                 m_at + t * B)
         dh = torch.addmm(carry, D_steps[t], weight_hh)
     return D, dh, dc
+
+
+# ------------------------------------------------------------------------- inference (no autograd)
+INFERENCE_CHUNK_BYTES = 1 << 20  # input projection per chunk of steps: about a megabyte of gates
+
+
+def _chunk_steps(B: int, G: int, itemsize: int) -> int:
+    """Steps whose input projection is computed at once in inference: few enough that the chunk is still in
+    cache when the recurrence reads it (the full (T, B, G) buffer would make every step read it from memory)."""
+    return max(1, INFERENCE_CHUNK_BYTES // max(1, B * G * itemsize))
+
+
+def _projections(x: Tensor, weight_ih: Tensor, chunk: Tensor):
+    """Yields ``(t0, n)`` after writing ``x[t0:t0+n] W_ihᵀ`` (no bias) into ``chunk[:n]``, for every chunk."""
+    T, B, I = x.shape
+    C, w_ih_t = chunk.shape[0], weight_ih.t()
+    for t0 in range(0, T, C):
+        n = min(C, T - t0)
+        torch.mm(x[t0 : t0 + n].reshape(n * B, I), w_ih_t, out=chunk[:n].view(n * B, -1))
+        yield t0, n
+
+
+def lstm_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask):
+    """The LSTM forward when nothing needs gradients: ``(out (T,B,H), h_n, c_n)``.
+
+    Same kernels as training, but nothing is kept for a backward: the gates live in a chunk of a few
+    steps, the cell state and tanh c in (B, H) buffers reused every step.
+    """
+    T, B, _ = x.shape
+    G = weight_ih.shape[0]
+    H = G // 4
+    out = x.new_empty(T, B, H)
+    if T == 0:
+        return out, h0, c0
+    w_t = weight_hh.t().contiguous()
+    bias = x.new_zeros(G) if bias is None else bias.contiguous()
+    chunk = x.new_empty(_chunk_steps(B, G, x.element_size()), B, G)
+    tanh_c = x.new_empty(B, H)  # written, never read
+    (o_at, step), = addresses(out)
+    outs = out.unbind(0)
+    if mask is None:
+        cells = x.new_empty(2, B, H)  # c_t alternates between the two rows
+        c_prev = c0.contiguous()
+        h = h0
+        for t0, n in _projections(x, weight_ih, chunk):
+            for k in range(n):
+                t = t0 + k
+                chunk[k].addmm_(h, w_t)
+                kernels.lstm_fwd(B, H, chunk[k].data_ptr(), bias.data_ptr(), c_prev.data_ptr(), H,
+                                 cells[t % 2].data_ptr(), tanh_c.data_ptr(), o_at + t * step)
+                h, c_prev = outs[t], cells[t % 2]
+        return out, h, c_prev
+    states_h, states_c = x.new_empty(2, B, H), x.new_empty(2, B, H)  # entering / leaving, alternating
+    states_h[0], states_c[0] = h0, c0
+    mask = mask.reshape(T, B).contiguous()
+    for t0, n in _projections(x, weight_ih, chunk):
+        for k in range(n):
+            t = t0 + k
+            now, nxt = t % 2, (t + 1) % 2
+            chunk[k].addmm_(states_h[now], w_t)
+            kernels.lstm_fwd_masked(B, H, chunk[k].data_ptr(), bias.data_ptr(), states_c[now].data_ptr(),
+                                    states_h[now].data_ptr(), states_c[nxt].data_ptr(), states_h[nxt].data_ptr(),
+                                    tanh_c.data_ptr(), o_at + t * step, mask[t].data_ptr())
+    return out, states_h[T % 2], states_c[T % 2]
+
+
+def gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
+    """The GRU forward when nothing needs gradients: ``(out (T,B,H), h_n)``; as :func:`lstm_inference`."""
+    T, B, _ = x.shape
+    G = weight_ih.shape[0]
+    H = G // 3
+    out = x.new_empty(T, B, H)
+    if T == 0:
+        return out, h0
+    w_t = weight_hh.t().contiguous()
+    b_ih = x.new_zeros(G) if bias_ih is None else bias_ih.contiguous()
+    b_hh = x.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
+    chunk = x.new_empty(_chunk_steps(B, G, x.element_size()), B, G)  # W_ih x_t
+    hidden = x.new_empty(B, G)  # W_hh h_{t-1}, then [r z ĥ_n]
+    new = x.new_empty(B, H)  # n, written, never read
+    (o_at, step), = addresses(out)
+    outs = out.unbind(0)
+    if mask is None:
+        h = h0.contiguous()
+        for t0, n in _projections(x, weight_ih, chunk):
+            for k in range(n):
+                t = t0 + k
+                torch.mm(h, w_t, out=hidden)
+                kernels.gru_fwd(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), chunk[k].data_ptr(), G,
+                                h.data_ptr(), H, new.data_ptr(), o_at + t * step)
+                h = outs[t]
+        return out, h
+    states = x.new_empty(2, B, H)
+    states[0] = h0
+    mask = mask.reshape(T, B).contiguous()
+    for t0, n in _projections(x, weight_ih, chunk):
+        for k in range(n):
+            t = t0 + k
+            now, nxt = t % 2, (t + 1) % 2
+            torch.mm(states[now], w_t, out=hidden)
+            kernels.gru_fwd_masked(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), chunk[k].data_ptr(),
+                                   G, states[now].data_ptr(), states[nxt].data_ptr(), new.data_ptr(),
+                                   o_at + t * step, mask[t].data_ptr())
+    return out, states[T % 2]

@@ -11,13 +11,12 @@
   ``ValueError`` saying why.
 * ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
   (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
-  whenever it can run the stack. On CPU in float32, when autograd records the call (training):
-  ``custom`` for batches with sequences shorter than T (torch's backward through a packed batch is
-  5-10x slower than ours) and, where the fused C kernels of :mod:`seqmodels.functional.native` are
-  available, for every LSTM and GRU; else torch's kernel for LSTM (oneDNN) and GRU batches of 48 or
-  more. Without autograd (evaluation, generation): torch's kernel for LSTM and for GRU batches of 48
-  or more. ``custom`` for every other case — RNN, small-batch GRU, float64, and every cell torch
-  cannot run.
+  whenever it can run the stack. On CPU in float32 with the fused C kernels of
+  :mod:`seqmodels.functional.native` (the usual case): torch's kernel (oneDNN) for LSTM inference,
+  ``custom`` for everything else. Without them: when autograd records the call (training), ``custom``
+  for batches with sequences shorter than T (torch's backward through a packed batch is 7-10x slower
+  than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
+  case — RNN, small-batch GRU, float64, and every cell torch cannot run.
 """
 
 from __future__ import annotations
@@ -165,14 +164,16 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
     if x.dtype != torch.float32 or isinstance(cells[0], RNNCell):
         return False
     full_length = lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == x.shape[0]
+    has_kernels = native.kernels(x) is not None
     if _training(cells, x):
-        # torch's backward through a packed batch (sequences shorter than T) is 5-10x slower than ours;
-        # with the fused C kernels ours also wins at full length (LSTM 1.0-1.1x, GRU 1.1-1.7x of torch.nn)
-        if not full_length or native.kernels(x) is not None:
+        # torch's backward through a packed batch (sequences shorter than T) is 7-10x slower than ours;
+        # with the fused C kernels ours also wins at full length (LSTM 1.0-1.1x, GRU 1.2-1.7x of torch.nn)
+        if not full_length or has_kernels:
             return False
     if isinstance(cells[0], LSTMCell):
         return True  # oneDNN's LSTM inference
-    return x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
+    # GRU inference: ours with the C kernels 1.1-1.5x of ATen's; without them ATen's wins from batch 48 on
+    return not has_kernels and x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
 
 
 def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
