@@ -92,6 +92,26 @@ def read_scalars(tensorboard_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: sorted((step, value) for step, (_, value) in points.items()) for tag, points in series.items()}
 
 
+def first_reached(tensorboard_dir: Path, target: "Target", started_at: str | None) -> dict[str, Any] | None:
+    """Where a validation target was first met: ``{"step", "after_s"}`` (seconds since the run started, from
+    the event's wall time), or None when it never was (or cannot be told)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    if target.op is None or not target.metric.startswith("val/") or not started_at:
+        return None
+    start = dt.datetime.strptime(started_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc).timestamp()
+    hits = []
+    for events in sorted(tensorboard_dir.rglob("events.out.tfevents*")):
+        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
+        acc.Reload()
+        if target.metric in acc.Tags()["scalars"]:
+            hits += [(e.wall_time, e.step) for e in acc.Scalars(target.metric) if target.met(float(e.value))]
+    if not hits:
+        return None
+    wall_time, step = min(hits)
+    return {"step": step, "after_s": round(wall_time - start, 1)}
+
+
 def main_metric(scalars: dict[str, list], target: Target | None) -> str | None:
     """The validation metric to plot beside the loss: the target's, else the first known one logged."""
     candidates = []
@@ -101,7 +121,8 @@ def main_metric(scalars: dict[str, list], target: Target | None) -> str | None:
     return next((tag for tag in candidates if tag in scalars and tag != "val/loss"), None)
 
 
-def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any]) -> dict[str, Any]:
+def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any],
+              log_dir: Path | None = None) -> dict[str, Any]:
     label = run_dir.name
     target = target_for(label)
     metrics = record.get("metrics", {})
@@ -139,6 +160,8 @@ def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any]) -
             "met": met,
             "anchor": target.anchor,
             "issue": target.issue,
+            "first_met": first_reached(log_dir or run_dir / "tensorboard", target, record.get("started_at"))
+            if met else None,
         }
     return summary
 
@@ -278,6 +301,9 @@ def markdown(summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | 
         if s["target"]:
             t = s["target"]
             lines.append(f"- {t['metric']} = {_fmt(t['achieved'])}; anchor: {t['anchor']}; {_verdict(t)}")
+            if t.get("first_met"):
+                lines.append(f"- target first met at step {t['first_met']['step']}, "
+                             f"{_duration(t['first_met']['after_s'])} after the start")
         lines.append("- " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["metrics"].items()))
         if s.get("figure"):
             lines += ["", f"![{s['label']}]({s['figure']})"]
@@ -316,7 +342,7 @@ def collect(runs_dir: Path, docs: Path, score: bool = True) -> dict[str, Any]:
         if not scalars:
             print(f"warning: {run_dir.name}: no TensorBoard scalars under {log_dir} (logger=csv?): no curves")
         all_scalars[run_dir.name] = scalars
-        summary = summarize(run_dir, scalars, record)
+        summary = summarize(run_dir, scalars, record, log_dir)
         figure = plot_run(run_dir.name, scalars, target_for(run_dir.name), figures / f"{run_dir.name}.png")
         summary["figure"] = figure.relative_to(docs).as_posix()
         if score and run_dir.name.startswith("ptb_word"):

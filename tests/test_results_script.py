@@ -95,3 +95,19 @@ def test_language_models_score_a_sentence_and_its_shuffle(tmp_path):
     rows = load_script().score_examples(result["best_model_path"])
     assert [r["sentence"] for r in rows] == load_script().SCORE_SENTENCES
     assert all(r["log_prob"] < 0 and r["num_tokens"] > 0 and math.isfinite(r["ppl"]) for r in rows)
+
+
+def test_first_reached_is_the_earliest_event_meeting_a_validation_target(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter
+
+    script = load_script()
+    start = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    writer = SummaryWriter(str(tmp_path))
+    for step, loss in ((100, 1.60), (200, 1.469), (300, 1.45), (400, 1.46)):  # events hold float32
+        writer.add_scalar("val/loss", loss, step, walltime=start + 3 * step)
+    writer.close()
+    target = script.Target("val/loss", "<=", 1.47, "anchor", 7)
+    started_at = "2027-01-15T08:00:00Z"
+    assert script.first_reached(tmp_path, target, started_at) == {"step": 200, "after_s": 600.0}
+    assert script.first_reached(tmp_path, script.Target("val/loss", "<=", 1.0, "anchor", 7), started_at) is None
+    assert script.first_reached(tmp_path, script.Target("test/loss", "<=", 2.0, "anchor", 7), started_at) is None
