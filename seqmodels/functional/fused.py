@@ -50,7 +50,7 @@ def _input_grads(ctx, d_x_hat: Tensor, x: Tensor, weight_ih: Tensor, has_bias: b
     return d_x, d_w_ih, (D2.sum(0) if has_bias else None)
 
 
-def _needs_grad(*tensors: Tensor | None) -> bool:
+def needs_grad(*tensors: Tensor | None) -> bool:
     """Whether autograd would record a call on these tensors (else the inference loops run, keeping nothing)."""
     return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
@@ -187,7 +187,7 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
     ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.layers.checks.step_mask`).
     """
     bias = _sum_bias(bias_ih, bias_hh)
-    kernels = None if _needs_grad(x, h0, c0, weight_ih, weight_hh, bias) else native.kernels(x, h0, c0, weight_hh)
+    kernels = None if needs_grad(x, h0, c0, weight_ih, weight_hh, bias) else native.kernels(x, h0, c0, weight_hh)
     if kernels is not None:
         out, h, c = native_loops.lstm_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask)
     else:
@@ -315,8 +315,7 @@ class GRURecurrence(torch.autograd.Function):
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
     """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``."""
-    needs_grad = _needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
-    kernels = None if needs_grad else native.kernels(x, h0, weight_hh)
+    kernels = None if needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) else native.kernels(x, h0, weight_hh)
     if kernels is not None:
         return native_loops.gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
     return GRURecurrence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)

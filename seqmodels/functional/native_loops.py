@@ -244,30 +244,32 @@ def lstm_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask):
     w_t = weight_hh.t().contiguous()
     bias = x.new_zeros(G) if bias is None else bias.contiguous()
     chunk = x.new_empty(_chunk_steps(B, G, x.element_size()), B, G)
+    rows = chunk.unbind(0)  # per-step views, made once: every chunk is written into the same buffer
     tanh_c = x.new_empty(B, H)  # written, never read
     (o_at, step), = addresses(out)
     outs = out.unbind(0)
     if mask is None:
-        cells = x.new_empty(2, B, H)  # c_t alternates between the two rows
+        cells = x.new_empty(2, B, H).unbind(0)  # c_t alternates between the two rows
         c_prev = c0.contiguous()
         h = h0
         for t0, n in _projections(x, weight_ih, chunk):
             for k in range(n):
                 t = t0 + k
-                chunk[k].addmm_(h, w_t)
-                kernels.lstm_fwd(B, H, chunk[k].data_ptr(), bias.data_ptr(), c_prev.data_ptr(), H,
+                rows[k].addmm_(h, w_t)
+                kernels.lstm_fwd(B, H, rows[k].data_ptr(), bias.data_ptr(), c_prev.data_ptr(), H,
                                  cells[t % 2].data_ptr(), tanh_c.data_ptr(), o_at + t * step)
                 h, c_prev = outs[t], cells[t % 2]
         return out, h, c_prev
-    states_h, states_c = x.new_empty(2, B, H), x.new_empty(2, B, H)  # entering / leaving, alternating
-    states_h[0], states_c[0] = h0, c0
+    buffer_h, buffer_c = x.new_empty(2, B, H), x.new_empty(2, B, H)  # entering / leaving, alternating
+    buffer_h[0], buffer_c[0] = h0, c0
+    states_h, states_c = buffer_h.unbind(0), buffer_c.unbind(0)
     mask = mask.reshape(T, B).contiguous()
     for t0, n in _projections(x, weight_ih, chunk):
         for k in range(n):
             t = t0 + k
             now, nxt = t % 2, (t + 1) % 2
-            chunk[k].addmm_(states_h[now], w_t)
-            kernels.lstm_fwd_masked(B, H, chunk[k].data_ptr(), bias.data_ptr(), states_c[now].data_ptr(),
+            rows[k].addmm_(states_h[now], w_t)
+            kernels.lstm_fwd_masked(B, H, rows[k].data_ptr(), bias.data_ptr(), states_c[now].data_ptr(),
                                     states_h[now].data_ptr(), states_c[nxt].data_ptr(), states_h[nxt].data_ptr(),
                                     tanh_c.data_ptr(), o_at + t * step, mask[t].data_ptr())
     return out, states_h[T % 2], states_c[T % 2]
@@ -285,6 +287,7 @@ def gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
     b_ih = x.new_zeros(G) if bias_ih is None else bias_ih.contiguous()
     b_hh = x.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
     chunk = x.new_empty(_chunk_steps(B, G, x.element_size()), B, G)  # W_ih x_t
+    rows = chunk.unbind(0)
     hidden = x.new_empty(B, G)  # W_hh h_{t-1}, then [r z ĥ_n]
     new = x.new_empty(B, H)  # n, written, never read
     (o_at, step), = addresses(out)
@@ -295,19 +298,20 @@ def gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
             for k in range(n):
                 t = t0 + k
                 torch.mm(h, w_t, out=hidden)
-                kernels.gru_fwd(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), chunk[k].data_ptr(), G,
+                kernels.gru_fwd(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), rows[k].data_ptr(), G,
                                 h.data_ptr(), H, new.data_ptr(), o_at + t * step)
                 h = outs[t]
         return out, h
-    states = x.new_empty(2, B, H)
-    states[0] = h0
+    buffer = x.new_empty(2, B, H)
+    buffer[0] = h0
+    states = buffer.unbind(0)
     mask = mask.reshape(T, B).contiguous()
     for t0, n in _projections(x, weight_ih, chunk):
         for k in range(n):
             t = t0 + k
             now, nxt = t % 2, (t + 1) % 2
             torch.mm(states[now], w_t, out=hidden)
-            kernels.gru_fwd_masked(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), chunk[k].data_ptr(),
+            kernels.gru_fwd_masked(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), rows[k].data_ptr(),
                                    G, states[now].data_ptr(), states[nxt].data_ptr(), new.data_ptr(),
                                    o_at + t * step, mask[t].data_ptr())
     return out, states[T % 2]

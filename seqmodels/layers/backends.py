@@ -76,6 +76,12 @@ def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
 
 
 # -------------------------------------------------------------------------------------- torch
+def all_full_length(lengths: Tensor | None, seq_len: int) -> bool:
+    """Whether every sequence is ``seq_len`` long (no lengths: yes). Under torch.compile/export the values
+    cannot be read: treated as yes."""
+    return lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == seq_len
+
+
 def torch_kernel(cells: Sequence[RecurrentCell]) -> tuple[Callable, bool] | str:
     """``(torch function, is_lstm)`` for a stack of cells, or the reason torch cannot run it."""
     kinds = {type(c) for c in cells}
@@ -127,7 +133,7 @@ def torch_forward(
         hx = (torch.stack([s[0] for s in state]), torch.stack([s[1] for s in state]))  # (L*D, B, H) each
     else:
         hx = torch.stack(list(state))  # (L*D, B, H)
-    if lengths is not None and not torch.compiler.is_compiling() and int(lengths.min()) == x.shape[0]:
+    if lengths is not None and all_full_length(lengths, x.shape[0]):
         lengths = None  # every sequence is full length: the unpacked kernel gives the same, without packing
     if lengths is None:
         out, *final = fn(x, hx, weights, first.bias, num_layers, dropout, training, bidirectional, False)
@@ -150,11 +156,6 @@ def torch_forward(
 AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
 
 
-def _training(cells: Sequence[RecurrentCell], x: Tensor) -> bool:
-    """Whether this call builds a graph for backward (grad mode on and something requires grad)."""
-    return torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for c in cells for p in c.parameters()))
-
-
 def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
     """``auto``'s rule for a stack on input x (T, B, I) with optional lengths (B,); see the module docstring."""
     if isinstance(torch_kernel(cells), str):
@@ -163,12 +164,11 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
         return True
     if x.dtype != torch.float32 or isinstance(cells[0], RNNCell):
         return False
-    full_length = lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == x.shape[0]
     has_kernels = native.kernels(x) is not None
-    if _training(cells, x):
+    if fused.needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
         # torch's backward through a packed batch (sequences shorter than T) is 7-10x slower than ours;
         # with the fused C kernels ours also wins at full length (LSTM 1.0-1.1x, GRU 1.2-1.7x of torch.nn)
-        if not full_length or has_kernels:
+        if has_kernels or not all_full_length(lengths, x.shape[0]):
             return False
     if isinstance(cells[0], LSTMCell):
         return True  # oneDNN's LSTM inference
