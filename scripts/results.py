@@ -166,17 +166,23 @@ def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any],
     return summary
 
 
-def score_examples(checkpoint: str | None) -> list[dict[str, Any]] | None:
-    """Log-probabilities of SCORE_SENTENCES under a word-level language model checkpoint."""
+def score_examples(checkpoint: str | None, saved: Path) -> list[dict[str, Any]] | None:
+    """Log-probabilities of SCORE_SENTENCES under a word-level language model checkpoint.
+
+    The scores are kept in ``saved`` (the run's scores.json), which stands in for the checkpoint where that is
+    gone: a run trained on another machine brings its scores back without its weights.
+    """
     if not checkpoint or not Path(checkpoint).is_file():
-        return None
+        return json.loads(saved.read_text()) if saved.is_file() else None
     from seqmodels.checkpoint import load_language_model
     from seqmodels.generation import score
 
     model, encoder, _ = load_language_model(checkpoint)
     model.eval()
-    rows = score(model, encoder, SCORE_SENTENCES)
-    return [{k: row[k] for k in ("sentence", "log_prob", "ppl", "num_tokens")} for row in rows]
+    rows = [{k: row[k] for k in ("sentence", "log_prob", "ppl", "num_tokens")} for row in score(model, encoder,
+                                                                                                 SCORE_SENTENCES)]
+    saved.write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
 
 
 # ------------------------------------------------------------------------------ figures
@@ -346,7 +352,7 @@ def collect(runs_dir: Path, docs: Path, score: bool = True) -> dict[str, Any]:
         figure = plot_run(run_dir.name, scalars, target_for(run_dir.name), figures / f"{run_dir.name}.png")
         summary["figure"] = figure.relative_to(docs).as_posix()
         if score and run_dir.name.startswith("ptb_word"):
-            summary["scores"] = score_examples(summary["best_model_path"])
+            summary["scores"] = score_examples(summary["best_model_path"], run_dir / "scores.json")
         summaries.append(summary)
         print(f"{run_dir.name:32s} {summary['target']['metric'] if summary['target'] else '':10s} "
               f"{_fmt(summary['target']['achieved'] if summary['target'] else None):>8s}  {_verdict(summary['target'])}")

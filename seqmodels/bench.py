@@ -30,7 +30,7 @@ from typing import Callable
 import torch
 from torch.utils import benchmark
 
-from .functional import native
+from .functional import cuda_graphs, native
 
 SHAPES = {  # name: (batch, seq_len, input_size, hidden_size, num_layers)
     "char": (64, 128, 64, 256, 2),
@@ -219,6 +219,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per case (default 1.0)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--tf32", action="store_true",
+                   help="CUDA: let cuDNN and cuBLAS use TF32 tensor cores (default: off for both, so that every "
+                        "implementation computes in full float32; torch's own default is on for cuDNN only)")
     p.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
     p.add_argument("--e2e", action="store_true",
                    help="also time ptb_word_lstm_small training: our trainer vs a plain PyTorch loop")
@@ -236,6 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda was asked for, but torch.cuda.is_available() is False")
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.tf32
     peak = matmul_peak_gflops(device)
     machine = {
         "date": time.strftime("%Y-%m-%d"),
@@ -245,6 +249,9 @@ def main(argv: list[str] | None = None) -> None:
         "matmul_peak_gflops": round(peak, 1),
         # the C gate kernels of the custom backend on CPU (SEQMODELS_NATIVE=0 benchmarks the ATen-op path)
         "fused_cpu_kernels": device.type == "cpu" and native.kernels(torch.zeros(1)) is not None,
+        # the custom backend's time loops replayed as CUDA graphs (SEQMODELS_CUDA_GRAPHS=0 times them eagerly)
+        "cuda_graphs": device.type == "cuda" and cuda_graphs.enabled(),
+        "tf32": device.type == "cuda" and args.tf32,
     }
     print(" ".join(f"{k}={v}" for k, v in machine.items()))
     if args.only_e2e:

@@ -92,9 +92,13 @@ def test_targets_match_labels_and_judge_in_the_right_direction():
 def test_language_models_score_a_sentence_and_its_shuffle(tmp_path):
     cfg = shrink(compose_config([*QUIET, "debug=fast"], tmp_path / "lm"))
     result = train(cfg)
-    rows = load_script().score_examples(result["best_model_path"])
+    saved = tmp_path / "scores.json"
+    rows = load_script().score_examples(result["best_model_path"], saved)
     assert [r["sentence"] for r in rows] == load_script().SCORE_SENTENCES
     assert all(r["log_prob"] < 0 and r["num_tokens"] > 0 and math.isfinite(r["ppl"]) for r in rows)
+    # without the checkpoint (a run trained elsewhere) the scores kept beside result.json stand in
+    assert load_script().score_examples(str(tmp_path / "gone.ckpt"), saved) == rows
+    assert load_script().score_examples(str(tmp_path / "gone.ckpt"), tmp_path / "none.json") is None
 
 
 def test_first_reached_is_the_earliest_event_meeting_a_validation_target(tmp_path):

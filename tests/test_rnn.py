@@ -301,13 +301,16 @@ def test_packed_input_with_lengths_is_rejected():
 # ------------------------------------------------------------------------- CUDA
 @pytest.mark.parametrize("mode,bidirectional,lengths", list(itertools.product(sorted(MODES), [False, True], [None, LENGTHS])))
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("backend", ["auto", "custom"])
 @needs_cuda[0]
 @needs_cuda[1]
-def test_cuda_matches_torch(mode, bidirectional, lengths, dtype):
-    """On the GPU torch runs cuDNN (float32 also TF32-free here), so compare relatively."""
+def test_cuda_matches_torch(mode, bidirectional, lengths, dtype, backend):
+    """On the GPU torch runs cuDNN (float32 also TF32-free here), so compare relatively; ``custom`` runs its
+    time loops as CUDA graphs (seqmodels.functional.cuda_graphs)."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     ours, ref = make_pair(mode, dtype=dtype, device="cuda", num_layers=2, bidirectional=bidirectional)
+    ours.backend = backend
     x = torch.randn(T, B, I, dtype=dtype, device="cuda", requires_grad=True)
     hx = random_hx(mode, 2 * (2 if bidirectional else 1), dtype=dtype, device="cuda")
     d = diffs(ours, ref, x, hx, lengths, False)

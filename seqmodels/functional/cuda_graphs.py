@@ -1,0 +1,129 @@
+"""CUDA graphs for the ``custom`` backend's time loops: one launch per sequence instead of one per op.
+
+On a GPU the step loops of :mod:`seqmodels.functional.fused` are bound by the CPU, not the GPU: each step
+is a GEMM and 3-8 small elementwise kernels, and launching each from Python costs more than running it.
+:func:`run` captures a loop function once per input signature (shapes, dtypes, which optional inputs are
+given, the non-tensor flags) into a :class:`torch.cuda.CUDAGraph` and afterwards only copies the inputs
+into the graph's static buffers, replays it and clones the outputs out — the same numbers as the eager
+call (the same kernels run on the same data), without the per-op launch cost.
+
+Rules for a function given to :func:`run`: it takes tensors (or None) and then plain flags, returns a tuple
+of tensors (or None), and its control flow depends on shapes and flags only, never on tensor values.
+
+Graphs are used only where they are safe: CUDA tensors, not while something else is capturing (a user's own
+CUDA graph records our eager ops instead), not under ``torch.compile``, and not when
+``SEQMODELS_CUDA_GRAPHS=0``. A capture that fails is reported once and that signature runs eagerly from
+then on. At most :data:`MAX_GRAPHS` graphs are kept (least recently used dropped); each holds the memory
+of one call's temporaries.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+MAX_GRAPHS = 32
+_EAGER = object()  # cache entry of a signature whose capture failed
+
+
+class _Graph:
+    """A captured call: static inputs to copy into, the graph, and the static outputs each replay rewrites."""
+
+    def __init__(self, fn: Callable, args: Sequence[Tensor | None], flags: tuple):
+        self.inputs = [None if a is None else torch.empty_like(a, memory_format=torch.contiguous_format).copy_(a)
+                       for a in args]
+        self.outputs = self._capture(fn, flags)
+
+    def _capture(self, fn: Callable, flags: tuple) -> tuple[Tensor | None, ...]:
+        device = next(a.device for a in self.inputs if a is not None)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):  # warm-up outside the capture: cuBLAS handles and workspaces
+            fn(*self.inputs, *flags)
+        torch.cuda.current_stream(device).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+            return fn(*self.inputs, *flags)
+
+    def _replay(self) -> None:
+        self.graph.replay()
+
+    def __call__(self, args: Sequence[Tensor | None]) -> tuple[Tensor | None, ...]:
+        for static, a in zip(self.inputs, args):
+            if static is not None:
+                static.copy_(a)
+        self._replay()
+        return tuple(None if o is None else o.clone() for o in self.outputs)
+
+
+_cache: OrderedDict[tuple, _Graph | object] = OrderedDict()
+_lock = threading.Lock()
+_warned = False
+
+
+def _compiling() -> bool:
+    compiler = getattr(torch, "compiler", None)
+    return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
+
+
+def enabled() -> bool:
+    return os.environ.get("SEQMODELS_CUDA_GRAPHS", "1") != "0"
+
+
+def applies(args: Sequence[Tensor | None]) -> bool:
+    """Whether :func:`run` would capture/replay a call on these inputs (else it calls the function eagerly)."""
+    first = next((a for a in args if a is not None), None)
+    if first is None or not first.is_cuda or not enabled():
+        return False
+    if any(a is not None and a.numel() == 0 for a in args):
+        return False
+    if _compiling() or torch.cuda.is_current_stream_capturing():
+        return False
+    return True
+
+
+def signature(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> tuple:
+    return (fn.__module__, fn.__qualname__, flags,
+            tuple(None if a is None else (tuple(a.shape), a.dtype, a.device) for a in args))
+
+
+def run(fn: Callable, args: Sequence[Tensor | None], flags: tuple = ()) -> tuple[Tensor | None, ...]:
+    """``fn(*args, *flags)``, replayed from a CUDA graph where :func:`applies`; fresh output tensors either way."""
+    if not applies(args):
+        return fn(*args, *flags)
+    key = signature(fn, args, flags)
+    with _lock:
+        entry = _cache.get(key)
+        if entry is None:
+            entry = _capture(fn, args, flags)
+            _cache[key] = entry
+            while len(_cache) > MAX_GRAPHS:
+                _cache.popitem(last=False)
+        _cache.move_to_end(key)
+        if entry is _EAGER:
+            return fn(*args, *flags)
+        return entry(args)
+
+
+def _capture(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> _Graph | object:
+    global _warned
+    try:
+        return _Graph(fn, args, flags)
+    except Exception as err:  # noqa: BLE001 - any capture failure falls back to the eager loop
+        if not _warned:
+            warnings.warn(f"seqmodels: CUDA graph capture of {fn.__qualname__} failed ({err}); running it eagerly "
+                          "(set SEQMODELS_CUDA_GRAPHS=0 to skip the attempt)", RuntimeWarning, stacklevel=3)
+            _warned = True
+        return _EAGER
+
+
+def clear() -> None:
+    """Drop every captured graph (and the memory they hold)."""
+    with _lock:
+        _cache.clear()
