@@ -10,13 +10,23 @@ import sys
 from collections import defaultdict
 
 
+def ms(value: float) -> str:
+    """Milliseconds with two decimals below 10 ms (GPU times), one above."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}"
+
+
 def main(path: str) -> None:
     with open(path) as f:
         data = json.load(f)
     m = data["machine"]
+    on_gpu = m.get("device_type", "cuda" if "NVIDIA" in m["device"] else "cpu") == "cuda"
+    if on_gpu:
+        switches = (f"`custom`'s time loops as CUDA graphs {'on' if m.get('cuda_graphs') else 'off'}, "
+                    f"TF32 {'on' if m.get('tf32') else 'off'}")
+    else:
+        switches = f"fused C gate kernels {'on' if m.get('fused_cpu_kernels') else 'off'}"
     print(f"Machine: {m['device']}, {m['threads']} threads, torch {m['torch']}, measured `torch.mm` peak "
-          f"{m['matmul_peak_gflops']} GFLOP/s; fused C gate kernels "
-          f"{'on' if m.get('fused_cpu_kernels') else 'off'}; {m['date']}.\n")
+          f"{m['matmul_peak_gflops']} GFLOP/s; {switches}; {m['date']}.\n")
     rows = defaultdict(dict)
     for r in data["rows"]:
         rows[(r["cell"], r["shape"], r["mode"])][r["impl"]] = r
@@ -29,12 +39,13 @@ def main(path: str) -> None:
         cells = []
         for impl in impls:
             r = by_impl.get(impl)
-            cells.append("—" if r is None else f"{r['median_ms']:.1f} ({r['ratio']:.2f})")
+            cells.append("—" if r is None else f"{ms(r['median_ms'])} ({r['ratio']:.2f})")
         auto = by_impl.get("seqmodels/auto")
         custom = by_impl.get("seqmodels/custom")
         mem = "" if mode == "fwd" or custom is None else f"{base['activation_mb']:.1f} / {custom['activation_mb']:.1f}"
-        print(f"| {cell} | {shape} | {mode} | {base['median_ms']:.1f} (± {base['iqr_ms']:.1f}) | " + " | ".join(cells)
-              + f" | {auto['peak_pct']:.0f} | {mem} |")
+        peak = "—" if auto is None else f"{auto['peak_pct']:.0f}"
+        print(f"| {cell} | {shape} | {mode} | {ms(base['median_ms'])} (± {ms(base['iqr_ms'])}) | " + " | ".join(cells)
+              + f" | {peak} | {mem} |")
     g = data.get("generation")
     if g:
         print(f"\nGeneration (batch 1, 1000 steps, 2×256 LSTM): torch.nn.LSTM called per step "

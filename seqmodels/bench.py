@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device_type": device.type,
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": round(peak, 1),
         # the C gate kernels of the custom backend on CPU (SEQMODELS_NATIVE=0 benchmarks the ATen-op path)
