@@ -61,7 +61,8 @@ def matmul_peak_gflops(device: torch.device, n: int = 2048, min_run_time: float 
     """Measured float32 ``torch.mm`` throughput at n³, the yardstick for '% of peak'."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    m = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b}).blocked_autorange(
+    m = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
+                        num_threads=torch.get_num_threads()).blocked_autorange(
         min_run_time=min_run_time
     )
     return 2 * n**3 / m.median / 1e9
@@ -114,7 +115,9 @@ def time_case(module: torch.nn.Module, x: torch.Tensor, mode: str, min_run_time:
         stmt = "with torch.no_grad(): module(x)"
     else:
         stmt = "out, _ = module(x); out.sum().backward()"
-    timer = benchmark.Timer(stmt, globals={"torch": torch, "module": module, "x": x})
+    # torch.utils.benchmark runs on ONE thread unless told otherwise: time with the threads the run has
+    timer = benchmark.Timer(stmt, globals={"torch": torch, "module": module, "x": x},
+                            num_threads=torch.get_num_threads())
     return timer.blocked_autorange(min_run_time=min_run_time)
 
 

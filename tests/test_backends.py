@@ -194,10 +194,14 @@ def test_auto_policy(monkeypatch, native_kernels):
         assert auto_uses_torch([gru], x_big) is (not native_kernels)
         assert auto_uses_torch([gru], x_big, short) is (not native_kernels)
     # training: a batch with shorter sequences always runs on ours (torch's packed backward is far slower);
-    # at full length ours with the C kernels, else torch's as in evaluation
+    # at full length ours with the C kernels (LSTM from B·H = 8192 on), else torch's as in evaluation
     assert not auto_uses_torch([lstm], x_big, short) and not auto_uses_torch([gru], x_big, short)
-    assert auto_uses_torch([lstm], x_big, full) is (not native_kernels)
-    assert auto_uses_torch([lstm], x32) is (not native_kernels)
+    assert auto_uses_torch([lstm], x_big, full) is True  # B·H = 256: oneDNN with or without kernels
+    assert auto_uses_torch([lstm], x32) is True
+    wide = torch.randn(5, 64, 3)
+    big_lstm = LSTMCell(3, 128)  # B·H = 8192: ours with the C kernels
+    assert auto_uses_torch([big_lstm], wide) is (not native_kernels)
+    assert auto_uses_torch([big_lstm], wide, full) is (not native_kernels)
     assert auto_uses_torch([gru], x_big) is (not native_kernels)
     assert not auto_uses_torch([gru], x32)
     frozen = LSTMCell(3, 4).requires_grad_(False)  # nothing to differentiate: evaluated like inference

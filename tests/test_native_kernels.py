@@ -156,6 +156,31 @@ def test_float32_native_equals_aten(monkeypatch, kind, lengths):
         assert (a - b).abs().max().item() <= 2e-5 * max(1.0, b.abs().max().item())
 
 
+@needs_compiler
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("lengths", [None, torch.tensor([6, 2, 5])], ids=["full", "lengths"])
+def test_backward_scratch_is_reused_and_never_returned(kind, lengths):
+    """The backward's (T, B, 4H) gate gradients live in one reused buffer per thread: consecutive backward
+    calls give the same gradients as fresh ones would, and no gradient handed back is a view of it."""
+    from seqmodels.functional import native_loops
+
+    T, B, I, H = 6, 3, 4, 5
+    w = weights(kind, I, H, torch.float64)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    d_out, d_h, d_c = (torch.randn(T, B, H, dtype=torch.float64) for _ in range(3))
+    first = run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths)
+    buffer = native_loops._scratch.buffers[f"{kind}_backward"]
+    start, end = buffer.data_ptr(), buffer.data_ptr() + buffer.numel() * buffer.element_size()
+    second = run(kind, x, h0, c0, w, 2 * d_out, 2 * d_h, 2 * d_c, lengths)  # same shapes: the buffer again
+    assert native_loops._scratch.buffers[f"{kind}_backward"].data_ptr() == start
+    for a, b in zip(first[1], second[1]):
+        torch.testing.assert_close(b, 2 * a, rtol=1e-12, atol=1e-12)  # linear in the incoming gradient
+        storage = b.untyped_storage()
+        assert not start <= storage.data_ptr() < end, "a returned gradient lives in the scratch buffer"
+
+
 def test_switched_off_or_not_applicable(monkeypatch):
     monkeypatch.setenv(native.ENV_SWITCH, "0")
     assert native.kernels(torch.zeros(2)) is None

@@ -12,8 +12,10 @@
 * ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
   (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
   whenever it can run the stack. On CPU in float32 with the fused C kernels of
-  :mod:`seqmodels.functional.native` (the usual case): torch's kernel (oneDNN) for LSTM inference,
-  ``custom`` for everything else. Without them: when autograd records the call (training), ``custom``
+  :mod:`seqmodels.functional.native` (the usual case): torch's kernel (oneDNN) for LSTM inference and
+  for full-length LSTM training batches with fewer than 8192 state elements per step (B·H: our loop's
+  per-step overhead outweighs its gains there, e.g. B 20, H 200), ``custom`` for everything else.
+  Without them: when autograd records the call (training), ``custom``
   for batches with sequences shorter than T (torch's backward through a packed batch is 7-10x slower
   than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
   case — RNN, small-batch GRU, float64, and every cell torch cannot run.
@@ -154,6 +156,10 @@ def torch_forward(
 
 # --------------------------------------------------------------------------------------- auto
 AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
+# CPU LSTM training at full length with the C kernels: ours from this many state elements per step (B·H) on,
+# oneDNN below (word shape B 20 H 200: ours 0.93 of torch.nn on 2 threads, oneDNN 1.03; char/wide/fastrnns,
+# B·H 16384-32768: ours 1.10-1.25, oneDNN 0.98-1.08)
+AUTO_CUSTOM_LSTM_MIN_STATE = 8192
 
 
 def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
@@ -167,9 +173,13 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
     has_kernels = native.kernels(x) is not None
     if fused.needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
         # torch's backward through a packed batch (sequences shorter than T) is 7-10x slower than ours;
-        # with the fused C kernels ours also wins at full length (LSTM 1.0-1.1x, GRU 1.2-1.7x of torch.nn)
-        if has_kernels or not all_full_length(lengths, x.shape[0]):
+        # with the fused C kernels ours also wins at full length (GRU 1.2-1.7x of torch.nn; LSTM 1.1-1.25x
+        # from B·H = 8192 on, below that oneDNN's LSTM)
+        if not all_full_length(lengths, x.shape[0]):
             return False
+        if has_kernels:
+            small_lstm = x.shape[1] * cells[0].hidden_size < AUTO_CUSTOM_LSTM_MIN_STATE
+            return isinstance(cells[0], LSTMCell) and small_lstm
     if isinstance(cells[0], LSTMCell):
         return True  # oneDNN's LSTM inference
     # GRU inference: ours with the C kernels 1.1-1.5x of ATen's; without them ATen's wins from batch 48 on
