@@ -260,8 +260,11 @@ class GRURecurrence(torch.autograd.Function):
                 _gru_aten_forward, (x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask))
             ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask)
             return out, h
-        x_hat = _input_projection(x, weight_ih, None)  # (T, B, 3H), one GEMM; the C kernels add b_ih themselves
-        T = x_hat.shape[0]
+        # X̂ (T, B, 3H), one GEMM into a buffer reused across calls (read only by the loop below); the C kernels
+        # add b_ih themselves
+        T, B, I = x.shape
+        x_hat = native_loops.scratch("gru_input_projection", x, T, B, weight_ih.shape[0])
+        torch.mm(x.reshape(T * B, I), weight_ih.t(), out=x_hat.view(T * B, -1))
         w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
         gates, new, out, states = native_loops.gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
         ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)

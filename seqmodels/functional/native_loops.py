@@ -24,11 +24,12 @@ _scratch = threading.local()
 def scratch(name: str, like: Tensor, *shape: int) -> Tensor:
     """An uninitialised tensor of ``shape`` reused by every call on this thread under ``name``.
 
-    For the backward's gate gradients (T, B, 4H), which live only inside one backward call: a fresh
-    buffer that size (tens of MB) comes straight from the OS and page-faults on first touch every call
-    (glibc maps allocations above 32 MB anew each time) — 7 ms for a (128, 64, 1024) float32 buffer here,
-    about 5 % of a char-shape layer's forward+backward. One buffer per name and thread is kept, replaced
-    when the size or dtype changes; nothing returned to the caller may be a view of it.
+    For big temporaries that live only inside one call — the backward's gate gradients (T, B, 4H), the
+    GRU forward's input projection (T, B, 3H): a fresh buffer that size (tens of MB) comes straight from
+    the OS and page-faults on first touch every call (glibc maps allocations above 32 MB anew each time)
+    — 7 ms for a (128, 64, 1024) float32 buffer here, about 5 % of a char-shape layer's
+    forward+backward. One buffer per name and thread is kept, replaced when the size or dtype changes;
+    nothing returned to the caller may be a view of it.
     """
     buffers = _scratch.__dict__.setdefault("buffers", {})
     buf = buffers.get(name)
