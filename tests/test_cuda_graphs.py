@@ -48,7 +48,7 @@ def stand_in_graphs(monkeypatch):
     cuda_graphs.clear()
     ReplayByCalling.captures = ReplayByCalling.replays = 0
     monkeypatch.setattr(cuda_graphs, "_Graph", ReplayByCalling)
-    monkeypatch.setattr(cuda_graphs, "applies", lambda args: cuda_graphs.enabled())  # CPU tensors too
+    monkeypatch.setattr(cuda_graphs, "_on_cuda", lambda args: True)  # CPU tensors too
     monkeypatch.setattr(native, "kernels", lambda *tensors: None)
     yield ReplayByCalling
     cuda_graphs.clear()
@@ -104,7 +104,7 @@ def test_outputs_are_fresh_tensors_not_the_static_buffers(stand_in_graphs):
 
 def test_a_failed_capture_warns_once_and_runs_eagerly(monkeypatch):
     cuda_graphs.clear()
-    monkeypatch.setattr(cuda_graphs, "applies", lambda args: True)
+    monkeypatch.setattr(cuda_graphs, "_on_cuda", lambda args: True)
     monkeypatch.setattr(cuda_graphs, "_warned", False)
 
     class Broken(cuda_graphs._Graph):
@@ -173,3 +173,28 @@ def test_cuda_graph_replays_match_the_eager_loops(kind, lengths, monkeypatch):
     assert len(cuda_graphs._cache) == 4
     assert all(isinstance(g, cuda_graphs._Graph) for g in cuda_graphs._cache.values()), "a capture failed"
     cuda_graphs.clear()
+
+
+def test_inference_mode_calls_run_eagerly_so_later_training_calls_can_capture(stand_in_graphs):
+    """A signature first met under torch.inference_mode (Lightning's validation) must not leave inference
+    tensors as static buffers: the training call after it copies its inputs into them."""
+    x = torch.randn(T, B, H, dtype=torch.float64)
+    w = torch.randn(H, H, dtype=torch.float64)
+    h0 = torch.zeros(B, H, dtype=torch.float64)
+    with torch.inference_mode():
+        cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))
+    assert stand_in_graphs.captures == 0
+    out = cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))
+    assert stand_in_graphs.captures == 1
+    torch.testing.assert_close(out[2], fused._rnn_aten_forward(x, h0, w, w, None, None, False)[2])
+
+
+def test_double_backward_is_refused_clearly(stand_in_graphs):
+    """The BPTT writes into buffers and records no graph of its own: a second derivative is an error, never
+    a silently detached result."""
+    module = seqmodels.GRU(I, H, backend="custom").double()
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    out, _ = module(x)
+    (g,) = torch.autograd.grad(out.pow(2).sum(), x, create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable|marked with @once_differentiable"):
+        g.sum().backward()

@@ -314,6 +314,7 @@ def test_cuda_matches_torch(mode, bidirectional, lengths, dtype, backend):
     x = torch.randn(T, B, I, dtype=dtype, device="cuda", requires_grad=True)
     hx = random_hx(mode, 2 * (2 if bidirectional else 1), dtype=dtype, device="cuda")
     d = diffs(ours, ref, x, hx, lengths, False)
-    assert d["rel"] <= (1e-10 if dtype == torch.float64 else 1e-4), d
+    # float32: custom's cuBLAS GEMMs sum in another order than cuDNN's kernels (up to ~2e-5 relative seen)
+    assert d["rel"] <= (1e-10 if dtype == torch.float64 else 1e-4 if backend == "custom" else 1e-5), d
     out, h_n = ours(x, hx, lengths=lengths)
     assert out.device.type == "cuda" and all(t.device.type == "cuda" for t in flat(h_n))

@@ -13,8 +13,10 @@ of tensors (or None), and its control flow depends on shapes and flags only, nev
 Graphs are used only where they are safe: CUDA tensors, not while something else is capturing (a user's own
 CUDA graph records our eager ops instead), not under ``torch.compile``, and not when
 ``SEQMODELS_CUDA_GRAPHS=0``. A capture that fails is reported once and that signature runs eagerly from
-then on. At most :data:`MAX_GRAPHS` graphs are kept (least recently used dropped); each holds the memory
-of one call's temporaries.
+then on. Calls under ``torch.inference_mode`` and calls whose inputs require grad (a backward with
+``create_graph``) run eagerly. The signature includes the TF32 and autocast settings, which decide the
+kernels a capture records. At most :data:`MAX_GRAPHS` graphs are kept (least recently used dropped); each
+holds a copy of its inputs, its outputs and one call's temporaries.
 """
 
 from __future__ import annotations
@@ -42,24 +44,32 @@ class _Graph:
 
     def _capture(self, fn: Callable, flags: tuple) -> tuple[Tensor | None, ...]:
         device = next(a.device for a in self.inputs if a is not None)
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):  # warm-up outside the capture: cuBLAS handles and workspaces
-            fn(*self.inputs, *flags)
-        torch.cuda.current_stream(device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
-            return fn(*self.inputs, *flags)
+        with torch.cuda.device(device):  # the inputs' GPU, whichever is current
+            side = torch.cuda.Stream(device)
+            side.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(side):  # warm-up outside the capture: cuBLAS handles and workspaces
+                fn(*self.inputs, *flags)
+            torch.cuda.current_stream(device).wait_stream(side)
+            self.graph = torch.cuda.CUDAGraph()
+            self.done = torch.cuda.Event()
+            with torch.cuda.graph(self.graph, stream=torch.cuda.Stream(device), capture_error_mode="thread_local"):
+                return fn(*self.inputs, *flags)
 
     def _replay(self) -> None:
         self.graph.replay()
 
     def __call__(self, args: Sequence[Tensor | None]) -> tuple[Tensor | None, ...]:
+        done = getattr(self, "done", None)
+        if done is not None:  # the previous call's clones are read before this call's copies overwrite the inputs
+            torch.cuda.current_stream().wait_event(done)
         for static, a in zip(self.inputs, args):
             if static is not None:
                 static.copy_(a)
         self._replay()
-        return tuple(None if o is None else o.clone() for o in self.outputs)
+        outputs = tuple(None if o is None else o.clone() for o in self.outputs)
+        if done is not None:
+            done.record()
+        return outputs
 
 
 _cache: OrderedDict[tuple, _Graph | object] = OrderedDict()
@@ -72,24 +82,41 @@ def _compiling() -> bool:
     return bool(compiler is not None and hasattr(compiler, "is_compiling") and compiler.is_compiling())
 
 
+def _on_cuda(args: Sequence[Tensor | None]) -> bool:
+    first = next((a for a in args if a is not None), None)
+    return first is not None and first.is_cuda
+
+
 def enabled() -> bool:
     return os.environ.get("SEQMODELS_CUDA_GRAPHS", "1") != "0"
 
 
 def applies(args: Sequence[Tensor | None]) -> bool:
     """Whether :func:`run` would capture/replay a call on these inputs (else it calls the function eagerly)."""
-    first = next((a for a in args if a is not None), None)
-    if first is None or not first.is_cuda or not enabled():
+    if not enabled() or not _on_cuda(args):
         return False
     if any(a is not None and a.numel() == 0 for a in args):
         return False
-    if _compiling() or torch.cuda.is_current_stream_capturing():
+    if _compiling() or (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()):
         return False
-    return True
+    # static buffers made under inference mode would be inference tensors, which a later ordinary call could not
+    # copy into; backward with create_graph records autograd history, which a replay cannot
+    if torch.is_inference_mode_enabled():
+        return False
+    return not (torch.is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
+
+
+def _numerics() -> tuple:
+    """Global settings that change which kernels a capture records (TF32, autocast)."""
+    try:
+        autocast = torch.is_autocast_enabled("cuda")
+    except TypeError:  # torch < 2.4: no device argument, CUDA autocast
+        autocast = torch.is_autocast_enabled()
+    return torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision(), autocast
 
 
 def signature(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> tuple:
-    return (fn.__module__, fn.__qualname__, flags,
+    return (fn.__module__, fn.__qualname__, flags, _numerics(),
             tuple(None if a is None else (tuple(a.shape), a.dtype, a.device) for a in args))
 
 
@@ -106,9 +133,9 @@ def run(fn: Callable, args: Sequence[Tensor | None], flags: tuple = ()) -> tuple
             while len(_cache) > MAX_GRAPHS:
                 _cache.popitem(last=False)
         _cache.move_to_end(key)
-        if entry is _EAGER:
-            return fn(*args, *flags)
-        return entry(args)
+        if entry is not _EAGER:
+            return entry(args)
+    return fn(*args, *flags)
 
 
 def _capture(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> _Graph | object:

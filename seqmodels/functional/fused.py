@@ -109,6 +109,7 @@ class LSTMRecurrence(torch.autograd.Function):
         return out, states_h[T], states_c[T]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None, d_cn: Tensor | None):
         x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
@@ -273,6 +274,7 @@ class GRURecurrence(torch.autograd.Function):
         return out, (out[T - 1] if T else h0)
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
@@ -398,11 +400,13 @@ class RNNRecurrence(torch.autograd.Function):
     def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, relu: bool,
                 mask: Tensor | None):
         out, h, act, h_prev = cuda_graphs.run(_rnn_aten_forward, (x, h0, weight_ih, weight_hh, bias, mask), (relu,))
+        out = act if out is None else out
         ctx.relu, ctx.has_bias = relu, bias is not None
         ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, h_prev, mask)
         return out, h
 
     @staticmethod
+    @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, act, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         grads = cuda_graphs.run(_rnn_aten_backward, (x, act, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
@@ -414,8 +418,9 @@ def _rnn_aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tenso
                       mask: Tensor | None, relu: bool):
     """RNN forward, ATen ops per step: ``(out, h_n, act, h_prev)``.
 
-    ``act`` (T, B, H) the activations φ(z_t) before masking (``out`` itself without a mask), ``h_prev`` the
-    states entering each step with a mask, else None.
+    ``act`` (T, B, H) the activations φ(z_t) before masking; ``out`` the masked outputs, None without a mask
+    (they are ``act``: one tensor, not a second copy out of a CUDA graph); ``h_prev`` the states entering each
+    step with a mask, else None.
     """
     act = _input_projection(x, weight_ih, bias)  # X̂, then a_t = φ(z_t) in place
     T, B, H = act.shape
@@ -433,7 +438,7 @@ def _rnn_aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tenso
             h_prev[t].copy_(h)
             h = torch.where(m, a_t, h)
             torch.mul(a_t, m, out=out[t])
-    return out, h, act, h_prev
+    return (None if mask is None else out), h, act, h_prev
 
 
 def _rnn_aten_backward(x: Tensor, act: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,

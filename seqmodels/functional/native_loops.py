@@ -28,18 +28,20 @@ def scratch(name: str, like: Tensor, *shape: int) -> Tensor:
     GRU forward's input projection (T, B, 3H): a fresh buffer that size (tens of MB) comes straight from
     the OS and page-faults on first touch every call (glibc maps allocations above 32 MB anew each time)
     — 7 ms for a (128, 64, 1024) float32 buffer here, about 5 % of a char-shape layer's
-    forward+backward. One buffer per name and thread is kept, replaced when the size or dtype changes;
-    nothing returned to the caller may be a view of it.
+    forward+backward. One buffer per name and thread is kept and grows when a call needs more (a smaller
+    call, e.g. a short last batch, uses its front); nothing that outlives the autograd Function's forward or
+    backward call may be a view of it (those Functions are once-differentiable, so no double-backward graph
+    keeps one either).
     """
     buffers = _scratch.__dict__.setdefault("buffers", {})
     buf = buffers.get(name)
     numel = 1
     for n in shape:
         numel *= n
-    if buf is None or buf.dtype != like.dtype or buf.numel() != numel or buf.device != like.device:
+    if buf is None or buf.dtype != like.dtype or buf.numel() < numel or buf.device != like.device:
         buffers[name] = None  # free the old one first
         buf = buffers[name] = torch.empty(numel, dtype=like.dtype, device=like.device)
-    return buf.view(shape)
+    return buf[:numel].view(shape)
 
 
 def addresses(*buffers: Tensor) -> list[tuple[int, int]]:
