@@ -39,7 +39,7 @@ ENV_SWITCH = "SEQMODELS_NATIVE"
 _SIGNATURES = {
     # name: argument types after (B, H); p = pointer, l = long
     "lstm_fwd": "ppplppp",
-    "lstm_bwd": "ppplpppp",
+    "lstm_bwd": "ppplpplpp",
     "gru_fwd": "pppplplpp",
     "gru_bwd": "ppplppppp",
     "lstm_fwd_masked": "ppppppppp",

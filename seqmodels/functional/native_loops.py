@@ -79,29 +79,31 @@ def lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
 def lstm_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_cn):
     """BPTT through the unmasked LSTM, each step one fused kernel call (``lstm_bwd``) and one GEMM.
 
+    The kernel adds the step's output gradient to the one arriving through the state, so the GEMM
+    ``dh_{t-1} = D_t W_hh`` is a plain product into one of two (B, H) buffers (no addend, no allocation).
     Returns ``D`` (T, B, 4H), the gate pre-activation gradients, and the gradients of h0 and c0.
     """
     T, B, G = gates.shape
     H = G // 4
     D = scratch("lstm_backward", gates, T, B, G)
     dc = gates.new_zeros(B, H) if d_cn is None else d_cn.clone(memory_format=torch.contiguous_format)  # written
-    dh = gates.new_zeros(B, H) if d_hn is None else d_hn
-    if d_out is not None and T:
-        dh = (dh + d_out[T - 1]).contiguous()
-    else:
-        dh = dh.contiguous()
-    c0 = c0.contiguous()
+    dh = gates.new_zeros(B, H) if d_hn is None else d_hn.contiguous()
     zeros = gates.new_zeros(H)
+    if d_out is not None:
+        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
+    (dy_at, dy_step), dy_rows = ((zeros.data_ptr(), 0), 0) if d_out is None else (addresses(d_out)[0], H)
+    c0 = c0.contiguous()
     (g_at, g_step), (c_at, step), (t_at, _), (D_at, _) = addresses(gates, cells, tanh_c, D)
     D_steps = D.unbind(0)
+    buffers = (gates.new_empty(B, H), gates.new_empty(B, H))  # dh_{t-1}, written while the kernel reads dh_t
     for t in range(T - 1, -1, -1):
         c_prev_at = c_at + (t - 1) * step if t > 0 else c0.data_ptr()
-        kernels.lstm_bwd(B, H, g_at + t * g_step, t_at + t * step, c_prev_at, H, dh.data_ptr(), dc.data_ptr(),
-                         D_at + t * g_step, zeros.data_ptr())
+        kernels.lstm_bwd(B, H, g_at + t * g_step, t_at + t * step, c_prev_at, H, dh.data_ptr(), dy_at + t * dy_step,
+                         dy_rows, dc.data_ptr(), D_at + t * g_step)
         if t > 0:
-            dh = D_steps[t].mm(weight_hh) if d_out is None else torch.addmm(d_out[t - 1], D_steps[t], weight_hh)
+            dh = torch.mm(D_steps[t], weight_hh, out=buffers[t % 2])
         else:
-            dh = D_steps[0].mm(weight_hh)
+            dh = D_steps[0].mm(weight_hh)  # returned: a tensor of its own
     return D, dh, dc
 
 

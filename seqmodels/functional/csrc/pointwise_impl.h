@@ -57,15 +57,17 @@ void NAME(lstm_fwd)(long B, long H, T *gates, const T *bias, const T *c_prev, lo
     }
 }
 
-/* dh = dL/dh_t (B, H); dc in/out; D (B, 4H) out. c_prev rows cps apart; zeros: H zeros. */
-void NAME(lstm_bwd)(long B, long H, const T *gates, const T *tc, const T *c_prev, long cps, const T *dh, T *dc,
-                    T *D, const T *zeros) {
+/* dh = W_hhᵀ-part of dL/dh_t (B, H) and dy = dL/d out_t, rows dys apart (0: one row of zeros for every b),
+ * summed here so that the caller's per-step GEMM needs no addend; dc in/out; D (B, 4H) out. c_prev rows
+ * cps apart. */
+void NAME(lstm_bwd)(long B, long H, const T *gates, const T *tc, const T *c_prev, long cps, const T *dh,
+                    const T *dy, long dys, T *dc, T *D) {
     PARALLEL_ROWS
     for (long b = 0; b < B; ++b) {
         const T *g = gates + b * 4 * H;
         T *d = D + b * 4 * H;
-        NAME(lstm_bwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, tc + b * H, c_prev + b * cps, dh + b * H, zeros,
-                           dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
+        NAME(lstm_bwd_row)(H, g, g + H, g + 2 * H, g + 3 * H, tc + b * H, c_prev + b * cps, dh + b * H,
+                           dy + b * dys, dc + b * H, d, d + H, d + 2 * H, d + 3 * H);
     }
 }
 
