@@ -21,6 +21,7 @@ holds a copy of its inputs, its outputs and one call's temporaries.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -43,7 +44,7 @@ class _Graph:
         self.outputs = self._capture(fn, flags)
 
     def _capture(self, fn: Callable, flags: tuple) -> tuple[Tensor | None, ...]:
-        device = next(a.device for a in self.inputs if a is not None)
+        device = self.device = next(a.device for a in self.inputs if a is not None)
         with torch.cuda.device(device):  # the inputs' GPU, whichever is current
             side = torch.cuda.Stream(device)
             side.wait_stream(torch.cuda.current_stream(device))
@@ -60,15 +61,16 @@ class _Graph:
 
     def __call__(self, args: Sequence[Tensor | None]) -> tuple[Tensor | None, ...]:
         done = getattr(self, "done", None)
-        if done is not None:  # the previous call's clones are read before this call's copies overwrite the inputs
-            torch.cuda.current_stream().wait_event(done)
-        for static, a in zip(self.inputs, args):
-            if static is not None:
-                static.copy_(a)
-        self._replay()
-        outputs = tuple(None if o is None else o.clone() for o in self.outputs)
-        if done is not None:
-            done.record()
+        with torch.cuda.device(self.device) if done is not None else contextlib.nullcontext():
+            if done is not None:  # the previous call's clones are read before this call's copies overwrite the inputs
+                torch.cuda.current_stream(self.device).wait_event(done)
+            for static, a in zip(self.inputs, args):
+                if static is not None:
+                    static.copy_(a)
+            self._replay()
+            outputs = tuple(None if o is None else o.clone() for o in self.outputs)
+            if done is not None:
+                done.record(torch.cuda.current_stream(self.device))
         return outputs
 
 
