@@ -54,7 +54,7 @@ TARGETS: list[tuple[str, Target]] = [
     (r"sst2_bilstm.*", Target("test/acc", ">=", 0.85, "BiLSTM baselines 0.85-0.87", 7)),
     (r"imdb_bilstm.*", Target("test/acc", ">=", 0.88, "Keras BiLSTM 0.878; bentrevett 2-layer BiLSTM 0.862", 7)),
     (r"japanese_vowels_gru.*", Target("test/acc", ">=", 0.97, "UEA archive: recurrent and distance-based models", 7)),
-    (r"adding_(lstm|gru)_T\d+.*", Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it", 7)),
+    (r"adding_(lstm|gru)(_long)?_T\d+.*", Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it", 7)),
     (r"adding_rnn_T\d+", Target("test/mse", None, None, "vanilla RNN expected near the predict-the-mean MSE 0.167", 7)),
     (r"conll2000_chunk.*", Target("test/f1", ">=", 0.93, "Huang, Xu & Yu 2015 BiLSTM-CRF ~0.945 (pretrained embeddings)", 9)),
     (r"conll2000_pos.*", Target("test/acc", ">=", 0.95, "issue 9: POS accuracy >= 95 %", 9)),
@@ -226,18 +226,19 @@ def plot_adding(runs: dict[str, dict[str, list]], out: Path) -> Path | None:
 
     by_length: dict[int, dict[str, list]] = {}
     for label, scalars in runs.items():
-        match = re.fullmatch(r"adding_(rnn|gru|lstm)_T(\d+)", label)
+        match = re.fullmatch(r"adding_(rnn|gru|lstm)(_long)?_T(\d+)", label)
         if match and "val/mse" in scalars:
-            by_length.setdefault(int(match.group(2)), {})[match.group(1)] = scalars["val/mse"]
+            by_length.setdefault(int(match.group(3)), {})[match.group(1) + (match.group(2) or "")] = scalars["val/mse"]
     if not by_length:
         return None
-    fig = Figure(figsize=(4 * len(by_length), 3.4), constrained_layout=True)
+    fig = Figure(figsize=(4 * len(by_length) + 2.2, 3.4), layout="constrained")
     axes = fig.subplots(1, len(by_length), squeeze=False)[0]
-    colors = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
+    colors = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue", "lstm_long": "tab:purple"}
+    names = {"rnn": "vanilla RNN", "gru": "GRU", "lstm": "LSTM", "lstm_long": "LSTM, forget bias 1, 80 epochs"}
     for ax, (length, cells) in zip(axes, sorted(by_length.items())):
         for cell, points in sorted(cells.items()):
             steps, values = zip(*points)
-            ax.plot(steps, values, marker="o", ms=3, color=colors[cell], label=cell.upper() if cell != "rnn" else "vanilla RNN")
+            ax.plot(steps, values, marker="o", ms=3, color=colors.get(cell, "tab:gray"), label=names.get(cell, cell))
         ax.axhline(1 / 6, ls="--", color="gray", label="predict the mean (0.167)")
         ax.axhline(0.01, ls=":", color="black", label="target 0.01")
         ax.set_yscale("log")
@@ -245,7 +246,11 @@ def plot_adding(runs: dict[str, dict[str, list]], out: Path) -> Path | None:
         ax.set_xlabel("training step")
         ax.set_ylabel("validation MSE")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+    legend = {}  # one legend for all panels, beside them: label → handle
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    fig.legend(list(legend.values()), list(legend), loc="outside right upper", fontsize=8)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     return out

@@ -84,6 +84,7 @@ def test_targets_match_labels_and_judge_in_the_right_direction():
     assert script.target_for("ptb_word_lstm_small").met(115.0) is False
     assert script.target_for("sst2_bilstm_phrases").met(0.86) is True
     assert script.target_for("adding_gru_T400").met(0.5) is False
+    assert script.target_for("adding_lstm_long_T400").met(0.002) is True  # the tuned experiment, same target
     assert script.target_for("adding_rnn_T400").met(0.5) is None
     assert script.target_for("no_such_run") is None
 
