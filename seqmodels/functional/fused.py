@@ -37,12 +37,21 @@ def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return a if b is None else a + b
 
 
-def _input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
-    """``X W_ihᵀ + b`` for all steps, one GEMM into a fresh (T, B, G·H) buffer."""
+def _input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None, out: Tensor | None = None) -> Tensor:
+    """``X W_ihᵀ + b`` for all steps, one GEMM into ``out`` (T, B, G·H) or a fresh buffer."""
     T, B, I = x.shape
     x2 = x.reshape(T * B, I)
-    out = x2.mm(weight_ih.t()) if bias is None else torch.addmm(bias, x2, weight_ih.t())
-    return out.view(T, B, -1)
+    flat = None if out is None else out.view(T * B, -1)
+    if bias is None:
+        flat = torch.mm(x2, weight_ih.t(), out=flat)
+    else:
+        flat = torch.addmm(bias, x2, weight_ih.t(), out=flat)
+    return flat.view(T, B, -1)
+
+
+def _transposed(weight_hh: Tensor) -> Tensor:
+    """``W_hhᵀ`` (H, G·H), contiguous: the per-step GEMM ``h W_hhᵀ`` runs 10-30 % faster than on the view."""
+    return weight_hh.t().contiguous()
 
 
 def _input_grads(need_d_x: bool, d_x_hat: Tensor, x: Tensor, weight_ih: Tensor, has_bias: bool):
@@ -94,7 +103,7 @@ class LSTMRecurrence(torch.autograd.Function):
         gates = _input_projection(x, weight_ih, None)
         T, B, G = gates.shape
         H = G // 4
-        w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
+        w_t = _transposed(weight_hh)
         tanh_c = gates.new_empty(T, B, H)
         out = gates.new_empty(T, B, H)
         bias = gates.new_zeros(G) if bias is None else bias.contiguous()
@@ -142,7 +151,7 @@ def _lstm_aten_forward(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, wei
     gates = _input_projection(x, weight_ih, bias)  # X̂, then activated in place
     T, B, G = gates.shape
     H = G // 4
-    w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
+    w_t = _transposed(weight_hh)
     tanh_c = gates.new_empty(T, B, H)
     out = gates.new_empty(T, B, H)
     cells = gates.new_empty(T, B, H)
@@ -263,10 +272,10 @@ class GRURecurrence(torch.autograd.Function):
             return out, h
         # X̂ (T, B, 3H), one GEMM into a buffer reused across calls (read only by the loop below); the C kernels
         # add b_ih themselves
-        T, B, I = x.shape
-        x_hat = native_loops.scratch("gru_input_projection", x, T, B, weight_ih.shape[0])
-        torch.mm(x.reshape(T * B, I), weight_ih.t(), out=x_hat.view(T * B, -1))
-        w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
+        T, B, _ = x.shape
+        x_hat = _input_projection(x, weight_ih, None,
+                                  out=native_loops.scratch("gru_input_projection", x, T, B, weight_ih.shape[0]))
+        w_t = _transposed(weight_hh)
         gates, new, out, states = native_loops.gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
         ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)
         if mask is not None:
@@ -308,7 +317,7 @@ def _gru_aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tenso
     x_hat = _input_projection(x, weight_ih, bias_ih)  # (T, B, 3H), one GEMM
     T, B, G = x_hat.shape
     H = G // 3
-    w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
+    w_t = _transposed(weight_hh)
     gates = x_hat.new_empty(T, B, G)  # [x̂_r + b_hr, x̂_z + b_hz, b_hn], then [r, z, ĥ_n]
     if bias_hh is None:
         gates[..., : 2 * H] = x_hat[..., : 2 * H]
@@ -424,7 +433,7 @@ def _rnn_aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tenso
     """
     act = _input_projection(x, weight_ih, bias)  # X̂, then a_t = φ(z_t) in place
     T, B, H = act.shape
-    w_t = weight_hh.t().contiguous()  # (H, G·H): the per-step GEMM runs 10-30 % faster than on the transposed view
+    w_t = _transposed(weight_hh)
     out = act if mask is None else act.new_empty(T, B, H)
     h_prev = act.new_empty(T, B, H) if mask is not None else None
     h = h0

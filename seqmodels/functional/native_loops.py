@@ -13,6 +13,7 @@ entering each step live in their own (T+1, B, H) buffers, the last row being the
 
 from __future__ import annotations
 
+import math
 import threading
 
 import torch
@@ -35,9 +36,7 @@ def scratch(name: str, like: Tensor, *shape: int) -> Tensor:
     """
     buffers = _scratch.__dict__.setdefault("buffers", {})
     buf = buffers.get(name)
-    numel = 1
-    for n in shape:
-        numel *= n
+    numel = math.prod(shape)
     if buf is None or buf.dtype != like.dtype or buf.numel() < numel or buf.device != like.device:
         buffers[name] = None  # free the old one first
         buf = buffers[name] = torch.empty(numel, dtype=like.dtype, device=like.device)

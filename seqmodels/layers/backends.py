@@ -157,8 +157,8 @@ def torch_forward(
 # --------------------------------------------------------------------------------------- auto
 AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
 # CPU LSTM training at full length with the C kernels: ours from this many state elements per step (B·H) on,
-# oneDNN below (word shape B 20 H 200: ours 0.93 of torch.nn on 2 threads, oneDNN 1.03; char/wide/fastrnns,
-# B·H 16384-32768: ours 1.10-1.25, oneDNN 0.98-1.08)
+# oneDNN below (word shape B 20 H 200, 2 threads: ours 0.81-0.95 of torch.nn, oneDNN 0.97-1.04; char, wide,
+# fastrnns, B·H 16384-32768: ours 1.01-1.19, oneDNN 0.97-1.08)
 AUTO_CUSTOM_LSTM_MIN_STATE = 8192
 
 
