@@ -18,14 +18,20 @@ from seqmodels.layers.checks import step_mask
 needs_compiler = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
 
 
-@pytest.fixture(params=["native", "aten"])
+@pytest.fixture(params=["native", "native-python-loops", "aten"])
 def path(request, monkeypatch):
-    """Run the fused Functions once with the C kernels and once with ATen ops."""
-    if request.param == "native":
+    """Run the fused Functions with the C kernels (the LSTM's time loops in C, then driven from Python) and
+    with ATen ops."""
+    if request.param.startswith("native"):
         if shutil.which(native._compiler()) is None:
             pytest.skip("no C compiler on PATH")
         monkeypatch.setenv(native.ENV_SWITCH, "1")
-        assert native.kernels(torch.zeros(1, dtype=torch.float64)) is not None
+        monkeypatch.setenv(native.LOOPS_SWITCH, "0" if request.param == "native-python-loops" else "1")
+        kernels = native.kernels(torch.zeros(1, dtype=torch.float64))
+        assert kernels is not None
+        if request.param == "native" and kernels.gemm is None:
+            pytest.skip("this torch build exports no BLAS ?gemm_: the C time loops do not run")
+        assert (kernels.gemm is None) == (request.param == "native-python-loops")
     else:
         monkeypatch.setenv(native.ENV_SWITCH, "0")
         assert native.kernels(torch.zeros(1)) is None
@@ -258,3 +264,43 @@ def test_inference_matches_reference(path, monkeypatch, kind, lengths, chunk_ste
     ref_values, _ = reference(kind, x, h0, c0, w, None, None, None, lengths)
     assert max_abs_diff(values, ref_values) <= 1e-12
     assert torch.equal(h0, before[0]) and torch.equal(c0, before[1])  # read, never written
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_incoming_gradients_and_states_are_not_modified(path, kind):
+    """The loops overwrite their running dh/dc buffers: never the caller's gradients or initial states."""
+    T, B, I, H = 4, 3, 2, 5
+    w = weights(kind, I, H)
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
+    if kind == "lstm":
+        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, None)
+        outputs = [out, h, c]
+    else:
+        out, h = fused.gru_sequence(x, h0, *w, None)
+        outputs = [out, h]
+    incoming = [torch.randn_like(o) for o in outputs]
+    kept = [g.clone() for g in incoming] + [h0.detach().clone(), c0.detach().clone()]
+    torch.autograd.backward(outputs, incoming)
+    for before, now in zip(kept, incoming + [h0.detach(), c0.detach()]):
+        assert torch.equal(before, now)
+
+
+@needs_compiler
+def test_time_loops_find_torchs_blas_and_can_be_switched_off(monkeypatch):
+    """The C time loops call the ?gemm_ torch exports (checked against torch.mm when loaded); without it, or
+    with SEQMODELS_NATIVE_LOOPS=0, the step kernels are driven from Python instead."""
+    import ctypes
+    from pathlib import Path
+
+    kernels = native.kernels(torch.zeros(1))
+    try:
+        ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / native.BLAS_LIBRARIES[0])).sgemm_
+    except (OSError, AttributeError):
+        pytest.skip("this torch build does not export sgemm_ from libtorch_cpu")
+    assert kernels.gemm is not None
+    monkeypatch.setenv(native.LOOPS_SWITCH, "0")
+    assert kernels.gemm is None
+    monkeypatch.setattr(native, "BLAS_LIBRARIES", ("libno-such-blas.so",))
+    assert native._blas_gemm(kernels, "f32") is None

@@ -22,6 +22,7 @@ import hashlib
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import warnings
 from functools import lru_cache
@@ -46,12 +47,23 @@ _SIGNATURES = {
     "lstm_bwd_masked": "ppppppppp",
     "gru_fwd_masked": "pppplppppp",
     "gru_bwd_masked": "ppppppppp",
+    "lstm_fwd_loop": "lppppppppp",
+    "lstm_bwd_loop": "lpppppppllpppp",
+    "gemm_check": "lpppp",
 }
+LOOPS_SWITCH = "SEQMODELS_NATIVE_LOOPS"
+BLAS_LIBRARIES = ("libtorch_cpu.so", "libtorch_cpu.dylib")  # beside torch/__init__.py, in lib/
+BLAS_GEMM = {"f32": "sgemm_", "f64": "dgemm_"}
 
 
 def enabled() -> bool:
     """False when ``SEQMODELS_NATIVE`` is ``0``/``false``/``off``."""
     return os.environ.get(ENV_SWITCH, "1").strip().lower() not in {"0", "false", "off", "no"}
+
+
+def loops_enabled() -> bool:
+    """False when ``SEQMODELS_NATIVE_LOOPS`` is ``0``/``false``/``off``: the per-step Python loops then run."""
+    return os.environ.get(LOOPS_SWITCH, "1").strip().lower() not in {"0", "false", "off", "no"}
 
 
 def cache_dir() -> Path:
@@ -131,7 +143,11 @@ def _run(cmd: list[str]) -> None:
 class Kernels:
     """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/pointwise.c``: sizes, then raw
-    pointers and row strides in elements)."""
+    pointers and row strides in elements), and the whole LSTM time loops ``lstm_fwd_loop``/``lstm_bwd_loop``.
+
+    ``gemm`` is the address of the BLAS ``?gemm_`` those loops call, or ``None`` (then the loops of
+    :mod:`.native_loops` call the step kernels from Python); see :func:`_blas_gemm`.
+    """
 
     def __init__(self, library: ctypes.CDLL, suffix: str):
         kinds = {"p": ctypes.c_void_p, "l": ctypes.c_long}
@@ -140,6 +156,39 @@ class Kernels:
             fn.argtypes = [ctypes.c_long, ctypes.c_long] + [kinds[k] for k in signature]
             fn.restype = None
             setattr(self, name, fn)
+        self._gemm = _blas_gemm(self, suffix)
+
+    @property
+    def gemm(self) -> int | None:
+        return self._gemm if loops_enabled() else None
+
+
+def _blas_gemm(kernels: Kernels, suffix: str) -> int | None:
+    """The address of the BLAS ``sgemm_``/``dgemm_`` torch itself runs on (MKL or OpenBLAS inside
+    ``libtorch_cpu``), once a small product through it has matched ``torch.mm``; ``None`` when torch does not
+    export it or the check fails.
+
+    Calling it from C lets a whole time loop run without returning to Python: the same BLAS, with the same
+    threads, as ``torch.mm``, minus the 10-20 µs of Python and ATen dispatch per step.
+    """
+    if sys.byteorder != "little":  # gemm_rows passes sizes that LP64 and ILP64 BLAS read alike only there
+        return None
+    lib_dir = Path(torch.__file__).parent / "lib"
+    for name in BLAS_LIBRARIES:
+        if not (lib_dir / name).exists():
+            continue
+        try:
+            address = ctypes.cast(getattr(ctypes.CDLL(str(lib_dir / name)), BLAS_GEMM[suffix]), ctypes.c_void_p).value
+        except (OSError, AttributeError):
+            continue
+        dtype = torch.float32 if suffix == "f32" else torch.float64
+        a = torch.arange(15, dtype=dtype).reshape(3, 5) / 7 - 1
+        b = torch.arange(20, dtype=dtype).reshape(5, 4) / 3 - 2
+        c = torch.full((3, 4), float("nan"), dtype=dtype)
+        kernels.gemm_check(3, 4, 5, address, a.data_ptr(), b.data_ptr(), c.data_ptr())
+        if torch.allclose(c, a @ b, rtol=1e-5, atol=1e-5):
+            return address
+    return None
 
 
 @lru_cache(maxsize=1)

@@ -63,6 +63,11 @@ def lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
     """The unmasked LSTM forward loop, each step one GEMM and one fused kernel call (see ``lstm_fwd``)."""
     T, B, G = gates.shape
     H = G // 4
+    if kernels.gemm is not None and T:  # the whole loop in C
+        h0, c0 = h0.contiguous(), c0.contiguous()
+        kernels.lstm_fwd_loop(T, B, H, kernels.gemm, gates.data_ptr(), bias.data_ptr(), w_t.data_ptr(),
+                              h0.data_ptr(), c0.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(), out.data_ptr())
+        return out[T - 1], cells[T - 1]
     (g_at, g_step), (c_at, step), (t_at, _), (o_at, _) = addresses(gates, cells, tanh_c, out)
     c_prev, c_prev_stride = c0.contiguous(), H
     c_prev_at = c_prev.data_ptr()
@@ -92,6 +97,14 @@ def lstm_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_c
         d_out = d_out.contiguous()  # kept alive by this name while its address is in use
     (dy_at, dy_step), dy_rows = ((zeros.data_ptr(), 0), 0) if d_out is None else (addresses(d_out)[0], H)
     c0 = c0.contiguous()
+    if kernels.gemm is not None and T:  # the whole loop in C
+        if d_hn is not None:
+            dh = dh.clone()  # the loop overwrites it
+        dh0, weight_hh = gates.new_empty(B, H), weight_hh.contiguous()
+        kernels.lstm_bwd_loop(T, B, H, kernels.gemm, gates.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(),
+                              c0.data_ptr(), weight_hh.data_ptr(), dy_at, dy_step // gates.element_size(), dy_rows,
+                              dh.data_ptr(), dc.data_ptr(), D.data_ptr(), dh0.data_ptr())
+        return D, dh0, dc
     (g_at, g_step), (c_at, step), (t_at, _), (D_at, _) = addresses(gates, cells, tanh_c, D)
     D_steps = D.unbind(0)
     buffers = (gates.new_empty(B, H), gates.new_empty(B, H))  # dh_{t-1}, written while the kernel reads dh_t

@@ -11,6 +11,11 @@
 
 static inline T NAME(sigmoid)(T x) { return (T)0.5 * TANH((T)0.5 * x) + (T)0.5; }
 
+/* A Fortran-interface BLAS ?gemm_ (sizes passed by address; see gemm_rows). */
+typedef void (*NAME(gemm_fn))(const char *transa, const char *transb, const void *m, const void *n, const void *k,
+                              const T *alpha, const T *a, const void *lda, const T *b, const void *ldb,
+                              const T *beta, T *c, const void *ldc);
+
 /* ------------------------------------------------------------------------------------------- LSTM */
 
 /* Forward of one row: [i f g o] pre-activations (X W_ihᵀ + W_hh h_{t-1}, plus bias = b_ih + b_hh here)
@@ -204,4 +209,55 @@ void NAME(gru_bwd_masked)(long B, long H, const T *gates, const T *n, const T *h
             for (long j = 0; j < H; ++j) cab[j] = dhb[j];
         }
     }
+}
+
+/* ------------------------------------------------------------------------------- whole time loops
+ * The LSTM loops of native_loops.py moved into C: per step one GEMM through the process's BLAS (torch's
+ * own sgemm_/dgemm_, whose address the caller passes) and one step kernel, with no Python or ATen dispatch
+ * in between (10-20 us a step at small batches). */
+
+/* Row-major C (M, N) = A (M, K) B (K, N) + beta C with a column-major (Fortran) ?gemm_: Cᵀ = Bᵀ Aᵀ. */
+static void NAME(gemm_rows)(NAME(gemm_fn) gemm, long M, long N, long K, const T *A, long lda, const T *Bm,
+                            long ldb, T beta, T *C, long ldc) {
+    /* The BLAS reads its sizes as 32-bit (LP64) or 64-bit (ILP64) integers: stored as 64-bit little-endian
+     * values below 2^31, both read the same number. */
+    long long m = N, n = M, k = K, la = ldb, lb = lda, lc = ldc;
+    T one = 1;
+    gemm("N", "N", (const void *)&m, (const void *)&n, (const void *)&k, &one, Bm, (const void *)&la, A,
+         (const void *)&lb, &beta, C, (const void *)&lc);
+}
+
+/* gates (T, B, 4H): X W_ihᵀ in, activated [i f g o] out; w_t = W_hhᵀ (H, 4H); h0, c0 (B, H);
+ * cells, tc, out (T, B, H). Step t: gates_t += h_{t-1} W_hhᵀ, then lstm_fwd. */
+void NAME(lstm_fwd_loop)(long steps, long B, long H, void *gemm, T *gates, const T *bias, const T *w_t,
+                         const T *h0, const T *c0, T *cells, T *tc, T *out) {
+    const long G = 4 * H, step = B * H;
+    for (long t = 0; t < steps; ++t) {
+        const T *h_prev = t ? out + (t - 1) * step : h0, *c_prev = t ? cells + (t - 1) * step : c0;
+        T *g = gates + t * B * G;
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, G, H, h_prev, H, w_t, G, (T)1, g, G);
+        NAME(lstm_fwd)(B, H, g, bias, c_prev, H, cells + t * step, tc + t * step, out + t * step);
+    }
+}
+
+/* BPTT through lstm_fwd_loop. dy: the outputs' gradient, steps dy_step and rows dys apart (0 and 0: one
+ * row of zeros for all); dh: dL/dh_T in, overwritten; dc: dL/dc_T in, dL/dc_0 out; D (T, B, 4H) out;
+ * dh0 (B, H) out, dL/dh_0. Step t: lstm_bwd, then dh_{t-1} = D_t W_hh (W_hh (4H, H)). */
+void NAME(lstm_bwd_loop)(long steps, long B, long H, void *gemm, const T *gates, const T *cells, const T *tc,
+                         const T *c0, const T *w_hh, const T *dy, long dy_step, long dys, T *dh, T *dc, T *D,
+                         T *dh0) {
+    const long G = 4 * H, step = B * H;
+    for (long t = steps - 1; t >= 0; --t) {
+        const T *c_prev = t ? cells + (t - 1) * step : c0;
+        T *D_t = D + t * B * G;
+        NAME(lstm_bwd)(B, H, gates + t * B * G, tc + t * step, c_prev, H, dh, dy + t * dy_step, dys, dc, D_t);
+        /* dh is read by lstm_bwd only: the product may overwrite it (dh0 at the last step) */
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, H, G, D_t, G, w_hh, H, (T)0, t ? dh : dh0, H);
+    }
+}
+
+/* C (M, N) = A (M, K) B (K, N), all row-major and contiguous: the check that a BLAS found at run time is
+ * called correctly (native.py compares it with torch.mm before using the loops above). */
+void NAME(gemm_check)(long M, long N, long K, void *gemm, const T *A, const T *Bm, T *C) {
+    NAME(gemm_rows)((NAME(gemm_fn))gemm, M, N, K, A, K, Bm, N, (T)0, C, N);
 }
