@@ -304,3 +304,16 @@ def test_time_loops_find_torchs_blas_and_can_be_switched_off(monkeypatch):
     assert kernels.gemm is None
     monkeypatch.setattr(native, "BLAS_LIBRARIES", ("libno-such-blas.so",))
     assert native._blas_gemm(kernels, "f32") is None
+
+
+def test_ctypes_signatures_match_the_c_prototypes():
+    """native._SIGNATURES tells ctypes each argument's kind: a pointer/long mix-up there would pass
+    garbage to C, so it is read back from the C source."""
+    import re
+
+    source = native.SOURCE.with_name("pointwise_impl.h").read_text()
+    for name, signature in native._SIGNATURES.items():
+        found = re.search(rf"void NAME\({name}\)\((.*?)\)\s*{{", source, re.S)
+        assert found, f"{name} is not defined in pointwise_impl.h"
+        kinds = "".join("p" if "*" in arg else "l" for arg in found.group(1).split(","))
+        assert kinds == "ll" + signature, name

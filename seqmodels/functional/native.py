@@ -49,6 +49,12 @@ _SIGNATURES = {
     "gru_bwd_masked": "ppppppppp",
     "lstm_fwd_loop": "lppppppppp",
     "lstm_bwd_loop": "lpppppppllpppp",
+    "lstm_fwd_masked_loop": "lppppppppp",
+    "lstm_bwd_masked_loop": "lpppppplpppppp",
+    "gru_fwd_loop": "lppppppppp",
+    "gru_bwd_loop": "lppppppplppppp",
+    "gru_fwd_masked_loop": "lpppppppppp",
+    "gru_bwd_masked_loop": "lpppppplpppppp",
     "gemm_check": "lpppp",
 }
 LOOPS_SWITCH = "SEQMODELS_NATIVE_LOOPS"
@@ -143,7 +149,7 @@ def _run(cmd: list[str]) -> None:
 class Kernels:
     """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/pointwise.c``: sizes, then raw
-    pointers and row strides in elements), and the whole LSTM time loops ``lstm_fwd_loop``/``lstm_bwd_loop``.
+    pointers and row strides in elements), and whole time loops ``*_loop``.
 
     ``gemm`` is the address of the BLAS ``?gemm_`` those loops call, or ``None`` (then the loops of
     :mod:`.native_loops` call the step kernels from Python); see :func:`_blas_gemm`.

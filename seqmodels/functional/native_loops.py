@@ -145,6 +145,19 @@ def gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
     b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
     bi_at, bh_at = b_ih.data_ptr(), b_hh.data_ptr()
     (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = addresses(gates, x_hat, new, out)
+    if kernels.gemm is not None and T:  # the whole loop in C
+        w_t = w_t.contiguous()
+        if mask is None:
+            states, h0 = None, h0.contiguous()
+            kernels.gru_fwd_loop(T, B, H, kernels.gemm, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at,
+                                 o_at)
+        else:
+            states = x_hat.new_empty(T + 1, B, H)
+            states[0] = h0
+            mask = mask.reshape(T, B).contiguous()
+            kernels.gru_fwd_masked_loop(T, B, H, kernels.gemm, g_at, bi_at, bh_at, x_at, w_t.data_ptr(),
+                                        states.data_ptr(), n_at, o_at, mask.data_ptr())
+        return gates, new, out, states
     if mask is None:
         states = None
         h = h0.contiguous()
@@ -182,6 +195,20 @@ def gru_backward(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states, m
     dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else addresses(d_out)[0]
     carry = gates.new_empty(B, H)  # what reaches h_{t-1} other than through W_hh
     (g_at, g_step), (n_at, step), (E_at, E_step) = addresses(gates, new, E)
+    if kernels.gemm is not None and T:  # the whole loop in C
+        dh0, dy_step = gates.new_empty(B, H), dy_step // gates.element_size()
+        if mask is None:
+            dh = (dh if d_out is None else dh + d_out[T - 1]).clone(memory_format=torch.contiguous_format)
+            h0 = h0.contiguous()
+            kernels.gru_bwd_loop(T, B, H, kernels.gemm, g_at, n_at, out.data_ptr(), h0.data_ptr(), w_nrz.data_ptr(),
+                                 dy_at, dy_step, dh.data_ptr(), carry.data_ptr(), E_at, zeros.data_ptr(),
+                                 dh0.data_ptr())
+        else:
+            dh, mask = dh.clone(), mask.reshape(T, B).contiguous()  # dh: overwritten
+            kernels.gru_bwd_masked_loop(T, B, H, kernels.gemm, g_at, n_at, states.data_ptr(), w_nrz.data_ptr(),
+                                        dy_at, dy_step, mask.data_ptr(), dh.data_ptr(), carry.data_ptr(), E_at,
+                                        zeros.data_ptr(), dh0.data_ptr())
+        return E, dh0
     E_steps = E[..., : 3 * H].unbind(0)
     if mask is None:
         # the unmasked kernel folds the previous step's output gradient into carry = dh ⊙ z + dy_{t-1}
@@ -218,6 +245,10 @@ def lstm_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask):
     mask = mask.reshape(T, B).contiguous()
     (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = addresses(gates, states_h, states_c, tanh_c,
                                                                                 out)
+    if kernels.gemm is not None and T:  # the whole loop in C
+        kernels.lstm_fwd_masked_loop(T, B, H, kernels.gemm, g_at, bias.data_ptr(), w_t.data_ptr(), h_at, c_at, t_at,
+                                     o_at, mask.data_ptr())
+        return states_h, states_c
     m_at, hs = mask.data_ptr(), states_h.unbind(0)
     for t, g_t in enumerate(gates.unbind(0)):
         g_t.addmm_(hs[t], w_t)
@@ -241,6 +272,12 @@ def lstm_backward_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_ou
     carry = gates.new_empty(B, H)
     mask = mask.reshape(T, B).contiguous()
     (g_at, g_step), (t_at, step), (c_at, _), (D_at, _) = addresses(gates, tanh_c, states_c, D)
+    if kernels.gemm is not None and T:  # the whole loop in C
+        dh, dh0, weight_hh = dh.clone(), gates.new_empty(B, H), weight_hh.contiguous()  # dh: overwritten
+        kernels.lstm_bwd_masked_loop(T, B, H, kernels.gemm, g_at, t_at, c_at, weight_hh.data_ptr(), dy_at,
+                                     dy_step // gates.element_size(), mask.data_ptr(), dh.data_ptr(), dc.data_ptr(),
+                                     carry.data_ptr(), D_at, dh0.data_ptr())
+        return D, dh0, dc
     m_at, D_steps = mask.data_ptr(), D.unbind(0)
     for t in range(T - 1, -1, -1):
         kernels.lstm_bwd_masked(B, H, g_at + t * g_step, t_at + t * step, c_at + t * step, dh.data_ptr(),

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Rows are split over OpenMP threads (torch's own pool: the library links libgomp.so.1, which torch has
  * already loaded) from this many elements per step on; below it a parallel region costs more than it

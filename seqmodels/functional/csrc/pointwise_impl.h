@@ -256,6 +256,94 @@ void NAME(lstm_bwd_loop)(long steps, long B, long H, void *gemm, const T *gates,
     }
 }
 
+/* Masked LSTM (unequal lengths): states_h, states_c (T+1, B, H), row 0 the initial state, row t+1 what
+ * leaves step t; mask (T, B). Step t: gates_t += h_t W_hhᵀ, then lstm_fwd_masked. */
+void NAME(lstm_fwd_masked_loop)(long steps, long B, long H, void *gemm, T *gates, const T *bias, const T *w_t,
+                                T *states_h, T *states_c, T *tc, T *out, const unsigned char *mask) {
+    const long G = 4 * H, step = B * H;
+    for (long t = 0; t < steps; ++t) {
+        T *g = gates + t * B * G, *h_in = states_h + t * step, *c_in = states_c + t * step;
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, G, H, h_in, H, w_t, G, (T)1, g, G);
+        NAME(lstm_fwd_masked)(B, H, g, bias, c_in, h_in, c_in + step, h_in + step, tc + t * step, out + t * step,
+                              mask + t * B);
+    }
+}
+
+/* BPTT through lstm_fwd_masked_loop. dy (T, B, H) dy_step apart (0: one (B, H) block of zeros); dh, carry:
+ * (B, H) work buffers, dh holding dL/dh_T on entry; dc: dL/dc_T in, dL/dc_0 out; D (T, B, 4H) and dh0 out.
+ * Step t: lstm_bwd_masked, then dh_{t-1} = carry + D_t W_hh (the product added onto carry, which becomes dh). */
+void NAME(lstm_bwd_masked_loop)(long steps, long B, long H, void *gemm, const T *gates, const T *tc,
+                                const T *states_c, const T *w_hh, const T *dy, long dy_step,
+                                const unsigned char *mask, T *dh, T *dc, T *carry, T *D, T *dh0) {
+    const long G = 4 * H, step = B * H;
+    for (long t = steps - 1; t >= 0; --t) {
+        T *D_t = D + t * B * G, *swap;
+        NAME(lstm_bwd_masked)(B, H, gates + t * B * G, tc + t * step, states_c + t * step, dh, dy + t * dy_step, dc,
+                              D_t, carry, mask + t * B);
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, H, G, D_t, G, w_hh, H, (T)1, carry, H);
+        swap = dh; dh = carry; carry = swap;
+    }
+    memcpy(dh0, dh, sizeof(T) * step);
+}
+
+/* GRU: gates (T, B, 3H) out ([r z ĥ_n]); x_hat (T, B, 3H) = X W_ihᵀ; w_t = W_hhᵀ (H, 3H); n, out (T, B, H).
+ * Step t: gates_t = h_{t-1} W_hhᵀ, then gru_fwd. */
+void NAME(gru_fwd_loop)(long steps, long B, long H, void *gemm, T *gates, const T *b_ih, const T *b_hh,
+                        const T *x_hat, const T *w_t, const T *h0, T *n, T *out) {
+    const long G = 3 * H, step = B * H;
+    for (long t = 0; t < steps; ++t) {
+        const T *h_prev = t ? out + (t - 1) * step : h0;
+        T *g = gates + t * B * G;
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, G, H, h_prev, H, w_t, G, (T)0, g, G);
+        NAME(gru_fwd)(B, H, g, b_ih, b_hh, x_hat + t * B * G, G, h_prev, H, n + t * step, out + t * step);
+    }
+}
+
+/* BPTT through gru_fwd_loop. w_nrz: W_hh with its row blocks in E's order (n, r, z), (3H, H); dy (T, B, H)
+ * dy_step apart (0: zeros); dh: dL/dh_{T-1} including the last output's gradient on entry; dh, carry: work
+ * buffers; E (T, B, 4H) and dh0 out. Step t: gru_bwd (which folds in dy_{t-1}), then
+ * dh_{t-1} = carry + E_t[:, :3H] w_nrz. */
+void NAME(gru_bwd_loop)(long steps, long B, long H, void *gemm, const T *gates, const T *n, const T *out,
+                        const T *h0, const T *w_nrz, const T *dy, long dy_step, T *dh, T *carry, T *E,
+                        const T *zeros, T *dh0) {
+    const long G = 3 * H, step = B * H;
+    for (long t = steps - 1; t >= 0; --t) {
+        const T *h_prev = t ? out + (t - 1) * step : h0, *dy_prev = t ? dy + (t - 1) * dy_step : zeros;
+        T *E_t = E + t * B * 4 * H, *swap;
+        NAME(gru_bwd)(B, H, gates + t * B * G, n + t * step, h_prev, H, dh, dy_prev, E_t, carry, zeros);
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, H, G, E_t, 4 * H, w_nrz, H, (T)1, carry, H);
+        swap = dh; dh = carry; carry = swap;
+    }
+    memcpy(dh0, dh, sizeof(T) * step);
+}
+
+/* Masked GRU: states (T+1, B, H) as in lstm_fwd_masked_loop. */
+void NAME(gru_fwd_masked_loop)(long steps, long B, long H, void *gemm, T *gates, const T *b_ih, const T *b_hh,
+                               const T *x_hat, const T *w_t, T *states, T *n, T *out, const unsigned char *mask) {
+    const long G = 3 * H, step = B * H;
+    for (long t = 0; t < steps; ++t) {
+        T *g = gates + t * B * G, *h_in = states + t * step;
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, G, H, h_in, H, w_t, G, (T)0, g, G);
+        NAME(gru_fwd_masked)(B, H, g, b_ih, b_hh, x_hat + t * B * G, G, h_in, h_in + step, n + t * step,
+                             out + t * step, mask + t * B);
+    }
+}
+
+/* BPTT through gru_fwd_masked_loop; dy (T, B, H) dy_step apart, zeros (B, H). */
+void NAME(gru_bwd_masked_loop)(long steps, long B, long H, void *gemm, const T *gates, const T *n,
+                               const T *states, const T *w_nrz, const T *dy, long dy_step,
+                               const unsigned char *mask, T *dh, T *carry, T *E, const T *zeros, T *dh0) {
+    const long G = 3 * H, step = B * H;
+    for (long t = steps - 1; t >= 0; --t) {
+        T *E_t = E + t * B * 4 * H, *swap;
+        NAME(gru_bwd_masked)(B, H, gates + t * B * G, n + t * step, states + t * step, dh, dy + t * dy_step, E_t,
+                             carry, mask + t * B, zeros);
+        NAME(gemm_rows)((NAME(gemm_fn))gemm, B, H, G, E_t, 4 * H, w_nrz, H, (T)1, carry, H);
+        swap = dh; dh = carry; carry = swap;
+    }
+    memcpy(dh0, dh, sizeof(T) * step);
+}
+
 /* C (M, N) = A (M, K) B (K, N), all row-major and contiguous: the check that a BLAS found at run time is
  * called correctly (native.py compares it with torch.mm before using the loops above). */
 void NAME(gemm_check)(long M, long N, long K, void *gemm, const T *A, const T *Bm, T *C) {
