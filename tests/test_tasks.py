@@ -286,6 +286,35 @@ def test_gradient_clipping_reaches_the_optimizer_and_norm_is_logged(clip):
         assert all(n == pytest.approx(clip, rel=1e-4) for n in seen)
 
 
+class StepLosses(pl.Callback):
+    """Each training step's logged loss, and the epoch means logged at each epoch's end."""
+
+    def __init__(self):
+        self.losses, self.epoch_means = [], []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.losses.append(trainer.callback_metrics["train/loss"].item())
+
+    def on_train_epoch_start(self, trainer, pl_module):  # the previous epoch's mean is in by now
+        if trainer.current_epoch > 0:
+            self.epoch_means.append(trainer.callback_metrics["train/loss_epoch"].item())
+
+    def on_train_end(self, trainer, pl_module):
+        self.epoch_means.append(trainer.callback_metrics["train/loss_epoch"].item())
+
+
+def test_epoch_loss_is_the_token_weighted_mean_of_the_steps():
+    sizes = [5, 3, 7]  # tokens per batch: 3 rows × these lengths
+    callback = StepLosses()
+    t = trainer(max_epochs=2, limit_val_batches=0, callbacks=[callback])
+    t.fit(LanguageModelingTask(tiny_lm(), adam()), Data(lm_batches(sizes=sizes)))
+    assert len(callback.losses) == 6 and len(callback.epoch_means) == 2
+    for epoch, logged in enumerate(callback.epoch_means):
+        losses = callback.losses[3 * epoch : 3 * epoch + 3]
+        expected = sum(loss * 3 * n for loss, n in zip(losses, sizes)) / (3 * sum(sizes))
+        assert logged == pytest.approx(expected, rel=1e-6)  # each epoch its own batches only
+
+
 def test_epoch_decay_matches_zaremba():
     opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
     sched = EpochDecay(opt, decay=0.5, max_epoch_before_decay=4)

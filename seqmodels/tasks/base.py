@@ -181,6 +181,7 @@ class SequenceTask(pl.LightningModule):
         self._resume_rng = checkpoint.get(RNG_KEY)
 
     def on_train_start(self) -> None:
+        self._epoch_loss = None  # nothing left over from an interrupted fit
         # after the sanity check and the training loader's first iter(), as in the run that saved it
         rng, self._resume_rng = getattr(self, "_resume_rng", None), None
         if rng is not None:
@@ -189,9 +190,28 @@ class SequenceTask(pl.LightningModule):
     # ------------------------------------------------------------------ logging
     def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
         """``train/loss`` every step (this rank's) and ``train/loss_epoch``, its mean over the epoch
-        weighted by ``batch_size`` (averaged over ranks once, at the epoch's end)."""
+        weighted by ``batch_size`` over all ranks, logged at the epoch's end.
+
+        The epoch mean is summed here rather than handed to ``self.log`` each step (an epoch-level,
+        batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step: taking it out raised the
+        ``ptb_word_lstm_small`` trainer's speed from 0.89 to 0.95-0.98 of a plain PyTorch loop on 2 CPU cores).
+        """
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
-        self.log("train/loss_epoch", loss, on_step=False, on_epoch=True, batch_size=batch_size, sync_dist=True)
+        running = getattr(self, "_epoch_loss", None)
+        if running is None or running.device != loss.device:
+            running = self._epoch_loss = loss.new_zeros(2, dtype=torch.float32)  # [Σ loss · batch_size, Σ batch_size]
+        running[0] += loss.detach().float() * batch_size
+        running[1] += batch_size
+
+    def on_train_epoch_end(self) -> None:
+        running, self._epoch_loss = getattr(self, "_epoch_loss", None), None
+        if running is not None:
+            # one weighted value per rank; Lightning combines the ranks' (mean × count) and counts when it
+            # computes its epoch metrics, in the same order on every rank (a collective of our own here could
+            # meet rank 0's progress bar syncing other metrics first, and hang)
+            count = int(running[1].item())
+            self.log("train/loss_epoch", running[0] / running[1], on_step=False, on_epoch=True, batch_size=count,
+                     sync_dist=True)
 
     def tensorboard(self) -> Any:
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""
