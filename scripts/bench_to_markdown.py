@@ -25,6 +25,8 @@ def main(path: str) -> None:
                     f"TF32 {'on' if m.get('tf32') else 'off'}")
     else:
         switches = f"fused C gate kernels {'on' if m.get('fused_cpu_kernels') else 'off'}"
+        if "native_loops" in m:  # recorded from 2026-11-26 on
+            switches += f", their time loops in C {'on' if m['native_loops'] else 'off'}"
     print(f"Machine: {m['device']}, {m['threads']} threads, torch {m['torch']}, measured `torch.mm` peak "
           f"{m['matmul_peak_gflops']} GFLOP/s; {switches}; {m['date']}.\n")
     rows = defaultdict(dict)

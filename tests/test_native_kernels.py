@@ -29,9 +29,9 @@ def path(request, monkeypatch):
         monkeypatch.setenv(native.LOOPS_SWITCH, "0" if request.param == "native-python-loops" else "1")
         kernels = native.kernels(torch.zeros(1, dtype=torch.float64))
         assert kernels is not None
-        if request.param == "native" and kernels.gemm is None:
+        if request.param == "native" and kernels.blas is None:
             pytest.skip("this torch build exports no BLAS ?gemm_: the C time loops do not run")
-        assert (kernels.gemm is None) == (request.param == "native-python-loops")
+        assert (kernels.blas is None) == (request.param == "native-python-loops")
     else:
         monkeypatch.setenv(native.ENV_SWITCH, "0")
         assert native.kernels(torch.zeros(1)) is None
@@ -147,9 +147,20 @@ def test_gradcheck(path, kind, lengths):
 
 @needs_compiler
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-@pytest.mark.parametrize("lengths", [None, torch.tensor([20, 3, 17, 9, 20, 1, 5, 12])], ids=["full", "lengths"])
-def test_float32_native_equals_aten(monkeypatch, kind, lengths):
-    T, B, I, H = 20, 8, 16, 32
+@pytest.mark.parametrize("lengths", [None, torch.tensor([20, 3, 17, 9, 20, 1, 5, 12] * 5)], ids=["full", "lengths"])
+@pytest.mark.parametrize("loops", ["packed-gemm", "gemm", "python"])
+def test_float32_native_equals_aten(monkeypatch, kind, lengths, loops):
+    """float32 (the only dtype with MKL's packed GEMM): the C loops with and without packing the recurrent
+    weight, and the Python-driven loops, against ATen ops."""
+    kernels = native.kernels(torch.zeros(1))
+    if loops == "packed-gemm" and not kernels.packed_gemm:
+        pytest.skip("this torch build exports no MKL packed GEMM")
+    if loops == "gemm" and kernels._blas is not None:
+        import ctypes
+
+        monkeypatch.setattr(kernels, "_blas", (ctypes.c_void_p * 4)(kernels._blas[0]))  # ?gemm_ alone
+    monkeypatch.setenv(native.LOOPS_SWITCH, "0" if loops == "python" else "1")
+    T, B, I, H = 20, 40, 16, 32  # B ≥ 32: the loops pack the weight (PACK_MIN_ROWS)
     w = weights(kind, I, H, torch.float32)
     x = torch.randn(T, B, I, requires_grad=True)
     h0, c0 = torch.randn(B, H, requires_grad=True), torch.randn(B, H, requires_grad=True)
@@ -299,11 +310,11 @@ def test_time_loops_find_torchs_blas_and_can_be_switched_off(monkeypatch):
         ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / native.BLAS_LIBRARIES[0])).sgemm_
     except (OSError, AttributeError):
         pytest.skip("this torch build does not export sgemm_ from libtorch_cpu")
-    assert kernels.gemm is not None
+    assert kernels.blas is not None
     monkeypatch.setenv(native.LOOPS_SWITCH, "0")
-    assert kernels.gemm is None
+    assert kernels.blas is None
     monkeypatch.setattr(native, "BLAS_LIBRARIES", ("libno-such-blas.so",))
-    assert native._blas_gemm(kernels, "f32") is None
+    assert native._blas_table(kernels, "f32") is None
 
 
 def test_ctypes_signatures_match_the_c_prototypes():

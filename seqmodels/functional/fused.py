@@ -19,7 +19,7 @@ is one GEMM and three to five elementwise ops. With ``lengths`` the semantics ar
 :class:`seqmodels.layers.Recurrent`: a padded step keeps the state and outputs zero.
 
 Each loop comes in two forms: on CPU, with the fused C gate kernels (:mod:`.native_loops`), one GEMM and one
-kernel call per step; otherwise the ATen-op loops below (``_*_aten_forward`` / ``_*_aten_backward``), which
+kernel call per step (the whole loop in C when torch's BLAS is reachable); otherwise the ATen-op loops below (``_*_aten_forward`` / ``_*_aten_backward``), which
 on a GPU are captured once per input signature and replayed as a CUDA graph (:mod:`.cuda_graphs`).
 """
 

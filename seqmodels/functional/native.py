@@ -60,6 +60,7 @@ _SIGNATURES = {
 LOOPS_SWITCH = "SEQMODELS_NATIVE_LOOPS"
 BLAS_LIBRARIES = ("libtorch_cpu.so", "libtorch_cpu.dylib")  # beside torch/__init__.py, in lib/
 BLAS_GEMM = {"f32": "sgemm_", "f64": "dgemm_"}
+BLAS_PACKED = {"f32": ("SGEMM_PACK_GET_SIZE", "SGEMM_PACK", "SGEMM_COMPUTE")}  # MKL's packed GEMM, where exported
 
 
 def enabled() -> bool:
@@ -151,8 +152,8 @@ class Kernels:
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/pointwise.c``: sizes, then raw
     pointers and row strides in elements), and whole time loops ``*_loop``.
 
-    ``gemm`` is the address of the BLAS ``?gemm_`` those loops call, or ``None`` (then the loops of
-    :mod:`.native_loops` call the step kernels from Python); see :func:`_blas_gemm`.
+    ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the loops of
+    :mod:`.native_loops` call the step kernels from Python); see :func:`_blas_table`.
     """
 
     def __init__(self, library: ctypes.CDLL, suffix: str):
@@ -162,20 +163,26 @@ class Kernels:
             fn.argtypes = [ctypes.c_long, ctypes.c_long] + [kinds[k] for k in signature]
             fn.restype = None
             setattr(self, name, fn)
-        self._gemm = _blas_gemm(self, suffix)
+        self._blas = _blas_table(self, suffix)
 
     @property
-    def gemm(self) -> int | None:
-        return self._gemm if loops_enabled() else None
+    def blas(self) -> int | None:
+        return ctypes.addressof(self._blas) if self._blas is not None and loops_enabled() else None
+
+    @property
+    def packed_gemm(self) -> bool:
+        """Whether the loops pack their recurrent weight with MKL's packed-GEMM API."""
+        return self._blas is not None and self._blas[1] is not None
 
 
-def _blas_gemm(kernels: Kernels, suffix: str) -> int | None:
-    """The address of the BLAS ``sgemm_``/``dgemm_`` torch itself runs on (MKL or OpenBLAS inside
-    ``libtorch_cpu``), once a small product through it has matched ``torch.mm``; ``None`` when torch does not
-    export it or the check fails.
+def _blas_table(kernels: Kernels, suffix: str) -> ctypes.Array | None:
+    """The BLAS functions torch itself runs on (MKL or OpenBLAS inside ``libtorch_cpu``) for the C time
+    loops: ``[?gemm_, ?GEMM_PACK_GET_SIZE, ?GEMM_PACK, ?GEMM_COMPUTE]``, the last three ``None`` where MKL's
+    packed API is not exported (float64: not exported by torch). Each form is used only once a small
+    product through it matched ``torch.mm``; ``None`` when torch exports no ``?gemm_`` or the check fails.
 
-    Calling it from C lets a whole time loop run without returning to Python: the same BLAS, with the same
-    threads, as ``torch.mm``, minus the 10-20 µs of Python and ATen dispatch per step.
+    Calling them from C lets a whole time loop run without returning to Python: the same BLAS, with the
+    same threads, as ``torch.mm``, minus the 10-20 µs of Python and ATen dispatch per step.
     """
     if sys.byteorder != "little":  # gemm_rows passes sizes that LP64 and ILP64 BLAS read alike only there
         return None
@@ -184,17 +191,28 @@ def _blas_gemm(kernels: Kernels, suffix: str) -> int | None:
         if not (lib_dir / name).exists():
             continue
         try:
-            address = ctypes.cast(getattr(ctypes.CDLL(str(lib_dir / name)), BLAS_GEMM[suffix]), ctypes.c_void_p).value
+            library = ctypes.CDLL(str(lib_dir / name))
+            gemm = ctypes.cast(getattr(library, BLAS_GEMM[suffix]), ctypes.c_void_p).value
         except (OSError, AttributeError):
             continue
-        dtype = torch.float32 if suffix == "f32" else torch.float64
-        a = torch.arange(15, dtype=dtype).reshape(3, 5) / 7 - 1
-        b = torch.arange(20, dtype=dtype).reshape(5, 4) / 3 - 2
-        c = torch.full((3, 4), float("nan"), dtype=dtype)
-        kernels.gemm_check(3, 4, 5, address, a.data_ptr(), b.data_ptr(), c.data_ptr())
-        if torch.allclose(c, a @ b, rtol=1e-5, atol=1e-5):
-            return address
+        try:
+            packed = [ctypes.cast(getattr(library, f), ctypes.c_void_p).value for f in BLAS_PACKED.get(suffix, ())]
+        except AttributeError:
+            packed = []
+        for table in ([gemm, *packed], [gemm]) if packed else ([gemm],):
+            table = (ctypes.c_void_p * 4)(*table)
+            if _products_match(kernels, table, torch.float32 if suffix == "f32" else torch.float64):
+                return table
     return None
+
+
+def _products_match(kernels: Kernels, table: ctypes.Array, dtype: torch.dtype) -> bool:
+    rows = 40  # the loops pack the weight from 32 rows on (PACK_MIN_ROWS in pointwise.c): check that form
+    a = torch.arange(rows * 5, dtype=dtype).reshape(rows, 5) / 70 - 1
+    b = torch.arange(20, dtype=dtype).reshape(5, 4) / 3 - 2
+    c = torch.full((rows, 4), float("nan"), dtype=dtype)
+    kernels.gemm_check(rows, 4, 5, ctypes.addressof(table), a.data_ptr(), b.data_ptr(), c.data_ptr())
+    return torch.allclose(c, a @ b, rtol=1e-5, atol=1e-5)
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,9 @@
 Used by the Functions of :mod:`.fused` on CPU when the kernels are available; the equations are those
 of the Functions' docstrings, the per-step arithmetic lives in ``csrc/pointwise_impl.h``. Each loop
 runs one GEMM and one kernel call per step, passing the kernels raw addresses into (T, ...) buffers
-made once per sequence (``addresses``), never per-step tensors.
+made once per sequence (``addresses``), never per-step tensors. When :mod:`.native` found torch's BLAS
+(``kernels.blas``), the training loops hand the whole sequence to a C loop (``*_loop``) that calls the
+same GEMM and kernel per step without coming back to Python; the Python loops below are the fallback.
 
 Layouts: LSTM gates (T, B, 4H) [i f g o]; GRU gates (T, B, 3H) [r z ĥ_n] and its backward's
 ``E`` (T, B, 4H) = [dn̂ ⊙ r, dr̂, dẑ, dn̂], whose first 3H columns are the gradient of
@@ -63,9 +65,9 @@ def lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
     """The unmasked LSTM forward loop, each step one GEMM and one fused kernel call (see ``lstm_fwd``)."""
     T, B, G = gates.shape
     H = G // 4
-    if kernels.gemm is not None and T:  # the whole loop in C
+    if kernels.blas is not None and T:  # the whole loop in C
         h0, c0 = h0.contiguous(), c0.contiguous()
-        kernels.lstm_fwd_loop(T, B, H, kernels.gemm, gates.data_ptr(), bias.data_ptr(), w_t.data_ptr(),
+        kernels.lstm_fwd_loop(T, B, H, kernels.blas, gates.data_ptr(), bias.data_ptr(), w_t.data_ptr(),
                               h0.data_ptr(), c0.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(), out.data_ptr())
         return out[T - 1], cells[T - 1]
     (g_at, g_step), (c_at, step), (t_at, _), (o_at, _) = addresses(gates, cells, tanh_c, out)
@@ -97,11 +99,11 @@ def lstm_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_c
         d_out = d_out.contiguous()  # kept alive by this name while its address is in use
     (dy_at, dy_step), dy_rows = ((zeros.data_ptr(), 0), 0) if d_out is None else (addresses(d_out)[0], H)
     c0 = c0.contiguous()
-    if kernels.gemm is not None and T:  # the whole loop in C
+    if kernels.blas is not None and T:  # the whole loop in C
         if d_hn is not None:
             dh = dh.clone()  # the loop overwrites it
         dh0, weight_hh = gates.new_empty(B, H), weight_hh.contiguous()
-        kernels.lstm_bwd_loop(T, B, H, kernels.gemm, gates.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(),
+        kernels.lstm_bwd_loop(T, B, H, kernels.blas, gates.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(),
                               c0.data_ptr(), weight_hh.data_ptr(), dy_at, dy_step // gates.element_size(), dy_rows,
                               dh.data_ptr(), dc.data_ptr(), D.data_ptr(), dh0.data_ptr())
         return D, dh0, dc
@@ -145,17 +147,17 @@ def gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
     b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
     bi_at, bh_at = b_ih.data_ptr(), b_hh.data_ptr()
     (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = addresses(gates, x_hat, new, out)
-    if kernels.gemm is not None and T:  # the whole loop in C
+    if kernels.blas is not None and T:  # the whole loop in C
         w_t = w_t.contiguous()
         if mask is None:
             states, h0 = None, h0.contiguous()
-            kernels.gru_fwd_loop(T, B, H, kernels.gemm, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at,
+            kernels.gru_fwd_loop(T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at,
                                  o_at)
         else:
             states = x_hat.new_empty(T + 1, B, H)
             states[0] = h0
             mask = mask.reshape(T, B).contiguous()
-            kernels.gru_fwd_masked_loop(T, B, H, kernels.gemm, g_at, bi_at, bh_at, x_at, w_t.data_ptr(),
+            kernels.gru_fwd_masked_loop(T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(),
                                         states.data_ptr(), n_at, o_at, mask.data_ptr())
         return gates, new, out, states
     if mask is None:
@@ -195,17 +197,17 @@ def gru_backward(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states, m
     dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else addresses(d_out)[0]
     carry = gates.new_empty(B, H)  # what reaches h_{t-1} other than through W_hh
     (g_at, g_step), (n_at, step), (E_at, E_step) = addresses(gates, new, E)
-    if kernels.gemm is not None and T:  # the whole loop in C
+    if kernels.blas is not None and T:  # the whole loop in C
         dh0, dy_step = gates.new_empty(B, H), dy_step // gates.element_size()
         if mask is None:
             dh = (dh if d_out is None else dh + d_out[T - 1]).clone(memory_format=torch.contiguous_format)
             h0 = h0.contiguous()
-            kernels.gru_bwd_loop(T, B, H, kernels.gemm, g_at, n_at, out.data_ptr(), h0.data_ptr(), w_nrz.data_ptr(),
+            kernels.gru_bwd_loop(T, B, H, kernels.blas, g_at, n_at, out.data_ptr(), h0.data_ptr(), w_nrz.data_ptr(),
                                  dy_at, dy_step, dh.data_ptr(), carry.data_ptr(), E_at, zeros.data_ptr(),
                                  dh0.data_ptr())
         else:
             dh, mask = dh.clone(), mask.reshape(T, B).contiguous()  # dh: overwritten
-            kernels.gru_bwd_masked_loop(T, B, H, kernels.gemm, g_at, n_at, states.data_ptr(), w_nrz.data_ptr(),
+            kernels.gru_bwd_masked_loop(T, B, H, kernels.blas, g_at, n_at, states.data_ptr(), w_nrz.data_ptr(),
                                         dy_at, dy_step, mask.data_ptr(), dh.data_ptr(), carry.data_ptr(), E_at,
                                         zeros.data_ptr(), dh0.data_ptr())
         return E, dh0
@@ -245,8 +247,8 @@ def lstm_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask):
     mask = mask.reshape(T, B).contiguous()
     (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = addresses(gates, states_h, states_c, tanh_c,
                                                                                 out)
-    if kernels.gemm is not None and T:  # the whole loop in C
-        kernels.lstm_fwd_masked_loop(T, B, H, kernels.gemm, g_at, bias.data_ptr(), w_t.data_ptr(), h_at, c_at, t_at,
+    if kernels.blas is not None and T:  # the whole loop in C
+        kernels.lstm_fwd_masked_loop(T, B, H, kernels.blas, g_at, bias.data_ptr(), w_t.data_ptr(), h_at, c_at, t_at,
                                      o_at, mask.data_ptr())
         return states_h, states_c
     m_at, hs = mask.data_ptr(), states_h.unbind(0)
@@ -272,9 +274,9 @@ def lstm_backward_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_ou
     carry = gates.new_empty(B, H)
     mask = mask.reshape(T, B).contiguous()
     (g_at, g_step), (t_at, step), (c_at, _), (D_at, _) = addresses(gates, tanh_c, states_c, D)
-    if kernels.gemm is not None and T:  # the whole loop in C
+    if kernels.blas is not None and T:  # the whole loop in C
         dh, dh0, weight_hh = dh.clone(), gates.new_empty(B, H), weight_hh.contiguous()  # dh: overwritten
-        kernels.lstm_bwd_masked_loop(T, B, H, kernels.gemm, g_at, t_at, c_at, weight_hh.data_ptr(), dy_at,
+        kernels.lstm_bwd_masked_loop(T, B, H, kernels.blas, g_at, t_at, c_at, weight_hh.data_ptr(), dy_at,
                                      dy_step // gates.element_size(), mask.data_ptr(), dh.data_ptr(), dc.data_ptr(),
                                      carry.data_ptr(), D_at, dh0.data_ptr())
         return D, dh0, dc
