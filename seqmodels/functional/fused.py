@@ -408,9 +408,16 @@ class RNNRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, relu: bool,
                 mask: Tensor | None):
+        ctx.relu, ctx.has_bias = relu, bias is not None
+        kernels = native.kernels(x, h0, weight_hh)
+        # on CPU without a mask, with torch's BLAS reachable: the whole loop in C
+        ctx.native = kernels if kernels is not None and kernels.blas is not None and mask is None else None
+        if ctx.native is not None:
+            act = native_loops.rnn_forward(ctx.native, x, h0, weight_ih, weight_hh, bias, relu)
+            ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, None, None)
+            return act, (act[-1] if len(act) else h0)
         out, h, act, h_prev = cuda_graphs.run(_rnn_aten_forward, (x, h0, weight_ih, weight_hh, bias, mask), (relu,))
         out = act if out is None else out
-        ctx.relu, ctx.has_bias = relu, bias is not None
         ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, h_prev, mask)
         return out, h
 
@@ -418,6 +425,10 @@ class RNNRecurrence(torch.autograd.Function):
     @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, act, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
+        if ctx.native is not None and len(act):
+            D, dh0 = native_loops.rnn_backward(ctx.native, act, weight_hh, d_out, d_hn, ctx.relu)
+            d_x, d_w_ih, d_b = _input_grads(ctx.needs_input_grad[0], D, x, weight_ih, ctx.has_bias)
+            return d_x, dh0, d_w_ih, native_loops.hidden_weight_grad(D, act, h0), d_b, None, None
         grads = cuda_graphs.run(_rnn_aten_backward, (x, act, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
                                 (ctx.relu, ctx.needs_input_grad[0], ctx.has_bias))
         return (*grads, None, None)

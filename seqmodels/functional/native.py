@@ -55,6 +55,8 @@ _SIGNATURES = {
     "gru_bwd_loop": "lppppppplppppp",
     "gru_fwd_masked_loop": "lpppppppppp",
     "gru_bwd_masked_loop": "lpppppplpppppp",
+    "rnn_fwd_loop": "lppppl",
+    "rnn_bwd_loop": "lpppplpppl",
     "gemm_check": "lpppp",
 }
 LOOPS_SWITCH = "SEQMODELS_NATIVE_LOOPS"

@@ -121,6 +121,39 @@ def lstm_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_c
     return D, dh, dc
 
 
+def rnn_forward(kernels, x, h0, weight_ih, weight_hh, bias, relu):
+    """The unmasked vanilla RNN forward as one C loop (``rnn_fwd_loop``): the activations (T, B, H).
+
+    Only with ``kernels.blas`` (the RNN has no Python-driven native loop: without the C loops it runs the
+    ATen ops of :mod:`.fused`).
+    """
+    from .fused import _input_projection, _transposed
+
+    act = _input_projection(x, weight_ih, bias)  # X̂ + b, then a_t in place
+    T, B, H = act.shape
+    if T:
+        w_t, h0 = _transposed(weight_hh), h0.contiguous()
+        kernels.rnn_fwd_loop(T, B, H, kernels.blas, act.data_ptr(), w_t.data_ptr(), h0.data_ptr(), int(relu))
+    return act
+
+
+def rnn_backward(kernels, act, weight_hh, d_out, d_hn, relu):
+    """BPTT through :func:`rnn_forward` (``rnn_bwd_loop``): ``D`` (T, B, H), the pre-activation gradients,
+    and the gradient of h0."""
+    T, B, H = act.shape
+    zeros = act.new_zeros(B, H)  # the output gradient of steps that have none
+    if d_out is not None:
+        d_out = d_out.contiguous()  # kept alive by this name while its address is in use
+    dy_at, dy_step = (zeros.data_ptr(), 0) if d_out is None else (d_out.data_ptr(), B * H)
+    dh = zeros.clone() if d_hn is None else d_hn.clone(memory_format=torch.contiguous_format)  # overwritten
+    if d_out is not None:
+        dh += d_out[T - 1]
+    D, dh0, weight_hh = scratch("rnn_backward", act, T, B, H), act.new_empty(B, H), weight_hh.contiguous()
+    kernels.rnn_bwd_loop(T, B, H, kernels.blas, act.data_ptr(), weight_hh.data_ptr(), dy_at, dy_step, dh.data_ptr(),
+                         D.data_ptr(), dh0.data_ptr(), int(relu))
+    return D, dh0
+
+
 def nrz_to_rzn(a: Tensor) -> Tensor:
     """Blocks of rows (n, r, z) → torch's GRU order (r, z, n) (and the inverse of ``rzn_to_nrz``)."""
     n, r, z = a.chunk(3)

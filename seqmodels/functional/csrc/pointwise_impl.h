@@ -411,6 +411,60 @@ void NAME(gru_bwd_masked_loop)(long steps, long B, long H, const void *const *bl
     memcpy(dh0, dh, sizeof(T) * step);
 }
 
+/* Vanilla RNN (no mask): act (T, B, H) holds X W_ihᵀ + b on entry and a_t = φ(z_t) on return, φ = tanh or
+ * (relu != 0) max(0, ·); w_t = W_hhᵀ (H, H). Step t: z_t = act_t + h_{t-1} W_hhᵀ, then φ in place. */
+void NAME(rnn_fwd_loop)(long steps, long B, long H, const void *const *blas, T *act, const T *w_t, const T *h0,
+                        long relu) {
+    const long step = B * H;
+    NAME(weight) wt;
+    NAME(weight_open)(&wt, blas, B, H, H, w_t);
+    for (long t = 0; t < steps; ++t) {
+        T *a = act + t * step;
+        NAME(weight_product)(&wt, t ? a - step : h0, H, (T)1, a, H);
+        PARALLEL_ROWS
+        for (long b = 0; b < B; ++b) {
+            T *restrict row = a + b * H;
+            if (relu) {
+                for (long j = 0; j < H; ++j) row[j] = row[j] > 0 ? row[j] : (T)0;
+            } else {
+                for (long j = 0; j < H; ++j) row[j] = TANH(row[j]);
+            }
+        }
+    }
+    NAME(weight_close)(&wt);
+}
+
+/* BPTT through rnn_fwd_loop. dy (T, B, H) dy_step apart (0: one (B, H) block of zeros); dh: dL/dh_{T-1}
+ * (the last output's gradient included) in, overwritten; D (T, B, H) the pre-activation gradients and dh0 out.
+ * Step t: D_t = dh ⊙ φ'(a_t) (1 - a² or [a > 0]), then dh_{t-1} = dy_{t-1} + D_t W_hh. */
+void NAME(rnn_bwd_loop)(long steps, long B, long H, const void *const *blas, const T *act, const T *w_hh,
+                        const T *dy, long dy_step, T *dh, T *D, T *dh0, long relu) {
+    const long step = B * H;
+    NAME(weight) wt;
+    NAME(weight_open)(&wt, blas, B, H, H, w_hh);
+    for (long t = steps - 1; t >= 0; --t) {
+        const T *a = act + t * step;
+        T *D_t = D + t * step;
+        PARALLEL_ROWS
+        for (long b = 0; b < B; ++b) {
+            const T *restrict ab = a + b * H, *restrict db = dh + b * H;
+            T *restrict out = D_t + b * H;
+            if (relu) {
+                for (long j = 0; j < H; ++j) out[j] = ab[j] > 0 ? db[j] : (T)0;
+            } else {
+                for (long j = 0; j < H; ++j) out[j] = db[j] * ((T)1 - ab[j] * ab[j]);
+            }
+        }
+        if (t) {
+            memcpy(dh, dy + (t - 1) * dy_step, sizeof(T) * step);
+            NAME(weight_product)(&wt, D_t, H, (T)1, dh, H);
+        } else {
+            NAME(weight_product)(&wt, D_t, H, (T)0, dh0, H);
+        }
+    }
+    NAME(weight_close)(&wt);
+}
+
 /* C (M, N) = A (M, K) B (K, N), all row-major and contiguous: the check that a BLAS found at run time is
  * called correctly (native.py compares it with torch.mm before using the loops above). */
 void NAME(gemm_check)(long M, long N, long K, const void *const *blas, const T *A, const T *Bm, T *C) {
