@@ -157,8 +157,8 @@ def torch_forward(
 # --------------------------------------------------------------------------------------- auto
 AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
 # CPU LSTM training at full length with the C kernels: ours from this many state elements per step (B·H) on,
-# oneDNN below (word shape B 20 H 200, 2 threads: ours 0.81-0.95 of torch.nn, oneDNN 0.97-1.04; char, wide,
-# fastrnns, B·H 16384-32768: ours 1.01-1.19, oneDNN 0.97-1.08)
+# oneDNN below (word shape B 20 H 200, 2 threads, with the C time loops: ours 0.84-0.98 of torch.nn, oneDNN
+# 0.92-1.05; char, wide, fastrnns, B·H 16384-32768: ours 1.13-1.46, oneDNN 0.95-1.06)
 AUTO_CUSTOM_LSTM_MIN_STATE = 8192
 
 
@@ -173,7 +173,7 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
     has_kernels = native.kernels(x) is not None
     if fused.needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
         # torch's backward through a packed batch (sequences shorter than T) is 7-10x slower than ours;
-        # with the fused C kernels ours also wins at full length (GRU 1.2-1.7x of torch.nn; LSTM 1.1-1.25x
+        # with the fused C kernels ours also wins at full length (GRU 1.4-2.1x of torch.nn; LSTM 1.15-1.45x
         # from B·H = 8192 on, below that oneDNN's LSTM)
         if not all_full_length(lengths, x.shape[0]):
             return False
