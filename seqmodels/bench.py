@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = args.tf32
     peak = matmul_peak_gflops(device)
+    kernels = native.kernels(torch.zeros(1)) if device.type == "cpu" else None
     machine = {
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
@@ -253,9 +254,9 @@ def main(argv: list[str] | None = None) -> None:
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": round(peak, 1),
         # the C gate kernels of the custom backend on CPU (SEQMODELS_NATIVE=0 benchmarks the ATen-op path)
-        "fused_cpu_kernels": device.type == "cpu" and native.kernels(torch.zeros(1)) is not None,
+        "fused_cpu_kernels": kernels is not None,
         # ... and their time loops in C, calling torch's BLAS (SEQMODELS_NATIVE_LOOPS=0: driven from Python)
-        "native_loops": device.type == "cpu" and getattr(native.kernels(torch.zeros(1)), "blas", None) is not None,
+        "native_loops": kernels is not None and kernels.blas is not None,
         # the custom backend's time loops replayed as CUDA graphs (SEQMODELS_CUDA_GRAPHS=0 times them eagerly)
         "cuda_graphs": device.type == "cuda" and cuda_graphs.enabled(),
         "tf32": device.type == "cuda" and args.tf32,

@@ -44,23 +44,27 @@ def weights(kind: str, I: int, H: int, dtype=torch.float64):
     return [p.detach().to(dtype).requires_grad_() for p in cell.parameters()]
 
 
+def sequence(kind, x, h0, c0, w, mask):
+    """``[out, h_n, c_n]`` of the fused LSTM, ``[out, h_n]`` of the fused GRU (which ignores c0)."""
+    if kind == "lstm":
+        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, mask)
+        return [out, h, c]
+    out, h = fused.gru_sequence(x, h0, *w, mask)
+    return [out, h]
+
+
 def run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths=None):
     """Outputs, final states and every gradient of ``Σ d_out·out + d_h·h_n (+ d_c·c_n)``."""
     inputs = [x, h0, c0, *w] if kind == "lstm" else [x, h0, *w]
     mask = None if lengths is None else step_mask(lengths, x.shape[0])
-    if kind == "lstm":
-        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, mask)
-        states = [h, c]
-    else:
-        out, h = fused.gru_sequence(x, h0, *w, mask)
-        states = [h]
+    out, *states = sequence(kind, x, h0, c0, w, mask)
     loss = out.new_zeros(())
     if d_out is not None:
         loss = loss + (out * d_out).sum()
     if d_h is not None:
-        loss = loss + (h * d_h).sum()
+        loss = loss + (states[0] * d_h).sum()
     if kind == "lstm" and d_c is not None:
-        loss = loss + (c * d_c).sum()
+        loss = loss + (states[1] * d_c).sum()
     grads = torch.autograd.grad(loss, inputs, allow_unused=True)
     return [out, *states], [g if g is not None else torch.zeros_like(i) for g, i in zip(grads, inputs)]
 
@@ -266,12 +270,7 @@ def test_inference_matches_reference(path, monkeypatch, kind, lengths, chunk_ste
     mask = None if lengths is None else step_mask(lengths, T)
     before = [h0.clone(), c0.clone()]
     with torch.no_grad():
-        if kind == "lstm":
-            out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, mask)
-            values = [out, h, c]
-        else:
-            out, h = fused.gru_sequence(x, h0, *w, mask)
-            values = [out, h]
+        values = sequence(kind, x, h0, c0, w, mask)
     ref_values, _ = reference(kind, x, h0, c0, w, None, None, None, lengths)
     assert max_abs_diff(values, ref_values) <= 1e-12
     assert torch.equal(h0, before[0]) and torch.equal(c0, before[1])  # read, never written
@@ -285,12 +284,7 @@ def test_incoming_gradients_and_states_are_not_modified(path, kind):
     x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
-    if kind == "lstm":
-        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, None)
-        outputs = [out, h, c]
-    else:
-        out, h = fused.gru_sequence(x, h0, *w, None)
-        outputs = [out, h]
+    outputs = sequence(kind, x, h0, c0, w, None)
     incoming = [torch.randn_like(o) for o in outputs]
     kept = [g.clone() for g in incoming] + [h0.detach().clone(), c0.detach().clone()]
     torch.autograd.backward(outputs, incoming)

@@ -19,8 +19,9 @@ is one GEMM and three to five elementwise ops. With ``lengths`` the semantics ar
 :class:`seqmodels.layers.Recurrent`: a padded step keeps the state and outputs zero.
 
 Each loop comes in two forms: on CPU, with the fused C gate kernels (:mod:`.native_loops`), one GEMM and one
-kernel call per step (the whole loop in C when torch's BLAS is reachable); otherwise the ATen-op loops below (``_*_aten_forward`` / ``_*_aten_backward``), which
-on a GPU are captured once per input signature and replayed as a CUDA graph (:mod:`.cuda_graphs`).
+kernel call per step (the whole loop in C when torch's BLAS is reachable); otherwise the ATen-op loops below
+(``_*_aten_forward`` / ``_*_aten_backward``), which on a GPU are captured once per input signature and replayed
+as a CUDA graph (:mod:`.cuda_graphs`).
 """
 
 from __future__ import annotations
@@ -413,7 +414,8 @@ class RNNRecurrence(torch.autograd.Function):
         # on CPU without a mask, with torch's BLAS reachable: the whole loop in C
         ctx.native = kernels if kernels is not None and kernels.blas is not None and mask is None else None
         if ctx.native is not None:
-            act = native_loops.rnn_forward(ctx.native, x, h0, weight_ih, weight_hh, bias, relu)
+            act = _input_projection(x, weight_ih, bias)  # X̂ + b, then a_t in place
+            native_loops.rnn_forward(ctx.native, act, _transposed(weight_hh), h0, relu)
             ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, None, None)
             return act, (act[-1] if len(act) else h0)
         out, h, act, h_prev = cuda_graphs.run(_rnn_aten_forward, (x, h0, weight_ih, weight_hh, bias, mask), (relu,))

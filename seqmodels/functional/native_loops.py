@@ -121,20 +121,17 @@ def lstm_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_c
     return D, dh, dc
 
 
-def rnn_forward(kernels, x, h0, weight_ih, weight_hh, bias, relu):
-    """The unmasked vanilla RNN forward as one C loop (``rnn_fwd_loop``): the activations (T, B, H).
+def rnn_forward(kernels, act, w_t, h0, relu):
+    """The unmasked vanilla RNN forward as one C loop (``rnn_fwd_loop``): ``act`` (T, B, H) holds
+    ``X W_ihᵀ + b`` and leaves as the activations; ``w_t`` = W_hhᵀ, contiguous.
 
     Only with ``kernels.blas`` (the RNN has no Python-driven native loop: without the C loops it runs the
     ATen ops of :mod:`.fused`).
     """
-    from .fused import _input_projection, _transposed
-
-    act = _input_projection(x, weight_ih, bias)  # X̂ + b, then a_t in place
     T, B, H = act.shape
     if T:
-        w_t, h0 = _transposed(weight_hh), h0.contiguous()
+        h0 = h0.contiguous()
         kernels.rnn_fwd_loop(T, B, H, kernels.blas, act.data_ptr(), w_t.data_ptr(), h0.data_ptr(), int(relu))
-    return act
 
 
 def rnn_backward(kernels, act, weight_hh, d_out, d_hn, relu):
@@ -180,8 +177,7 @@ def gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
     b_hh = x_hat.new_zeros(G) if bias_hh is None else bias_hh.contiguous()
     bi_at, bh_at = b_ih.data_ptr(), b_hh.data_ptr()
     (g_at, g_step), (x_at, _), (n_at, step), (o_at, _) = addresses(gates, x_hat, new, out)
-    if kernels.blas is not None and T:  # the whole loop in C
-        w_t = w_t.contiguous()
+    if kernels.blas is not None and T:  # the whole loop in C (w_t is contiguous: fused._transposed)
         if mask is None:
             states, h0 = None, h0.contiguous()
             kernels.gru_fwd_loop(T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at,
