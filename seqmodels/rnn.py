@@ -35,15 +35,14 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from . import interop
-from .cells.base import RecurrentCell, State, check_positive_int
+from .cells.base import CellFactory, RecurrentCell, State
 from .cells.gru import GRUCell
 from .cells.lstm import LSTMCell
 from .cells.rnn import NONLINEARITIES, RNNCell
 from .layers.backends import check_backend
-from .layers.stacked import Stacked, check_dropout
-from .state import map_state
-
-CellFactory = Callable[..., RecurrentCell]
+from .layers.stacked import Stacked
+from .utils.checks import check_positive_int, check_probability
+from .utils.state import map_state
 
 
 class RNNBase(nn.Module):
@@ -84,7 +83,7 @@ class RNNBase(nn.Module):
         check_positive_int("input_size", input_size)
         check_positive_int("hidden_size", hidden_size)
         check_positive_int("num_layers", num_layers)
-        check_dropout(dropout)
+        check_probability("dropout", dropout)
         for name, flag in (("batch_first", batch_first), ("bidirectional", bidirectional)):
             if not isinstance(flag, bool):
                 raise ValueError(f"{name} must be True or False, got {flag!r}")
@@ -140,7 +139,7 @@ class RNNBase(nn.Module):
 
     @dropout.setter
     def dropout(self, value: float) -> None:
-        self.stack.dropout = check_dropout(value)
+        self.stack.dropout = check_probability("dropout", value)
 
     @property
     def bias(self) -> bool:

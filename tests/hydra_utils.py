@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Sequence
 
 from conftest import DATA_DIR_ENV, REPO_ROOT, resolve_data_dir
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-CONFIG_MODULE = "seqmodels.configs"
-CONFIG_DIR = REPO_ROOT / "seqmodels" / "configs"
+from seqmodels.commands.app import CONFIG_DIR, VERSION_BASE
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 CELLS = sorted(p.stem for p in (CONFIG_DIR / "model" / "cell").glob("*.yaml"))
 
@@ -29,7 +28,7 @@ def compose_config(
     overrides: Sequence[str] = (), output_dir: Path | None = None, config_name: str = "train"
 ) -> DictConfig:
     """The composed config ``config_name`` with ``overrides``; output under ``output_dir``."""
-    with initialize_config_module(CONFIG_MODULE, version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base=VERSION_BASE):
         cfg = compose(config_name, overrides=list(overrides))
     if "paths" in cfg:
         with open_dict(cfg):

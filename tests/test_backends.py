@@ -16,8 +16,9 @@ from conftest import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
 from seqmodels.layers import Bidirectional, Recurrent, Stacked
 from seqmodels.layers.backends import auto_uses_torch, fused_sequence
-from seqmodels.layers.checks import step_mask
-from seqmodels.functional import fused, gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from seqmodels.utils.checks import step_mask
+from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from seqmodels.kernels import functions as fused
 
 T, B, I, H = 6, 4, 5, 7
 LENGTHS = torch.tensor([6, 2, 5, 1])

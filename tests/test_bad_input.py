@@ -26,7 +26,7 @@ from hydra_utils import QUIET, compose_config, shrink
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from seqmodels.checkpoint import CHECKPOINT_KEY, FORMAT_VERSION, load_checkpoint
+from seqmodels.checkpoints import CHECKPOINT_KEY, FORMAT_VERSION, load_checkpoint
 from seqmodels.data import (
     SST2,
     ClassificationDataModule,
@@ -37,7 +37,10 @@ from seqmodels.data import (
     WordTokenizer,
     tokenizer_from_dict,
 )
-from seqmodels.train import evaluate, sample, score, train
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.sample import sample
+from seqmodels.commands.score import score
+from seqmodels.commands.train import train
 
 TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 40
 

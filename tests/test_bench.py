@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch.utils import benchmark
 
-from seqmodels import bench
+from seqmodels.bench import kernels as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 

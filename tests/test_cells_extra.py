@@ -323,7 +323,7 @@ def test_zoneout_mask_per_step_or_per_sequence(same_mask, seed):
 def test_wrapper_arguments_are_checked():
     with pytest.raises(ValueError, match="zoneout must be one probability or 2"):
         Zoneout(LSTMCell, I, H, zoneout=[0.1, 0.2, 0.3])
-    with pytest.raises(ValueError, match="zoneout must be a probability"):
+    with pytest.raises(ValueError, match="zoneout must be a number in"):
         Zoneout(GRUCell, I, H, zoneout=1.0)
     with pytest.raises(ValueError, match="input_dropout"):
         VariationalDropout(LSTMCell, I, H, input_dropout=-0.1)

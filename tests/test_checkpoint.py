@@ -13,7 +13,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from seqmodels.cells import GRUCell, LSTMCell
-from seqmodels.checkpoint import (
+from seqmodels.checkpoints import (
     CHECKPOINT_KEY,
     FORMAT_VERSION,
     load_checkpoint,
@@ -22,7 +22,7 @@ from seqmodels.checkpoint import (
     to_plain,
 )
 from seqmodels.data import TextEncoder, Vocab, WordTokenizer
-from seqmodels.generation import generate, score
+from seqmodels.inference.generation import generate, score
 from seqmodels.models import RNNClassifier, RNNLanguageModel
 from seqmodels.tasks import ClassificationTask, EpochDecay, LanguageModelingTask
 

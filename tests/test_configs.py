@@ -38,8 +38,8 @@ def all_targets(node, where=""):
             yield from all_targets(value, f"{where}[{i}]")
 
 
-def test_configs_ship_inside_the_package():
-    root = importlib.resources.files("seqmodels.configs")
+def test_configs_are_where_the_commands_look():
+    root = CONFIG_DIR
     for name in ("train.yaml", "eval.yaml", "sample.yaml", "score.yaml"):
         assert root.joinpath(name).is_file(), name
     for group in ("paths", "hydra", "data", "model", "task", "trainer", "logger", "callbacks", "experiment", "debug", "hparams_search"):
@@ -121,15 +121,15 @@ def test_zaremba_small_and_medium_are_the_published_setups(tmp_path):
 
 
 def test_data_dir_comes_from_the_environment(monkeypatch):
-    from hydra import compose, initialize_config_module
+    from hydra import compose, initialize_config_dir
 
     monkeypatch.setenv("SEQMODELS_DATA_DIR", "/somewhere/data")
-    with initialize_config_module("seqmodels.configs", version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=ptb_word_lstm_small"])
     assert cfg.paths.data_dir == "/somewhere/data"
     assert cfg.data.corpus.path == "/somewhere/data/ptb"
     monkeypatch.delenv("SEQMODELS_DATA_DIR")
-    with initialize_config_module("seqmodels.configs", version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=ptb_word_lstm_small"])
     assert cfg.paths.data_dir == "data"
 
@@ -171,9 +171,9 @@ def test_hparams_search_config_composes(tmp_path):
         found = False
     if not found:
         pytest.skip("hydra-optuna-sweeper not installed (pip install 'seqmodels[sweep]')")
-    from hydra import compose, initialize_config_module
+    from hydra import compose, initialize_config_dir
 
-    with initialize_config_module("seqmodels.configs", version_base="1.3"):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["hparams_search=lm_optuna"], return_hydra_config=True)
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "minimize"
@@ -185,7 +185,7 @@ def test_hparams_search_config_composes(tmp_path):
 def test_wheel_carries_the_configs(tmp_path):
     """A non-editable install must find the configs: the wheel holds every yaml of seqmodels/configs."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(CONFIG_DIR.parents[1])],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(CONFIG_DIR.parent)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -196,8 +196,9 @@ def test_wheel_carries_the_configs(tmp_path):
     expected = {f"seqmodels/configs/{p.relative_to(CONFIG_DIR).as_posix()}" for p in CONFIG_DIR.rglob("*.yaml")}
     assert expected and expected <= names, sorted(expected - names)[:5]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    for command in ("seqmodels-train", "seqmodels-eval", "seqmodels-sample", "seqmodels-score"):
-        assert f"{command} = seqmodels.cli:" in entry_points
+    for command, module in [("seqmodels-train", "train"), ("seqmodels-eval", "evaluate"), ("seqmodels-sample", "sample"),
+                            ("seqmodels-score", "score"), ("seqmodels-translate", "translate")]:
+        assert f"{command} = seqmodels.commands.{module}:main" in entry_points
 
 
 def test_console_script_composes_from_any_directory(tmp_path):

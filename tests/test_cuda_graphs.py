@@ -1,4 +1,4 @@
-"""CUDA graphs for the custom backend's ATen time loops (seqmodels.functional.cuda_graphs).
+"""CUDA graphs for the custom backend's ATen time loops (seqmodels.kernels.cuda_graphs).
 
 The plumbing (signature cache, static inputs copied in, outputs cloned out, failed captures falling back)
 runs on any machine with a stand-in graph that replays by calling the function again into the same static
@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import seqmodels
-from seqmodels.functional import cuda_graphs, fused, native
+from seqmodels.kernels import cuda_graphs, loader as native
+from seqmodels.kernels import functions as fused
 
 pytestmark = pytest.mark.usefixtures("seed")
 

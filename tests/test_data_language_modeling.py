@@ -367,7 +367,7 @@ def test_trainer_fit_with_the_datamodule(tmp_path: Path) -> None:
 
 
 def test_benchmark_measures_a_small_corpus(tmp_path: Path) -> None:
-    from seqmodels.data.benchmark import bench_lm
+    from seqmodels.bench.data import bench_lm
 
     r = bench_lm(
         "toy",

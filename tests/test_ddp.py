@@ -13,7 +13,7 @@ import math
 import pytest
 from hydra_utils import QUIET, compose_config, missing_data, shrink
 
-from seqmodels.train import train
+from seqmodels.commands.train import train
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from conftest import max_abs_diff
 from hydra_utils import QUIET, compose_config, shrink
 
 from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RNNCell, WeightDrop, Zoneout
-from seqmodels.export import (
+from seqmodels.inference.export import (
     export_checkpoint,
     export_onnx,
     export_program,
@@ -121,12 +121,12 @@ def test_onnx_runtime_matches_eager(make, tmp_path):
 
 
 def test_export_a_trained_checkpoint(tmp_path):
-    from seqmodels.train import train
+    from seqmodels.commands.train import train
 
     cfg = shrink(compose_config(["experiment=adding_gru", "debug=fast", *QUIET, "~callbacks.gradient_flow"], tmp_path))
     result = train(cfg)
     out = export_checkpoint(result["last_model_path"], tmp_path / "adding.pt2", seq_len=cfg.data.task.seq_len)
-    from seqmodels.checkpoint import load_model
+    from seqmodels.checkpoints import load_model
 
     model, _, _ = load_model(result["last_model_path"])
     inputs = example_inputs(model, 5, cfg.data.task.seq_len, seed=3)

@@ -23,9 +23,12 @@ from hydra_utils import QUIET, TINY, cli_env, compose_config, script, shrink
 
 from seqmodels.callbacks import AtomicCheckpointIO, NaNGuard, NonFiniteError
 from seqmodels.callbacks.atomic_checkpoint import stale_temporaries
-from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint
-from seqmodels.resume import RNG_KEY, STATE_KEY
-from seqmodels.train import build_trainer, evaluate, sample, train
+from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint
+from seqmodels.checkpoints.resume import RNG_KEY, STATE_KEY
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.instantiate import build_trainer
+from seqmodels.commands.sample import sample
+from seqmodels.commands.train import train
 
 TESTS = Path(__file__).resolve().parent
 TINY_CLI = [f"{k}={v}" for k, v in TINY.items() if not k.startswith("data.task.") and k != "data.max_length"]

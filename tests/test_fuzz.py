@@ -21,7 +21,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.data import RandomSampler, TensorDataset
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
-from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint
+from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint
 from seqmodels.data import (
     BucketBatchSampler,
     CharTokenizer,

@@ -9,7 +9,7 @@ import torch
 
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.data import CharTokenizer, TextEncoder, Vocab, WordTokenizer
-from seqmodels.generation import boundary_token, filter_logits, generate, generate_ids, score
+from seqmodels.inference.generation import boundary_token, filter_logits, generate, generate_ids, score
 from seqmodels.models import RNNLanguageModel
 
 WORDS = "the apple and pear salad pair is a fruit good <eos>".split()

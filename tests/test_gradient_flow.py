@@ -21,7 +21,7 @@ from seqmodels.data.synthetic import AddingProblem, SyntheticDataModule
 from seqmodels.layers import Stacked
 from seqmodels.models import RNNClassifier
 from seqmodels.tasks import RegressionTask
-from seqmodels.train import train
+from seqmodels.commands.train import train
 
 DT = torch.float64
 

@@ -12,8 +12,10 @@ import torch
 
 from conftest import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell
-from seqmodels.functional import fused, gru_backward, gru_forward, lstm_backward, lstm_forward, native
-from seqmodels.layers.checks import step_mask
+from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward
+from seqmodels.kernels import functions as fused
+from seqmodels.kernels import loader as native
+from seqmodels.utils.checks import step_mask
 
 needs_compiler = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
 
@@ -183,7 +185,7 @@ def test_float32_native_equals_aten(monkeypatch, kind, lengths, loops):
 def test_backward_scratch_is_reused_and_never_returned(kind, lengths):
     """The backward's (T, B, 4H) gate gradients live in one reused buffer per thread: consecutive backward
     calls give the same gradients as fresh ones would, and no gradient handed back is a view of it."""
-    from seqmodels.functional import native_loops
+    from seqmodels.kernels import loops as native_loops
 
     T, B, I, H = 6, 3, 4, 5
     w = weights(kind, I, H, torch.float64)
@@ -246,7 +248,7 @@ def test_cached_library_is_reused(tmp_path):
 @needs_compiler
 def test_loading_keeps_denormals():
     """Built with -ffast-math but linked without it: loading must not switch the process to flush-to-zero."""
-    script = ("import torch; from seqmodels.functional import native; "
+    script = ("import torch; from seqmodels.kernels import loader as native; "
               "assert native.kernels(torch.zeros(1)) is not None; "
               "x = torch.tensor([1e-39]) * 1.0; print(float(x[0]) != 0.0)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
@@ -259,7 +261,7 @@ def test_loading_keeps_denormals():
 @pytest.mark.parametrize("chunk_steps", [1, 2, 8], ids=lambda n: f"chunk{n}")
 def test_inference_matches_reference(path, monkeypatch, kind, lengths, chunk_steps):
     """Without autograd the loops keep nothing for backward and project the input a few steps at a time."""
-    from seqmodels.functional import native_loops
+    from seqmodels.kernels import loops as native_loops
 
     T, B, I, H = 5, 3, 4, 6
     G = (4 if kind == "lstm" else 3) * H
@@ -316,10 +318,10 @@ def test_ctypes_signatures_match_the_c_prototypes():
     garbage to C, so it is read back from the C source."""
     import re
 
-    source = native.SOURCE.with_name("pointwise_impl.h").read_text()
+    source = native.SOURCE.with_name("recurrences_impl.h").read_text()
     for name, signature in native._SIGNATURES.items():
         found = re.search(rf"void NAME\({name}\)\((.*?)\)\s*{{", source, re.S)
-        assert found, f"{name} is not defined in pointwise_impl.h"
+        assert found, f"{name} is not defined in recurrences_impl.h"
         kinds = "".join("p" if "*" in arg else "l" for arg in found.group(1).split(","))
         assert kinds == "ll" + signature, name
 

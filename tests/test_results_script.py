@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO_ROOT
 from hydra_utils import QUIET, compose_config, shrink
 
-from seqmodels.train import train
+from seqmodels.commands.train import train
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

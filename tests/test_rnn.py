@@ -306,7 +306,7 @@ def test_packed_input_with_lengths_is_rejected():
 @needs_cuda[1]
 def test_cuda_matches_torch(mode, bidirectional, lengths, dtype, backend):
     """On the GPU torch runs cuDNN (float32 also TF32-free here), so compare relatively; ``custom`` runs its
-    time loops as CUDA graphs (seqmodels.functional.cuda_graphs)."""
+    time loops as CUDA graphs (seqmodels.kernels.cuda_graphs)."""
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     ours, ref = make_pair(mode, dtype=dtype, device="cuda", num_layers=2, bidirectional=bidirectional)

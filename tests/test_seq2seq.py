@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
-from seqmodels.decoding import beam_search, greedy_decode, normalised
+from seqmodels.inference.decoding import beam_search, greedy_decode, normalised
 from seqmodels.models import AdditiveAttention, MultiplicativeAttention, Seq2Seq
 
 PAD, BOS, EOS = 0, 1, 2

@@ -316,8 +316,9 @@ def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(experiment, tmp
     """(test_train.py runs conll2000_pos_bilstm, like every experiment, with debug=fast too.)"""
     from hydra_utils import QUIET, compose_config, missing_data, shrink
 
-    from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint, load_model
-    from seqmodels.train import evaluate, train
+    from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint, load_model
+    from seqmodels.commands.evaluate import evaluate
+    from seqmodels.commands.train import train
 
     cfg = shrink(compose_config([*QUIET, f"experiment={experiment}", "debug=fast", "logger=csv"], tmp_path / "run"))
     if missing_data(cfg):

@@ -22,7 +22,7 @@ from hydra_utils import QUIET, TINY, compose_config, missing_data, shrink
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from seqmodels.train import train
+from seqmodels.commands.train import train
 
 pytestmark = pytest.mark.slow
 

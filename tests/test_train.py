@@ -1,6 +1,6 @@
 """End to end through the configs: every experiment trains (debug=fast), overfits, resumes, fails clearly.
 
-Most runs compose the packaged configs and call ``seqmodels.train.train(cfg)`` in-process; a few go
+Most runs compose the packaged configs and call ``seqmodels.commands.train.train(cfg)`` in-process; a few go
 through the installed console scripts in a subprocess, from a directory outside the repository.
 Models are shrunk to a few units (``shrink``): the point is the wiring, not the numbers.
 """
@@ -22,8 +22,9 @@ from conftest import REPO_ROOT
 from hydra_utils import EXPERIMENTS, QUIET, TINY, cli_env, compose_config, missing_data, script, shrink
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from seqmodels.checkpoint import CHECKPOINT_KEY, load_checkpoint
-from seqmodels.train import evaluate, train
+from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.train import train
 
 def compose_tiny(overrides, tmp_path: Path, **extra) -> DictConfig:
     cfg = shrink(compose_config([*QUIET, *overrides], tmp_path), **extra)
@@ -275,7 +276,7 @@ def default_denormals():
 
 
 def test_flush_denormal_is_applied_and_checked(default_denormals, tmp_path):
-    from seqmodels.train import set_flush_denormal
+    from seqmodels.commands.instantiate import set_flush_denormal
 
     tiny = 1e-323  # a float64 denormal
     set_flush_denormal(compose_config(["flush_denormal=false"], tmp_path))

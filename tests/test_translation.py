@@ -14,12 +14,14 @@ from hydra_utils import QUIET, cli_env, compose_config, missing_data, script, sh
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqmodels.cells import GRUCell
-from seqmodels.cli import quote_text_override
-from seqmodels.decoding import load_translator, translate
+from seqmodels.checkpoints import load_translator
+from seqmodels.commands.translate import quote_text_override
+from seqmodels.inference.decoding import translate
 from seqmodels.models import Seq2Seq
 from seqmodels.tasks import TranslationTask
 from seqmodels.tasks.translation import corpus_bleu, gather_strings
-from seqmodels.train import evaluate, train
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.train import train
 
 SENTENCE = "ein Mann fährt Fahrrad ."
 
@@ -101,7 +103,7 @@ def test_text_override_is_quoted_for_hydra():
 
 
 def test_translate_refuses_other_checkpoints_and_bad_calls(tmp_path):
-    from seqmodels.train import translate as translate_command
+    from seqmodels.commands.translate import translate as translate_command
 
     cfg = compose_config(["ckpt_path=nope.ckpt", "text=hallo"], config_name="translate")
     with pytest.raises(FileNotFoundError, match="ckpt_path=nope.ckpt: no such file"):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqmodels.checkpoint import encoder_from_dict
+from seqmodels.checkpoints import encoder_from_dict
 from seqmodels.data import Multi30k, ParallelCorpus, TextEncoder, TranslationDataModule, TranslationEncoder, Vocab, WordTokenizer
 from seqmodels.data.translation import PairCollate, fit_encoder
 from seqmodels.tasks.translation import corpus_bleu

@@ -10,7 +10,7 @@ any moment leaves the previous file untouched (and at worst a stray temporary fi
 save of the same checkpoint removes).
 
 Loading always passes ``weights_only=True`` to ``torch.load``: a file whose pickle would import
-or call anything is refused before any of it runs (see :mod:`seqmodels.checkpoint`).
+or call anything is refused before any of it runs (see :mod:`seqmodels.checkpoints`).
 
 Used by every trainer config (``seqmodels/configs/trainer/default.yaml``, ``plugins``).
 """
@@ -24,7 +24,7 @@ from typing import Any, Callable
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 
-from ..data.cache import atomic_open
+from ..utils.io import atomic_open
 
 
 def _is_local(path: Any) -> bool:

@@ -34,7 +34,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..cells.base import check_positive_int
+from ..utils.checks import check_positive_int
 from .probe import RecurrentProbe
 
 

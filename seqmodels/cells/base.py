@@ -23,19 +23,16 @@ task and config then runs the new cell.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from ..utils.checks import check_positive_int
+
 State = Any  # a Tensor or a tuple of Tensors, each (B, H)
+CellFactory = Callable[..., "RecurrentCell"]  # a cell class or partial: cell(input_size=..., hidden_size=...)
 
-
-def check_positive_int(name: str, value: Any) -> int:
-    """Return ``value`` if it is an int > 0, else raise ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 class RecurrentCell(nn.Module):

@@ -6,7 +6,8 @@ import torch
 from torch import Tensor
 
 from .base import RecurrentCell, State
-from .wrapper import CellFactory, CellWrapper, check_probability, dropout_mask, recurrent_input_transform
+from ..utils.checks import check_probability
+from .wrapper import CellFactory, CellWrapper, dropout_mask, recurrent_input_transform
 
 
 class VariationalDropout(CellWrapper):

@@ -9,7 +9,8 @@ from typing import Any, Callable
 
 from .base import RecurrentCell, State
 from .variational import VariationalDropout
-from .wrapper import CellFactory, CellWrapper, base_parameter_name, check_probability, step_with_weight
+from ..utils.checks import check_probability
+from .wrapper import CellFactory, CellWrapper, base_parameter_name, step_with_weight
 
 
 class _Reweighted:
@@ -91,13 +92,14 @@ class WeightDrop(CellWrapper):
             weight = self.dropped_weight()
         return step_with_weight(self.cell, self._name, weight, x_proj, state)
 
-    def fused_sequence(self) -> Callable | None:
+    def fused_sequence(self, lookup: Callable[[RecurrentCell], Callable | None]) -> Callable | None:
         """The innermost cell's fused sequence Function run with W̃_hh, or None when a wrapper in between
-        needs per-step work (anything but ``VariationalDropout(hidden_dropout=0)``) or the cell has none."""
-        from ..layers.backends import fused_sequence  # the layers import the cells
+        needs per-step work (anything but ``VariationalDropout(hidden_dropout=0)``) or the cell has none.
 
+        ``lookup`` is the layers' :func:`~seqmodels.layers.backends.fused_sequence`, which finds the
+        innermost cell's Function (the layers call this method; the cells never import the layers)."""
         base = self.base_cell()
-        base_fn = fused_sequence(base)
+        base_fn = lookup(base)
         chain, cell = [], self.cell
         while isinstance(cell, CellWrapper):
             if type(cell) is not VariationalDropout or cell.hidden_dropout:

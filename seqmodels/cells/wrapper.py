@@ -27,16 +27,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch import Tensor, nn
 
-from .base import RecurrentCell, State
+from .base import CellFactory, RecurrentCell, State
 
-CellFactory = Callable[..., RecurrentCell]
-
-
-def check_probability(name: str, value: Any) -> float:
-    """``value`` as a float if it is a number in [0, 1), else ``ValueError`` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
-    return float(value)
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:

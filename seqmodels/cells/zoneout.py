@@ -7,9 +7,10 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from ..state import map_state
 from .base import RecurrentCell, State
-from .wrapper import CellFactory, CellWrapper, check_probability
+from ..utils.checks import check_probability
+from ..utils.state import map_state
+from .wrapper import CellFactory, CellWrapper
 
 
 def _flat(state: State) -> list[Tensor]:

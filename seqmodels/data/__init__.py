@@ -8,7 +8,7 @@ DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), `
 ``synthetic``.
 """
 
-from seqmodels.data.tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
+from .tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
     TOKENIZERS,
     CharTokenizer,
     NGramTokenizer,
@@ -19,10 +19,10 @@ from seqmodels.data.tokenizers import (  # noqa: I001  (tokenizers before bpe: b
     split_sentences,
     tokenizer_from_dict,
 )
-from seqmodels.data.bpe import BPETokenizer
-from seqmodels.data.vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
-from seqmodels.data.encoder import TextEncoder, build_vocab, one_hot
-from seqmodels.data.corpora import (
+from .bpe import BPETokenizer
+from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
+from .encoder import TextEncoder, build_vocab, one_hot
+from .corpora import (
     IMDB,
     SST2,
     ClassificationCorpus,
@@ -35,10 +35,10 @@ from seqmodels.data.corpora import (
     UEATimeSeries,
     WikiText,
 )
-from seqmodels.data.token_cache import TokenCache
-from seqmodels.data.language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
-from seqmodels.data.classification import BucketBatchSampler, ClassificationDataModule, PadCollate, SequenceDataset
-from seqmodels.data.synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
+from .token_cache import TokenCache
+from .language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
+from .classification import BucketBatchSampler, ClassificationDataModule, PadCollate, SequenceDataset
+from .synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
 
 __all__ = [
     "TOKENIZERS",
@@ -85,8 +85,8 @@ __all__ = [
     "Parity",
     "SyntheticDataModule",
 ]
-from seqmodels.data.conll import CoNLL2000, ConllCorpus, read_conll
-from seqmodels.data.tagging import TaggingDataModule
+from .conll import CoNLL2000, ConllCorpus, read_conll
+from .tagging import TaggingDataModule
 __all__ += ["CoNLL2000", "ConllCorpus", "read_conll", "TaggingDataModule"]
-from seqmodels.data.translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
+from .translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
 __all__ += ["Multi30k", "ParallelCorpus", "TranslationDataModule", "TranslationEncoder"]

@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
-from seqmodels.data.corpora.base import ClassificationCorpus
-from seqmodels.data.encoder import TextEncoder, build_vocab
-from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
-from seqmodels.data.token_cache import provisional_ids
-from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
-from seqmodels.data.vocab import PAD, UNK, Vocab
+from .corpora.base import ClassificationCorpus
+from .encoder import TextEncoder, build_vocab
+from .resumable import ResumableDataLoader, ResumableTrainData
+from .token_cache import provisional_ids
+from .tokenizers import Tokenizer, tokenizer_from_dict
+from .vocab import PAD, UNK, Vocab
 
 
 class SequenceDataset(Dataset):

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from seqmodels.data.corpora.base import check_split, files_fingerprint, iter_lines, require_dir, require_file
+from .corpora.base import check_split, files_fingerprint, iter_lines, require_dir, require_file
 
 DOCSTART = "-DOCSTART-"
 CONLL2000_HOW = (

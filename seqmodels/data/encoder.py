@@ -13,8 +13,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import torch
 
-from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
-from seqmodels.data.vocab import DEFAULT_SPECIALS, Vocab
+from .tokenizers import Tokenizer, tokenizer_from_dict
+from .vocab import DEFAULT_SPECIALS, Vocab
 
 
 def build_vocab(

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from seqmodels.data.cache import resolve_cache_dir
-from seqmodels.data.corpora.base import TextCorpus
-from seqmodels.data.encoder import TextEncoder
-from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
-from seqmodels.data.token_cache import TokenCache
-from seqmodels.data.tokenizers import CharTokenizer, Tokenizer
-from seqmodels.data.vocab import EOS, UNK, Vocab
+from .cache import resolve_cache_dir
+from .corpora.base import TextCorpus
+from .encoder import TextEncoder
+from .resumable import ResumableDataLoader, ResumableTrainData
+from .token_cache import TokenCache
+from .tokenizers import CharTokenizer, Tokenizer
+from .vocab import EOS, UNK, Vocab
 
 
 def _positive_int(name: str, value: Any) -> int:

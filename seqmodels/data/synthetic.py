@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from seqmodels.data.resumable import ResumableDataLoader, ResumableTrainData
+from .resumable import ResumableDataLoader, ResumableTrainData
 
 SPLIT_INDEX = {"train": 0, "valid": 1, "test": 2}
 

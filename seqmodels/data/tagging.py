@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
 
-from seqmodels.data.classification import BucketBatchSampler, SequenceDataset
-from seqmodels.data.encoder import TextEncoder
-from seqmodels.data.tokenizers import WordTokenizer
-from seqmodels.data.vocab import PAD, UNK, Vocab
+from .classification import BucketBatchSampler, SequenceDataset
+from .encoder import TextEncoder
+from .tokenizers import WordTokenizer
+from .vocab import PAD, UNK, Vocab
 
 IGNORE_INDEX = -100
 """Tag id of padded positions (``torch.nn.functional.cross_entropy``'s default ``ignore_index``)."""

@@ -32,10 +32,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from seqmodels.data.cache import atomic_open, atomic_write_json, file_digest, json_digest, read_json
-from seqmodels.data.corpora.base import TextCorpus
-from seqmodels.data.encoder import TextEncoder, build_vocab
-from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
+from ..utils.io import atomic_open, atomic_write_json, file_digest, json_digest, read_json
+from .corpora.base import TextCorpus
+from .encoder import TextEncoder, build_vocab
+from .tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
 REMAP_BLOCK = 1 << 22  # ids remapped per step

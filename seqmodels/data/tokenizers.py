@@ -359,7 +359,7 @@ def tokenizer_from_dict(d: dict[str, Any]) -> Tokenizer:
 
 
 # BPE registers itself on import; keep it importable from here.
-from seqmodels.data.bpe import BPETokenizer  # noqa: E402
+from .bpe import BPETokenizer  # noqa: E402
 
 __all__ = [
     "TOKENIZERS",

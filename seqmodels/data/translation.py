@@ -25,11 +25,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
-from seqmodels.data.classification import BucketBatchSampler
-from seqmodels.data.corpora.base import check_split, find_file, iter_lines, require_dir
-from seqmodels.data.encoder import TextEncoder, build_vocab
-from seqmodels.data.tokenizers import Tokenizer, tokenizer_from_dict
-from seqmodels.data.vocab import BOS, EOS, PAD, UNK, Vocab
+from .classification import BucketBatchSampler
+from .corpora.base import check_split, find_file, iter_lines, require_dir
+from .encoder import TextEncoder, build_vocab
+from .tokenizers import Tokenizer, tokenizer_from_dict
+from .vocab import BOS, EOS, PAD, UNK, Vocab
 
 MULTI30K_HOW = (
     "Multi30k task 1: put {train,val,test_2016_flickr}.{de,en}.gz from "

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ..layers.checks import check_input, check_lengths, step_mask
+from ..utils.checks import check_input, check_lengths, step_mask
 
 
 class Grads(NamedTuple):

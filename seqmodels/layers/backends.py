@@ -3,7 +3,7 @@
 * ``custom`` — seqmodels' recurrence, for any cell. For :class:`~seqmodels.cells.LSTMCell`,
   :class:`~seqmodels.cells.GRUCell` (``reset_after=True``) and :class:`~seqmodels.cells.RNNCell`
   (exact types: a subclass that overrides ``step`` gets the generic loop) it is the sequence-level
-  autograd Function of :mod:`seqmodels.functional.fused`, with the hand-written BPTT; every other
+  autograd Function of :mod:`seqmodels.kernels.functions`, with the hand-written BPTT; every other
   cell runs the generic step loop under autograd.
 * ``torch`` — ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``: oneDNN or
   ATen on CPU, cuDNN on CUDA, on our cells' own parameters (no copy). Only for stacks whose cells
@@ -12,7 +12,7 @@
 * ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
   (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
   whenever it can run the stack. On CPU in float32 with the fused C kernels of
-  :mod:`seqmodels.functional.native` (the usual case): torch's kernel (oneDNN) for LSTM inference and
+  :mod:`seqmodels.kernels.loader` (the usual case): torch's kernel (oneDNN) for LSTM inference and
   for full-length LSTM training batches with fewer than 8192 state elements per step (B·H: our loop's
   per-step overhead outweighs its gains there, e.g. B 20, H 200), ``custom`` for everything else.
   Without them: when autograd records the call (training), ``custom``
@@ -33,7 +33,7 @@ from ..cells.base import RecurrentCell, State
 from ..cells.gru import GRUCell
 from ..cells.lstm import LSTMCell
 from ..cells.rnn import RNNCell
-from ..functional import fused, native
+from ..kernels import functions as fused, loader as native
 
 BACKENDS = ("auto", "custom", "torch")
 
@@ -66,11 +66,12 @@ _FUSED: dict[type, FusedFn] = {LSTMCell: _lstm, GRUCell: _gru, RNNCell: _rnn}
 def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
     """The sequence-level Function for ``cell``'s exact type, or ``None`` (generic loop).
 
-    A cell may offer its own through a method ``fused_sequence()`` returning such a function or None
-    (e.g. :class:`~seqmodels.cells.WeightDrop` runs the wrapped LSTM/GRU/RNN's with the dropped weight).
+    A cell may offer its own through a method ``fused_sequence(lookup)`` returning such a function or
+    None; it is handed this function as ``lookup`` for the cells it wraps (e.g.
+    :class:`~seqmodels.cells.WeightDrop` runs the wrapped LSTM/GRU/RNN's with the dropped weight).
     """
     if hasattr(type(cell), "fused_sequence"):
-        return cell.fused_sequence()
+        return cell.fused_sequence(fused_sequence)
     fn = _FUSED.get(type(cell))
     if fn is None or (isinstance(cell, GRUCell) and not cell.reset_after):
         return None

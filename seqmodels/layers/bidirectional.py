@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State
 from .backends import check_backend, torch_forward, uses_torch
-from .checks import check_input, check_lengths
+from ..utils.checks import check_input, check_lengths
 from .recurrent import Recurrent
 
 

@@ -6,9 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State
-from ..state import map_state
+from ..utils.state import map_state
 from .backends import check_backend, fused_sequence, torch_forward, uses_torch
-from .checks import check_input, check_lengths, step_mask
+from ..utils.checks import check_input, check_lengths, step_mask
 
 
 class Recurrent(nn.Module):

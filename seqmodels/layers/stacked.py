@@ -6,19 +6,11 @@ from typing import Callable, Sequence
 
 from torch import Tensor, nn
 
-from ..cells.base import RecurrentCell, State, check_positive_int
+from ..cells.base import CellFactory, RecurrentCell, State
+from ..utils.checks import check_input, check_lengths, check_positive_int, check_probability
+from .backends import check_backend, torch_forward, uses_torch
 from .bidirectional import Bidirectional
-from .backends import check_backend, uses_torch, torch_forward
-from .checks import check_input, check_lengths
 from .recurrent import Recurrent
-
-CellFactory = Callable[..., RecurrentCell]
-
-
-def check_dropout(dropout: float, name: str = "dropout") -> float:
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {dropout!r}")
-    return float(dropout)
 
 
 class Stacked(nn.Module):
@@ -58,7 +50,7 @@ class Stacked(nn.Module):
         check_positive_int("input_size", input_size)
         check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.dropout = check_dropout(dropout)
+        self.dropout = check_probability("dropout", dropout)
         if not callable(cell):
             raise ValueError(f"cell must be a cell class or factory, got {cell!r}")
         self.input_size = input_size

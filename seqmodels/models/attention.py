@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import check_positive_int
+from ..utils.checks import check_positive_int
 
 
 class Attention(nn.Module):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import State, check_positive_int
-from ..layers.stacked import Stacked, check_dropout
+from ..cells.base import CellFactory, State
+from ..layers.stacked import Stacked
+from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
 from .initial_state import LearnedInitialState
-from .language_model import CellFactory, check_tokens
+from .language_model import check_tokens
 from .pooling import get_pooling
 
 
@@ -75,7 +76,7 @@ class RNNClassifier(nn.Module):
         self.num_classes = check_positive_int("num_classes", num_classes)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.dropout_p = check_dropout(dropout)
+        self.dropout_p = check_probability("dropout", dropout)
         self.pooling = pooling
         self.pool = get_pooling(pooling)
         if (vocab_size is None) == (input_size is None):
@@ -105,7 +106,7 @@ class RNNClassifier(nn.Module):
         self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True,
                            backend=backend)
         self.num_directions = self.rnn.num_directions
-        self.embedding_dropout = check_dropout(embedding_dropout, "embedding_dropout")
+        self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         if self.embedding_dropout and vocab_size is None:
             raise ValueError("embedding_dropout applies to token inputs (vocab_size), not to real-valued inputs")
         self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import State
-from ..state import map_state
+from ..utils.state import map_state
 
 
 class LearnedInitialState(nn.Module):

@@ -7,12 +7,11 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import RecurrentCell, State, check_positive_int
-from ..layers.stacked import Stacked, check_dropout
+from ..cells.base import CellFactory, RecurrentCell, State
+from ..layers.stacked import Stacked
+from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
 from .initial_state import LearnedInitialState
-
-CellFactory = Callable[..., RecurrentCell]
 
 
 def check_tokens(tokens: Tensor, name: str = "tokens") -> None:
@@ -95,7 +94,7 @@ class RNNLanguageModel(nn.Module):
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.dropout_p = check_dropout(dropout)
+        self.dropout_p = check_probability("dropout", dropout)
         self.one_hot = bool(one_hot)
         self.tie_weights = bool(tie_weights)
         if self.one_hot:
@@ -117,10 +116,10 @@ class RNNLanguageModel(nn.Module):
         self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True,
                            backend=backend)
         self.drop = nn.Dropout(self.dropout_p)
-        self.embedding_dropout = check_dropout(embedding_dropout, "embedding_dropout")
+        self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         if self.embedding_dropout and self.embedding is None:
             raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
-        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_dropout(output_dropout, "output_dropout"))
+        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_probability("output_dropout", output_dropout))
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights:
             self.decoder.weight = self.embedding.weight

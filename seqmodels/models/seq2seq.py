@@ -22,7 +22,7 @@ input at every step and in the output layer.
 
 Training runs all target steps in one call of the decoder layers when it can (teacher forcing and
 no input feeding); scheduled sampling (Bengio et al. 2015) and input feeding go step by step.
-Decoding (greedy, beam search) lives in :mod:`seqmodels.decoding` and uses :meth:`Seq2Seq.encode`,
+Decoding (greedy, beam search) lives in :mod:`seqmodels.inference.decoding` and uses :meth:`Seq2Seq.encode`,
 :meth:`Seq2Seq.initial_state` and :meth:`Seq2Seq.decode_step`.
 """
 
@@ -33,11 +33,12 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import State, check_positive_int
-from ..layers.stacked import Stacked, check_dropout
-from ..state import map_state
+from ..cells.base import CellFactory, State
+from ..layers.stacked import Stacked
+from ..utils.checks import check_positive_int, check_probability
+from ..utils.state import map_state
 from .attention import Attention
-from .language_model import CellFactory, check_tokens
+from .language_model import check_tokens
 from .pooling import last_pool
 
 AttentionFactory = Callable[..., Attention]
@@ -126,7 +127,7 @@ class Seq2Seq(nn.Module):
         self.target_embedding_dim = check_positive_int("target_embedding_dim", target_embedding_dim or embedding_dim)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.dropout_p = check_dropout(dropout)
+        self.dropout_p = check_probability("dropout", dropout)
         if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         if attention is not None and not callable(attention):

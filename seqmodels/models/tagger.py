@@ -7,9 +7,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import State, check_positive_int
-from ..layers.stacked import Stacked, check_dropout
-from .language_model import CellFactory, check_tokens
+from ..cells.base import CellFactory, State
+from ..layers.stacked import Stacked
+from ..utils.checks import check_positive_int, check_probability
+from .language_model import check_tokens
 
 
 class RNNTagger(nn.Module):
@@ -72,7 +73,7 @@ class RNNTagger(nn.Module):
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim) if embedding_dim is not None else hidden_size
-        self.dropout_p = check_dropout(dropout)
+        self.dropout_p = check_probability("dropout", dropout)
         if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=padding_idx)

@@ -9,8 +9,8 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
-from ..checkpoint import CHECKPOINT_KEY, checkpoint_extra, to_plain
-from ..resume import RNG_KEY, rng_state, set_rng_state
+from ..checkpoints import CHECKPOINT_KEY, checkpoint_extra, to_plain
+from ..checkpoints.resume import RNG_KEY, rng_state, set_rng_state
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -71,7 +71,7 @@ class SequenceTask(pl.LightningModule):
         scheduler_monitor: metric a ``ReduceLROnPlateau`` watches.
         scheduler_interval: ``"epoch"`` or ``"step"``, when the scheduler steps.
         config: the resolved training config (plain dict), stored in checkpoints so that
-            :func:`seqmodels.checkpoint.load_model` can rebuild the model.
+            :func:`seqmodels.checkpoints.load_model` can rebuild the model.
         encoder: ``TextEncoder`` (or its ``to_dict()``) stored in checkpoints; None when the
             inputs are not text. When None, it is taken from the data module's ``encoder`` at setup.
     """
@@ -132,7 +132,7 @@ class SequenceTask(pl.LightningModule):
     def encoder(self) -> Any:
         """The ``TextEncoder`` (rebuilt from the stored dict on first use), or None."""
         if self._encoder_object is None and self.encoder_dict is not None:
-            from ..checkpoint import encoder_from_dict
+            from ..checkpoints import encoder_from_dict
 
             self._encoder_object = encoder_from_dict(self.encoder_dict)
         return self._encoder_object

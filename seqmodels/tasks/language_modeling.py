@@ -9,9 +9,9 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from ..generation import generate
-from ..resume import STATE_KEY
-from ..state import detach_state, map_state
+from ..inference.generation import generate
+from ..checkpoints.resume import STATE_KEY
+from ..utils.state import detach_state, map_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 LN2 = math.log(2.0)
@@ -48,7 +48,7 @@ class LanguageModelingTask(SequenceTask):
             module says ``contiguous = True``: random windows are independent).
         sample_prompt: prompt of the text sample logged to TensorBoard after each validation
             epoch (None: start after ``<eos>`` when it is a boundary token, else from
-            :func:`seqmodels.generation.default_prompt`).
+            :func:`seqmodels.inference.generation.default_prompt`).
         sample_length: tokens in that sample; 0 disables it.
         sample_temperature: its sampling temperature.
     """

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from ..checkpoint import to_plain
+from ..checkpoints import to_plain
 from ..data.tagging import IGNORE_INDEX
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .spans import SpanF1

@@ -11,9 +11,9 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from ..checkpoint import to_plain
+from ..checkpoints import to_plain
 from ..data.translation import TranslationBatch, TranslationEncoder
-from ..decoding import decode, default_max_length
+from ..inference.decoding import decode, default_max_length
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 
@@ -63,7 +63,7 @@ class TranslationTask(SequenceTask):
         bleu_tokenize: sacrebleu's tokenizer for scoring (``13a``, its default, is WMT's).
         val_bleu: decode the validation set each epoch (False: loss and perplexity only).
         val_beam_size, test_beam_size: beam size for validation/test decoding (1: greedy).
-        length_penalty: alpha of the length normalisation in beam search (see :mod:`seqmodels.decoding`).
+        length_penalty: alpha of the length normalisation in beam search (see :mod:`seqmodels.inference.decoding`).
         max_length: the most output tokens per sentence (None: ``2 * source length + 10``).
         num_samples: sample translations in the TensorBoard table.
         Others: see :class:`~seqmodels.tasks.base.SequenceTask`.

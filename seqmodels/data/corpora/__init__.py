@@ -7,12 +7,12 @@ Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMD
 Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 """
 
-from seqmodels.data.corpora.base import ClassificationCorpus, TextCorpus
-from seqmodels.data.corpora.download import Remote
-from seqmodels.data.corpora.memory import ExampleCorpus, StringCorpus
-from seqmodels.data.corpora.sentiment import IMDB, SST2
-from seqmodels.data.corpora.text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
-from seqmodels.data.corpora.timeseries import UEATimeSeries, read_ts
+from .base import ClassificationCorpus, TextCorpus
+from .download import Remote
+from .memory import ExampleCorpus, StringCorpus
+from .sentiment import IMDB, SST2
+from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
+from .timeseries import UEATimeSeries, read_ts
 
 __all__ = [
     "TextCorpus",

@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, BinaryIO, Iterable, Iterator, Sequence
 
-from seqmodels.data.cache import file_digest
+from ...utils.io import file_digest
 
 BLOCK_CHARS = 1 << 20
 """Text is streamed in pieces of about this many characters."""

@@ -16,7 +16,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqmodels.data.cache import resolve_cache_dir
+from ..cache import resolve_cache_dir
 
 
 @dataclass(frozen=True)

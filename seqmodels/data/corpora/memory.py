@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Iterator, Sequence
 
-from seqmodels.data.corpora.base import ClassificationCorpus, TextCorpus, check_split
+from .base import ClassificationCorpus, TextCorpus, check_split
 
 SPLITS = ("train", "valid", "test")
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from seqmodels.data.corpora.base import (
+from .base import (
     ClassificationCorpus,
     check_split,
     find_file,
@@ -20,7 +20,7 @@ from seqmodels.data.corpora.base import (
     read_text,
     require_dir,
 )
-from seqmodels.data.corpora.download import Remote, download_corpus
+from .download import Remote, download_corpus
 
 
 def _non_empty(path: Path, split_rows: list[Any], what: str) -> list[Any]:

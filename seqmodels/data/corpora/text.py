@@ -15,7 +15,7 @@ import sysconfig
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from seqmodels.data.corpora.base import (
+from .base import (
     TextCorpus,
     check_split,
     files_fingerprint,
@@ -26,8 +26,8 @@ from seqmodels.data.corpora.base import (
     require_dir,
     require_file,
 )
-from seqmodels.data.corpora.download import Remote, download_corpus
-from seqmodels.data.vocab import EOS
+from .download import Remote, download_corpus
+from ..vocab import EOS
 
 SPLITS = ("train", "valid", "test")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from seqmodels.data.corpora.base import ClassificationCorpus, check_split, find_file, iter_lines, require_dir
-from seqmodels.data.corpora.download import Remote, download_corpus
+from .base import ClassificationCorpus, check_split, find_file, iter_lines, require_dir
+from .download import Remote, download_corpus
 
 
 def _parse_value(token: str, path: Path, number: int) -> float:

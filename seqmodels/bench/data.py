@@ -1,6 +1,6 @@
 """Data pipeline throughput: tokenizing, caching, iterating batches, against what training consumes.
 
-Run ``python scripts/bench_data.py`` (``--data-dir`` defaults to ``$SEQMODELS_DATA_DIR`` or
+Run ``python -m seqmodels.bench.data`` (``--data-dir`` defaults to ``$SEQMODELS_DATA_DIR`` or
 ``<repo>/../shared/data``; without it only the embedded stdlib corpus is measured).
 
 For each language-modeling corpus it prints:
@@ -232,3 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results
+
+
+if __name__ == "__main__":
+    main()

@@ -117,12 +117,12 @@ def describe_encoder(encoder: Mapping[str, Any] | None) -> str:
 
 def check_resume(path: str, checkpoint: Mapping[str, Any], task: torch.nn.Module) -> None:
     """Check that training ``task`` can continue from ``checkpoint`` (read from ``path`` by
-    :func:`seqmodels.checkpoint.load_checkpoint`, i.e. with ``weights_only=True``).
+    :func:`seqmodels.checkpoints.load_checkpoint`, i.e. with ``weights_only=True``).
 
     Raises ``ValueError`` naming the file when it was written by another task class, has
     parameters of other names or shapes, or was trained with another vocabulary/tokenizer.
     """
-    from .checkpoint import CHECKPOINT_KEY
+    from .format import CHECKPOINT_KEY
 
     extra = checkpoint[CHECKPOINT_KEY]
     written_by, this = extra.get("task"), _qualname(task)

@@ -15,7 +15,7 @@ and wrapped ones, and the program runs with or without gradients; dropout-style 
 range-checked inside an exported program (it cannot read values): pass values in [1, T].
 
 ONNX needs the optional extra ``pip install 'seqmodels[export]'`` (onnx, onnxscript; onnxruntime to
-run the file). From the command line: ``python -m seqmodels.export CKPT OUT.{onnx,pt2} --seq-len T``.
+run the file). From the command line: ``python -m seqmodels.inference.export CKPT OUT.{onnx,pt2} --seq-len T``.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from typing import Any, Iterator
 import torch
 from torch import Tensor, nn
 
-from .cells import CellWrapper
-from .layers import Bidirectional, Recurrent, Stacked
-from .models import RNNClassifier, RNNLanguageModel
-from .state import map_state
+from ..cells import CellWrapper
+from ..layers import Bidirectional, Recurrent, Stacked
+from ..models import RNNClassifier, RNNLanguageModel
+from ..utils.state import map_state
 
 
 def _flat(state: Any) -> list[Tensor]:
@@ -178,7 +178,7 @@ def export_onnx(model: nn.Module, path: str | Path, inputs: tuple[Tensor, ...] |
 
 def export_checkpoint(ckpt_path: str | Path, out_path: str | Path, seq_len: int = 35, batch_size: int = 2) -> Path:
     """Export the trained network of a seqmodels checkpoint: ``.onnx`` -> ONNX, anything else -> ``.pt2``."""
-    from .checkpoint import load_model
+    from ..checkpoints import load_model
 
     model, _, _ = load_model(ckpt_path)
     inputs = example_inputs(model, batch_size, seq_len)

@@ -269,19 +269,4 @@ def translate(
     return out
 
 
-def load_translator(path: str, map_location: str | torch.device = "cpu") -> tuple[Any, Any, dict]:
-    """``(model, encoder, config)`` of a translation checkpoint: the :class:`~seqmodels.models.Seq2Seq`
-    in eval mode and its :class:`~seqmodels.data.translation.TranslationEncoder`."""
-    from .checkpoint import load_model
-    from .data.translation import TranslationEncoder
-    from .models.seq2seq import Seq2Seq
-
-    model, encoder, config = load_model(path, map_location)
-    if not isinstance(model, Seq2Seq):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not an encoder-decoder (Seq2Seq)")
-    if not isinstance(encoder, TranslationEncoder):
-        raise ValueError(f"{path} has no source/target encoder pair stored; was it trained with TranslationTask?")
-    return model, encoder, config
-
-
-__all__ = ["Hypotheses", "greedy_decode", "beam_search", "decode", "normalised", "default_max_length", "translate", "load_translator"]
+__all__ = ["Hypotheses", "greedy_decode", "beam_search", "decode", "normalised", "default_max_length", "translate"]

@@ -24,11 +24,12 @@ from typing import Any
 
 import lightning as L
 import torch
-from hydra import compose, initialize_config_module
+from hydra import compose, initialize_config_dir
 from torch import nn
 
-from .state import detach_state
-from .train import build_model_and_task, setup_data
+from ..commands.app import CONFIG_DIR, VERSION_BASE
+from ..commands.instantiate import build_model_and_task, setup_data
+from ..utils.state import detach_state
 
 
 class _StepTimer(L.Callback):
@@ -49,7 +50,7 @@ class _StepTimer(L.Callback):
 
 def compose_experiment(experiment: str, data_dir: Path, output_dir: Path) -> Any:
     """The experiment's training config, as ``seqmodels-train experiment=…`` composes it."""
-    with initialize_config_module(config_module="seqmodels.configs", version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=VERSION_BASE):
         overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", f"paths.output_dir={output_dir}"]
         return compose("train", overrides=overrides)
 

@@ -1,7 +1,7 @@
 """Memory on long inputs: peak RSS (and peak CUDA memory) of evaluating a language model over a long
 token stream and of classifying very long sequences, each through the real Lightning path.
 
-    python scripts/bench_memory.py [--tokens 1000000] [--steps 10000] [--json out.json]
+    python -m seqmodels.bench.memory [--tokens 1000000] [--steps 10000] [--json out.json]
 
 Each measurement runs in a fresh Python process (``ru_maxrss`` is a lifetime peak), after the data
 was prepared in another one, and reports
@@ -154,7 +154,7 @@ def child_classify(steps: int, batch: int, device: str) -> dict[str, Any]:
 
 def _spawn(args: list[str], threads: int) -> dict[str, Any]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-m", "seqmodels.bench_memory", *args, "--threads", str(threads)],
+    out = subprocess.run([sys.executable, "-m", "seqmodels.bench.memory", *args, "--threads", str(threads)],
                          capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")

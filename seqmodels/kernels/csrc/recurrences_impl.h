@@ -1,5 +1,5 @@
-/* The kernels of pointwise.c for one element type T (NAME(x) appends the type's suffix; TANH and SIGMOID
- * are the type's tanh and logistic sigmoid, defined in pointwise.c).
+/* The kernels of recurrences.c for one element type T (NAME(x) appends the type's suffix; TANH and SIGMOID
+ * are the type's tanh and logistic sigmoid, defined in recurrences.c).
  *
  * Shapes: B rows (batch), H hidden units. "gates" rows hold G*H values (LSTM [i f g o], GRU [r z n]);
  * every other (B, H) buffer is contiguous unless a row stride is passed.

@@ -1,6 +1,6 @@
 """CUDA graphs for the ``custom`` backend's time loops: one launch per sequence instead of one per op.
 
-On a GPU the step loops of :mod:`seqmodels.functional.fused` are bound by the CPU, not the GPU: each step
+On a GPU the step loops of :mod:`seqmodels.kernels.functions` are bound by the CPU, not the GPU: each step
 is a GEMM and 3-8 small elementwise kernels, and launching each from Python costs more than running it.
 :func:`run` captures a loop function once per input signature (shapes, dtypes, which optional inputs are
 given, the non-tensor flags) into a :class:`torch.cuda.CUDAGraph` and afterwards only copies the inputs

@@ -1,6 +1,6 @@
 """Fused CPU gate kernels for the ``custom`` backend, compiled on first use and cached.
 
-``csrc/pointwise.c`` holds one C function per recurrence step and direction (LSTM and GRU, float32 and
+``csrc/recurrences.c`` holds one C function per recurrence step and direction (LSTM and GRU, float32 and
 float64). It is plain C with no torch headers, so building it takes a C compiler and well under a
 second; the shared library is cached under ``$SEQMODELS_CACHE_DIR`` (default
 ``~/.cache/seqmodels/native``), keyed by the source, the compiler, the flags and the CPU's instruction
@@ -10,7 +10,7 @@ for it safely. Calls go through :mod:`ctypes` with raw pointers: about a microse
 once per op.
 
 Nothing requires it: without a compiler, with ``SEQMODELS_NATIVE=0`` or off CPU, :func:`kernels`
-returns ``None`` and :mod:`seqmodels.functional.fused` runs the same equations as ATen ops. The
+returns ``None`` and :mod:`seqmodels.kernels.functions` runs the same equations as ATen ops. The
 float32 build uses ``-ffast-math`` (vectorised ``tanhf`` from glibc's libmvec, a few ulp); it is
 compiled with it but linked without, so loading it leaves the process's floating-point modes alone.
 """
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "pointwise.c"  # includes pointwise_impl.h beside it
+SOURCE = Path(__file__).with_name("csrc") / "recurrences.c"  # includes recurrences_impl.h beside it
 COMPILE_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11"]
 if platform.machine().lower() in ("x86_64", "amd64"):
     COMPILE_FLAGS.append("-mprefer-vector-width=512")  # AVX-512 where the CPU has it: 2x the AVX2 loops
@@ -109,18 +109,18 @@ def _build_key(source: bytes) -> str:
 
 
 def build(directory: Path | None = None) -> Path:
-    """Compile ``csrc/pointwise.c`` into a shared library (cached); returns its path.
+    """Compile ``csrc/recurrences.c`` into a shared library (cached); returns its path.
 
     Raises ``RuntimeError`` with the compiler's message when the build fails.
     """
-    source = SOURCE.read_bytes() + SOURCE.with_name("pointwise_impl.h").read_bytes()
+    source = SOURCE.read_bytes() + SOURCE.with_name("recurrences_impl.h").read_bytes()
     target_dir = (directory or cache_dir()) / _build_key(source)
-    library = target_dir / "pointwise.so"
+    library = target_dir / "recurrences.so"
     if library.exists():
         return library
     target_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target_dir) as tmp:
-        obj, tmp_lib = Path(tmp) / "pointwise.o", Path(tmp) / "pointwise.so"
+        obj, tmp_lib = Path(tmp) / "recurrences.o", Path(tmp) / "recurrences.so"
         errors = []
         # without OpenMP (e.g. clang without libomp) it runs on one thread; without libmvec (not glibc) the
         # compiler emits no calls into it
@@ -151,11 +151,11 @@ def _run(cmd: list[str]) -> None:
 
 class Kernels:
     """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
-    ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/pointwise.c``: sizes, then raw
+    ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/recurrences.c``: sizes, then raw
     pointers and row strides in elements), and whole time loops ``*_loop``.
 
     ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the loops of
-    :mod:`.native_loops` call the step kernels from Python); see :func:`_blas_table`.
+    :mod:`.loops` call the step kernels from Python); see :func:`_blas_table`.
     """
 
     def __init__(self, library: ctypes.CDLL, suffix: str):
@@ -209,7 +209,7 @@ def _blas_table(kernels: Kernels, suffix: str) -> ctypes.Array | None:
 
 
 def _products_match(kernels: Kernels, table: ctypes.Array, dtype: torch.dtype) -> bool:
-    rows = 40  # the loops pack the weight from 32 rows on (PACK_MIN_ROWS in pointwise.c): check that form
+    rows = 40  # the loops pack the weight from 32 rows on (PACK_MIN_ROWS in recurrences.c): check that form
     a = torch.arange(rows * 5, dtype=dtype).reshape(rows, 5) / 70 - 1
     b = torch.arange(20, dtype=dtype).reshape(5, 4) / 3 - 2
     c = torch.full((rows, 4), float("nan"), dtype=dtype)

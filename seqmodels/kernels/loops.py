@@ -1,9 +1,9 @@
-"""The step loops of the ``custom`` backend that call the fused C gate kernels (:mod:`.native`).
+"""The step loops of the ``custom`` backend that call the fused C gate kernels (:mod:`.loader`).
 
 Used by the Functions of :mod:`.fused` on CPU when the kernels are available; the equations are those
-of the Functions' docstrings, the per-step arithmetic lives in ``csrc/pointwise_impl.h``. Each loop
+of the Functions' docstrings, the per-step arithmetic lives in ``csrc/recurrences_impl.h``. Each loop
 runs one GEMM and one kernel call per step, passing the kernels raw addresses into (T, ...) buffers
-made once per sequence (``addresses``), never per-step tensors. When :mod:`.native` found torch's BLAS
+made once per sequence (``addresses``), never per-step tensors. When :mod:`.loader` found torch's BLAS
 (``kernels.blas``), the training loops hand the whole sequence to a C loop (``*_loop``) that calls the
 same GEMM and kernel per step without coming back to Python; the Python loops below are the fallback.
 

@@ -18,7 +18,7 @@ factor of the backward that does not depend on the incoming gradient (the gates'
 is one GEMM and three to five elementwise ops. With ``lengths`` the semantics are those of
 :class:`seqmodels.layers.Recurrent`: a padded step keeps the state and outputs zero.
 
-Each loop comes in two forms: on CPU, with the fused C gate kernels (:mod:`.native_loops`), one GEMM and one
+Each loop comes in two forms: on CPU, with the fused C gate kernels (:mod:`.loops`), one GEMM and one
 kernel call per step (the whole loop in C when torch's BLAS is reachable); otherwise the ATen-op loops below
 (``_*_aten_forward`` / ``_*_aten_backward``), which on a GPU are captured once per input signature and replayed
 as a CUDA graph (:mod:`.cuda_graphs`).
@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import cuda_graphs, native, native_loops
+from . import cuda_graphs, loader, loops
 
 
 def _sum_bias(a: Tensor | None, b: Tensor | None) -> Tensor | None:
@@ -92,7 +92,7 @@ class LSTMRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                 bias: Tensor | None, mask: Tensor | None):
-        kernels = ctx.native = native.kernels(x, h0, c0, weight_hh)
+        kernels = ctx.native = loader.kernels(x, h0, c0, weight_hh)
         ctx.has_bias = bias is not None
         if kernels is None:  # ATen ops per step; on a GPU replayed from a CUDA graph
             out, h, c, gates, cells, tanh_c, h_prev, c_prev = cuda_graphs.run(
@@ -110,11 +110,11 @@ class LSTMRecurrence(torch.autograd.Function):
         bias = gates.new_zeros(G) if bias is None else bias.contiguous()
         if mask is None:
             cells = gates.new_empty(T, B, H)  # c_t
-            h, c = native_loops.lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out)
+            h, c = loops.lstm_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out)
             ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, None, None, None)
             return out, h, c
         # states entering each step (T+1, B, H): the last is the final state
-        states_h, states_c = native_loops.lstm_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask)
+        states_h, states_c = loops.lstm_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask)
         ctx.save_for_backward(x, gates, None, tanh_c, out, h0, c0, weight_ih, weight_hh, states_h, states_c, mask)
         return out, states_h[T], states_c[T]
 
@@ -130,12 +130,12 @@ class LSTMRecurrence(torch.autograd.Function):
         T, B, G = gates.shape
         H = G // 4
         if mask is None:
-            D, dh_state, dc_state = native_loops.lstm_backward(ctx.native, gates, cells, tanh_c, c0, weight_hh,
+            D, dh_state, dc_state = loops.lstm_backward(ctx.native, gates, cells, tanh_c, c0, weight_hh,
                                                                d_out, d_hn, d_cn)
             d_x, d_w_ih, d_b = _input_grads(need_d_x, D, x, weight_ih, ctx.has_bias)
-            return d_x, dh_state, dc_state, d_w_ih, native_loops.hidden_weight_grad(D, out, h0), d_b, None
+            return d_x, dh_state, dc_state, d_w_ih, loops.hidden_weight_grad(D, out, h0), d_b, None
         # h_prev, c_prev: the (T+1, B, H) state buffers of the masked forward
-        D, dh_state, dc_state = native_loops.lstm_backward_masked(
+        D, dh_state, dc_state = loops.lstm_backward_masked(
             ctx.native, gates, c_prev, tanh_c, mask, weight_hh, d_out, d_hn, d_cn)
         d_x, d_w_ih, d_b = _input_grads(need_d_x, D, x, weight_ih, ctx.has_bias)
         d_w_hh = D.reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H))
@@ -231,12 +231,12 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
                   bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
     """Fast LSTM over x (T, B, I): ``(out (T,B,H), (h_n, c_n))``, torch's weights and gate order.
 
-    ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.layers.checks.step_mask`).
+    ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.utils.checks.step_mask`).
     """
     bias = _sum_bias(bias_ih, bias_hh)
-    kernels = None if needs_grad(x, h0, c0, weight_ih, weight_hh, bias) else native.kernels(x, h0, c0, weight_hh)
+    kernels = None if needs_grad(x, h0, c0, weight_ih, weight_hh, bias) else loader.kernels(x, h0, c0, weight_hh)
     if kernels is not None:
-        out, h, c = native_loops.lstm_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask)
+        out, h, c = loops.lstm_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask)
     else:
         out, h, c = LSTMRecurrence.apply(x, h0, c0, weight_ih, weight_hh, bias, mask)
     return out, (h, c)
@@ -264,7 +264,7 @@ class GRURecurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
                 bias_hh: Tensor | None, mask: Tensor | None):
-        kernels = ctx.native = native.kernels(x, h0, weight_hh)
+        kernels = ctx.native = loader.kernels(x, h0, weight_hh)
         ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
         if kernels is None:  # ATen ops per step; on a GPU replayed from a CUDA graph
             out, h, gates, new, h_prev = cuda_graphs.run(
@@ -275,9 +275,9 @@ class GRURecurrence(torch.autograd.Function):
         # add b_ih themselves
         T, B, _ = x.shape
         x_hat = _input_projection(x, weight_ih, None,
-                                  out=native_loops.scratch("gru_input_projection", x, T, B, weight_ih.shape[0]))
+                                  out=loops.scratch("gru_input_projection", x, T, B, weight_ih.shape[0]))
         w_t = _transposed(weight_hh)
-        gates, new, out, states = native_loops.gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
+        gates, new, out, states = loops.gru_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
         ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)
         if mask is not None:
             return out, states[T]
@@ -295,16 +295,16 @@ class GRURecurrence(torch.autograd.Function):
         T, B, G = gates.shape
         H = G // 3
         # h_prev: the (T+1, B, H) state buffer of a masked forward
-        E, dh_state = native_loops.gru_backward(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn, h_prev, mask)
+        E, dh_state = loops.gru_backward(ctx.native, gates, new, out, h0, weight_hh, d_out, d_hn, h_prev, mask)
         # E = [dn̂ ⊙ r, dr̂, dẑ, dn̂]: columns H: are dX̂ (r, z, n); columns :3H are d(W_hh h + b_hh) in
         # the row order (n, r, z), put back into torch's (r, z, n) below
         d_x, d_w_ih, d_b_ih = _input_grads(need_d_x, E[..., H:], x, weight_ih, ctx.has_bias_ih)
         if mask is None:
-            d_w_hh = native_loops.nrz_to_rzn(native_loops.hidden_weight_grad(E[..., : 3 * H], out, h0))
+            d_w_hh = loops.nrz_to_rzn(loops.hidden_weight_grad(E[..., : 3 * H], out, h0))
         else:
             d_hid = E[..., : 3 * H].reshape(T * B, G)
-            d_w_hh = native_loops.nrz_to_rzn(d_hid.t().mm(h_prev[:T].reshape(T * B, H)))
-        d_b_hh = native_loops.nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
+            d_w_hh = loops.nrz_to_rzn(d_hid.t().mm(h_prev[:T].reshape(T * B, H)))
+        d_b_hh = loops.nrz_to_rzn(E[..., : 3 * H].sum((0, 1))) if ctx.has_bias_hh else None
         return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
 
 
@@ -392,9 +392,9 @@ def _gru_aten_backward(x: Tensor, gates: Tensor, new: Tensor, out: Tensor, h0: T
 def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
                  bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
     """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``."""
-    kernels = None if needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) else native.kernels(x, h0, weight_hh)
+    kernels = None if needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) else loader.kernels(x, h0, weight_hh)
     if kernels is not None:
-        return native_loops.gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
+        return loops.gru_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
     return GRURecurrence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
 
 
@@ -410,12 +410,12 @@ class RNNRecurrence(torch.autograd.Function):
     def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, relu: bool,
                 mask: Tensor | None):
         ctx.relu, ctx.has_bias = relu, bias is not None
-        kernels = native.kernels(x, h0, weight_hh)
+        kernels = loader.kernels(x, h0, weight_hh)
         # on CPU without a mask, with torch's BLAS reachable: the whole loop in C
         ctx.native = kernels if kernels is not None and kernels.blas is not None and mask is None else None
         if ctx.native is not None:
             act = _input_projection(x, weight_ih, bias)  # X̂ + b, then a_t in place
-            native_loops.rnn_forward(ctx.native, act, _transposed(weight_hh), h0, relu)
+            loops.rnn_forward(ctx.native, act, _transposed(weight_hh), h0, relu)
             ctx.save_for_backward(x, act, h0, weight_ih, weight_hh, None, None)
             return act, (act[-1] if len(act) else h0)
         out, h, act, h_prev = cuda_graphs.run(_rnn_aten_forward, (x, h0, weight_ih, weight_hh, bias, mask), (relu,))
@@ -428,9 +428,9 @@ class RNNRecurrence(torch.autograd.Function):
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, act, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         if ctx.native is not None and len(act):
-            D, dh0 = native_loops.rnn_backward(ctx.native, act, weight_hh, d_out, d_hn, ctx.relu)
+            D, dh0 = loops.rnn_backward(ctx.native, act, weight_hh, d_out, d_hn, ctx.relu)
             d_x, d_w_ih, d_b = _input_grads(ctx.needs_input_grad[0], D, x, weight_ih, ctx.has_bias)
-            return d_x, dh0, d_w_ih, native_loops.hidden_weight_grad(D, act, h0), d_b, None, None
+            return d_x, dh0, d_w_ih, loops.hidden_weight_grad(D, act, h0), d_b, None, None
         grads = cuda_graphs.run(_rnn_aten_backward, (x, act, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
                                 (ctx.relu, ctx.needs_input_grad[0], ctx.has_bias))
         return (*grads, None, None)

@@ -3,7 +3,7 @@
  * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
  * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns expf/expm1f/tanh into glibc's libmvec calls).
  * Plain C on raw row-major buffers; the caller (Python, ctypes) checks devices, dtypes and layouts.
- * The kernels are written once in pointwise_impl.h and instantiated here for float and double.
+ * The kernels are written once in recurrences_impl.h and instantiated here for float and double.
  */
 #include <math.h>
 #include <stddef.h>
@@ -28,7 +28,7 @@ static inline float tanh_f32(float x) {
 #define NAME(name) name##_f32
 #define TANH tanh_f32
 #define SIGMOID(x) (1.0f / (1.0f + expf(-(x))))
-#include "pointwise_impl.h"
+#include "recurrences_impl.h"
 #undef T
 #undef NAME
 #undef TANH
@@ -38,4 +38,4 @@ static inline float tanh_f32(float x) {
 #define NAME(name) name##_f64
 #define TANH tanh
 #define SIGMOID(x) (0.5 * tanh(0.5 * (x)) + 0.5)
-#include "pointwise_impl.h"
+#include "recurrences_impl.h"

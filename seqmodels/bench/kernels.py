@@ -30,7 +30,8 @@ from typing import Callable
 import torch
 from torch.utils import benchmark
 
-from .functional import cuda_graphs, native
+from ..kernels import cuda_graphs
+from ..kernels import loader as native
 
 SHAPES = {  # name: (batch, seq_len, input_size, hidden_size, num_layers)
     "char": (64, 128, 64, 256, 2),
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{k} {v:.2f}" if k == "ratio" else f"{k} {v:.0f} steps/s" for k, v in generation.items()))
     e2e = None
     if args.e2e:
-        from .bench_training import run as run_e2e
+        from .training import run as run_e2e
 
         data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
         e2e = run_e2e(data_dir, batches=args.e2e_batches)

@@ -1,9 +1,27 @@
-"""Argument checks and masks shared by the layers and the functional recurrences."""
+"""Argument checks that name the argument, and the step mask of variable-length batches.
+
+Used by every layer of the package, from the reference recurrences up to the models."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """Return ``value`` if it is an int > 0, else raise ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_probability(name: str, value: Any) -> float:
+    """``value`` as a float if it is a number in [0, 1) (a dropout rate), else ``ValueError`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
 
 
 def check_input(x: Tensor, input_size: int, name: str = "input") -> None:

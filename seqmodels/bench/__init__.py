@@ -1,0 +1,9 @@
+"""The speed and memory benchmarks behind ``seqmodels-bench`` (measured figures, never tests).
+
+* :mod:`.kernels` — ``seqmodels-bench``: our recurrences against torch's fused kernels, side by side;
+* :mod:`.training` — ``seqmodels-bench --e2e``: whole training steps, ours against a plain loop;
+* :mod:`.memory` — ``python -m seqmodels.bench.memory``: peak memory on long inputs;
+* :mod:`.data` — ``python -m seqmodels.bench.data``: the data pipeline against what training consumes.
+
+Figures and how they were measured: ``docs/PERFORMANCE.md``.
+"""

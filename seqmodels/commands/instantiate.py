@@ -1,0 +1,221 @@
+"""Configs become objects here: the instantiation helpers every command uses.
+
+Training builds, in order::
+
+    data    = instantiate(cfg.data); data.prepare_data(); data.setup("fit")
+    sizes   = vocab_size / num_classes / input_size / padding_idx / encoder / label_names of `data`
+    model   = instantiate(cfg.model)          # its null size fields filled from `sizes` first
+    task    = instantiate(cfg.task, model=model, config=<resolved cfg>, <null fields from sizes>)
+    trainer = instantiate(cfg.trainer, logger=[...cfg.logger], callbacks=[...cfg.callbacks])
+
+A config field is filled from the data only when the yaml lists it with ``null``: the yaml shows
+which sizes come from the data, and nothing is inferred behind its back. A constructor's own
+``ValueError``/``TypeError``/``FileNotFoundError`` is re-raised with the config key in front.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+# Sizes that only the data knows after setup(); a model/task yaml opts in by listing the key as null.
+MODEL_SIZES = ("vocab_size", "num_classes", "input_size", "padding_idx", "feature_vocab_sizes")
+TASK_SIZES = ("encoder", "num_classes", "label_names", "feature_vocabs")
+# config sections not worth logging as hyper-parameters
+NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
+
+
+def build(node: Any, key: str, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate(node, **kwargs)``, re-raising the constructor's own error.
+
+    Hydra wraps an exception raised inside a ``_target_`` in ``InstantiationException``; a
+    ``ValueError``/``TypeError``/``FileNotFoundError`` from our modules already names the bad
+    argument, so it is re-raised as the same type, prefixed with the config key that built it
+    (``model: num_layers must be a positive integer, got 0``).
+    """
+    if node is None or not isinstance(node, (DictConfig, Mapping)) or "_target_" not in node:
+        raise ValueError(f"config key {key!r} must be a mapping with a _target_, got {short(node)}")
+    try:
+        if "config" in kwargs:  # instantiate's own first parameter is named config: bind it afterwards
+            config = kwargs.pop("config")
+            factory = instantiate(node, _partial_=True, **kwargs)
+            try:
+                return factory(config=config)
+            except (ValueError, TypeError, FileNotFoundError) as error:
+                raise type(error)(_name_the_field(key, node, str(error))) from error
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = _root_cause(error)
+        if isinstance(cause, MisconfigurationException):  # Lightning's name for a bad argument
+            raise ValueError(_name_the_field(key, node, str(cause))) from error
+        if isinstance(cause, (ValueError, TypeError, FileNotFoundError)) and not isinstance(cause, InstantiationException):
+            raise type(cause)(_name_the_field(key, node, str(cause))) from error
+        raise
+
+
+def _name_the_field(key: str, node: Any, message: str) -> str:
+    """``message`` with the config path in front: ``model.num_layers must be ...`` when the message
+    starts with a field of ``node``, else ``model (seqmodels.models.X): <message>``."""
+    first = message.split(" ", 1)[0].split("=", 1)[0].rstrip(":,")
+    if first and first in node:
+        return f"{key}.{message} [{node.get('_target_')}]"
+    return f"{key} ({node.get('_target_')}): {message}"
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    """The first exception in ``error``'s cause chain that Hydra did not raise."""
+    seen = set()
+    while isinstance(error, InstantiationException) and error.__cause__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__
+    return error
+
+
+def short(value: Any, limit: int = 80) -> str:
+    text = repr(OmegaConf.to_container(value) if isinstance(value, DictConfig) else value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def resolve_data_dir(cfg: DictConfig) -> Path:
+    """Make ``cfg.paths.data_dir`` absolute (relative to the working directory) and return it."""
+    data_dir = Path(str(cfg.paths.data_dir)).expanduser().resolve()
+    cfg.paths.data_dir = str(data_dir)
+    return data_dir
+
+
+def data_sizes(datamodule: Any) -> dict[str, Any]:
+    """What the model and task need to know about the data, read from a set-up data module.
+
+    ``vocab_size``, ``num_classes``, ``input_size``, ``label_names``, ``feature_vocab_sizes`` are the data module's attributes
+    of those names; ``padding_idx`` is its vocabulary's ``pad_index``; ``encoder`` is its
+    ``TextEncoder`` as a JSON-able dict. Absent or None values are left out.
+    """
+    vocab = getattr(datamodule, "vocab", None)
+    encoder = getattr(datamodule, "encoder", None)
+    label_names = getattr(datamodule, "label_names", None)
+    feature_vocabs = getattr(datamodule, "feature_vocabs", None)
+    sizes = {
+        "vocab_size": getattr(datamodule, "vocab_size", None),
+        "num_classes": getattr(datamodule, "num_classes", None),
+        "input_size": getattr(datamodule, "input_size", None),
+        "padding_idx": getattr(vocab, "pad_index", None) if vocab is not None else None,
+        "label_names": list(label_names) if label_names is not None else None,
+        "feature_vocab_sizes": getattr(datamodule, "feature_vocab_sizes", None),
+        "feature_vocabs": [list(v.itos) for v in feature_vocabs] if feature_vocabs else None,
+        "encoder": encoder.to_dict() if encoder is not None else None,
+    }
+    return {k: v for k, v in sizes.items() if v is not None}
+
+
+def null_fields(node: DictConfig, sizes: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """The entries of ``sizes`` among ``keys`` that ``node`` lists with a null value."""
+    return {k: sizes[k] for k in keys if k in node and node[k] is None and k in sizes}
+
+
+def setup_data(cfg: DictConfig, stage: str) -> Any:
+    """Instantiate ``cfg.data``, download/cache (``prepare_data``) and ``setup(stage)`` it."""
+    datamodule = build(cfg.data, "data")
+    datamodule.prepare_data()
+    datamodule.setup(stage)
+    return datamodule
+
+
+def build_model_and_task(cfg: DictConfig, datamodule: Any) -> tuple[torch.nn.Module, L.LightningModule]:
+    """The network (``cfg.model``, sizes filled from the data into the config) and its task.
+
+    The task gets the fully resolved config as ``config`` (stored in every checkpoint, so that
+    ``seqmodels-sample``/``-score``/``-eval`` can rebuild the network from the file alone).
+    """
+    sizes = data_sizes(datamodule)
+    with open_dict(cfg.model):
+        for key, value in null_fields(cfg.model, sizes, MODEL_SIZES).items():
+            cfg.model[key] = value
+    model = build(cfg.model, "model")
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("hydra", None)
+    task_kwargs = null_fields(cfg.task, sizes, TASK_SIZES)
+    task = build(cfg.task, "task", model=model, config=resolved, **task_kwargs)
+    return model, task
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    """One logger per non-null entry of ``cfg.logger`` (a mapping name -> config)."""
+    return _build_group(cfg.get("logger"), "logger")
+
+
+def build_callbacks(cfg: DictConfig) -> list:
+    """One callback per non-null entry of ``cfg.callbacks`` (a mapping name -> config)."""
+    return _build_group(cfg.get("callbacks"), "callbacks")
+
+
+def _build_group(group: DictConfig | None, key: str) -> list:
+    if group is None:
+        return []
+    if not isinstance(group, (DictConfig, Mapping)):
+        raise ValueError(f"{key} must map names to configs with a _target_, got {short(group)}")
+    built = []
+    for name, node in group.items():
+        if node is None:  # switched off, e.g. callbacks.early_stopping=null
+            continue
+        if not isinstance(node, (DictConfig, Mapping)) or "_target_" not in node:
+            log.warning("%s.%s has no _target_ (%s): skipped", key, name, short(node))
+            continue
+        built.append(build(node, f"{key}.{name}"))
+    return built
+
+
+# Trainer arguments that must be integers (Lightning fails on a string with a bare assertion)
+TRAINER_INTS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "log_every_n_steps", "num_sanity_val_steps",
+                "accumulate_grad_batches", "check_val_every_n_epoch", "num_nodes")
+
+
+def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
+    for key in TRAINER_INTS:
+        value = cfg.trainer.get(key) if isinstance(cfg.trainer, (DictConfig, Mapping)) else None
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"trainer.{key} must be an integer, got {short(value)}")
+    return build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
+
+
+def hparams(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config without the bookkeeping sections, for the loggers' hyper-parameter tables."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    return {k: v for k, v in container.items() if k not in NOT_HPARAMS}
+
+
+def int_option(cfg: DictConfig, key: str) -> int:
+    """``cfg[key]`` as an int, or a ``ValueError`` naming the key."""
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{key} must be an integer, got {short(value)}")
+    return value
+
+
+def set_flush_denormal(cfg: DictConfig) -> None:
+    """Apply ``cfg.flush_denormal`` (default True) with ``torch.set_flush_denormal``: on CPU, denormal
+    floats become zero. Call it before any parallel CPU work: threads started later inherit the setting."""
+    wanted = cfg.get("flush_denormal", True)
+    if not isinstance(wanted, bool):
+        raise ValueError(f"flush_denormal must be true or false, got {wanted!r}")
+    if not torch.set_flush_denormal(wanted) and wanted:
+        log.warning("flush_denormal: this CPU cannot flush denormal floats (no SSE3); they stay as they are")
+
+
+def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:
+    """``path`` as a string if it names an existing file, else a ``FileNotFoundError`` naming ``key``."""
+    if path is None or not str(path).strip():
+        raise ValueError(f"{key} is required: pass {key}=<path to a .ckpt file>")
+    if not Path(str(path)).expanduser().is_file():
+        raise FileNotFoundError(f"{key}={path}: no such file (checkpoints are in <run dir>/checkpoints/)")
+    return str(Path(str(path)).expanduser())

@@ -1,0 +1,44 @@
+"""``seqmodels-sample``: generate text from a language-model checkpoint.
+
+    seqmodels-sample ckpt_path=… prompt="ROMEO:" max_new_tokens=500 temperature=0.7 top_k=20 num_samples=3
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from ..checkpoints import load_language_model
+from ..inference.generation import generate
+from .app import hydra_command
+from .instantiate import check_ckpt_path
+
+
+def sample(cfg: DictConfig) -> list[str]:
+    """Print ``cfg.num_samples`` texts generated from the checkpoint's language model; return them."""
+    model, encoder, _ = load_language_model(check_ckpt_path(cfg.ckpt_path))
+    num = int(cfg.get("num_samples", 1))
+    if num < 1:
+        raise ValueError(f"num_samples must be a positive integer, got {num}")
+    seed = cfg.get("seed")
+    texts = []
+    for i in range(num):
+        text = generate(
+            model,
+            encoder,
+            str(cfg.get("prompt") or ""),
+            max_new_tokens=int(cfg.max_new_tokens),
+            temperature=float(cfg.temperature),
+            top_k=cfg.get("top_k"),
+            top_p=cfg.get("top_p"),
+            seed=None if seed is None else int(seed) + i,
+        )
+        texts.append(text)
+        print(text, flush=True)
+        if i + 1 < num:
+            print("-" * 72, flush=True)
+    return texts
+
+
+@hydra_command("sample")
+def main(cfg: DictConfig) -> None:
+    sample(cfg)

@@ -1,0 +1,35 @@
+"""``seqmodels-score``: log-probability and perplexity of sentences under a language model, one JSON line each.
+
+    seqmodels-score ckpt_path=… 'sentences=["the apple and pear salad","the apple and pair salad"]'
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ..checkpoints import load_language_model
+from ..inference.generation import score as score_sentences
+from .app import hydra_command
+from .instantiate import check_ckpt_path, short
+
+
+def score(cfg: DictConfig) -> list[dict[str, Any]]:
+    """Print one JSON line per sentence: log-probability under the model, perplexity, token count."""
+    sentences = cfg.sentences
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    if not sentences or not all(isinstance(s, str) for s in sentences):
+        raise ValueError(f"sentences must be a non-empty list of strings, e.g. 'sentences=[\"a b\",\"c d\"]', got {short(sentences)}")
+    model, encoder, _ = load_language_model(check_ckpt_path(cfg.ckpt_path))
+    results = score_sentences(model, encoder, list(sentences))
+    for row in results:
+        print(json.dumps(row), flush=True)
+    return results
+
+
+@hydra_command("score")
+def main(cfg: DictConfig) -> None:
+    score(cfg)
