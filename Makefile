@@ -1,11 +1,12 @@
 # The two commands of the README: `make test` and `make train`. Both create .venv when missing.
+# Also: make test-fast (no slow tests), make lint, make typecheck, make mutate (mutation testing).
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_VERSION ?= 2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test train clean
+.PHONY: venv test test-fast lint format typecheck train clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +23,26 @@ venv: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# everything but the tests marked slow (whole training runs, subprocess CLIs): a minute or two
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check seqmodels tests scripts examples
+	$(BIN)/python -m ruff format --check seqmodels tests scripts examples
+
+# rewrites the files: ruff's fixes, then its formatter
+format: $(STAMP)
+	$(BIN)/python -m ruff check --fix seqmodels tests scripts examples
+	$(BIN)/python -m ruff format seqmodels tests scripts examples
+
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy seqmodels
+
 # the default experiment (a character LSTM on Python's standard library, < 5 min on 2 CPU cores);
 # prints where the TensorBoard logs and checkpoints went and a sample. More: make train TRAIN_ARGS="model/cell=gru"
 train: $(STAMP)
 	$(BIN)/seqmodels-train $(TRAIN_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

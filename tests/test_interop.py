@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import max_abs_diff
+from tests.helpers import max_abs_diff
 from torch import nn
 
 import seqmodels

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import copy_torch_rnn_weights, max_abs_diff
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqmodels

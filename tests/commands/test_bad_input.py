@@ -1,0 +1,399 @@
+"""Bad input, one table: every case must fail with an error naming the field, file or line.
+
+Each row is ``(id, action, error types, message pattern)``; ``action(env)`` does what a user would
+(compose a config with an override and train, evaluate, sample, read a corpus, load a checkpoint)
+and must raise one of the error types with a message matching the pattern (``re.search``, DOTALL).
+A row passes only if the error is raised *by seqmodels or the config system with a readable
+message*: the pattern quotes our wording, so a traceback from deep inside torch fails the row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import MissingConfigException
+from tests.helpers.configs import QUIET, compose_config, shrink
+from omegaconf import OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from seqmodels.checkpoints import CHECKPOINT_KEY, FORMAT_VERSION, load_checkpoint
+from seqmodels.data import (
+    SST2,
+    ClassificationDataModule,
+    ExampleCorpus,
+    TextEncoder,
+    UEATimeSeries,
+    Vocab,
+    WordTokenizer,
+    tokenizer_from_dict,
+)
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.sample import sample
+from seqmodels.commands.score import score
+from seqmodels.commands.train import train
+
+TEXT = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 40
+
+
+@dataclass
+class Env:
+    """Files the cases use: a small corpus, trained checkpoints, scratch space."""
+
+    root: Path
+    corpus: Path  # folder with input.txt (TinyShakespeare layout)
+    lm_ckpt: Path  # a language model trained on `corpus`
+    adding_ckpt: Path  # a regression model (the adding problem)
+
+    def scratch(self, name: str) -> Path:
+        path = self.root / "scratch" / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+
+def override(cfg, *items: str):
+    """Apply command-line style ``key=value`` overrides (Hydra's parser: ``abc`` is a string, ``???`` missing)."""
+    parser = OverridesParser.create()
+    for item in items:
+        parsed = parser.parse_override(item)
+        OmegaConf.update(cfg, parsed.key_or_group, parsed.value(), force_add=True)
+    return cfg
+
+
+def lm_cfg(env: Env, *items: str, corpus: Path | None = None, name: str = "run"):
+    """The character-LM experiment on the small corpus, shrunk, with ``items`` applied last."""
+    cfg = shrink(compose_config([*QUIET, "experiment=shakespeare_char_lstm", "debug=fast", "logger=csv"],
+                                env.scratch(name)))
+    cfg.data.corpus.path = str(corpus or env.corpus)
+    cfg.data.cache_dir = str(env.root / "cache")
+    cfg.trainer.enable_progress_bar = False
+    return override(cfg, *items)
+
+
+def train_with(*items: str, corpus_file: str | None = None, content: bytes | None = None):
+    def action(env: Env):
+        corpus = None
+        if corpus_file is not None:
+            corpus = env.scratch("corpus")
+            if content is not None:
+                (corpus / corpus_file).write_bytes(content)
+        return train(lm_cfg(env, *items, corpus=corpus))
+
+    return action
+
+
+def compose_with(*items: str):
+    return lambda env: compose_config(list(items))
+
+
+def write(env: Env, name: str, data: bytes | str) -> Path:
+    path = env.scratch("files") / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return path
+
+
+def sst2(name: str, data: str, variant: str = "sentence"):
+    def action(env: Env):
+        folder = write(env, name, data).parent
+        return SST2(folder, variant=variant).examples("train")
+
+    return action
+
+
+def sst2_latin1(env: Env):
+    folder = write(env, "stsa.binary.train", b"1 ok\n0 caf\xe9 au lait\n").parent  # Latin-1, read as UTF-8
+    return SST2(folder, variant="sentence").examples("train")
+
+
+TS_HEADER = "@problemName T\n@timeStamps false\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n"
+
+
+def uea(body: str):
+    def action(env: Env):
+        folder = write(env, "T_TRAIN.ts", TS_HEADER + body).parent
+        return UEATimeSeries(folder, name="T").examples("train")
+
+    return action
+
+
+def checkpoint_file(make: Callable[[Path], None], command: str = "load"):
+    """Write a file with ``make(path)`` and hand it to ``command``."""
+
+    def action(env: Env):
+        path = env.scratch("ckpt") / "model.ckpt"
+        make(path)
+        return run_command(env, command, path)
+
+    return action
+
+
+def run_command(env: Env, command: str, path: Path):
+    if command == "load":
+        return load_checkpoint(path)
+    if command == "resume":
+        return train(lm_cfg(env, f"ckpt_path={path}", name="resume"))
+    if command == "eval":
+        return evaluate(compose_config([f"ckpt_path={path}", "logger=csv"], env.scratch("eval"), config_name="eval"))
+    if command == "sample":
+        return sample(compose_config([f"ckpt_path={path}"], config_name="sample"))
+    if command == "score":
+        return score(compose_config([f"ckpt_path={path}", "sentences=[to be]"], config_name="score"))
+    raise AssertionError(command)
+
+
+def truncated(env: Env) -> Callable[[Path], None]:
+    return lambda path: path.write_bytes(env.lm_ckpt.read_bytes()[:5000])
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("code ran",))
+
+
+class Foreign(pl.LightningModule):
+    """Another project's LightningModule."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = torch.nn.Linear(2, 1)
+
+    def training_step(self, batch, batch_idx):
+        return self.layer(batch).pow(2).mean()
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def foreign_lightning(path: Path) -> None:
+    trainer = pl.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, enable_checkpointing=False, default_root_dir=path.parent)
+    trainer.fit(Foreign(), torch.utils.data.DataLoader(torch.ones(2, 2), batch_size=2))
+    trainer.save_checkpoint(path)
+
+
+def edited(env: Env, edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        checkpoint = torch.load(env.lm_ckpt, weights_only=True)
+        edit(checkpoint)
+        torch.save(checkpoint, path)
+
+    return make
+
+
+def other_vocabulary(env: Env):
+    """Resume the LM checkpoint on a corpus with other characters (hence another vocabulary)."""
+    corpus = env.scratch("other_corpus")
+    (corpus / "input.txt").write_text(TEXT.upper() + "0123456789\n")
+    return train(lm_cfg(env, f"ckpt_path={env.lm_ckpt}", corpus=corpus, name="resume_vocab"))
+
+
+def eval_on_changed_data(env: Env):
+    """Evaluate a checkpoint after its training text changed (same length, other characters)."""
+    corpus = env.scratch("changing_corpus")
+    (corpus / "input.txt").write_text(TEXT)
+    trained = train(lm_cfg(env, corpus=corpus, name="changing"))
+    (corpus / "input.txt").write_text(TEXT.replace("o", "0").replace("e", "3"))
+    cfg = compose_config([f"ckpt_path={trained['last_model_path']}", "logger=csv"], env.scratch("eval2"), config_name="eval")
+    return evaluate(cfg)
+
+
+def long_sequence(truncate: Any):
+    def action(env: Env):
+        corpus = ExampleCorpus([("a b c d e f", 0), ("a b", 1)], ["x", "y"], valid=[("a", 0)])
+        data = ClassificationDataModule(corpus, WordTokenizer(), max_length=3, truncate=truncate)
+        data.setup()
+
+    return action
+
+
+def vocab_file(content: str | None):
+    def action(env: Env):
+        path = env.scratch("vocab") / "vocab.json"
+        if content is not None:
+            path.write_text(content)
+        return Vocab.load(path)
+
+    return action
+
+
+VE = ValueError
+FNF = FileNotFoundError
+
+CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | type[BaseException], str]] = [
+    # ---------------------------------------------------------------- config: unknown group options list the others
+    ("config/unknown-cell", compose_with("model/cell=nosuchcell"), MissingConfigException,
+     r"Could not find 'model/cell/nosuchcell'.*Available options in 'model/cell'.*gru_textbook.*lstm.*rnn_relu"),
+    ("config/unknown-experiment", compose_with("experiment=nosuch"), MissingConfigException,
+     r"Could not find 'experiment/nosuch'.*ptb_word_lstm_small.*shakespeare_char_lstm"),
+    ("config/unknown-data", compose_with("data=nosuch"), MissingConfigException, r"Could not find 'data/nosuch'.*tinyshakespeare"),
+    ("config/unknown-trainer", compose_with("trainer=nosuch"), MissingConfigException, r"'trainer/nosuch'.*ddp_sim.*gpu"),
+    ("config/unknown-task", compose_with("task=nosuch"), MissingConfigException, r"'task/nosuch'.*classification.*language_modeling"),
+    ("config/unknown-logger", compose_with("logger=nosuch"), MissingConfigException, r"'logger/nosuch'.*csv.*tensorboard"),
+    ("config/unknown-debug", compose_with("debug=nosuch"), MissingConfigException, r"'debug/nosuch'.*fast.*overfit"),
+    ("config/unknown-cell-target", train_with("model.cell._target_=seqmodels.cells.NoSuchCell"), Exception,
+     r"Error locating target 'seqmodels.cells.NoSuchCell'.*full_key: model.cell"),
+    # ---------------------------------------------------------------- config: sizes, probabilities, types
+    ("config/hidden-size-negative", train_with("model.hidden_size=-1"), VE, r"^model\.hidden_size must be a positive integer, got -1"),
+    ("config/embedding-dim-zero", train_with("model.embedding_dim=0"), VE, r"^model\.embedding_dim must be a positive integer, got 0"),
+    ("config/num-layers-zero", train_with("model.num_layers=0"), VE, r"^model\.num_layers must be a positive integer, got 0"),
+    ("config/num-layers-float", train_with("model.num_layers=1.5"), VE, r"^model\.num_layers must be a positive integer, got 1\.5"),
+    ("config/hidden-size-string", train_with("model.hidden_size=big"), VE, r"^model\.hidden_size must be a positive integer, got 'big'"),
+    ("config/dropout-one", train_with("model.dropout=1.0"), VE, r"^model\.dropout must be a number in \[0, 1\), got 1\.0"),
+    ("config/dropout-negative", train_with("model.dropout=-0.1"), VE, r"^model\.dropout must be a number in \[0, 1\), got -0\.1"),
+    ("config/embedding-dropout", train_with("model.embedding_dropout=1.5"), VE, r"^model\.embedding_dropout must be a number in \[0, 1\)"),
+    ("config/output-dropout", train_with("model.output_dropout=1"), VE, r"^model\.output_dropout must be a number in \[0, 1\), got 1"),
+    ("config/bidirectional-lm", train_with("model.bidirectional=true"), VE, r"model.*cannot be bidirectional"),
+    ("config/batch-size-zero", train_with("data.batch_size=0"), VE, r"^data\.batch_size must be a positive integer, got 0"),
+    ("config/bptt-negative", train_with("data.bptt=-5"), VE, r"^data\.bptt must be a positive integer, got -5"),
+    ("config/eval-batch-size-zero", train_with("data.eval_batch_size=0"), VE, r"^data\.eval_batch_size must be a positive integer"),
+    ("config/contiguous-string", train_with("data.contiguous=yes"), VE, r"^data\.contiguous must be True or False, got 'yes'"),
+    ("config/num-workers-negative", train_with("data.num_workers=-1"), VE, r"^data\.num_workers must be an integer >= 0, got -1"),
+    ("config/max-vocab-size-too-small", train_with("data.max_vocab_size=1"), VE,
+     r"^data\.max_vocab_size must be None or an integer >= 2 \(the number of specials"),
+    ("config/min-freq-zero", train_with("data.min_freq=0"), VE, r"^data\.min_freq must be a positive integer, got 0"),
+    ("config/seed-string", train_with("seed=abc"), VE, r"^seed must be an integer, got 'abc'"),
+    ("config/max-epochs-string", train_with("trainer.max_epochs=abc"), VE, r"^trainer\.max_epochs must be an integer, got 'abc'"),
+    ("config/clip-negative", train_with("task.clip_grad_norm=-1"), VE, r"^task\.clip_grad_norm must be a positive number or None, got -1"),
+    ("config/learning-rate-negative", train_with("task.optimizer.lr=-1"), VE,
+     r"^task\.optimizer \(Adam, lr=-1\) refused its arguments: Invalid learning rate: -1"),
+    ("config/scheduler-interval", train_with("task.scheduler_interval=bogus"), VE,
+     r"^task\.scheduler_interval must be one of \['epoch', 'step'\], got 'bogus'"),
+    ("config/sample-temperature-negative", train_with("task.sample_temperature=-1"), VE,
+     r"^task\.sample_temperature must be a number >= 0 \(0 = greedy\), got -1"),
+    ("config/monitor-mode", train_with("monitor.mode=bogus"), VE,
+     r"^callbacks\.model_checkpoint \(lightning\.pytorch\.callbacks\.ModelCheckpoint\): `mode` can be min, max but got bogus"),
+    ("config/checkpoint-every-negative", train_with("callbacks.model_checkpoint.every_n_train_steps=-1"), VE,
+     r"^callbacks\.model_checkpoint .*every_n_train_steps=-1\. Must be >= 0"),
+    ("config/accelerator", train_with("trainer.accelerator=tpu9"), VE, r"^trainer .*invalid accelerator name.*tpu9"),
+    ("config/precision", train_with("trainer.precision=bogus"), VE, r"^trainer .*Precision 'bogus' is invalid"),
+    ("config/missing-hidden-size", train_with("model.hidden_size=???"), MissingMandatoryValue,
+     r"Missing mandatory value: model\.hidden_size"),
+    ("config/missing-corpus-path", train_with("data.corpus.path=???"), MissingMandatoryValue,
+     r"Missing mandatory value: data\.corpus\.path"),
+    ("config/eval-without-ckpt-path", lambda env: evaluate(compose_config([], env.scratch("e"), config_name="eval")),
+     MissingMandatoryValue, r"Missing mandatory value: ckpt_path"),
+    ("config/eval-split", lambda env: evaluate(override(compose_config(
+        [f"ckpt_path={env.lm_ckpt}", "logger=csv"], env.scratch("e"), config_name="eval"), "split=train")),
+     VE, r"split must be 'test' or 'val', got 'train'"),
+    ("config/sample-count-zero", lambda env: sample(override(compose_config([f"ckpt_path={env.lm_ckpt}"], config_name="sample"),
+                                                            "num_samples=0")), VE, r"num_samples must be a positive integer, got 0"),
+    ("config/score-no-sentences", lambda env: score(compose_config([f"ckpt_path={env.lm_ckpt}", "sentences=[]"],
+                                                                   config_name="score")), VE, r"sentences must be a non-empty list"),
+    ("config/ckpt-path-last-absent", train_with("ckpt_path=last"), FNF,
+     r"ckpt_path=last: .*checkpoints/last\.ckpt does not exist.*hydra\.run\.dir"),
+    ("config/ckpt-path-missing-file", train_with("ckpt_path=/nonexistent/model.ckpt"), FNF,
+     r"ckpt_path=/nonexistent/model\.ckpt: no such file"),
+    ("config/ckpt-path-directory", lambda env: train(lm_cfg(env, f"ckpt_path={env.root}")), VE, r"is a directory; give a \.ckpt file"),
+    # ---------------------------------------------------------------- data files
+    ("data/missing-file", train_with(corpus_file="input.txt"), FNF, r"tinyshakespeare: file .*corpus/input\.txt not found"),
+    ("data/empty-file", train_with(corpus_file="input.txt", content=b""), VE, r"tinyshakespeare: file .*input\.txt is empty"),
+    ("data/undecodable-bytes", train_with(corpus_file="input.txt", content=b"good line\nbad \xff\xfe line\n"), VE,
+     r"input\.txt:2: cannot decode byte\(s\) b'\\xff' as 'utf-8' \(invalid start byte\).*encoding='latin-1'"),
+    ("data/too-few-tokens", train_with("data.batch_size=400", corpus_file="input.txt", content=b"tiny corpus\n" * 30), VE,
+     r"too few for batch_size=400"),
+    ("data/sst2-malformed-row", sst2("stsa.binary.train", "1 a fine film\nthisrowhasnolabel\n"), VE,
+     r"stsa\.binary\.train:2: expected 'LABEL sentence', got 'thisrowhasnolabel'"),
+    ("data/sst2-label-outside-set", sst2("stsa.binary.train", "1 a fine film\n7 a strange label\n"), VE,
+     r"stsa\.binary\.train:2: unknown label '7' \(expected one of"),
+    ("data/sst2-glue-header", sst2("train.tsv", "text\tlabel\nfine\t1\n", "glue"), VE,
+     r"train\.tsv:1: expected the header 'sentence<TAB>label'"),
+    ("data/sst2-glue-columns", sst2("train.tsv", "sentence\tlabel\nfine\t1\textra\n", "glue"), VE,
+     r"train\.tsv:2: expected 2 tab-separated columns"),
+    ("data/sst2-undecodable", sst2_latin1, VE, r"stsa\.binary\.train:2: cannot decode byte\(s\) b'\\xe9'"),
+    ("data/ts-label-outside-set", uea("1,2:3,4:a\n1,2:3,4:c\n"), VE, r"T_TRAIN\.ts:8: unknown label 'c' \(declared: \['a', 'b'\]\)"),
+    ("data/ts-not-a-number", uea("1,x:3,4:a\n"), VE, r"T_TRAIN\.ts:7: 'x' is not a number"),
+    ("data/ts-dimensions", uea("1,2:3,4:5,6:a\n"), VE, r"T_TRAIN\.ts:7: expected 2 dimensions"),
+    ("data/ts-no-data", lambda env: UEATimeSeries(write(env, "T_TRAIN.ts", "@problemName T\n").parent, name="T").examples("train"),
+     VE, r"T_TRAIN\.ts: no @data line"),
+    ("data/longer-than-max-length", long_sequence(False), VE,
+     r"train example 0 has 6 steps, more than max_length=3.*truncate=true.*truncate=drop"),
+    ("data/truncate-option", long_sequence("sometimes"), VE, r"truncate must be True, False or 'drop', got 'sometimes'"),
+    ("data/vocab-missing", vocab_file(None), FNF, r"vocabulary file .*vocab\.json not found"),
+    ("data/vocab-not-json", vocab_file('{"itos": ["a", '), VE, r"vocab\.json:1: not valid JSON"),
+    ("data/vocab-duplicates", vocab_file('{"itos": ["a", "a"], "specials": []}'), VE, r"itos has duplicate tokens: \['a'\]"),
+    ("data/tokenizer-unknown-type", lambda env: tokenizer_from_dict({"type": "sentencepiece"}), VE,
+     r"unknown tokenizer type 'sentencepiece'; known types: \["),
+    ("data/encoder-dict-incomplete", lambda env: TextEncoder.from_dict({"tokenizer": {"type": "char"}}), VE,
+     r"a TextEncoder dict needs 'tokenizer' and 'vocab' keys"),
+    ("data/vocabulary-differs-from-checkpoint-resume", other_vocabulary, VE,
+     r"the checkpoint's vocabulary/tokenizer \(\d+ tokens, char tokenizer\) differs from this run's data \(\d+ tokens"),
+    ("data/vocabulary-differs-from-checkpoint-eval", eval_on_changed_data, VE,
+     r"the checkpoint's vocabulary/tokenizer \(\d+ tokens, char tokenizer\) differs from the data's"),
+    # ---------------------------------------------------------------- checkpoint files
+    ("ckpt/truncated", lambda env: checkpoint_file(truncated(env))(env), VE, r"model\.ckpt is not a readable PyTorch checkpoint \(truncated or corrupt\?\)"),
+    ("ckpt/truncated-resume", lambda env: checkpoint_file(truncated(env), "resume")(env), VE, r"not a readable PyTorch checkpoint"),
+    ("ckpt/empty-file", checkpoint_file(lambda p: p.write_bytes(b"")), VE, r"not a readable PyTorch checkpoint"),
+    ("ckpt/text-file", checkpoint_file(lambda p: p.write_text(json.dumps({"state_dict": {}}))), VE, r"not a readable PyTorch checkpoint"),
+    ("ckpt/pickled-code", checkpoint_file(lambda p: torch.save({CHECKPOINT_KEY: {"format_version": 1}, "x": Payload()}, p)),
+     VE, r"holds pickled Python objects that weights_only=True refuses to load \(Unsupported global: GLOBAL print\)"),
+    ("ckpt/pickled-code-eval", checkpoint_file(lambda p: torch.save({"x": Payload()}, p), "eval"), VE, r"weights_only=True refuses"),
+    ("ckpt/plain-state-dict", checkpoint_file(lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p)), VE,
+     r"is a PyTorch file but not a seqmodels checkpoint: it has no 'seqmodels' entry \(found \['bias', 'weight'\]\)"),
+    ("ckpt/other-lightning-project", checkpoint_file(foreign_lightning, "sample"), VE, r"not a seqmodels checkpoint"),
+    ("ckpt/numpy-array", checkpoint_file(lambda p: torch.save({"w": np.zeros(3)}, p)), VE,
+     r"holds pickled Python objects that weights_only=True refuses"),
+    ("ckpt/newer-format", lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY].update(format_version=FORMAT_VERSION + 1)))(env),
+     VE, r"format_version=2; this seqmodels reads versions up to 1"),
+    ("ckpt/no-weights", lambda env: checkpoint_file(edited(env, lambda c: c.pop("state_dict")))(env), VE, r"has no 'state_dict' entry"),
+    ("ckpt/no-config-eval", lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY].update(config=None)), "eval")(env),
+     VE, r"the stored config lacks data/model/task sections"),
+    ("ckpt/regression-model-to-sample", lambda env: run_command(env, "sample", env.adding_ckpt), VE,
+     r"adding.*last\.ckpt holds a RNNClassifier, not a language model"),
+    ("ckpt/regression-model-to-score", lambda env: run_command(env, "score", env.adding_ckpt), VE, r"not a language model"),
+    ("ckpt/regression-model-resumed-as-lm", lambda env: run_command(env, "resume", env.adding_ckpt), VE,
+     r"was written by seqmodels\.tasks\.regression\.RegressionTask, but this run trains "
+     r"seqmodels\.tasks\.language_modeling\.LanguageModelingTask"),
+    ("ckpt/config-target-outside-trusted-modules",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["model"].update(
+         _target_="subprocess.Popen", args=["true"])), "sample")(env),
+     VE, r"config\.model\._target_='subprocess\.Popen' is outside the modules a checkpoint may name.*SEQMODELS_TRUSTED_TARGETS=subprocess"),
+    ("ckpt/config-target-in-data-eval",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["data"]["corpus"].update(
+         _target_="os.system")), "eval")(env),
+     VE, r"config\.data\.corpus\._target_='os\.system' is outside the modules"),
+    ("ckpt/config-target-not-a-class",
+     lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY]["config"]["model"]["cell"].update(
+         _target_="torch.nn.utils.rnn.pack_padded_sequence")), "sample")(env),
+     VE, r"config\.model\.cell\._target_='torch\.nn\.utils\.rnn\.pack_padded_sequence' is a function, not a class"),
+    ("ckpt/other-hidden-size", lambda env: train(lm_cfg(env, f"ckpt_path={env.lm_ckpt}", "model.hidden_size=16")), VE,
+     r"parameter model\.rnn\.layers\.0\.cell\.weight_ih has shape \(48, 8\) in the checkpoint but \(64, 8\) in this run's model"),
+]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory) -> Env:
+    root = tmp_path_factory.mktemp("bad_input")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    (corpus / "input.txt").write_text(TEXT)
+    env = Env(root, corpus, Path(), Path())
+    env.lm_ckpt = Path(train(lm_cfg(env, name="lm"))["last_model_path"])
+    adding = shrink(compose_config([*QUIET, "experiment=adding_lstm", "debug=fast", "logger=csv",
+                                    "~callbacks.gradient_flow", "test=false"], env.scratch("adding")))
+    adding.trainer.enable_progress_bar = False
+    env.adding_ckpt = Path(train(adding)["last_model_path"])
+    return env
+
+
+def test_the_table_has_forty_cases_or_more():
+    assert len(CASES) >= 40
+    assert len({case[0] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("name, action, errors, pattern", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_fails_with_a_clear_message(env, name, action, errors, pattern):
+    with pytest.raises(errors) as info:
+        action(env)
+    message = str(info.value)
+    assert re.search(pattern, message, re.S), f"{name}: {type(info.value).__name__}: {message}"
+    assert "Traceback" not in message

@@ -1,0 +1,260 @@
+"""Hypothesis fuzzing of the pieces that meet arbitrary input: layers with arbitrary lengths against
+torch's packed sequences, tokenizer/vocabulary/encoder files written and read back, the resumable
+loader against an uninterrupted one, and checkpoint loading of damaged files.
+
+Round trips of tokenize/detokenize, vocab build, pad-collate and bucketing are fuzzed in
+test_data_tokenizers.py and test_data_classification.py; they are not repeated here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import hypothesis.strategies as st
+import numpy as np
+import pytest
+import torch
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
+from hypothesis import HealthCheck, example, given, settings
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils.data import RandomSampler, TensorDataset
+
+from seqmodels.cells import GRUCell, LSTMCell, RNNCell
+from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint
+from seqmodels.data import (
+    BucketBatchSampler,
+    CharTokenizer,
+    NGramTokenizer,
+    PadCollate,
+    TextEncoder,
+    Vocab,
+    WordTokenizer,
+    tokenizer_from_dict,
+)
+from seqmodels.data.language_modeling import StreamBatches, TokenArray, WindowBatches
+from seqmodels.data.resumable import ResumableDataLoader
+from seqmodels.layers import Recurrent, Stacked
+
+KINDS = {
+    "rnn": (RNNCell, torch.nn.RNN, {}),
+    "rnn_relu": (functools.partial(RNNCell, nonlinearity="relu"), torch.nn.RNN, {"nonlinearity": "relu"}),
+    "gru": (GRUCell, torch.nn.GRU, {}),
+    "lstm": (LSTMCell, torch.nn.LSTM, {}),
+}
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# ------------------------------------------------------------------------------ layers vs packed sequences
+@st.composite
+def batches(draw):
+    B = draw(st.integers(1, 5))
+    lengths = draw(st.lists(st.integers(1, 9), min_size=B, max_size=B))
+    T = max(lengths) + draw(st.integers(0, 2))  # padding past the longest sequence too
+    return T, lengths
+
+
+@FUZZ
+@given(
+    shape=batches(),
+    kind=st.sampled_from(sorted(KINDS)),
+    num_layers=st.integers(1, 2),
+    bidirectional=st.booleans(),
+    backend=st.sampled_from(["custom", "torch"]),
+    seed=st.integers(0, 2**16),
+)
+@example(shape=(4, [1, 1, 1]), kind="lstm", num_layers=2, bidirectional=True, backend="custom", seed=0)
+def test_stacked_with_random_lengths_equals_torch_packed(shape, kind, num_layers, bidirectional, backend, seed):
+    T, lengths = shape
+    I, H = 3, 4
+    gen = torch.Generator().manual_seed(seed)
+    factory, cls, kwargs = KINDS[kind]
+    ref = cls(I, H, num_layers=num_layers, bidirectional=bidirectional, **kwargs).double()
+    stack = Stacked(factory, I, H, num_layers, bidirectional, backend=backend).double()
+    copy_torch_rnn_weights(stack.cells(), ref)
+    x = torch.randn(T, len(lengths), I, dtype=torch.float64, generator=gen)
+    lens = torch.tensor(lengths)
+    packed = pack_padded_sequence(x, lens, enforce_sorted=False)
+    ref_out, ref_h = ref(packed)
+    ref_out, _ = pad_packed_sequence(ref_out, total_length=T)
+    out, states = stack(x, None, lens)
+    assert max_abs_diff(out, ref_out) <= 1e-10
+    ours_h = torch.stack([s[0] if kind == "lstm" else s for s in states])
+    assert max_abs_diff(ours_h, ref_h[0] if kind == "lstm" else ref_h) <= 1e-10
+    if kind == "lstm":
+        assert max_abs_diff(torch.stack([s[1] for s in states]), ref_h[1]) <= 1e-10
+
+
+@FUZZ
+@given(shape=batches(), kind=st.sampled_from(sorted(KINDS)), seed=st.integers(0, 2**16))
+def test_recurrent_gradients_with_random_lengths_equal_torch_packed(shape, kind, seed):
+    T, lengths = shape
+    gen = torch.Generator().manual_seed(seed)
+    factory, cls, kwargs = KINDS[kind]
+    ref = cls(2, 3, **kwargs).double()
+    layer = Recurrent(factory(input_size=2, hidden_size=3)).double()
+    copy_torch_rnn_weights([layer.cell], ref)
+    x = torch.randn(T, len(lengths), 2, dtype=torch.float64, generator=gen, requires_grad=True)
+    lens = torch.tensor(lengths)
+    ref_out, _ = pad_packed_sequence(ref(pack_padded_sequence(x, lens, enforce_sorted=False))[0], total_length=T)
+    out, _ = layer(x, None, lens)
+    w = torch.randn(out.shape, dtype=torch.float64, generator=gen)
+    g_ref = torch.autograd.grad((ref_out * w).sum(), [x, ref.weight_hh_l0])
+    g = torch.autograd.grad((out * w).sum(), [x, layer.cell.weight_hh])
+    assert max_abs_diff(list(g), list(g_ref)) <= 1e-10
+
+
+# ------------------------------------------------------------------------------ tokenizers, vocab, encoder files
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=200)
+TOKENIZERS = [
+    CharTokenizer(),
+    WordTokenizer(),
+    WordTokenizer(lowercase=True),
+    NGramTokenizer(2, CharTokenizer(), sep=""),
+    NGramTokenizer(3, WordTokenizer(), sep=" "),
+]
+
+
+@FUZZ
+@given(text=any_text, which=st.integers(0, len(TOKENIZERS) - 1))
+def test_tokenizer_json_round_trip_tokenizes_alike(text, which):
+    tokenizer = TOKENIZERS[which]
+    rebuilt = tokenizer_from_dict(json.loads(json.dumps(tokenizer.to_dict())))
+    assert type(rebuilt) is type(tokenizer)
+    assert rebuilt.tokenize(text) == tokenizer.tokenize(text)
+
+
+@FUZZ
+@given(tokens=st.lists(st.text(max_size=6), max_size=60), extra=st.lists(st.text(max_size=6), max_size=10))
+def test_vocab_file_round_trip(tmp_path_factory, tokens, extra):
+    vocab = Vocab.build(tokens, specials=("<pad>", "<unk>"))
+    path = tmp_path_factory.mktemp("vocab") / "vocab.json"
+    vocab.save(path)
+    loaded = Vocab.load(path)
+    assert loaded == vocab and loaded.itos == vocab.itos
+    probe = tokens + extra
+    assert loaded.encode(probe) == vocab.encode(probe)
+    assert all(loaded.decode(loaded.encode([t]))[0] in (t, "<unk>") for t in probe)
+
+
+@FUZZ
+@given(train=any_text, probe=any_text)
+def test_text_encoder_file_round_trip(tmp_path_factory, train, probe):
+    tokenizer = CharTokenizer()
+    encoder = TextEncoder(tokenizer, Vocab.build(tokenizer.tokenize(train), specials=("<unk>",)))
+    path = tmp_path_factory.mktemp("encoder") / "encoder.json"
+    encoder.save(path)
+    loaded = TextEncoder.load(path)
+    assert loaded == encoder
+    assert loaded.encode(probe) == encoder.encode(probe)
+
+
+# ------------------------------------------------------------------------------ collate: ragged batches
+@FUZZ
+@given(lengths=st.lists(st.integers(1, 40), min_size=1, max_size=16), pad=st.integers(0, 3), batch=st.integers(1, 6))
+def test_bucketed_pad_collate_keeps_every_sequence_exactly(lengths, pad, batch):
+    rng = np.random.default_rng(len(lengths) * 7 + pad)
+    seqs = [rng.integers(4, 30, size=n).astype(np.int32) for n in lengths]
+    sampler = BucketBatchSampler(RandomSampler(range(len(seqs)), generator=torch.Generator().manual_seed(0)),
+                                 batch, False, lengths, pool_factor=2)
+    seen = []
+    for indices in sampler:
+        inputs, lens, labels = PadCollate(pad)([(seqs[i], i) for i in indices])
+        assert inputs.shape == (len(indices), max(lengths[i] for i in indices))
+        for row, i in enumerate(indices):
+            assert int(lens[row]) == lengths[i] and int(labels[row]) == i
+            assert inputs[row, : lengths[i]].tolist() == seqs[i].tolist()
+            assert (inputs[row, lengths[i]:] == pad).all()
+        seen.extend(indices)
+    assert sorted(seen) == list(range(len(seqs)))
+
+
+# ------------------------------------------------------------------------------ resumable loader
+def _batches_as_lists(iterable):
+    return [[t.tolist() for t in (b if isinstance(b, (tuple, list)) else [b])] for b in iterable]
+
+
+@FUZZ
+@given(
+    n=st.integers(20, 300),
+    batch_size=st.integers(1, 5),
+    bptt=st.integers(1, 7),
+    windows=st.booleans(),
+    passes=st.integers(0, 2),
+    cut=st.integers(0, 100),
+)
+def test_resumable_stream_loader_continues_exactly(n, batch_size, bptt, windows, passes, cut):
+    ids = TokenArray(np.arange(n, dtype=np.int64) % 17)
+    make = (lambda: WindowBatches(ids, batch_size, bptt, seed=3)) if windows else (lambda: StreamBatches(ids, batch_size, bptt))
+    kwargs = {"batch_size": None, "generator": torch.Generator().manual_seed(1)}
+    original = ResumableDataLoader(make(), **kwargs)
+    for _ in range(passes):
+        _batches_as_lists(original)
+    iterator = iter(original)
+    length = len(original)
+    taken = [next(iterator) for _ in range(min(cut, length))]
+    position = original.position()
+    assert position == {"pass": passes, "batches": len(taken)}
+    rest = _batches_as_lists(iterator)
+    following = _batches_as_lists(original)  # the next pass
+
+    resumed = ResumableDataLoader(make(), **kwargs)
+    resumed.resume_from(position)
+    if len(taken) < length:  # in mid-pass: the rest of the pass, then the next pass
+        assert _batches_as_lists(resumed) == rest
+    assert _batches_as_lists(resumed) == following
+
+
+@FUZZ
+@given(size=st.integers(1, 40), batch_size=st.integers(1, 7), passes=st.integers(0, 3), cut=st.integers(0, 10),
+       complete=st.booleans())
+def test_resumable_shuffled_loader_continues_exactly(size, batch_size, passes, cut, complete):
+    def make():
+        data = TensorDataset(torch.arange(size))
+        return ResumableDataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(5))
+
+    original = make()
+    for _ in range(passes):
+        _batches_as_lists(original)
+    iterator = iter(original)
+    taken = [next(iterator) for _ in range(len(original) if complete else min(cut, len(original) - 1))]
+    position = {**original.position(), "complete": complete}
+    rest = _batches_as_lists(iterator)
+    following = _batches_as_lists(original)
+    resumed = make()
+    resumed.resume_from(position)
+    got = _batches_as_lists(resumed)
+    assert got == (following if complete else rest)
+    assert len(taken) + len(rest) == len(original)
+
+
+# ------------------------------------------------------------------------------ damaged checkpoints
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "good.ckpt"
+    torch.save({CHECKPOINT_KEY: {"format_version": 1, "config": {"a": [1, 2]}, "encoder": None},
+                "state_dict": {"model.w": torch.arange(64.0).reshape(8, 8)}, "global_step": 3}, path)
+    return path.read_bytes()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_damaged_checkpoints_load_or_fail_with_value_error(tmp_path, good_checkpoint, data):
+    raw = bytearray(good_checkpoint)
+    how = data.draw(st.sampled_from(["truncate", "flip", "splice"]))
+    if how == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    elif how == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] ^= data.draw(st.integers(1, 255))
+    else:
+        start = data.draw(st.integers(0, len(raw)))
+        raw[start:start] = data.draw(st.binary(min_size=1, max_size=64))
+    path = tmp_path / "damaged.ckpt"
+    path.write_bytes(bytes(raw))
+    try:
+        checkpoint = load_checkpoint(path)
+    except ValueError as error:
+        assert str(path) in str(error)
+    else:  # a flip inside the zip's padding or a tensor's bytes can leave a valid file
+        assert CHECKPOINT_KEY in checkpoint and "state_dict" in checkpoint
