@@ -5,7 +5,7 @@ Text encoding: ``tokenizers`` (characters, words, sentences, n-grams; ``bpe`` fo
 checkpoints carry as JSON).
 Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthetic`` long-range tasks.
 DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
-``synthetic``.
+``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``.
 """
 
 from .tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
@@ -37,7 +37,8 @@ from .corpora import (
 )
 from .token_cache import TokenCache
 from .language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
-from .classification import BucketBatchSampler, ClassificationDataModule, PadCollate, SequenceDataset
+from .batching import BucketBatchSampler, SequenceDataset
+from .classification import ClassificationDataModule, PadCollate
 from .synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
 
 __all__ = [

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
 
-from .classification import BucketBatchSampler, SequenceDataset
+from .batching import BucketBatchSampler, SequenceDataset
 from .encoder import TextEncoder
 from .tokenizers import WordTokenizer
 from .vocab import PAD, UNK, Vocab
@@ -112,7 +112,7 @@ class TaggingDataModule(L.LightningDataModule):
             rarer words become ``<unk>``.
         specials: vocabulary specials (``<pad>`` first, so padding is id 0).
         bucket: batch sentences of similar length together (see
-            :class:`~seqmodels.data.classification.BucketBatchSampler`).
+            :class:`~seqmodels.data.batching.BucketBatchSampler`).
         pool_factor: bucketing pool size in batches.
         num_workers: DataLoader workers.
         encoder: a :class:`TextEncoder` (or its dict) to use instead of building one (evaluation of

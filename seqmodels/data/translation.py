@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
-from .classification import BucketBatchSampler
+from .batching import BucketBatchSampler
 from .corpora.base import check_split, find_file, iter_lines, require_dir
 from .encoder import TextEncoder, build_vocab
 from .tokenizers import Tokenizer, tokenizer_from_dict
