@@ -253,10 +253,11 @@ def test_example_cell_follows_its_equations():
 
 @pytest.mark.slow
 def test_example_cell_trains_from_the_cli(tmp_path):
-    """README's "write your own cell": a subclass in examples/my_cell.py and a yaml, nothing else."""
+    """README's "write your own cell": a subclass in examples/my_cell.py and a yaml in examples/configs/, nothing
+    else — the ./configs folder of the working directory is searched without hydra.searchpath."""
     run_dir = tmp_path / "run"
     run_cli(
-        [script("seqmodels-train"), "hydra.searchpath=[file://configs]", "model/cell=mgu", "debug=fast", *QUIET, *TINY_CLI,
+        [script("seqmodels-train"), "model/cell=mgu", "debug=fast", *QUIET, *TINY_CLI,
          f"hydra.run.dir={run_dir}"],
         EXAMPLES,
         PYTHONPATH=str(EXAMPLES),
