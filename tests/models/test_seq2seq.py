@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
-from seqmodels.inference.decoding import beam_search, greedy_decode, normalised
+from seqmodels.inference.decoding import beam_search, greedy_decode
 from seqmodels.models import AdditiveAttention, MultiplicativeAttention, Seq2Seq
 
 PAD, BOS, EOS = 0, 1, 2
@@ -222,7 +222,8 @@ def test_beam_search_with_beam_one_equals_greedy(attention, eos_bias):
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
 def test_a_beam_wider_than_all_prefixes_is_exhaustive_search(length_penalty):
     """V = 5 target tokens, at most 3 steps: the beam keeps every prefix, so it must find the best
-    of all 5 + 25 + 125 candidates (ended by <eos>, or cut at 3 tokens) under the normalised score."""
+    of all 5 + 25 + 125 candidates (ended by <eos>, or cut at 3 tokens) under the normalised score
+    log p / steps ** alpha (steps counts the <eos> step)."""
     torch.manual_seed(0)
     model = Seq2Seq(6, 5, GRUCell, embedding_dim=4, hidden_size=3, attention=AdditiveAttention).double().eval()
     with torch.no_grad():
@@ -232,26 +233,33 @@ def test_a_beam_wider_than_all_prefixes_is_exhaustive_search(length_penalty):
     for b in range(2):
         src, n = source[b : b + 1], lengths[b : b + 1]
         candidates = []
-        for size in range(0, 3):  # ended by <eos> after `size` tokens (none of which is <eos>)
+        for size in range(3):  # ended by <eos> after `size` tokens (none of which is <eos>)
             for tokens in itertools.product([t for t in range(5) if t != EOS], repeat=size):
                 score = reference_log_prob(model, src, n, list(tokens), True)
-                candidates.append((normalised(score, size + 1, length_penalty), list(tokens), score))
+                candidates.append((score / (size + 1) ** length_penalty, list(tokens), score))
         for tokens in itertools.product([t for t in range(5) if t != EOS], repeat=3):  # cut at max_length
             score = reference_log_prob(model, src, n, list(tokens), False)
-            candidates.append((normalised(score, 3, length_penalty), list(tokens), score))
+            candidates.append((score / 3**length_penalty, list(tokens), score))
         best = max(candidates, key=lambda c: c[0])
         assert hyps.tokens[b] == best[1]
         assert hyps.scores[b] == pytest.approx(best[2], abs=1e-9)
 
 
 def test_length_normalisation_prefers_longer_outputs_than_raw_scores():
-    model = make_model("additive", cell=GRUCell)
-    source, lengths = sources([6, 5, 6, 4], seed=2)
+    """A nudge to <eos> makes the raw log-probability end (almost) every sentence at once; the mean per-step
+    log-probability (alpha = 1) writes on. Each beam's winner beats the other's under its own score."""
+    model = lively(make_model("additive", cell=GRUCell), eos_bias=1.0)
+    source, lengths = sources([6, 5, 6, 4, 3, 5], seed=2)
     raw = beam_search(model, source, lengths, BOS, EOS, beam_size=4, max_length=12, length_penalty=0.0)
     mean = beam_search(model, source, lengths, BOS, EOS, beam_size=4, max_length=12, length_penalty=1.0)
-    assert sum(map(len, mean.tokens)) >= sum(map(len, raw.tokens))
-    for b in range(4):  # the raw-score winner has the best raw log-probability of the two
+    assert sum(map(len, mean.tokens)) > sum(map(len, raw.tokens))
+
+    def per_step(score: float, tokens: list[int]) -> float:
+        return score / (len(tokens) + 1 if len(tokens) < 12 else 12)  # the <eos> step counts
+
+    for b in range(len(lengths)):
         assert raw.scores[b] >= mean.scores[b] - 1e-9
+        assert per_step(mean.scores[b], mean.tokens[b]) >= per_step(raw.scores[b], raw.tokens[b]) - 1e-9
 
 
 # ------------------------------------------------------------------------------ learning
