@@ -1,4 +1,5 @@
-"""Batching shared by the sequence DataModules: a dataset of ``(sequence, label)`` pairs and length bucketing.
+"""Batching shared by the sequence DataModules: a dataset of ``(sequence, label)`` pairs, length
+bucketing, and the DataLoader of a split (:func:`split_loader`).
 
 Bucketing groups sequences of similar length into a batch so little compute is spent on padding:
 the shuffled indices are cut into pools of ``pool_factor * batch_size``, each pool is sorted by
@@ -11,10 +12,13 @@ reads its own part of the data.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
-from torch.utils.data import BatchSampler, Dataset, Sampler
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+
+from .resumable import ResumableDataLoader
 
 
 class SequenceDataset(Dataset):
@@ -83,3 +87,50 @@ class BucketBatchSampler(BatchSampler):
             batches = [batches[i] for i in order]
         self._iterations += 1
         yield from batches
+
+
+def split_loader(
+    datasets: Mapping[str, Any],
+    split: str,
+    owner: str,
+    batch_size: int,
+    collate: Callable[[list[Any]], Any],
+    *,
+    train: bool,
+    seed: int,
+    bucket: bool,
+    pool_factor: int,
+    num_workers: int,
+    resumable: bool = False,
+) -> DataLoader:
+    """The DataLoader of ``datasets[split]`` (each dataset has ``lengths()`` for bucketing).
+
+    Training loaders visit the items in a random order seeded by ``seed``, evaluation loaders in
+    order; with ``bucket`` the items are batched by :class:`BucketBatchSampler` (batch order
+    shuffled only in training), otherwise ``batch_size`` items at a time.
+
+    Args:
+        datasets: split name -> dataset.
+        split: the split to serve; ``ValueError`` naming ``owner`` and the splits there are when missing.
+        owner: names the data in that message (e.g. the corpus).
+        resumable: the training loader is a :class:`~seqmodels.data.resumable.ResumableDataLoader`,
+            and every loader draws the seed of each iteration from its own generator, never from the
+            global RNG, so that a resumed run continues exactly.
+    """
+    if split not in datasets:
+        raise ValueError(f"{owner} has no {split!r} split (it has {sorted(datasets)})")
+    dataset = datasets[split]
+    sampler: Sampler[int]
+    if train:
+        sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    else:
+        sampler = SequentialSampler(dataset)
+    options: dict[str, Any] = {"collate_fn": collate, "num_workers": num_workers}
+    if resumable:
+        options["generator"] = torch.Generator().manual_seed(seed)
+    loader = ResumableDataLoader if resumable and train else DataLoader
+    if bucket:
+        lengths = dataset.lengths()
+        batches = BucketBatchSampler(sampler, batch_size, False, lengths, pool_factor, shuffle=train, seed=seed)
+        return loader(dataset, batch_sampler=batches, **options)
+    return loader(dataset, batch_size=batch_size, sampler=sampler, **options)

@@ -19,12 +19,12 @@ from typing import Any, Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader
 
-from .batching import BucketBatchSampler, SequenceDataset
+from .batching import SequenceDataset, split_loader
 from .corpora.base import ClassificationCorpus
 from .encoder import TextEncoder, build_vocab
-from .resumable import ResumableDataLoader, ResumableTrainData
+from .resumable import ResumableTrainData
 from .token_cache import provisional_ids
 from .tokenizers import Tokenizer, tokenizer_from_dict
 from .vocab import PAD, UNK, Vocab
@@ -296,33 +296,19 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
     # ------------------------------------------------------------------ loaders
 
     def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
-        if not self.datasets:
-            self.setup()
-        if split not in self.datasets:
-            raise ValueError(f"{self.corpus.name} has no {split!r} split (its splits: {self.corpus.splits})")
-        dataset = self.datasets[split]
-        collate = PadCollate(self.pad_index)
-        if train:
-            sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
-        else:
-            sampler = SequentialSampler(dataset)
-        # an own generator: iterating never draws from the global RNG (a resumed run continues exactly)
-        generator = torch.Generator().manual_seed(self.seed)
-        loader = ResumableDataLoader if train else DataLoader
-        if self.bucket:
-            batches = BucketBatchSampler(
-                sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed
-            )
-            return loader(
-                dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers, generator=generator
-            )
-        return loader(
-            dataset,
-            batch_size=batch_size,
-            sampler=sampler,
-            collate_fn=collate,
+        self.setup()
+        return split_loader(
+            self.datasets,
+            split,
+            self.corpus.name,
+            batch_size,
+            PadCollate(self.pad_index),
+            train=train,
+            seed=self.seed,
+            bucket=self.bucket,
+            pool_factor=self.pool_factor,
             num_workers=self.num_workers,
-            generator=generator,
+            resumable=True,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -23,9 +23,9 @@ from typing import Any, Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader
 
-from .batching import BucketBatchSampler, SequenceDataset
+from .batching import SequenceDataset, split_loader
 from .encoder import TextEncoder
 from .tokenizers import WordTokenizer
 from .vocab import PAD, UNK, Vocab
@@ -284,25 +284,25 @@ class TaggingDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------------ loaders
     def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
-        if not self.datasets:
-            self.setup()
-        if split not in self.datasets:
-            raise ValueError(f"{self.corpus!r} has no {split!r} split (it has {sorted(self.datasets)})")
-        dataset = self.datasets[split]
+        self.setup()
         pad: int | list[int] = self.pad_index
         if self.feature_vocabs:
             pad = [self.pad_index, *(v.pad_index for v in self.feature_vocabs)]
         collate = TagCollate(pad)
         if train and self.unk_replace:
             collate = TagCollate(pad, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]
-        if train:
-            sampler: Sampler[int] = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
-        else:
-            sampler = SequentialSampler(dataset)
-        if self.bucket:
-            batches = BucketBatchSampler(sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed)
-            return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+        return split_loader(
+            self.datasets,
+            split,
+            repr(self.corpus),
+            batch_size,
+            collate,
+            train=train,
+            seed=self.seed,
+            bucket=self.bucket,
+            pool_factor=self.pool_factor,
+            num_workers=self.num_workers,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, train=True)

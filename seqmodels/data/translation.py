@@ -23,9 +23,9 @@ from typing import Any, Mapping, NamedTuple, Sequence
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, Dataset
 
-from .batching import BucketBatchSampler
+from .batching import split_loader
 from .corpora.base import check_split, find_file, iter_lines, require_dir
 from .encoder import TextEncoder, build_vocab
 from .tokenizers import Tokenizer, tokenizer_from_dict
@@ -377,21 +377,19 @@ class TranslationDataModule(L.LightningDataModule):
         return PairDataset(sources, targets, texts)
 
     def _loader(self, split: str, batch_size: int, train: bool) -> DataLoader:
-        if not self.datasets:
-            self.setup()
-        if split not in self.datasets:
-            raise ValueError(f"{self.corpus!r} has no {split!r} split (it has {sorted(self.datasets)})")
-        dataset = self.datasets[split]
-        collate = PairCollate(self.encoder.vocab.pad_index or 0, self.encoder.pad_index)  # type: ignore[union-attr]
-        sampler: Sampler[int]
-        if train:
-            sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
-        else:
-            sampler = SequentialSampler(dataset)
-        if self.bucket:
-            batches = BucketBatchSampler(sampler, batch_size, False, dataset.lengths(), self.pool_factor, shuffle=train, seed=self.seed)
-            return DataLoader(dataset, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, num_workers=self.num_workers)
+        self.setup()
+        return split_loader(
+            self.datasets,
+            split,
+            repr(self.corpus),
+            batch_size,
+            PairCollate(self.encoder.vocab.pad_index or 0, self.encoder.pad_index),  # type: ignore[union-attr]
+            train=train,
+            seed=self.seed,
+            bucket=self.bucket,
+            pool_factor=self.pool_factor,
+            num_workers=self.num_workers,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, train=True)
