@@ -65,14 +65,26 @@ def checkpoint_extra(task: nn.Module, config: dict | None, encoder: dict | None)
     }
 
 
+# torch.load's advice to retry with weights_only=False: never passed on (it would run the file's code)
+_UNSAFE_ADVICE = ("Weights only load failed", "weights_only` set to `False`", "Check the documentation of torch.load")
+
+
 def _unpickler_detail(message: str) -> str:
-    """The informative line of a ``torch.load`` error (the unpickler's own reason when it gave one)."""
+    """The informative line of a ``torch.load`` error: the unpickler's own reason, without torch's advice
+    to load with ``weights_only=False``."""
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
     for i, line in enumerate(lines):
         if "WeightsUnpickler error:" in line:
             reason = line.split("WeightsUnpickler error:", 1)[1].strip() or (lines[i + 1] if i + 1 < len(lines) else "")
             return reason.split(" was not an allowed global")[0]
-    return lines[0] if lines else "unknown error"
+    useful = [line for line in lines if not any(advice in line for advice in _UNSAFE_ADVICE)]
+    return useful[0] if useful else "unknown error"
+
+
+def _refused_code(detail: str) -> bool:
+    """Whether the unpickler refused a global (a class or function the file names), i.e. pickled code."""
+    lowered = detail.lower()
+    return "unsupported global" in lowered or ("global" in lowered and "blocked" in lowered)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -90,10 +102,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         detail = _unpickler_detail(str(error))
-        if "Unsupported global" in detail:
+        if _refused_code(detail):
             raise ValueError(
-                f"{path} holds pickled Python objects that weights_only=True refuses to load ({detail}); "
-                "seqmodels checkpoints contain plain data only, so this file was written by something else"
+                f"{path} holds pickled Python code, which was refused and not run ({detail}); seqmodels "
+                "checkpoints contain plain data only, so this file was written by something else. Do not load it "
+                "unless you trust whoever made it"
             ) from None
         raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {detail}") from None
     except Exception as error:  # a damaged file fails anywhere in the unpickler (IndexError, KeyError, struct.error, ...)

@@ -356,7 +356,8 @@ def test_the_train_cli_refuses_a_pickled_payload(payload, tmp_path):
                              f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env=cli_env(),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    assert "holds pickled Python objects that weights_only=True refuses to load" in result.stderr
+    assert "holds pickled Python code, which was refused and not run" in result.stderr
+    assert "weights_only" not in result.stderr, "never advise turning the protection off"
     assert not marker.exists()
 
 

@@ -10,6 +10,7 @@ message*: the pattern quotes our wording, so a traceback from deep inside torch 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -158,6 +159,13 @@ def truncated(env: Env) -> Callable[[Path], None]:
 class Payload:
     def __reduce__(self):
         return (print, ("code ran",))
+
+
+class SystemCall:
+    """A payload naming os.system (posix.system): a module torch's unpickler blocks outright."""
+
+    def __reduce__(self):
+        return (os.system, ("true",))
 
 
 class Foreign(pl.LightningModule):
@@ -335,13 +343,15 @@ CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | t
     ("ckpt/empty-file", checkpoint_file(lambda p: p.write_bytes(b"")), VE, r"not a readable PyTorch checkpoint"),
     ("ckpt/text-file", checkpoint_file(lambda p: p.write_text(json.dumps({"state_dict": {}}))), VE, r"not a readable PyTorch checkpoint"),
     ("ckpt/pickled-code", checkpoint_file(lambda p: torch.save({CHECKPOINT_KEY: {"format_version": 1}, "x": Payload()}, p)),
-     VE, r"holds pickled Python objects that weights_only=True refuses to load \(Unsupported global: GLOBAL print\)"),
-    ("ckpt/pickled-code-eval", checkpoint_file(lambda p: torch.save({"x": Payload()}, p), "eval"), VE, r"weights_only=True refuses"),
+     VE, r"holds pickled Python code, which was refused and not run \(Unsupported global: GLOBAL print\)"),
+    ("ckpt/pickled-code-eval", checkpoint_file(lambda p: torch.save({"x": Payload()}, p), "eval"), VE, r"pickled Python code, which was refused"),
+    ("ckpt/pickled-blocked-module", checkpoint_file(lambda p: torch.save({CHECKPOINT_KEY: {}, "x": SystemCall()}, p)), VE,
+     r"^(?!.*weights_only).*holds pickled Python code, which was refused and not run \(.*GLOBAL posix\.system.*blocked"),
     ("ckpt/plain-state-dict", checkpoint_file(lambda p: torch.save(torch.nn.Linear(2, 2).state_dict(), p)), VE,
      r"is a PyTorch file but not a seqmodels checkpoint: it has no 'seqmodels' entry \(found \['bias', 'weight'\]\)"),
     ("ckpt/other-lightning-project", checkpoint_file(foreign_lightning, "sample"), VE, r"not a seqmodels checkpoint"),
     ("ckpt/numpy-array", checkpoint_file(lambda p: torch.save({"w": np.zeros(3)}, p)), VE,
-     r"holds pickled Python objects that weights_only=True refuses"),
+     r"holds pickled Python code, which was refused"),
     ("ckpt/newer-format", lambda env: checkpoint_file(edited(env, lambda c: c[CHECKPOINT_KEY].update(format_version=FORMAT_VERSION + 1)))(env),
      VE, r"format_version=2; this seqmodels reads versions up to 1"),
     ("ckpt/no-weights", lambda env: checkpoint_file(edited(env, lambda c: c.pop("state_dict")))(env), VE, r"has no 'state_dict' entry"),
