@@ -2,7 +2,8 @@
 
 Every figure comes from the runs themselves: each run directory's ``result.json`` (written by
 ``seqmodels-train`` when it ends: command, wall time, hardware, final metrics, sample) and its
-TensorBoard event files (the curves). Nothing is typed in by hand except the published targets below.
+TensorBoard event files (the curves). Nothing is typed in by hand except the targets below, each with
+its anchor (the published figure it comes from, or why there is none).
 
     python scripts/results.py [--runs logs/results] [--docs docs] [--no-score]
 
@@ -36,7 +37,6 @@ class Target:
     op: str | None
     value: float | None
     anchor: str
-    issue: int
 
     def met(self, achieved: float | None) -> bool | None:
         if self.op is None or self.value is None or achieved is None or not math.isfinite(achieved):
@@ -46,20 +46,25 @@ class Target:
 
 # label pattern → target. The first pattern that matches the whole label wins.
 TARGETS: list[tuple[str, Target]] = [
-    (r"ptb_word_lstm_small.*", Target("test/ppl", "<=", 114.5, "Zaremba et al. 2014 small: 114.5 (TensorFlow's reproduction 115.9)", 7)),
-    (r"ptb_word_(gru|rnn)_small.*", Target("test/ppl", None, None, "no published figure: this run is the reference", 7)),
-    (r"ptb_word_lstm_medium.*", Target("test/ppl", "<=", 82.7, "Zaremba et al. 2014 medium: 82.7", 7)),
-    (r"ptb_word_lstm_awd.*", Target("test/ppl", "<", 82.7, "beat Zaremba et al. 2014 medium (82.7)", 8)),
-    (r"shakespeare_char_lstm.*", Target("val/loss", "<=", 1.47, "nanoGPT 6-layer Transformer 1.47 nats/char (A100); its CPU config 1.88", 7)),
-    (r"sst2_bilstm.*", Target("test/acc", ">=", 0.85, "BiLSTM baselines 0.85-0.87", 7)),
-    (r"imdb_bilstm.*", Target("test/acc", ">=", 0.88, "Keras BiLSTM 0.878; bentrevett 2-layer BiLSTM 0.862", 7)),
-    (r"japanese_vowels_gru.*", Target("test/acc", ">=", 0.97, "UEA archive: recurrent and distance-based models", 7)),
-    (r"adding_(lstm|gru)(_long)?_T\d+.*", Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it", 7)),
-    (r"adding_rnn_T\d+", Target("test/mse", None, None, "vanilla RNN expected near the predict-the-mean MSE 0.167", 7)),
-    (r"conll2000_chunk.*", Target("test/f1", ">=", 0.93, "Huang, Xu & Yu 2015 BiLSTM-CRF ~0.945 (pretrained embeddings)", 9)),
-    (r"conll2000_pos.*", Target("test/acc", ">=", 0.95, "issue 9: POS accuracy >= 95 %", 9)),
-    (r"multi30k_gru_attention.*", Target("test/bleu", ">=", 30.0, "RNN attention baselines: high 20s to mid 30s BLEU", 9)),
-    (r"multi30k_lstm_noattention.*", Target("test/bleu", None, None, "expected clearly below the attention model", 9)),
+    (r"ptb_word_lstm_small.*",
+     Target("test/ppl", "<=", 114.5, "Zaremba et al. 2014 small: 114.5 (TensorFlow's reproduction 115.9)")),
+    (r"ptb_word_(gru|rnn)_small.*", Target("test/ppl", None, None, "no published figure: this run is the reference")),
+    (r"ptb_word_lstm_medium.*", Target("test/ppl", "<=", 82.7, "Zaremba et al. 2014 medium: 82.7")),
+    (r"ptb_word_lstm_awd.*", Target("test/ppl", "<", 82.7, "beat Zaremba et al. 2014 medium (82.7)")),
+    (r"shakespeare_char_lstm.*",
+     Target("val/loss", "<=", 1.47, "nanoGPT 6-layer Transformer 1.47 nats/char (A100); its CPU config 1.88")),
+    (r"sst2_bilstm.*", Target("test/acc", ">=", 0.85, "BiLSTM baselines 0.85-0.87")),
+    (r"imdb_bilstm.*", Target("test/acc", ">=", 0.88, "Keras BiLSTM 0.878; bentrevett 2-layer BiLSTM 0.862")),
+    (r"japanese_vowels_gru.*", Target("test/acc", ">=", 0.97, "UEA archive: recurrent and distance-based models")),
+    (r"adding_(lstm|gru)(_long)?_T\d+.*",
+     Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it")),
+    (r"adding_rnn_T\d+", Target("test/mse", None, None, "vanilla RNN expected near the predict-the-mean MSE 0.167")),
+    (r"conll2000_chunk.*",
+     Target("test/f1", ">=", 0.93, "Huang, Xu & Yu 2015 BiLSTM-CRF ~0.945 (pretrained embeddings)")),
+    (r"conll2000_pos.*", Target("test/acc", ">=", 0.95, "project target 95 % token accuracy; no published figure "
+                                                       "(the tags are CoNLL-2000's Brill-tagger column)")),
+    (r"multi30k_gru_attention.*", Target("test/bleu", ">=", 30.0, "RNN attention baselines: high 20s to mid 30s BLEU")),
+    (r"multi30k_lstm_noattention.*", Target("test/bleu", None, None, "expected clearly below the attention model")),
 ]
 
 # sentences scored by every PTB language model: a grammatical one and the same words shuffled
@@ -159,7 +164,6 @@ def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any],
             "achieved": achieved,
             "met": met,
             "anchor": target.anchor,
-            "issue": target.issue,
             "first_met": first_reached(log_dir or run_dir / "tensorboard", target, record.get("started_at"))
             if met else None,
         }

@@ -59,6 +59,8 @@ def test_results_are_read_from_the_runs_and_written_to_the_docs(runs, tmp_path):
     lstm, rnn = by_label["adding_lstm_T20"]["target"], by_label["adding_rnn_T20"]["target"]
     assert lstm["metric"] == "test/mse" and lstm["achieved"] > 0.01 and lstm["met"] is False  # 3 steps: not learned
     assert rnn["op"] is None and rnn["met"] is None  # the vanilla RNN is reported, not judged
+    assert set(lstm) == {"metric", "op", "value", "achieved", "met", "anchor", "first_met"}
+    assert lstm["anchor"] == "Hochreiter & Schmidhuber 1997: gated cells learn it"
     assert (docs / "figures" / "results" / "adding_problem.png").read_bytes()[:8] == PNG_MAGIC
 
     text = (docs / "RESULTS.md").read_text()
@@ -76,6 +78,28 @@ def test_results_md_without_markers_is_refused(tmp_path):
     with pytest.raises(ValueError, match="markers"):
         script.write_markdown(page, "block")
     assert page.read_text() == "# Results\n", "nothing already written is lost"
+
+
+def test_the_committed_results_agree_with_the_generator():
+    """docs/results.json carries each run's target as TARGETS states it, and the generated block of
+    docs/RESULTS.md is what the generator writes from docs/results.json: neither is edited apart."""
+    script = load_script()
+    docs = REPO_ROOT / "docs"
+    results = json.loads((docs / "results.json").read_text())
+    assert results["runs"], "docs/results.json lists no runs"
+    for run in results["runs"]:
+        target, written = script.target_for(run["label"]), run["target"]
+        if target is None:
+            assert written is None, run["label"]
+            continue
+        stated = {"metric": target.metric, "op": target.op, "value": target.value, "anchor": target.anchor}
+        assert {k: written[k] for k in stated} == stated, run["label"]
+        assert set(written) == {*stated, "achieved", "met", "first_met"}, run["label"]
+    adding = docs / "figures" / "results" / "adding_problem.png"
+    block = script.markdown(results["runs"], docs, adding if adding.is_file() else None)
+    page = (docs / "RESULTS.md").read_text()
+    assert page.count(script.BEGIN) == 1 and page.count(script.END) == 1
+    assert page[page.index(script.BEGIN):page.index(script.END) + len(script.END)] == block
 
 
 def test_targets_match_labels_and_judge_in_the_right_direction():
@@ -111,8 +135,8 @@ def test_first_reached_is_the_earliest_event_meeting_a_validation_target(tmp_pat
     for step, loss in ((100, 1.60), (200, 1.469), (300, 1.45), (400, 1.46)):  # events hold float32
         writer.add_scalar("val/loss", loss, step, walltime=start + 3 * step)
     writer.close()
-    target = script.Target("val/loss", "<=", 1.47, "anchor", 7)
+    target = script.Target("val/loss", "<=", 1.47, "anchor")
     started_at = "2027-01-15T08:00:00Z"
     assert script.first_reached(tmp_path, target, started_at) == {"step": 200, "after_s": 600.0}
-    assert script.first_reached(tmp_path, script.Target("val/loss", "<=", 1.0, "anchor", 7), started_at) is None
-    assert script.first_reached(tmp_path, script.Target("test/loss", "<=", 2.0, "anchor", 7), started_at) is None
+    assert script.first_reached(tmp_path, script.Target("val/loss", "<=", 1.0, "anchor"), started_at) is None
+    assert script.first_reached(tmp_path, script.Target("test/loss", "<=", 2.0, "anchor"), started_at) is None
