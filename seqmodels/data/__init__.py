@@ -1,27 +1,16 @@
 """Data: tokenizers, vocabularies, corpora and Lightning DataModules.
 
-Text encoding: ``tokenizers`` (characters, words, sentences, n-grams; ``bpe`` for subwords),
-``vocab`` (token <-> id), ``encoder`` (``TextEncoder`` = tokenizer + vocabulary, the object
-checkpoints carry as JSON).
+Text encoding: ``tokenizer_base`` (the ``Tokenizer`` base class and registry), ``tokenizers``
+(characters, words, sentences, n-grams; ``bpe`` for subwords), ``vocab`` (token <-> id), ``encoder``
+(``TextEncoder`` = tokenizer + vocabulary, the object checkpoints carry as JSON).
 Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthetic`` long-range tasks.
 DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
 ``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``.
 """
 
-from .tokenizers import (  # noqa: I001  (tokenizers before bpe: bpe subclasses Tokenizer)
-    TOKENIZERS,
-    CharTokenizer,
-    NGramTokenizer,
-    SentenceTokenizer,
-    Tokenizer,
-    WordTokenizer,
-    ngrams,
-    split_sentences,
-    tokenizer_from_dict,
-)
+from .batching import BucketBatchSampler, SequenceDataset
 from .bpe import BPETokenizer
-from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
-from .encoder import TextEncoder, build_vocab, one_hot
+from .classification import ClassificationDataModule, PadCollate
 from .corpora import (
     IMDB,
     SST2,
@@ -35,11 +24,22 @@ from .corpora import (
     UEATimeSeries,
     WikiText,
 )
-from .token_cache import TokenCache
+from .encoder import TextEncoder, build_vocab, one_hot
 from .language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
-from .batching import BucketBatchSampler, SequenceDataset
-from .classification import ClassificationDataModule, PadCollate
 from .synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
+from .token_cache import TokenCache
+from .tokenizers import (
+    TOKENIZERS,
+    CharTokenizer,
+    NGramTokenizer,
+    SentenceTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    ngrams,
+    split_sentences,
+    tokenizer_from_dict,
+)
+from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
 
 __all__ = [
     "TOKENIZERS",

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .tokenizers import Tokenizer, split_at_safe_cuts
+from .tokenizer_base import Tokenizer, split_at_safe_cuts
 
 PARALLEL_PIECE = 1 << 16
 """Texts longer than twice this many characters are encoded in pieces of about this size, in parallel."""

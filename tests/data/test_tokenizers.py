@@ -316,7 +316,7 @@ def test_one_hot() -> None:
 @settings(deadline=None, max_examples=30)
 @given(ws_text, st.integers(1, 10))
 def test_split_at_safe_cuts_and_parallel_bpe(text: str, size: int) -> None:
-    from seqmodels.data.tokenizers import split_at_safe_cuts
+    from seqmodels.data.tokenizer_base import split_at_safe_cuts
 
     pieces = split_at_safe_cuts(text, size)
     assert "".join(pieces) == text and all(p for p in pieces)
