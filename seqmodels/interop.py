@@ -128,19 +128,20 @@ def load_state_dict_from_torch(
 
 
 # ---------------------------------------------------------------------------- cells
-def _rnn_cell_from_torch(m: nn.Module) -> RecurrentCell:
+def _rnn_cell_from_torch(m: nn.RNNCell) -> RecurrentCell:
     return RNNCell(m.input_size, m.hidden_size, bias=m.bias, nonlinearity=m.nonlinearity)
 
 
-def _gru_cell_from_torch(m: nn.Module) -> RecurrentCell:
+def _gru_cell_from_torch(m: nn.GRUCell) -> RecurrentCell:
     return GRUCell(m.input_size, m.hidden_size, bias=m.bias, reset_after=True)
 
 
-def _lstm_cell_from_torch(m: nn.Module) -> RecurrentCell:
+def _lstm_cell_from_torch(m: nn.LSTMCell) -> RecurrentCell:
     return LSTMCell(m.input_size, m.hidden_size, bias=m.bias)
 
 
-CELL_FROM_TORCH: dict[type, Callable[[nn.Module], RecurrentCell]] = {
+# each builder takes an instance of the torch class it is keyed by (cell_from_torch checks isinstance)
+CELL_FROM_TORCH: dict[type[nn.RNNCellBase], Callable[[Any], RecurrentCell]] = {
     nn.RNNCell: _rnn_cell_from_torch,
     nn.GRUCell: _gru_cell_from_torch,
     nn.LSTMCell: _lstm_cell_from_torch,
@@ -205,17 +206,18 @@ def check_torch_rnn(module: nn.Module) -> None:
         raise ValueError(f"torch.nn.LSTM with proj_size={module.proj_size} has no seqmodels equivalent")
 
 
-def cell_factory_from_torch(module: nn.Module) -> Callable[..., RecurrentCell]:
+def cell_factory_from_torch(module: nn.RNNBase) -> Callable[..., RecurrentCell]:
     """``cell(input_size=, hidden_size=)`` building the cells of torch ``module`` (bias, nonlinearity)."""
     check_torch_rnn(module)
     if isinstance(module, nn.LSTM):
         return functools.partial(LSTMCell, bias=module.bias)
     if isinstance(module, nn.GRU):
         return functools.partial(GRUCell, bias=module.bias, reset_after=True)
+    assert isinstance(module, nn.RNN)  # check_torch_rnn admits nn.RNN, GRU and LSTM only
     return functools.partial(RNNCell, bias=module.bias, nonlinearity=module.nonlinearity)
 
 
-def load_from_torch(cells: Sequence[RecurrentCell], module: nn.Module) -> None:
+def load_from_torch(cells: Sequence[RecurrentCell], module: nn.RNNBase) -> None:
     """Copy the weights of torch ``module`` into ``cells`` (torch's layer/direction order), strictly."""
     check_torch_rnn(module)
     load_state_dict_from_torch(cells, module.state_dict(), module.num_layers, module.bidirectional)

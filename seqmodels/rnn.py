@@ -28,7 +28,7 @@ as attributes, so code that initialises ``lstm.weight_hh_l0`` keeps working.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -64,7 +64,7 @@ class RNNBase(nn.Module):
     ``forward(input, hx=None, lengths=None) -> (output, h_n)``; shapes in the module docstring.
     """
 
-    torch_class: type | None = None  # the torch module the subclass replaces
+    torch_class: type[nn.RNNBase] | None = None  # the torch module the subclass replaces
 
     def __init__(
         self,
@@ -279,9 +279,11 @@ class RNNBase(nn.Module):
             )
         interop.check_torch_rnn(module)
         p = next(module.parameters())
+        # only RNN, GRU and LSTM (torch_class set) get here, and their constructors are torch's
+        build = cast(Callable[..., RNNBase], cls)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # torch has already warned about dropout
-            net = cls(
+            net = build(
                 module.input_size,
                 module.hidden_size,
                 module.num_layers,
