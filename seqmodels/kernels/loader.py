@@ -5,9 +5,9 @@ float64). It is plain C with no torch headers, so building it takes a C compiler
 second; the shared library is cached under ``$SEQMODELS_CACHE_DIR`` (default
 ``~/.cache/seqmodels/native``), keyed by the source, the compiler, the flags and the CPU's instruction
 sets (it is built with ``-march=native``), and written atomically so parallel processes (DDP) can race
-for it safely. Calls go through :mod:`ctypes` with raw pointers: about a microsecond each, where the
-5-8 ATen ops it replaces cost several microseconds each and stream the step's tiles through memory
-once per op.
+for it safely. Calls go through :mod:`ctypes` with raw pointers: one call per step, where each of the
+5-8 ATen ops it replaces costs a dispatch and streams the step's tiles through memory (the measured
+gains: ``docs/PERFORMANCE.md``).
 
 Nothing requires it: without a compiler, with ``SEQMODELS_NATIVE=0`` or off CPU, :func:`kernels`
 returns ``None`` and :mod:`seqmodels.kernels.functions` runs the same equations as ATen ops. The
@@ -33,7 +33,7 @@ import torch
 SOURCE = Path(__file__).with_name("csrc") / "recurrences.c"  # includes recurrences_impl.h beside it
 COMPILE_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11"]
 if platform.machine().lower() in ("x86_64", "amd64"):
-    COMPILE_FLAGS.append("-mprefer-vector-width=512")  # AVX-512 where the CPU has it: 2x the AVX2 loops
+    COMPILE_FLAGS.append("-mprefer-vector-width=512")  # AVX-512 where the CPU has it: twice AVX2's lanes
 LINK_LIBS = ["-lmvec", "-lm"]  # libmvec: glibc's vector tanhf
 ENV_SWITCH = "SEQMODELS_NATIVE"
 
@@ -184,7 +184,8 @@ def _blas_table(kernels: Kernels, suffix: str) -> ctypes.Array | None:
     product through it matched ``torch.mm``; ``None`` when torch exports no ``?gemm_`` or the check fails.
 
     Calling them from C lets a whole time loop run without returning to Python: the same BLAS, with the
-    same threads, as ``torch.mm``, minus the 10-20 µs of Python and ATen dispatch per step.
+    same threads, as ``torch.mm``, without Python and ATen dispatch between steps (what that saves:
+    ``docs/PERFORMANCE.md``).
     """
     if sys.byteorder != "little":  # gemm_rows passes sizes that LP64 and ILP64 BLAS read alike only there
         return None

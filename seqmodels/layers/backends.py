@@ -9,15 +9,16 @@
   ATen on CPU, cuDNN on CUDA, on our cells' own parameters (no copy). Only for stacks whose cells
   are all exactly those three torch-equal cells with the same options; anything else is a
   ``ValueError`` saying why.
-* ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench``
-  (``docs/PERFORMANCE.md``) so that a run never depends on timings: on CUDA torch's kernel (cuDNN)
-  whenever it can run the stack. On CPU in float32 with the fused C kernels of
+* ``auto`` — the fastest correct choice, a fixed rule read off ``seqmodels-bench`` (the measurement
+  behind each case: ``docs/PERFORMANCE.md``, "The figures behind auto's rule") so that a run never
+  depends on timings: on CUDA torch's kernel (cuDNN) whenever it can run the stack. On CPU in float32
+  with the fused C kernels of
   :mod:`seqmodels.kernels.loader` (the usual case): torch's kernel (oneDNN) for LSTM inference and
   for full-length LSTM training batches with fewer than 8192 state elements per step (B·H: our loop's
   per-step overhead outweighs its gains there, e.g. B 20, H 200), ``custom`` for everything else.
   Without them: when autograd records the call (training), ``custom``
-  for batches with sequences shorter than T (torch's backward through a packed batch is 7-10x slower
-  than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
+  for batches with sequences shorter than T (torch's backward through a packed batch is several times
+  slower than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
   case — RNN, small-batch GRU, float64, and every cell torch cannot run.
 """
 
@@ -156,10 +157,12 @@ def torch_forward(
 
 
 # --------------------------------------------------------------------------------------- auto
-AUTO_TORCH_GRU_MIN_BATCH = 48  # CPU inference: ATen's GRU wins from batch 64 on (char, fastrnns shapes), ours below
-# CPU LSTM training at full length with the C kernels: ours from this many state elements per step (B·H) on,
-# oneDNN below (word shape B 20 H 200, 2 threads, with the C time loops: ours 0.84-0.98 of torch.nn, oneDNN
-# 0.92-1.05; char, wide, fastrnns, B·H 16384-32768: ours 1.13-1.46, oneDNN 0.95-1.06)
+# auto's thresholds, each set between shapes where the two choices measured faster in turn (the figures:
+# docs/PERFORMANCE.md, "The figures behind auto's rule").
+# CPU GRU without the C kernels: ATen's kernel from this batch size on, where it is faster; ours below.
+AUTO_TORCH_GRU_MIN_BATCH = 48
+# CPU LSTM training at full length with the C kernels: ours from this many state elements per step (B·H) on;
+# oneDNN below, where our loop's per-step overhead outweighs what its C time loop saves.
 AUTO_CUSTOM_LSTM_MIN_STATE = 8192
 
 
@@ -173,9 +176,9 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
         return False
     has_kernels = native.kernels(x) is not None
     if fused.needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
-        # torch's backward through a packed batch (sequences shorter than T) is 7-10x slower than ours;
-        # with the fused C kernels ours also wins at full length (GRU 1.4-2.1x of torch.nn; LSTM 1.15-1.45x
-        # from B·H = 8192 on, below that oneDNN's LSTM)
+        # torch's backward through a packed batch (sequences shorter than T) is several times slower than
+        # ours; with the fused C kernels ours also wins at full length, except oneDNN's LSTM below
+        # AUTO_CUSTOM_LSTM_MIN_STATE
         if not all_full_length(lengths, x.shape[0]):
             return False
         if has_kernels:
@@ -183,7 +186,8 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
             return isinstance(cells[0], LSTMCell) and small_lstm
     if isinstance(cells[0], LSTMCell):
         return True  # oneDNN's LSTM inference
-    # GRU inference: ours with the C kernels 1.1-1.5x of ATen's; without them ATen's wins from batch 48 on
+    # GRU: ours with the C kernels (faster at every measured shape); without them ATen's from
+    # AUTO_TORCH_GRU_MIN_BATCH on
     return not has_kernels and x.shape[1] >= AUTO_TORCH_GRU_MIN_BATCH
 
 

@@ -193,8 +193,8 @@ class SequenceTask(pl.LightningModule):
         weighted by ``batch_size`` over all ranks, logged at the epoch's end.
 
         The epoch mean is summed here rather than handed to ``self.log`` each step (an epoch-level,
-        batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step: taking it out raised the
-        ``ptb_word_lstm_small`` trainer's speed from 0.89 to 0.95-0.98 of a plain PyTorch loop on 2 CPU cores).
+        batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step, which a small model's
+        training speed shows; the measurement is in ``docs/PERFORMANCE.md``).
         """
         self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
         running = getattr(self, "_epoch_loss", None)

@@ -237,8 +237,8 @@ static void NAME(gemm_rows)(NAME(gemm_fn) gemm, long M, long N, long K, const T 
 
 /* The recurrent weight of a loop: the right operand W (K, N), row-major and contiguous, of every step's
  * C (M, N) = A (M, K) W + beta C. With MKL's packed API and at least PACK_MIN_ROWS rows, W is packed once per
- * loop into the layout MKL's kernels read, and every step's product skips that work (LSTM fwd+bwd 1.10x
- * faster at B 64, 1.04x at B 32, no gain at B 20 where the packing costs what the steps save). */
+ * loop into the layout MKL's kernels read, and every step's product skips that work; with fewer rows the
+ * packing costs what the steps save (the measurements: docs/PERFORMANCE.md). */
 typedef struct {
     const void *const *blas;
     long M, N, K;
