@@ -1,21 +1,60 @@
 """The fast ``custom`` backend: the hand-written BPTT of :mod:`seqmodels.functional`, made fast.
 
-* :mod:`.functions` — the sequence-level autograd Functions (``lstm_sequence``, ``gru_sequence``,
-  ``rnn_sequence``): the input projection as one GEMM, the recurrence in a Function whose backward is the
-  reference BPTT, the weight gradients as one GEMM over all steps. Each runs one of three loops:
-* :mod:`.loops` — on CPU, the time loops written in C (``csrc/``), each step calling torch's own BLAS
-  ``?gemm_`` then a fused gate kernel; when torch's BLAS cannot be found (or ``SEQMODELS_NATIVE_LOOPS=0``)
-  the same C step kernels driven from Python, one GEMM and one kernel call per step. The Python-driven
-  loop is also what inference and the chunked LSTM/GRU forward use, so it is not only a fallback;
-* the ATen-op loops in :mod:`.functions` — without a C compiler (or ``SEQMODELS_NATIVE=0``), and on a GPU,
-  where :mod:`.cuda_graphs` captures them once per input signature and replays them.
+Each recurrence is split where autograd is already optimal and where it is not:
 
-:mod:`.loader` compiles ``csrc/recurrences.c`` with the system compiler on first use (cached), loads it
-with ``ctypes`` and checks torch's BLAS symbols against ``torch.mm`` before the C loops may use them.
-The layers choose between this backend and torch's kernels (:mod:`seqmodels.layers.backends`);
-``docs/PERFORMANCE.md`` has the measured figures.
+* the input path ``X̂ = X W_ihᵀ + b`` for all T steps is one GEMM, written straight into the buffer that then
+  receives each step's ``W_hh h_{t-1}`` in place (``addmm_``);
+* the recurrence runs inside a :class:`torch.autograd.Function` whose forward writes each step into
+  preallocated (T, B, ·) buffers (no autograd graph, no per-step tensors kept) and whose backward is the
+  step-by-step BPTT of :mod:`seqmodels.functional` (same equations; see the docstrings of
+  :func:`~seqmodels.functional.lstm_forward`, ``gru_forward``, ``rnn_forward``), collecting the per-step gate
+  gradients ``D`` (T, B, G·H) so that ``dW_ih = Dᵀ X``, ``dW_hh = Dᵀ H_prev`` and ``dX = D W_ih`` are one GEMM
+  each over all T·B rows.
+
+Only ``W_hhᵀ d_gates_t`` and the elementwise gate math run inside the time loop. Every factor of the backward
+that does not depend on the incoming gradient (the gates' derivatives, ``o ⊙ (1 - tanh² c)``, …) is computed
+for all steps at once before the loop (or inside the step's fused C kernel), so a step of BPTT is one GEMM and
+one kernel call or a handful of ATen ops. With a mask the semantics are those of
+:class:`seqmodels.layers.Recurrent`: a padded step keeps the state and outputs zero.
+
+One file per cell holds all of that cell's backend:
+
+* :mod:`.lstm`, :mod:`.gru`, :mod:`.rnn` — the public ``lstm_sequence`` / ``gru_sequence`` / ``rnn_sequence``,
+  the cell's autograd Function (its docstring has the backward's math), the ATen-op loops ``aten_forward`` /
+  ``aten_backward``, and the drivers of the C kernels: ``c_loop_forward`` / ``c_loop_backward`` (the LSTM's
+  also ``*_masked``) for training and ``c_inference`` (LSTM, GRU) when nothing needs gradients;
+* :mod:`.common` — what they share: input projection and its gradients, ``W_hhᵀ``, ``needs_grad``, the
+  per-thread ``scratch`` buffers, raw ``addresses`` for the kernels, the inference chunking;
+* :mod:`.loader` — compiles ``csrc/recurrences.c`` with the system compiler on first use (cached), loads it
+  with ``ctypes`` and checks torch's BLAS symbols against ``torch.mm`` before the C time loops may use them;
+* :mod:`.cuda_graphs` — captures the ATen-op loops once per input signature on a GPU and replays them.
+
+Three tiers of loop, chosen per call:
+
+1. **C time loops** (CPU, a C compiler, torch's ``?gemm_`` found): the whole sequence in one C call, each step
+   torch's own BLAS GEMM then a fused gate kernel — training for all three cells (the RNN's without a mask),
+   and the RNN's inference.
+2. **A Python loop over the C step kernels**: one ``torch.mm`` and one ctypes kernel call per step. It is what
+   LSTM and GRU *inference* always run (``c_inference``: the input projected a chunk of steps at a time,
+   nothing kept for a backward — the default for GRU evaluation on CPU, since ``auto`` picks ``custom``
+   there), and what training falls back to when torch's BLAS symbols cannot be found (another BLAS build,
+   another platform) or ``SEQMODELS_NATIVE_LOOPS=0``. The RNN has none (its step is one GEMM and one activation).
+3. **ATen-op loops** (no compiler, ``SEQMODELS_NATIVE=0``, ``torch.compile``, GPU).
+
+Tier 2 earns its place. It is not a dead fallback: every CPU LSTM/GRU call of ``custom`` without gradients
+runs it, and the ``fwd`` rows of ``custom`` in ``docs/PERFORMANCE.md`` are its timings (GRU 1.15-1.49× of
+``torch.nn``; LSTM 0.75-0.86×, which is why ``auto`` runs float32 LSTM inference on oneDNN). It is also
+faster than the tier below it that would replace it: on the 2-core development machine, one thread, paired
+alternating rounds (medians of the per-round ratios), the ATen-op loop took 1.24-1.38× its time for inference
+and 1.21-1.61× for training (word and char shapes, LSTM and GRU), while the C time loops gained only
+1.04-1.23× over it. And it costs little: the step kernels are the C loops' own, so it adds only the
+Python-driven branches of the ``c_loop_*`` drivers, which the ``native-python-loops`` test parameter checks
+against the reference BPTT in float64.
 """
 
-from .functions import gru_sequence, lstm_sequence, needs_grad, rnn_sequence
+from .common import needs_grad
+from .gru import gru_sequence
+from .lstm import lstm_sequence
+from .rnn import rnn_sequence
 
 __all__ = ["gru_sequence", "lstm_sequence", "needs_grad", "rnn_sequence"]

@@ -1,7 +1,8 @@
 """CUDA graphs for the ``custom`` backend's time loops: one launch per sequence instead of one per op.
 
-On a GPU the step loops of :mod:`seqmodels.kernels.functions` are bound by the CPU, not the GPU: each step
-is a GEMM and 3-8 small elementwise kernels, and launching each from Python costs more than running it.
+On a GPU the ATen-op step loops of the cells' files (``aten_forward`` / ``aten_backward`` of
+:mod:`seqmodels.kernels.lstm`, ``.gru`` and ``.rnn``) are bound by the CPU, not the GPU: each step is a GEMM
+and 3-8 small elementwise kernels, and launching each from Python costs more than running it.
 :func:`run` captures a loop function once per input signature (shapes, dtypes, which optional inputs are
 given, the non-tensor flags) into a :class:`torch.cuda.CUDAGraph` and afterwards only copies the inputs
 into the graph's static buffers, replays it and clones the outputs out — the same numbers as the eager
@@ -146,8 +147,9 @@ def _capture(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> _Grap
         return _Graph(fn, args, flags)
     except Exception as err:  # noqa: BLE001 - any capture failure falls back to the eager loop
         if not _warned:
-            warnings.warn(f"seqmodels: CUDA graph capture of {fn.__qualname__} failed ({err}); running it eagerly "
-                          "(set SEQMODELS_CUDA_GRAPHS=0 to skip the attempt)", RuntimeWarning, stacklevel=3)
+            warnings.warn(f"seqmodels: CUDA graph capture of {fn.__module__}.{fn.__qualname__} failed ({err}); "
+                          "running it eagerly (set SEQMODELS_CUDA_GRAPHS=0 to skip the attempt)", RuntimeWarning,
+                          stacklevel=3)
             _warned = True
         return _EAGER
 

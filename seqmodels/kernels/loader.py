@@ -10,7 +10,7 @@ for it safely. Calls go through :mod:`ctypes` with raw pointers: one call per st
 gains: ``docs/PERFORMANCE.md``).
 
 Nothing requires it: without a compiler, with ``SEQMODELS_NATIVE=0`` or off CPU, :func:`kernels`
-returns ``None`` and :mod:`seqmodels.kernels.functions` runs the same equations as ATen ops. The
+returns ``None`` and the cells' ``aten_forward`` / ``aten_backward`` run the same equations as ATen ops. The
 float32 build uses ``-ffast-math`` (vectorised ``tanhf`` from glibc's libmvec, a few ulp); it is
 compiled with it but linked without, so loading it leaves the process's floating-point modes alone.
 """
@@ -154,8 +154,8 @@ class Kernels:
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/recurrences.c``: sizes, then raw
     pointers and row strides in elements), and whole time loops ``*_loop``.
 
-    ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the loops of
-    :mod:`.loops` call the step kernels from Python); see :func:`_blas_table`.
+    ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the ``c_loop_*``
+    drivers of :mod:`.lstm` and :mod:`.gru` call the step kernels from Python); see :func:`_blas_table`.
     """
 
     def __init__(self, library: ctypes.CDLL, suffix: str):

@@ -3,7 +3,7 @@
 * ``custom`` — seqmodels' recurrence, for any cell. For :class:`~seqmodels.cells.LSTMCell`,
   :class:`~seqmodels.cells.GRUCell` (``reset_after=True``) and :class:`~seqmodels.cells.RNNCell`
   (exact types: a subclass that overrides ``step`` gets the generic loop) it is the sequence-level
-  autograd Function of :mod:`seqmodels.kernels.functions`, with the hand-written BPTT; every other
+  autograd Function of :mod:`seqmodels.kernels` (one file per cell), with the hand-written BPTT; every other
   cell runs the generic step loop under autograd.
 * ``torch`` — ``torch.lstm`` / ``torch.gru`` / ``torch.rnn_tanh`` / ``torch.rnn_relu``: oneDNN or
   ATen on CPU, cuDNN on CUDA, on our cells' own parameters (no copy). Only for stacks whose cells
@@ -34,7 +34,8 @@ from ..cells.base import RecurrentCell, State
 from ..cells.gru import GRUCell
 from ..cells.lstm import LSTMCell
 from ..cells.rnn import RNNCell
-from ..kernels import functions as fused, loader as native
+from ..kernels import gru_sequence, lstm_sequence, needs_grad, rnn_sequence
+from ..kernels import loader as native
 
 BACKENDS = ("auto", "custom", "torch")
 
@@ -48,16 +49,16 @@ def check_backend(backend: str) -> str:
 # ------------------------------------------------------------------------------------- custom
 def _lstm(cell: LSTMCell, x: Tensor, state: tuple[Tensor, Tensor], mask: Tensor | None):
     h0, c0 = state
-    return fused.lstm_sequence(x, h0, c0, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
+    return lstm_sequence(x, h0, c0, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
 
 
 def _gru(cell: GRUCell, x: Tensor, state: Tensor, mask: Tensor | None):
-    return fused.gru_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
+    return gru_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask)
 
 
 def _rnn(cell: RNNCell, x: Tensor, state: Tensor, mask: Tensor | None):
-    return fused.rnn_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask,
-                              nonlinearity=cell.nonlinearity)
+    return rnn_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask,
+                        nonlinearity=cell.nonlinearity)
 
 
 FusedFn = Callable[[RecurrentCell, Tensor, State, "Tensor | None"], "tuple[Tensor, State]"]
@@ -175,7 +176,7 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
     if x.dtype != torch.float32 or isinstance(cells[0], RNNCell):
         return False
     has_kernels = native.kernels(x) is not None
-    if fused.needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
+    if needs_grad(x, *(p for c in cells for p in c.parameters())):  # training
         # torch's backward through a packed batch (sequences shorter than T) is several times slower than
         # ours; with the fused C kernels ours also wins at full length, except oneDNN's LSTM below
         # AUTO_CUSTOM_LSTM_MIN_STATE

@@ -14,7 +14,7 @@ import torch
 
 import seqmodels
 from seqmodels.kernels import cuda_graphs, loader as native
-from seqmodels.kernels import functions as fused
+from seqmodels.kernels import gru, rnn
 
 pytestmark = pytest.mark.usefixtures("seed")
 
@@ -95,9 +95,9 @@ def test_outputs_are_fresh_tensors_not_the_static_buffers(stand_in_graphs):
     x = torch.randn(T, B, I, dtype=torch.float64)
     w_ih, w_hh = torch.randn(3 * H, I, dtype=torch.float64), torch.randn(3 * H, H, dtype=torch.float64)
     h0 = torch.zeros(B, H, dtype=torch.float64)
-    first = cuda_graphs.run(fused._gru_aten_forward, (x, h0, w_ih, w_hh, None, None, None))
+    first = cuda_graphs.run(gru.aten_forward, (x, h0, w_ih, w_hh, None, None, None))
     kept = first[0].clone()
-    second = cuda_graphs.run(fused._gru_aten_forward, (2 * x, h0, w_ih, w_hh, None, None, None))
+    second = cuda_graphs.run(gru.aten_forward, (2 * x, h0, w_ih, w_hh, None, None, None))
     assert torch.equal(first[0], kept), "a replay overwrote the tensors returned by the call before it"
     assert not torch.equal(second[0], first[0])
     assert first[4] is None and second[4] is None  # h_prev without a mask
@@ -116,10 +116,10 @@ def test_a_failed_capture_warns_once_and_runs_eagerly(monkeypatch):
     x = torch.randn(T, B, H, dtype=torch.float64)
     w = torch.randn(H, H, dtype=torch.float64)
     h0 = torch.zeros(B, H, dtype=torch.float64)
-    with pytest.warns(RuntimeWarning, match="CUDA graph capture of _rnn_aten_forward failed"):
-        out = cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))
-    again = cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))  # no second warning
-    expected = fused._rnn_aten_forward(x, h0, w, w, None, None, False)
+    with pytest.warns(RuntimeWarning, match="CUDA graph capture of seqmodels.kernels.rnn.aten_forward failed"):
+        out = cuda_graphs.run(rnn.aten_forward, (x, h0, w, w, None, None), (False,))
+    again = cuda_graphs.run(rnn.aten_forward, (x, h0, w, w, None, None), (False,))  # no second warning
+    expected = rnn.aten_forward(x, h0, w, w, None, None, False)
     for a, b, c in zip(out, again, expected):
         assert (a is None and c is None) or (torch.equal(a, c) and torch.equal(b, c))
     cuda_graphs.clear()
@@ -138,14 +138,14 @@ def test_the_cache_keeps_at_most_max_graphs(stand_in_graphs, monkeypatch):
     w = torch.randn(H, H, dtype=torch.float64)
     h0 = torch.zeros(1, H, dtype=torch.float64)
     for steps in range(1, 6):
-        cuda_graphs.run(fused._rnn_aten_forward, (torch.randn(steps, 1, H, dtype=torch.float64), h0, w, w, None, None),
+        cuda_graphs.run(rnn.aten_forward, (torch.randn(steps, 1, H, dtype=torch.float64), h0, w, w, None, None),
                         (False,))
     assert len(cuda_graphs._cache) == 3
     # the most recent signatures stayed: running T=5 again replays, T=1 captures anew
     before = stand_in_graphs.captures
-    cuda_graphs.run(fused._rnn_aten_forward, (torch.randn(5, 1, H, dtype=torch.float64), h0, w, w, None, None), (False,))
+    cuda_graphs.run(rnn.aten_forward, (torch.randn(5, 1, H, dtype=torch.float64), h0, w, w, None, None), (False,))
     assert stand_in_graphs.captures == before
-    cuda_graphs.run(fused._rnn_aten_forward, (torch.randn(1, 1, H, dtype=torch.float64), h0, w, w, None, None), (False,))
+    cuda_graphs.run(rnn.aten_forward, (torch.randn(1, 1, H, dtype=torch.float64), h0, w, w, None, None), (False,))
     assert stand_in_graphs.captures == before + 1
 
 
@@ -183,11 +183,11 @@ def test_inference_mode_calls_run_eagerly_so_later_training_calls_can_capture(st
     w = torch.randn(H, H, dtype=torch.float64)
     h0 = torch.zeros(B, H, dtype=torch.float64)
     with torch.inference_mode():
-        cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))
+        cuda_graphs.run(rnn.aten_forward, (x, h0, w, w, None, None), (False,))
     assert stand_in_graphs.captures == 0
-    out = cuda_graphs.run(fused._rnn_aten_forward, (x, h0, w, w, None, None), (False,))
+    out = cuda_graphs.run(rnn.aten_forward, (x, h0, w, w, None, None), (False,))
     assert stand_in_graphs.captures == 1
-    torch.testing.assert_close(out[2], fused._rnn_aten_forward(x, h0, w, w, None, None, False)[2])
+    torch.testing.assert_close(out[2], rnn.aten_forward(x, h0, w, w, None, None, False)[2])
 
 
 def test_double_backward_is_refused_clearly(stand_in_graphs):

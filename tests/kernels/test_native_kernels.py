@@ -1,4 +1,4 @@
-"""The fused C gate kernels (seqmodels/functional/native.py) give the same numbers as the ATen-op path
+"""The fused C gate kernels (seqmodels/kernels/loader.py) give the same numbers as the ATen-op path
 and the readable reference BPTT, and the library works without them."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch
 from tests.helpers import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward
-from seqmodels.kernels import functions as fused
+from seqmodels.kernels import common, gru_sequence, lstm_sequence, rnn_sequence
 from seqmodels.kernels import loader as native
 from seqmodels.utils.checks import step_mask
 
@@ -49,9 +49,9 @@ def weights(kind: str, I: int, H: int, dtype=torch.float64):
 def sequence(kind, x, h0, c0, w, mask):
     """``[out, h_n, c_n]`` of the fused LSTM, ``[out, h_n]`` of the fused GRU (which ignores c0)."""
     if kind == "lstm":
-        out, (h, c) = fused.lstm_sequence(x, h0, c0, *w, mask)
+        out, (h, c) = lstm_sequence(x, h0, c0, *w, mask)
         return [out, h, c]
-    out, h = fused.gru_sequence(x, h0, *w, mask)
+    out, h = gru_sequence(x, h0, *w, mask)
     return [out, h]
 
 
@@ -143,10 +143,10 @@ def test_gradcheck(path, kind, lengths):
     h0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     c0 = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     if kind == "lstm":
-        fn = lambda *a: fused.lstm_sequence(*a, mask)[0]  # noqa: E731
+        fn = lambda *a: lstm_sequence(*a, mask)[0]  # noqa: E731
         args = (x, h0, c0, *w)
     else:
-        fn = lambda *a: fused.gru_sequence(*a, mask)[0]  # noqa: E731
+        fn = lambda *a: gru_sequence(*a, mask)[0]  # noqa: E731
         args = (x, h0, *w)
     assert torch.autograd.gradcheck(fn, args)
 
@@ -185,8 +185,6 @@ def test_float32_native_equals_aten(monkeypatch, kind, lengths, loops):
 def test_backward_scratch_is_reused_and_never_returned(kind, lengths):
     """The backward's (T, B, 4H) gate gradients live in one reused buffer per thread: consecutive backward
     calls give the same gradients as fresh ones would, and no gradient handed back is a view of it."""
-    from seqmodels.kernels import loops as native_loops
-
     T, B, I, H = 6, 3, 4, 5
     w = weights(kind, I, H, torch.float64)
     x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
@@ -194,10 +192,10 @@ def test_backward_scratch_is_reused_and_never_returned(kind, lengths):
     c0 = torch.randn(B, H, dtype=torch.float64, requires_grad=True)
     d_out, d_h, d_c = (torch.randn(T, B, H, dtype=torch.float64) for _ in range(3))
     first = run(kind, x, h0, c0, w, d_out, d_h, d_c, lengths)
-    buffer = native_loops._scratch.buffers[f"{kind}_backward"]
+    buffer = common._scratch.buffers[f"{kind}_backward"]
     start, end = buffer.data_ptr(), buffer.data_ptr() + buffer.numel() * buffer.element_size()
     second = run(kind, x, h0, c0, w, 2 * d_out, 2 * d_h, 2 * d_c, lengths)  # same shapes: the buffer again
-    assert native_loops._scratch.buffers[f"{kind}_backward"].data_ptr() == start
+    assert common._scratch.buffers[f"{kind}_backward"].data_ptr() == start
     for a, b in zip(first[1], second[1]):
         torch.testing.assert_close(b, 2 * a, rtol=1e-12, atol=1e-12)  # linear in the incoming gradient
         storage = b.untyped_storage()
@@ -261,11 +259,9 @@ def test_loading_keeps_denormals():
 @pytest.mark.parametrize("chunk_steps", [1, 2, 8], ids=lambda n: f"chunk{n}")
 def test_inference_matches_reference(path, monkeypatch, kind, lengths, chunk_steps):
     """Without autograd the loops keep nothing for backward and project the input a few steps at a time."""
-    from seqmodels.kernels import loops as native_loops
-
     T, B, I, H = 5, 3, 4, 6
     G = (4 if kind == "lstm" else 3) * H
-    monkeypatch.setattr(native_loops, "INFERENCE_CHUNK_BYTES", chunk_steps * B * G * 8)  # float64
+    monkeypatch.setattr(common, "INFERENCE_CHUNK_BYTES", chunk_steps * B * G * 8)  # float64
     w = [p.detach() for p in weights(kind, I, H)]
     x = torch.randn(B, T, I, dtype=torch.float64).transpose(0, 1)  # batch-first input, time-major view
     h0, c0 = torch.randn(B, H, dtype=torch.float64), torch.randn(1, H, dtype=torch.float64).expand(B, H)
@@ -344,7 +340,7 @@ def test_rnn_c_loop_equals_aten(monkeypatch, nonlinearity, B):
     for switch in ("1", "0"):
         monkeypatch.setenv(native.LOOPS_SWITCH, switch)
         inputs = [t.clone().requires_grad_() for t in (x, h0, w_ih, w_hh, b_ih, b_hh)]
-        out, h = fused.rnn_sequence(*inputs, None, nonlinearity)
+        out, h = rnn_sequence(*inputs, None, nonlinearity)
         grads = torch.autograd.grad((out * d_out).sum() + (h * d_h).sum(), inputs)
         results[switch] = [out, h, *grads]
     for a, b in zip(results["1"], results["0"]):

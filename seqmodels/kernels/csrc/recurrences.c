@@ -1,4 +1,4 @@
-/* Fused per-step gate math of the `custom` backend on CPU (seqmodels/functional/native.py).
+/* Fused per-step gate math of the `custom` backend on CPU (seqmodels/kernels/loader.py).
  *
  * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
  * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns expf/expm1f/tanh into glibc's libmvec calls).

@@ -219,10 +219,10 @@ void NAME(gru_bwd_masked)(long B, long H, const T *gates, const T *n, const T *h
 }
 
 /* ------------------------------------------------------------------------------- whole time loops
- * The loops of native_loops.py moved into C: per step one GEMM through the process's BLAS (torch's own
- * sgemm_/dgemm_) and one step kernel, with no Python or ATen dispatch in between (10-20 us a step at small
- * batches). `blas` holds four function addresses: ?gemm_, then MKL's ?GEMM_PACK_GET_SIZE, ?GEMM_PACK and
- * ?GEMM_COMPUTE, or three NULLs where that packed API is absent. */
+ * The Python-driven step loops of kernels/lstm.py and kernels/gru.py moved into C: per step one GEMM through
+ * the process's BLAS (torch's own sgemm_/dgemm_) and one step kernel, with no Python or ATen dispatch in
+ * between (10-20 us a step at small batches). `blas` holds four function addresses: ?gemm_, then MKL's
+ * ?GEMM_PACK_GET_SIZE, ?GEMM_PACK and ?GEMM_COMPUTE, or three NULLs where that packed API is absent. */
 
 /* Row-major C (M, N) = A (M, K) B (K, N) + beta C with a column-major (Fortran) ?gemm_: Cᵀ = Bᵀ Aᵀ. */
 static void NAME(gemm_rows)(NAME(gemm_fn) gemm, long M, long N, long K, const T *A, long lda, const T *Bm,
@@ -466,7 +466,7 @@ void NAME(rnn_bwd_loop)(long steps, long B, long H, const void *const *blas, con
 }
 
 /* C (M, N) = A (M, K) B (K, N), all row-major and contiguous: the check that a BLAS found at run time is
- * called correctly (native.py compares it with torch.mm before using the loops above). */
+ * called correctly (loader.py compares it with torch.mm before using the loops above). */
 void NAME(gemm_check)(long M, long N, long K, const void *const *blas, const T *A, const T *Bm, T *C) {
     NAME(weight) wt;
     NAME(weight_open)(&wt, blas, M, N, K, Bm);
