@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..cells.base import RecurrentCell, State
-from .backends import check_backend, torch_forward, uses_torch
-from ..utils.checks import check_input, check_lengths
+from .backends import check_backend
 from .recurrent import Recurrent
+from .sequence import SequenceLayer
 
 
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -25,7 +25,7 @@ def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     return x.gather(0, idx)
 
 
-class Bidirectional(nn.Module):
+class Bidirectional(SequenceLayer):
     """Runs ``forward_cell`` left to right and ``backward_cell`` right to left.
 
     ``forward(x, state=None, lengths=None) -> (output, (state_fwd, state_bwd))``
@@ -35,6 +35,8 @@ class Bidirectional(nn.Module):
     The reverse direction reverses *within each sequence's length*, so for a padded sequence
     it starts at its last real step, as ``pack_padded_sequence`` does.
     """
+
+    bidirectional = True
 
     def __init__(
         self, forward_cell: RecurrentCell, backward_cell: RecurrentCell, batch_first: bool = False, backend: str = "auto"
@@ -52,24 +54,21 @@ class Bidirectional(nn.Module):
         self.backend = check_backend(backend)
 
     @property
+    def input_size(self) -> int:
+        return self.forward_layer.cell.input_size
+
+    @property
     def output_size(self) -> int:
         return 2 * self.forward_layer.cell.hidden_size
 
-    def forward(
-        self, x: Tensor, state: tuple[State, State] | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, tuple[State, State]]:
-        check_input(x, self.forward_layer.cell.input_size)
-        if self.batch_first:
-            x = x.transpose(0, 1)  # (T, B, I)
-        lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
-        cells = [self.forward_layer.cell, self.backward_layer.cell]
-        if uses_torch(self.backend, cells, x, lengths):
-            output, states = torch_forward(cells, 1, True, x, None if state is None else list(state), lengths,
-                                           0.0, self.training)
-            state = (states[0], states[1])
-        else:
-            output, state = self.unroll(x, state, lengths)
-        return (output.transpose(0, 1) if self.batch_first else output), state
+    def cells(self) -> list[RecurrentCell]:
+        return [self.forward_layer.cell, self.backward_layer.cell]
+
+    def _state_list(self, state: tuple[State, State] | None) -> list[State] | None:
+        return None if state is None else list(state)
+
+    def _from_state_list(self, states: list[State]) -> tuple[State, State]:
+        return states[0], states[1]
 
     def unroll(
         self, x: Tensor, state: tuple[State, State] | None, lengths: Tensor | None

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..cells.base import RecurrentCell, State
+from ..utils.checks import step_mask
 from ..utils.state import map_state
-from .backends import check_backend, fused_sequence, torch_forward, uses_torch
-from ..utils.checks import check_input, check_lengths, step_mask
+from .backends import check_backend, fused_sequence
+from .sequence import SequenceLayer
 
 
-class Recurrent(nn.Module):
+class Recurrent(SequenceLayer):
     """Unrolls ``cell`` over a sequence.
 
     ``forward(x, state=None, lengths=None) -> (output, final_state)``
@@ -35,22 +36,21 @@ class Recurrent(nn.Module):
         self.backend = check_backend(backend)
 
     @property
+    def input_size(self) -> int:
+        return self.cell.input_size
+
+    @property
     def output_size(self) -> int:
         return self.cell.hidden_size
 
-    def forward(self, x: Tensor, state: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor, State]:
-        check_input(x, self.cell.input_size)
-        if self.batch_first:
-            x = x.transpose(0, 1)  # (T, B, I)
-        T, B = x.shape[0], x.shape[1]
-        lengths = check_lengths(lengths, B, T, x.device)
-        if uses_torch(self.backend, [self.cell], x, lengths):
-            output, states = torch_forward([self.cell], 1, False, x, None if state is None else [state], lengths,
-                                           0.0, self.training)
-            state = states[0]
-        else:
-            output, state = self.unroll(x, state, lengths)
-        return (output.transpose(0, 1) if self.batch_first else output), state
+    def cells(self) -> list[RecurrentCell]:
+        return [self.cell]
+
+    def _state_list(self, state: State | None) -> list[State] | None:
+        return None if state is None else [state]
+
+    def _from_state_list(self, states: list[State]) -> State:
+        return states[0]
 
     def unroll(self, x: Tensor, state: State | None, lengths: Tensor | None) -> tuple[Tensor, State]:
         """Our own (``custom``) unroll on validated inputs: x (T, B, I) -> (T, B, H), final state.

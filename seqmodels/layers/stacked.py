@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, RecurrentCell, State
-from ..utils.checks import check_input, check_lengths, check_positive_int, check_probability
-from .backends import check_backend, torch_forward, uses_torch
+from ..utils.checks import check_positive_int, check_probability
+from .backends import check_backend
 from .bidirectional import Bidirectional
 from .recurrent import Recurrent
+from .sequence import SequenceLayer
 
 
-class Stacked(nn.Module):
+class Stacked(SequenceLayer):
     """``num_layers`` recurrent layers, each optionally bidirectional, dropout between layers.
 
     Args:
@@ -75,45 +76,40 @@ class Stacked(nn.Module):
 
     def cells(self) -> list[RecurrentCell]:
         """The L*D cells in torch's order (layer-major, forward before reverse)."""
-        out = []
-        for layer in self.layers:
-            if isinstance(layer, Bidirectional):
-                out += [layer.forward_layer.cell, layer.backward_layer.cell]
-            else:
-                out.append(layer.cell)
-        return out
+        return [cell for layer in self.layers for cell in layer.cells()]
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> list[State]:
         return [c.init_state(batch_size, device, dtype) for c in self.cells()]
 
-    def forward(
-        self, x: Tensor, state: Sequence[State] | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, list[State]]:
-        check_input(x, self.input_size)
-        if self.batch_first:
-            x = x.transpose(0, 1)  # (T, B, I)
-        lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
-        D = self.num_directions
-        if state is not None and len(state) != self.num_layers * D:
-            raise ValueError(f"state must hold num_layers*num_directions={self.num_layers * D} states, got {len(state)}")
-        cells = self.cells()
-        if uses_torch(self.backend, cells, x, lengths):
-            output, final = torch_forward(cells, self.num_layers, self.bidirectional, x, state, lengths,
-                                          self.dropout, self.training)
-            return (output.transpose(0, 1) if self.batch_first else output), final
-        final = []
+    def _state_list(self, state: Sequence[State] | None) -> list[State] | None:
+        if state is None:
+            return None
+        if len(state) != self.num_layers * self.num_directions:
+            raise ValueError(
+                f"state must hold num_layers*num_directions={self.num_layers * self.num_directions} states, "
+                f"got {len(state)}"
+            )
+        return list(state)
+
+    def _from_state_list(self, states: list[State]) -> list[State]:
+        return states
+
+    def unroll(self, x: Tensor, state: Sequence[State] | None, lengths: Tensor | None) -> tuple[Tensor, list[State]]:
+        """Our own (``custom``) unroll, layer by layer, on validated time-major inputs:
+        x (T, B, I) -> (T, B, D*H), the L*D final states; dropout between layers in training."""
+        final: list[State] = []
         for index, layer in enumerate(self.layers):
             if index > 0 and self.dropout > 0.0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
             if state is None:
                 layer_state = None
-            elif D == 2:
+            elif self.bidirectional:
                 layer_state = (state[2 * index], state[2 * index + 1])
             else:
                 layer_state = state[index]
             x, layer_state = layer.unroll(x, layer_state, lengths)
-            final.extend(layer_state if D == 2 else [layer_state])
-        return (x.transpose(0, 1) if self.batch_first else x), final
+            final.extend(layer_state if self.bidirectional else [layer_state])
+        return x, final
 
     def step(self, x: Tensor, state: Sequence[State] | None = None) -> tuple[Tensor, list[State]]:
         """One time step through every layer, for generation: x (B, I) -> (top output (B, H), states).
