@@ -42,14 +42,12 @@ Three tiers of loop, chosen per call:
 3. **ATen-op loops** (no compiler, ``SEQMODELS_NATIVE=0``, ``torch.compile``, GPU).
 
 Tier 2 earns its place. It is not a dead fallback: every CPU LSTM/GRU call of ``custom`` without gradients
-runs it, and the ``fwd`` rows of ``custom`` in ``docs/PERFORMANCE.md`` are its timings (GRU 1.15-1.49× of
-``torch.nn``; LSTM 0.75-0.86×, which is why ``auto`` runs float32 LSTM inference on oneDNN). It is also
-faster than the tier below it that would replace it: on the 2-core development machine, one thread, paired
-alternating rounds (medians of the per-round ratios), the ATen-op loop took 1.24-1.38× its time for inference
-and 1.21-1.61× for training (word and char shapes, LSTM and GRU), while the C time loops gained only
-1.04-1.23× over it. And it costs little: the step kernels are the C loops' own, so it adds only the
-Python-driven branches of the ``c_loop_*`` drivers, which the ``native-python-loops`` test parameter checks
-against the reference BPTT in float64.
+runs it, and the ``fwd`` rows of ``custom`` in ``docs/PERFORMANCE.md`` are its timings (faster than
+``torch.nn`` for the GRU, slower for the LSTM, which is why ``auto`` runs float32 LSTM inference on oneDNN).
+It is also faster than the ATen-op loop that would replace it, for inference and training, by more than the
+C time loops gain over it (the measurements: ``docs/PERFORMANCE.md``, "The three loop tiers"). And it costs
+little: the step kernels are the C loops' own, so it adds only the Python-driven branches of the ``c_loop_*``
+drivers, which the ``native-python-loops`` test parameter checks against the reference BPTT in float64.
 """
 
 from .common import needs_grad

@@ -40,7 +40,8 @@ def input_projection(x: Tensor, weight_ih: Tensor, bias: Tensor | None, out: Ten
 
 
 def transposed(weight_hh: Tensor) -> Tensor:
-    """``W_hhᵀ`` (H, G·H), contiguous: the per-step GEMM ``h W_hhᵀ`` runs 10-30 % faster than on the view."""
+    """``W_hhᵀ`` (H, G·H), contiguous: the per-step GEMM ``h W_hhᵀ`` is faster on it than on the transposed
+    view (measured: ``docs/PERFORMANCE.md``)."""
     return weight_hh.t().contiguous()
 
 
@@ -83,11 +84,10 @@ def scratch(name: str, like: Tensor, *shape: int) -> Tensor:
     For big temporaries that live only inside one call — the backward's gate gradients (T, B, 4H), the
     GRU forward's input projection (T, B, 3H): a fresh buffer that size (tens of MB) comes straight from
     the OS and page-faults on first touch every call (glibc maps allocations above 32 MB anew each time)
-    — 7 ms for a (128, 64, 1024) float32 buffer here, about 5 % of a char-shape layer's
-    forward+backward. One buffer per name and thread is kept and grows when a call needs more (a smaller
-    call, e.g. a short last batch, uses its front); nothing that outlives the autograd Function's forward or
-    backward call may be a view of it (those Functions are once-differentiable, so no double-backward graph
-    keeps one either).
+    — a cost ``docs/PERFORMANCE.md`` measures at the char shape. One buffer per name and thread is kept
+    and grows when a call needs more (a smaller call, e.g. a short last batch, uses its front); nothing
+    that outlives the autograd Function's forward or backward call may be a view of it (those Functions are
+    once-differentiable, so no double-backward graph keeps one either).
     """
     buffers = _scratch.__dict__.setdefault("buffers", {})
     buf = buffers.get(name)

@@ -221,7 +221,7 @@ void NAME(gru_bwd_masked)(long B, long H, const T *gates, const T *n, const T *h
 /* ------------------------------------------------------------------------------- whole time loops
  * The Python-driven step loops of kernels/lstm.py and kernels/gru.py moved into C: per step one GEMM through
  * the process's BLAS (torch's own sgemm_/dgemm_) and one step kernel, with no Python or ATen dispatch in
- * between (10-20 us a step at small batches). `blas` holds four function addresses: ?gemm_, then MKL's
+ * between (what that saved: docs/PERFORMANCE.md). `blas` holds four function addresses: ?gemm_, then MKL's
  * ?GEMM_PACK_GET_SIZE, ?GEMM_PACK and ?GEMM_COMPUTE, or three NULLs where that packed API is absent. */
 
 /* Row-major C (M, N) = A (M, K) B (K, N) + beta C with a column-major (Fortran) ?gemm_: Cᵀ = Bᵀ Aᵀ. */
