@@ -181,7 +181,7 @@ class SequenceTask(pl.LightningModule):
         self._resume_rng = checkpoint.get(RNG_KEY)
 
     def on_train_start(self) -> None:
-        self._epoch_loss = None  # nothing left over from an interrupted fit
+        self._epoch_loss: torch.Tensor | None = None  # nothing left over from an interrupted fit
         # after the sanity check and the training loader's first iter(), as in the run that saved it
         rng, self._resume_rng = getattr(self, "_resume_rng", None), None
         if rng is not None:

@@ -7,6 +7,7 @@ improving) and ``CosineAnnealingLR``.
 
 from __future__ import annotations
 
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
@@ -40,8 +41,8 @@ class EpochDecay(LRScheduler):
         """The multiplier of the base rate during epoch ``epoch``."""
         return self.decay ** max(0, epoch + 1 - self.max_epoch_before_decay)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | Tensor]:
         return [base * self.factor(self.last_epoch) for base in self.base_lrs]
 
-    def _get_closed_form_lr(self) -> list[float]:
+    def _get_closed_form_lr(self) -> list[float | Tensor]:
         return self.get_lr()

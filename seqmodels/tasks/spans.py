@@ -95,6 +95,10 @@ class SpanF1(Metric):
     lists; ``compute()`` returns a tensor ``[precision, recall, F1]`` (fractions in [0, 1])."""
 
     full_state_update = False
+    # the states add_state registers: counts summed over the epoch (and over ranks)
+    correct: torch.Tensor
+    predicted: torch.Tensor
+    gold: torch.Tensor
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import torch
 from torch import Tensor, nn
@@ -91,6 +91,16 @@ class TaggingTask(SequenceTask):
         self.spans = nn.ModuleDict({s: SpanF1() for s in ("val", "test")})
         self._sample: tuple[list[str], list[str], list[str]] | None = None
 
+    # the metrics of a stage, typed (to the type checker an nn.ModuleDict holds plain nn.Modules)
+    def _loss(self, stage: str) -> MeanMetric:
+        return cast(MeanMetric, self.losses[stage])
+
+    def _accuracy(self, stage: str) -> MulticlassAccuracy:
+        return cast(MulticlassAccuracy, self.accuracy[f"{stage}_acc"])
+
+    def _span_f1(self, stage: str) -> SpanF1:
+        return cast(SpanF1, self.spans[stage])
+
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Logits (B, T, C)."""
         return self.model(inputs, lengths)[0]
@@ -105,23 +115,23 @@ class TaggingTask(SequenceTask):
         logits = self(inputs, lengths)
         loss = self.loss(logits, tags)
         tokens = int(lengths.sum())
-        self.accuracy["train_acc"].update(logits.detach().reshape(-1, self.num_classes), tags.reshape(-1))
+        self._accuracy("train").update(logits.detach().reshape(-1, self.num_classes), tags.reshape(-1))
         self.log_train_loss(loss, tokens)
-        self.log("train/acc", self.accuracy["train_acc"], on_step=False, on_epoch=True, batch_size=tokens)
+        self.log("train/acc", self._accuracy("train"), on_step=False, on_epoch=True, batch_size=tokens)
         return loss
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, tags = batch
         logits = self(inputs, lengths)
-        self.losses[stage].update(self.loss(logits, tags), int(lengths.sum()))
-        self.accuracy[f"{stage}_acc"].update(logits.reshape(-1, self.num_classes), tags.reshape(-1))
+        self._loss(stage).update(self.loss(logits, tags), int(lengths.sum()))
+        self._accuracy(stage).update(logits.reshape(-1, self.num_classes), tags.reshape(-1))
         predicted = logits.argmax(-1)  # (B, T)
         if self.label_names is not None:
             names = self.label_names
             pred_tags = [[names[i] for i in row[:n]] for row, n in zip(predicted.tolist(), lengths.tolist())]
             gold_tags = [[names[i] for i in row[:n]] for row, n in zip(tags.tolist(), lengths.tolist())]
             if self.span_f1:
-                self.spans[stage].update(pred_tags, gold_tags)
+                self._span_f1(stage).update(pred_tags, gold_tags)
             if stage == "val" and self._sample is None:
                 word_ids = inputs[0, : int(lengths[0])]
                 word_ids = word_ids if word_ids.dim() == 1 else word_ids[:, 0]  # channel 0: words; then features
@@ -136,16 +146,16 @@ class TaggingTask(SequenceTask):
         self._eval_step(batch, "test")
 
     def _log_epoch(self, stage: str) -> None:
-        if not self.losses[stage].update_called:
+        if not self._loss(stage).update_called:
             return
         # compute() already reduced over ranks; sync_dist=True only keeps Lightning from warning
-        self.log(f"{stage}/loss", self.losses[stage].compute(), prog_bar=True, sync_dist=True)
-        self.log(f"{stage}/acc", self.accuracy[f"{stage}_acc"].compute(), prog_bar=not self.span_f1, sync_dist=True)
-        self.losses[stage].reset()
-        self.accuracy[f"{stage}_acc"].reset()
+        self.log(f"{stage}/loss", self._loss(stage).compute(), prog_bar=True, sync_dist=True)
+        self.log(f"{stage}/acc", self._accuracy(stage).compute(), prog_bar=not self.span_f1, sync_dist=True)
+        self._loss(stage).reset()
+        self._accuracy(stage).reset()
         if self.span_f1:
-            precision, recall, f1 = self.spans[stage].compute().tolist()
-            self.spans[stage].reset()
+            precision, recall, f1 = self._span_f1(stage).compute().tolist()
+            self._span_f1(stage).reset()
             self.log(f"{stage}/f1", f1, prog_bar=True, sync_dist=True)
             self.log(f"{stage}/precision", precision, sync_dist=True)
             self.log(f"{stage}/recall", recall, sync_dist=True)

@@ -133,10 +133,14 @@ class TranslationTask(SequenceTask):
             self._encoder_object = TranslationEncoder.from_dict(self.encoder_dict)
         return self._encoder_object
 
-    def _target_pad(self) -> int:
-        if self.encoder is None:
+    def _require_encoder(self) -> TranslationEncoder:
+        encoder = self.encoder
+        if encoder is None:
             raise ValueError("TranslationTask needs the TranslationEncoder (encoder=..., or a data module with one)")
-        return self.encoder.pad_index
+        return encoder
+
+    def _target_pad(self) -> int:
+        return self._require_encoder().pad_index
 
     # -------------------------------------------------------------------- steps
     def loss(self, logits: Tensor, target_out: Tensor, label_smoothing: float = 0.0) -> Tensor:
@@ -162,7 +166,7 @@ class TranslationTask(SequenceTask):
         if stage == "val" and not self.val_bleu:
             return
         beam = self.val_beam_size if stage == "val" else self.test_beam_size
-        encoder = self.encoder
+        encoder = self._require_encoder()
         steps = self.max_length or default_max_length(batch.source_lengths)
         hyps = decode(self.model, batch.source, batch.source_lengths, encoder.bos_index, encoder.eos_index, beam, steps, self.length_penalty)
         texts = [encoder.decode(tokens) for tokens in hyps.tokens]
@@ -225,7 +229,7 @@ class TranslationTask(SequenceTask):
 
     def predict_step(self, batch: TranslationBatch, batch_idx: int) -> list[str]:
         """Translations of the batch's sources (beam ``test_beam_size``)."""
-        encoder = self.encoder
+        encoder = self._require_encoder()
         steps = self.max_length or default_max_length(batch.source_lengths)
         hyps = decode(self.model, batch.source, batch.source_lengths, encoder.bos_index, encoder.eos_index,
                       self.test_beam_size, steps, self.length_penalty)
