@@ -93,8 +93,7 @@ class RNNBase(nn.Module):
                 UserWarning,
                 stacklevel=2,
             )
-        self.batch_first = batch_first
-        self.stack = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=False,
+        self.stack = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=batch_first,
                              backend=backend)
         sizes = {repr(c.state_size) for c in self.stack.cells()}
         if len(sizes) != 1:
@@ -118,6 +117,15 @@ class RNNBase(nn.Module):
     @property
     def bidirectional(self) -> bool:
         return self.stack.bidirectional
+
+    @property
+    def batch_first(self) -> bool:
+        """Whether ``input`` and ``output`` are (B, T, ·); the stack does the layout. Settable."""
+        return self.stack.batch_first
+
+    @batch_first.setter
+    def batch_first(self, value: bool) -> None:
+        self.stack.batch_first = value
 
     @property
     def num_directions(self) -> int:
@@ -197,19 +205,17 @@ class RNNBase(nn.Module):
             raise ValueError(
                 f"input has {input.shape[-1]} features (shape {tuple(input.shape)}), expected input_size={self.input_size}"
             )
-        if input.dim() == 2:
-            if lengths is not None:
-                raise ValueError("lengths must be None for an unbatched (2-D) input")
-            x = input.unsqueeze(1)  # (T, 1, I)
-            state = self._unstack_hx(hx, batch_size=1, unbatched=True)
-            output, final = self.stack(x, state)
-            return output.squeeze(1), map_state(lambda t: t.squeeze(1), self._stack_states(final))
-        x = input.transpose(0, 1) if self.batch_first else input  # (T, B, I)
-        state = self._unstack_hx(hx, batch_size=x.shape[1], unbatched=False)
-        output, final = self.stack(x, state, lengths)  # (T, B, D*H)
-        if self.batch_first:
-            output = output.transpose(0, 1)  # (B, T, D*H)
-        return output, self._stack_states(final)
+        batched = input.dim() == 3
+        if not batched and lengths is not None:
+            raise ValueError("lengths must be None for an unbatched (2-D) input")
+        batch_dim = 0 if self.batch_first else 1
+        x = input if batched else input.unsqueeze(batch_dim)  # a batch of one
+        state = self._unstack_hx(hx, batch_size=x.shape[batch_dim], unbatched=not batched)
+        output, final = self.stack(x, state, lengths)  # the input's layout, D*H features
+        h_n = self._stack_states(final)
+        if batched:
+            return output, h_n
+        return output.squeeze(batch_dim), map_state(lambda t: t.squeeze(1), h_n)
 
     def _forward_packed(
         self, packed: PackedSequence, hx: State | None, lengths: Tensor | None
@@ -217,16 +223,18 @@ class RNNBase(nn.Module):
         """Unpack, run with lengths (original batch order), repack with the input's indices."""
         if lengths is not None:
             raise ValueError("lengths must be None for a PackedSequence input (it carries its own)")
-        x, seq_lengths = pad_packed_sequence(packed)  # (T, B, I), lengths (B,) on CPU, original order
+        batch_dim = 0 if self.batch_first else 1
+        # (T, B, I) or (B, T, I) as the stack expects; lengths (B,) on CPU, original order
+        x, seq_lengths = pad_packed_sequence(packed, batch_first=self.batch_first)
         if x.shape[-1] != self.input_size:
             raise ValueError(f"input has {x.shape[-1]} features, expected input_size={self.input_size}")
-        state = self._unstack_hx(hx, batch_size=x.shape[1], unbatched=False)
-        output, final = self.stack(x, state, seq_lengths)  # (T, B, D*H)
+        state = self._unstack_hx(hx, batch_size=x.shape[batch_dim], unbatched=False)
+        output, final = self.stack(x, state, seq_lengths)  # D*H features
         if packed.sorted_indices is not None:
             order = packed.sorted_indices
-            output = output.index_select(1, order)  # (T, B, D*H) in decreasing-length order
+            output = output.index_select(batch_dim, order)  # in decreasing-length order
             seq_lengths = seq_lengths[order.cpu()]
-        repacked = pack_padded_sequence(output, seq_lengths, enforce_sorted=True)
+        repacked = pack_padded_sequence(output, seq_lengths, batch_first=self.batch_first, enforce_sorted=True)
         out = PackedSequence(repacked.data, repacked.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
         return out, self._stack_states(final)
 
