@@ -4,7 +4,7 @@
 :class:`~seqmodels.layers.Bidirectional` and :class:`~seqmodels.layers.Stacked`. Its ``forward``
 
 1. checks that x is 3-D with ``input_size`` features,
-2. makes it time-major, (B, T, I) -> (T, B, I), when ``batch_first`` (the only place that reads it),
+2. makes it time-major, (B, T, I) -> (T, B, I), when ``batch_first`` (the one place the layout changes),
 3. checks ``lengths`` (B,), integers in [1, T],
 4. runs the layer's cells on torch's kernel when the backend says so
    (:func:`~seqmodels.layers.backends.uses_torch`), else the layer's own time-major ``unroll``,
