@@ -8,6 +8,11 @@ A user's own config folder (a new cell, data set or experiment) is searched too,
 ``hydra.searchpath=[…]`` on every command: each folder of ``$SEQMODELS_CONFIG_PATH`` (separated by
 ``os.pathsep``) and a ``configs/`` folder in the working directory, in that order, unless the command
 line sets ``hydra.searchpath`` itself.
+
+A user's mistake — a bad config value, an unknown option, a missing or undecodable file, a bad
+checkpoint — is printed as one block, ``error: <message>`` and a hint, with no Python traceback, and
+the command exits with status 2; ``HYDRA_FULL_ERROR=1`` shows the whole trace instead. Anything else is
+a bug and keeps its traceback (status 1).
 """
 
 from __future__ import annotations
@@ -16,13 +21,23 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import hydra
+from hydra.errors import CompactHydraException, HydraException, MissingConfigException
 from omegaconf import DictConfig
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from .instantiate import ConfigTypeError
 
 VERSION_BASE = "1.3"
 CONFIG_PATH_ENV = "SEQMODELS_CONFIG_PATH"
+FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
+_USER_FULL_ERROR_ENV = "_SEQMODELS_USER_HYDRA_FULL_ERROR"  # HYDRA_FULL_ERROR as the user set it
+USER_ERROR_STATUS = 2
+# what a user's mistake raises: our named checks (ValueError, FileNotFoundError), a decoding error, a config
+# value of the wrong type, and Hydra's and OmegaConf's own errors about the command line and the configs
+USER_ERRORS = (ValueError, OSError, ConfigTypeError, CompactHydraException, OmegaConfBaseException)
 
 
 def _config_dir() -> Path:
@@ -59,15 +74,77 @@ def with_user_configs(argv: list[str], folders: list[Path]) -> list[str]:
     return [*argv, "hydra.searchpath=[" + ",".join(f"file://{f}" for f in folders) + "]"]
 
 
+def hint(error: BaseException) -> str:
+    """One line telling the user what to do next, in the command line's own terms."""
+    if isinstance(error, UnicodeDecodeError):
+        return "the file is not UTF-8: name its encoding, e.g. data.encoding=latin-1"
+    if isinstance(error, MissingConfigException):
+        return "--help lists every config group and its options; --cfg job prints the composed config"
+    if isinstance(error, MissingMandatoryValue):
+        return "give it on the command line, e.g. ckpt_path=logs/<name>/<time>/checkpoints/last.ckpt"
+    if isinstance(error, (HydraException, OmegaConfBaseException)):
+        return "overrides are key=value, group=option, +key=value (add) or ~key (remove); --cfg job shows the config"
+    if isinstance(error, FileNotFoundError):
+        return "relative paths start at the working directory; data sets are read under paths.data_dir ($SEQMODELS_DATA_DIR)"
+    return "fix the value named above on the command line (key=value); --cfg job prints the composed config"
+
+
+def report(error: BaseException) -> str:
+    """The block printed for a user's mistake."""
+    message = str(error).strip() or type(error).__name__
+    message = message.split("\nConfig search path:")[0].rstrip()  # Hydra's own folders: not the user's business
+    if isinstance(error, UnicodeDecodeError) and not message.startswith(str(getattr(error, "filename", ""))):
+        message = f"cannot decode the file as {error.encoding}: {message}"
+    return f"error: {message}\nhint: {hint(error)} (HYDRA_FULL_ERROR=1 shows the full trace)"
+
+
+def exit_with_report(error: BaseException) -> NoReturn:
+    print(report(error), file=sys.stderr, flush=True)
+    raise SystemExit(USER_ERROR_STATUS) from None
+
+
+def full_trace_wanted() -> bool:
+    """Whether the user asked for whole tracebacks (``HYDRA_FULL_ERROR=1`` before the command started)."""
+    return os.environ.get(_USER_FULL_ERROR_ENV, os.environ.get(FULL_ERROR_ENV)) == "1"
+
+
+def run_reporting_user_errors(app: Callable[[], Any]) -> Any:
+    """Run a Hydra app; a user's mistake in the command line or the configs becomes :func:`report` on stderr
+    and exit status 2 (mistakes found while the job runs are reported by :func:`hydra_command`'s job)."""
+    os.environ.setdefault(_USER_FULL_ERROR_ENV, os.environ.get(FULL_ERROR_ENV, ""))
+    os.environ[FULL_ERROR_ENV] = "1"  # Hydra re-raises its own errors instead of printing a trace
+    try:
+        return app()
+    except USER_ERRORS as error:
+        if full_trace_wanted():
+            raise
+        exit_with_report(error)
+    finally:
+        os.environ[FULL_ERROR_ENV] = os.environ.pop(_USER_FULL_ERROR_ENV)
+        if not os.environ[FULL_ERROR_ENV]:
+            del os.environ[FULL_ERROR_ENV]
+
+
 def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], Any]], Callable[[], Any]]:
     """``hydra.main`` over ``CONFIG_DIR/<config_name>.yaml`` that also searches the user's config folders."""
 
     def wrap(run: Callable[[DictConfig], Any]) -> Callable[[], Any]:
-        app = hydra.main(version_base=VERSION_BASE, config_path=str(CONFIG_DIR), config_name=config_name)(run)
+        def job(cfg: DictConfig) -> Any:
+            try:
+                return run(cfg)
+            except USER_ERRORS as error:  # reported here, before Hydra adds its own "Error executing job" line
+                if full_trace_wanted():
+                    raise
+                exit_with_report(error)
+
+        app = hydra.main(version_base=VERSION_BASE, config_path=str(CONFIG_DIR), config_name=config_name)(job)
 
         def main() -> Any:
-            sys.argv[1:] = with_user_configs(sys.argv[1:], user_config_dirs())
-            return app()
+            def run_app() -> Any:
+                sys.argv[1:] = with_user_configs(sys.argv[1:], user_config_dirs())
+                return app()
+
+            return run_reporting_user_errors(run_app)
 
         main.__doc__ = run.__doc__
         return main

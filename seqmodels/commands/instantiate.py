@@ -36,6 +36,21 @@ TASK_SIZES = ("encoder", "num_classes", "label_names", "feature_vocabs")
 NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
 
 
+class ConfigTypeError(TypeError):
+    """A constructor's ``TypeError`` about a config value (a wrong type, an unknown key), with the key named:
+    a user's mistake, not a bug, so the console scripts report it in one line."""
+
+
+def _renamed(error: Exception, key: str, node: Any) -> Exception:
+    """``error`` as the same kind of exception with the config key in front of its message."""
+    kind = ConfigTypeError if isinstance(error, TypeError) else type(error)
+    message = _name_the_field(key, node, str(error))
+    try:
+        return kind(message)
+    except TypeError:  # an exception type with a constructor of its own (UnicodeDecodeError, ...)
+        return ValueError(message)
+
+
 def build(node: Any, key: str, **kwargs: Any) -> Any:
     """``hydra.utils.instantiate(node, **kwargs)``, re-raising the constructor's own error.
 
@@ -53,14 +68,14 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
             try:
                 return factory(config=config)
             except (ValueError, TypeError, FileNotFoundError) as error:
-                raise type(error)(_name_the_field(key, node, str(error))) from error
+                raise _renamed(error, key, node) from error
         return instantiate(node, **kwargs)
     except InstantiationException as error:
         cause = _root_cause(error)
         if isinstance(cause, MisconfigurationException):  # Lightning's name for a bad argument
             raise ValueError(_name_the_field(key, node, str(cause))) from error
         if isinstance(cause, (ValueError, TypeError, FileNotFoundError)) and not isinstance(cause, InstantiationException):
-            raise type(cause)(_name_the_field(key, node, str(cause))) from error
+            raise _renamed(cause, key, node) from error
         raise
 
 

@@ -264,6 +264,8 @@ def test_example_cell_trains_from_the_cli(tmp_path):
     )
     stored = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
     assert stored[CHECKPOINT_KEY]["config"]["model"]["cell"]["_target_"] == "my_cell.MinimalGatedCell"
+    run_log = (run_dir / "debug.log").read_text()  # the run's log file is named after the task (debug=fast)
+    assert "parameters" in run_log and "Trainer.fit` stopped" in run_log and "Last checkpoint:" in run_log
     # one layer of the two-gate cell: weight_hh is (2H, H)
     shapes = [tuple(v.shape) for k, v in stored["state_dict"].items() if k.endswith("weight_hh")]
     assert shapes == [(2 * TINY["model.hidden_size"], TINY["model.hidden_size"])]

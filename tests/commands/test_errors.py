@@ -1,0 +1,76 @@
+"""A user's mistake on the command line reads as one block — ``error:`` and a hint — with exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import torch
+from hydra.errors import MissingConfigException, OverrideParseException
+from omegaconf.errors import MissingMandatoryValue
+
+from seqmodels.commands.app import USER_ERROR_STATUS, report
+from seqmodels.commands.instantiate import ConfigTypeError
+from tests.helpers.configs import cli_env, script
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (ValueError("model.num_layers must be a positive integer, got 0"), "on the command line (key=value)"),
+        (FileNotFoundError("data/x.txt: no such file"), "paths.data_dir"),
+        (UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte"), "data.encoding=latin-1"),
+        (MissingConfigException("Could not find 'model/cell/nosuch'\nConfig search path:\n\tprovider=main"), "--help"),
+        (MissingMandatoryValue("Missing mandatory value: ckpt_path"), "ckpt_path=logs/"),
+        (OverrideParseException("x", "no viable alternative"), "+key=value"),
+        (ConfigTypeError("model (X): __init__() got an unexpected keyword argument 'nosuch'"), "key=value"),
+    ],
+)
+def test_each_kind_of_mistake_gets_a_block_with_a_hint(error, hint):
+    lines = report(error).splitlines()
+    assert lines[0].startswith("error: ") and lines[-1].startswith("hint: ")
+    assert hint in lines[-1] and "HYDRA_FULL_ERROR=1" in lines[-1]
+    assert "Config search path" not in report(error)
+
+
+def run(args: list[str], tmp_path, **env: str) -> subprocess.CompletedProcess:
+    environment = cli_env(**env)
+    if "HYDRA_FULL_ERROR" not in env:
+        environment.pop("HYDRA_FULL_ERROR")
+    return subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=180)
+
+
+class SystemCall:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("true",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("command", "args", "message"),
+    [
+        ("seqmodels-train", ["model/cell=nosuch"], "Could not find 'model/cell/nosuch'"),
+        ("seqmodels-train", ["model.num_layers=0", "debug=fast"], "model.num_layers must be a positive integer, got 0"),
+        ("seqmodels-train", ["model.nosuch=1"], "Could not override 'model.nosuch'"),
+        ("seqmodels-eval", [], "Missing mandatory value: ckpt_path"),
+        ("seqmodels-sample", ["ckpt_path=nosuch.ckpt"], "ckpt_path=nosuch.ckpt: no such file"),
+        ("seqmodels-sample", ["ckpt_path=evil.ckpt"], "holds pickled Python code, which was refused and not run"),
+    ],
+)
+def test_the_console_scripts_report_a_mistake_without_a_traceback(command, args, message, tmp_path):
+    torch.save({"seqmodels": SystemCall()}, tmp_path / "evil.ckpt")
+    result = run([script(command), *args], tmp_path)
+    assert result.returncode == USER_ERROR_STATUS, result.stderr[-2000:]
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "\nhint: " in result.stderr
+    assert "Traceback" not in result.stderr and "Error executing job" not in result.stderr
+    assert "weights_only=False" not in result.stderr
+
+
+@pytest.mark.slow
+def test_hydra_full_error_shows_the_whole_trace(tmp_path):
+    result = run([script("seqmodels-train"), "model.num_layers=0", "debug=fast"], tmp_path, HYDRA_FULL_ERROR="1")
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert "model.num_layers must be a positive integer, got 0" in result.stderr
