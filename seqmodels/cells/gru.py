@@ -1,4 +1,4 @@
-"""GRU cells: torch/cuDNN's form, the textbook form, and the seed article's simplified GRU."""
+"""GRU cells: torch/cuDNN's form, the textbook form, and the simplified GRU (update gate only)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class GRUCell(RecurrentCell):
 
 
 class SimplifiedGRUCell(RecurrentCell):
-    """The seed article's simplified GRU: one update gate, no reset gate.
+    """The simplified GRU: one update gate, no reset gate (the form taught before the full GRU).
 
         u  = σ(W_u [c, x] + b_u)
         c̃  = tanh(W_c [c, x] + b_c)

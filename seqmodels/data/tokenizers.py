@@ -1,6 +1,6 @@
 """Tokenizers: text -> list of token strings, and back.
 
-Kinds (the seed article's): characters, words (whitespace or a regex, optional lowercasing),
+Kinds: characters, words (whitespace or a regex, optional lowercasing),
 sentences, n-grams of any of those, and subword BPE (``seqmodels.data.bpe``). Every one is a
 :class:`~seqmodels.data.tokenizer_base.Tokenizer` (its interface is described there) and registers
 itself in :data:`TOKENIZERS` under its ``type_name``; :func:`tokenizer_from_dict` rebuilds one from
@@ -90,7 +90,7 @@ def split_sentences(text: str) -> list[str]:
     A sentence ends at ``.``, ``!`` or ``?`` (plus closing quotes/brackets) followed by whitespace
     and an upper-case letter or digit (optionally after an opening quote/bracket), and at every
     blank line. Sentences are returned stripped, empty ones dropped. Abbreviations such as
-    "Mr. Smith" are split too: this is the simple splitter of the seed article, not a trained one.
+    "Mr. Smith" are split too: a simple rule-based splitter, not a trained one.
     """
     parts: list[str] = []
     start = 0

@@ -7,6 +7,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h> /* aligned_alloc, free */
 #include <string.h>
 
 /* Rows are split over OpenMP threads (torch's own pool: the library links libgomp.so.1, which torch has
