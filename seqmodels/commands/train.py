@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 import warnings
@@ -41,6 +42,9 @@ from .instantiate import (
 )
 from .run_record import utc_now, write_result
 
+log = logging.getLogger(__name__)
+report_log = logging.getLogger("seqmodels.report")  # the run's log file only (configs/hydra/default.yaml)
+
 
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train (or resume, with ``cfg.ckpt_path``) the configured task; optionally test; print a summary.
@@ -60,8 +64,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # read with weights_only=True (clear errors, no code runs) before anything else; Lightning's load is weights_only too
     resume_from = load_checkpoint(ckpt_path) if ckpt_path else None
 
+    log.info("run %s: output in %s%s", cfg.get("name"), cfg.paths.output_dir, f", resuming {ckpt_path}" if ckpt_path else "")
     datamodule = setup_data(cfg, "fit")
     model, task = build_model_and_task(cfg, datamodule)
+    log.info("model %s: %s parameters", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}")
     if ckpt_path and resume_from is not None:
         check_resume(ckpt_path, resume_from, task)
         del resume_from
@@ -158,7 +164,9 @@ def _print_summary(result: Mapping[str, Any], cfg: DictConfig) -> None:
         lines.append(result["sample"])
         lines.append("-" * 72)
     lines.append("=" * 72)
-    print("\n".join(lines), flush=True)
+    text = "\n".join(lines)
+    print(text, flush=True)
+    report_log.info("%s", text)
 
 
 def find_checkpoint_callback(trainer: L.Trainer) -> ModelCheckpoint | None:
