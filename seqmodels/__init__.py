@@ -13,17 +13,17 @@ from .rnn import GRU, LSTM, RNN, RNNBase
 __version__ = "0.1.0"
 
 __all__ = [
-    "RNN",
     "GRU",
     "LSTM",
-    "RNNBase",
-    "RecurrentCell",
-    "RNNCell",
+    "RNN",
+    "Bidirectional",
     "GRUCell",
-    "SimplifiedGRUCell",
     "LSTMCell",
     "PeepholeLSTMCell",
+    "RNNBase",
+    "RNNCell",
     "Recurrent",
-    "Bidirectional",
+    "RecurrentCell",
+    "SimplifiedGRUCell",
     "Stacked",
 ]

@@ -12,6 +12,17 @@ from .wrapper import CellWrapper
 from .zoneout import Zoneout
 
 __all__ = [
-    "RecurrentCell", "State", "RNNCell", "GRUCell", "SimplifiedGRUCell", "LSTMCell", "PeepholeLSTMCell",
-    "LayerNormLSTMCell", "LayerNormGRUCell", "CellWrapper", "Zoneout", "VariationalDropout", "WeightDrop",
+    "CellWrapper",
+    "GRUCell",
+    "LSTMCell",
+    "LayerNormGRUCell",
+    "LayerNormLSTMCell",
+    "PeepholeLSTMCell",
+    "RNNCell",
+    "RecurrentCell",
+    "SimplifiedGRUCell",
+    "State",
+    "VariationalDropout",
+    "WeightDrop",
+    "Zoneout",
 ]

@@ -11,6 +11,7 @@ DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), `
 from .batching import BucketBatchSampler, SequenceDataset
 from .bpe import BPETokenizer
 from .classification import ClassificationDataModule, PadCollate
+from .conll import CoNLL2000, ConllCorpus, read_conll
 from .corpora import (
     IMDB,
     SST2,
@@ -27,6 +28,7 @@ from .corpora import (
 from .encoder import TextEncoder, build_vocab, one_hot
 from .language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
 from .synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
+from .tagging import TaggingDataModule
 from .token_cache import TokenCache
 from .tokenizers import (
     TOKENIZERS,
@@ -39,55 +41,59 @@ from .tokenizers import (
     split_sentences,
     tokenizer_from_dict,
 )
+from .translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
 from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
 
 __all__ = [
+    "BOS",
+    "EOS",
+    "IMDB",
+    "PAD",
+    "SST2",
     "TOKENIZERS",
-    "Tokenizer",
-    "CharTokenizer",
-    "WordTokenizer",
-    "SentenceTokenizer",
-    "NGramTokenizer",
+    "UNK",
+    "AddingProblem",
     "BPETokenizer",
+    "BucketBatchSampler",
+    "CharTokenizer",
+    "ClassificationCorpus",
+    "ClassificationDataModule",
+    "CoNLL2000",
+    "ConllCorpus",
+    "CopyMemory",
+    "ExampleCorpus",
+    "LanguageModelingDataModule",
+    "Multi30k",
+    "NGramTokenizer",
+    "PadCollate",
+    "ParallelCorpus",
+    "Parity",
+    "PennTreebank",
+    "PythonStdlibCorpus",
+    "SentenceTokenizer",
+    "SequenceDataset",
+    "StreamBatches",
+    "StringCorpus",
+    "SyntheticDataModule",
+    "SyntheticTask",
+    "TaggingDataModule",
+    "TextCorpus",
+    "TextEncoder",
+    "TinyShakespeare",
+    "TokenCache",
+    "Tokenizer",
+    "TranslationDataModule",
+    "TranslationEncoder",
+    "UEATimeSeries",
+    "Vocab",
+    "WikiText",
+    "WindowBatches",
+    "WordTokenizer",
+    "build_vocab",
+    "count_tokens",
     "ngrams",
+    "one_hot",
+    "read_conll",
     "split_sentences",
     "tokenizer_from_dict",
-    "Vocab",
-    "count_tokens",
-    "UNK",
-    "EOS",
-    "PAD",
-    "BOS",
-    "TextEncoder",
-    "build_vocab",
-    "one_hot",
-    "TextCorpus",
-    "ClassificationCorpus",
-    "PythonStdlibCorpus",
-    "TinyShakespeare",
-    "PennTreebank",
-    "WikiText",
-    "SST2",
-    "IMDB",
-    "UEATimeSeries",
-    "StringCorpus",
-    "ExampleCorpus",
-    "TokenCache",
-    "LanguageModelingDataModule",
-    "StreamBatches",
-    "WindowBatches",
-    "ClassificationDataModule",
-    "BucketBatchSampler",
-    "PadCollate",
-    "SequenceDataset",
-    "SyntheticTask",
-    "AddingProblem",
-    "CopyMemory",
-    "Parity",
-    "SyntheticDataModule",
 ]
-from .conll import CoNLL2000, ConllCorpus, read_conll
-from .tagging import TaggingDataModule
-__all__ += ["CoNLL2000", "ConllCorpus", "read_conll", "TaggingDataModule"]
-from .translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
-__all__ += ["Multi30k", "ParallelCorpus", "TranslationDataModule", "TranslationEncoder"]

@@ -20,8 +20,15 @@ from .lstm import LSTMCache, lstm_backward, lstm_forward
 from .rnn import RNNCache, rnn_backward, rnn_forward
 
 __all__ = [
-    "Grads", "LSTMGrads",
-    "RNNCache", "rnn_forward", "rnn_backward",
-    "LSTMCache", "lstm_forward", "lstm_backward",
-    "GRUCache", "gru_forward", "gru_backward",
+    "GRUCache",
+    "Grads",
+    "LSTMCache",
+    "LSTMGrads",
+    "RNNCache",
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
 ]

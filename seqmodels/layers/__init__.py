@@ -4,4 +4,4 @@ from .bidirectional import Bidirectional, reverse_padded
 from .recurrent import Recurrent
 from .stacked import Stacked
 
-__all__ = ["Recurrent", "Bidirectional", "Stacked", "reverse_padded"]
+__all__ = ["Bidirectional", "Recurrent", "Stacked", "reverse_padded"]

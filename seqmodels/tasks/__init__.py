@@ -5,9 +5,15 @@ from .classification import ClassificationTask
 from .language_modeling import LanguageModelingTask
 from .regression import RegressionTask
 from .schedulers import EpochDecay
-
-__all__ = ["SequenceTask", "LanguageModelingTask", "ClassificationTask", "RegressionTask", "EpochDecay"]
 from .tagging import TaggingTask
-__all__ += ["TaggingTask"]
 from .translation import TranslationTask
-__all__ += ["TranslationTask"]
+
+__all__ = [
+    "ClassificationTask",
+    "EpochDecay",
+    "LanguageModelingTask",
+    "RegressionTask",
+    "SequenceTask",
+    "TaggingTask",
+    "TranslationTask",
+]

@@ -15,17 +15,17 @@ from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
 from .timeseries import UEATimeSeries, read_ts
 
 __all__ = [
-    "TextCorpus",
-    "ClassificationCorpus",
-    "Remote",
-    "PythonStdlibCorpus",
-    "TinyShakespeare",
-    "PennTreebank",
-    "WikiText",
-    "StringCorpus",
-    "SST2",
     "IMDB",
-    "UEATimeSeries",
+    "SST2",
+    "ClassificationCorpus",
     "ExampleCorpus",
+    "PennTreebank",
+    "PythonStdlibCorpus",
+    "Remote",
+    "StringCorpus",
+    "TextCorpus",
+    "TinyShakespeare",
+    "UEATimeSeries",
+    "WikiText",
     "read_ts",
 ]
