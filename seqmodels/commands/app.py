@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -49,7 +49,7 @@ def _config_dir() -> Path:
 CONFIG_DIR = _config_dir()
 
 
-def user_config_dirs(cwd: Path | None = None, environ: dict[str, str] | None = None) -> list[Path]:
+def user_config_dirs(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> list[Path]:
     """The user's config folders that exist: ``$SEQMODELS_CONFIG_PATH``'s, then ``./configs``."""
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd

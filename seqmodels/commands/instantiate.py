@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import lightning as L
 import torch
@@ -157,7 +157,7 @@ def build_model_and_task(cfg: DictConfig, datamodule: Any) -> tuple[torch.nn.Mod
         for key, value in null_fields(cfg.model, sizes, MODEL_SIZES).items():
             cfg.model[key] = value
     model = build(cfg.model, "model")
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved = resolved_dict(cfg)
     resolved.pop("hydra", None)
     task_kwargs = null_fields(cfg.task, sizes, TASK_SIZES)
     task = build(cfg.task, "task", model=model, config=resolved, **task_kwargs)
@@ -186,7 +186,7 @@ def _build_group(group: DictConfig | None, key: str) -> list:
         if not isinstance(node, (DictConfig, Mapping)) or "_target_" not in node:
             log.warning("%s.%s has no _target_ (%s): skipped", key, name, short(node))
             continue
-        built.append(build(node, f"{key}.{name}"))
+        built.append(build(node, f"{key}.{name!s}"))
     return built
 
 
@@ -205,8 +205,12 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
 
 def hparams(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config without the bookkeeping sections, for the loggers' hyper-parameter tables."""
-    container = OmegaConf.to_container(cfg, resolve=True)
-    return {k: v for k, v in container.items() if k not in NOT_HPARAMS}
+    return {k: v for k, v in resolved_dict(cfg).items() if k not in NOT_HPARAMS}
+
+
+def resolved_dict(cfg: DictConfig) -> dict[str, Any]:
+    """``cfg`` as plain dicts and lists, interpolations resolved (a DictConfig's container is a dict)."""
+    return cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
 
 
 def int_option(cfg: DictConfig, key: str) -> int:
