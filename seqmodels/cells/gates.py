@@ -10,7 +10,7 @@ own (``cells/``), evaluated on the same ``input_projection`` the step receives.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor
@@ -21,7 +21,8 @@ from .lstm import LSTMCell
 from .peephole import PeepholeLSTMCell
 from .wrapper import CellWrapper
 
-GateFn = Callable[[RecurrentCell, Tensor, State], "dict[str, Tensor]"]
+# (cell, x_proj, state) -> gates; the cell is an instance of the class the function is keyed by in GATES
+GateFn = Callable[[Any, Tensor, State], "dict[str, Tensor]"]
 
 
 def _lstm(cell: LSTMCell, x_proj: Tensor, state: State) -> dict[str, Tensor]:
@@ -52,7 +53,7 @@ def _simplified_gru(cell: SimplifiedGRUCell, x_proj: Tensor, state: State) -> di
     return {"update": torch.sigmoid(pre_u)}
 
 
-GATES: dict[type, GateFn] = {
+GATES: dict[type[RecurrentCell], GateFn] = {
     LSTMCell: _lstm,
     PeepholeLSTMCell: _peephole,
     GRUCell: _gru,

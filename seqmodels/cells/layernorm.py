@@ -36,7 +36,8 @@ class _LayerNormCell(RecurrentCell):
         """Weights and biases uniform in ±1/√H as torch; layer-norm gains 1 and shifts 0."""
         super().reset_parameters()
         for module in self.children():
-            module.reset_parameters()
+            if isinstance(module, nn.LayerNorm):  # all of them
+                module.reset_parameters()
 
     def input_projection(self, x: Tensor) -> Tensor:
         out = _norm(nn.functional.linear(x, self.weight_ih), self.ln_ih)  # (..., G*H)

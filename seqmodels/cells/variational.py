@@ -66,6 +66,7 @@ class VariationalDropout(CellWrapper):
             return self.cell.step(x_proj, state)
         self.ensure_masks(x_proj.shape[0], x_proj)
         mask = self.hidden_mask
+        assert mask is not None  # hidden_dropout > 0: drawn by ensure_masks -> sample_masks
         with recurrent_input_transform(self.base_cell(), lambda h: h * mask) as calls:
             out = self.cell.step(x_proj, state)
         if not calls:

@@ -59,7 +59,7 @@ class Zoneout(CellWrapper):
     ) -> None:
         super().__init__(cell, input_size, hidden_size)
         parts = len(_flat(self.cell.init_state(1)))
-        probs = [zoneout] * parts if isinstance(zoneout, (int, float)) and not isinstance(zoneout, bool) else list(zoneout)
+        probs = [zoneout] * parts if isinstance(zoneout, (int, float)) else list(zoneout)  # check_probability rejects a bool
         if len(probs) != parts:
             raise ValueError(f"zoneout must be one probability or {parts} (one per state tensor), got {zoneout!r}")
         self.zoneout = [check_probability("zoneout", p) for p in probs]
@@ -90,6 +90,7 @@ class Zoneout(CellWrapper):
             if self.same_mask_over_time:
                 self.ensure_masks(x_proj.shape[0], x_proj)
                 masks = self._masks
+                assert masks is not None  # drawn by ensure_masks -> sample_masks
             else:
                 masks = self._draw(x_proj.shape[0], x_proj.device, x_proj.dtype)
             zoned = [torch.where(d, o, n) for o, n, d in zip(old, new, masks)]  # d ? old : new

@@ -169,6 +169,6 @@ def gru_backward(grad_outputs: Tensor | None, grad_h_n: Tensor | None, cache: GR
         dW_rz, db_rz = linear_grads(D_in[..., : 2 * H], cache.h_prev, cache.has_bias_hh)
         dW_n, db_n = linear_grads(D_in[..., 2 * H :], cache.hidden_n, cache.has_bias_hh)
         dW_hh = torch.cat([dW_rz, dW_n])
-        db_hh = torch.cat([db_rz, db_n]) if cache.has_bias_hh else None
+        db_hh = torch.cat([db_rz, db_n]) if db_rz is not None and db_n is not None else None  # has_bias_hh
     dx = D_in.matmul(cache.weight_ih)  # (T, B, I)
     return Grads(dx, dh_next, dW_ih, dW_hh, db_ih, db_hh)

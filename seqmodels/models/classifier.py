@@ -93,7 +93,7 @@ class RNNClassifier(nn.Module):
                 raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
             self.encoder: nn.Module = nn.Embedding(vocab_size, dim, padding_idx=padding_idx)
         else:
-            check_positive_int("input_size", input_size)
+            input_size = check_positive_int("input_size", input_size)
             if padding_idx is not None:
                 raise ValueError("padding_idx only applies to token inputs (vocab_size), not to input_size")
             if embedding_dim is None:
@@ -138,6 +138,7 @@ class RNNClassifier(nn.Module):
         """The pooled representation z (B, D*H) and the final states."""
         self.check_inputs(inputs)
         if self.embedding_dropout:
+            assert isinstance(self.encoder, nn.Embedding)  # embedding_dropout needs vocab_size (checked in __init__)
             x = embedding_dropout(self.encoder, inputs, self.embedding_dropout, self.training)  # (B, T, E)
         else:
             x = self.encoder(inputs)  # (B, T, E)

@@ -27,7 +27,12 @@ class LearnedInitialState(nn.Module):
     def __init__(self, template: list[State]) -> None:
         super().__init__()
         leaves: list[Tensor] = []
-        self.template = map_state(lambda t: leaves.append(t) or t.to("meta"), template)  # structure only
+
+        def record(t: Tensor) -> Tensor:
+            leaves.append(t)
+            return t.to("meta")  # structure only
+
+        self.template = map_state(record, template)
         self.values = nn.ParameterList([nn.Parameter(torch.zeros(t.shape[-1], dtype=t.dtype)) for t in leaves])
 
     def forward(self, batch_size: int) -> list[State]:

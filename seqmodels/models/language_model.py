@@ -121,7 +121,7 @@ class RNNLanguageModel(nn.Module):
             raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
         self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_probability("output_dropout", output_dropout))
         self.decoder = nn.Linear(hidden_size, vocab_size)
-        if self.tie_weights:
+        if self.tie_weights and self.embedding is not None:  # tie_weights excludes one_hot (checked above)
             self.decoder.weight = self.embedding.weight
         if init_range is not None:
             if isinstance(init_range, bool) or not isinstance(init_range, (int, float)) or init_range <= 0:

@@ -54,7 +54,10 @@ class EncoderMemory(NamedTuple):
 
     def select(self, index: Tensor) -> "EncoderMemory":
         """Rows ``index`` of every tensor (repeat sources for beam search, reorder them)."""
-        return EncoderMemory(*(None if t is None else t.index_select(0, index) for t in self))
+        prepared = None if self.prepared is None else self.prepared.index_select(0, index)
+        return EncoderMemory(
+            self.outputs.index_select(0, index), self.mask.index_select(0, index), self.summary.index_select(0, index), prepared
+        )
 
 
 class DecoderState(NamedTuple):
@@ -219,7 +222,8 @@ class Seq2Seq(nn.Module):
 
     def _decode_steps(self, memory: EncoderMemory, target_in: Tensor, sampling_rate: float) -> tuple[Tensor, Tensor | None]:
         state = self.initial_state(memory)
-        logits, weights = [], []
+        logits: list[Tensor] = []
+        weights: list[Tensor] = []  # with attention only
         tokens = target_in[:, 0]
         for t in range(target_in.shape[1]):
             if t > 0:
@@ -230,7 +234,8 @@ class Seq2Seq(nn.Module):
                     tokens = torch.where(use_model, sampled, tokens)
             step_logits, state, step_weights = self.decode_step(tokens, state, memory)
             logits.append(step_logits)
-            weights.append(step_weights)
+            if step_weights is not None:
+                weights.append(step_weights)
         stacked = torch.stack(weights, dim=1) if self.attention is not None else None  # (B, T, S)
         return torch.stack(logits, dim=1), stacked  # (B, T, V)
 
