@@ -1,18 +1,7 @@
 """Chunk (span) precision, recall and F1 over IOB-style tag sequences, as CoNLL's ``conlleval`` scores them.
 
-A tag is ``PREFIX-TYPE`` (``B-NP``, ``I-VP``, ``E-PER``, ``S-LOC``) or ``O``; the prefix is the part
-before the first ``-``. Reading a sentence left to right with ``O`` appended, a chunk of the previous
-type ends before the current tag when
-
-    the previous prefix is E or S; or (previous, current) is (B|I, B|S|O); or the previous tag is not
-    O and the types differ,
-
-and a chunk starts at the current tag when
-
-    the prefix is B or S; or (previous, current) is (E|S|O, E|I); or the tag is not O and the types differ.
-
-So IOB2 (CoNLL-2000), IOB1, IOE and IOBES sequences are all read the conlleval way; an ``I-X``
-after ``O`` or after another type starts a chunk. Scores are micro-averaged over chunks::
+The chunks of a tag sequence are read by :func:`seqmodels.data.chunks.spans` (conlleval's rules for
+IOB2, IOB1, IOE and IOBES; see :mod:`seqmodels.data.chunks`). Scores are micro-averaged over chunks::
 
     precision = |pred ∩ gold| / |pred|    recall = |pred ∩ gold| / |gold|    F1 = 2 P R / (P + R)
 
@@ -29,44 +18,7 @@ from typing import Iterable, Sequence
 import torch
 from torchmetrics import Metric
 
-Span = tuple[str, int, int]  # (type, first index, last index), inclusive
-
-
-def _split(tag: str) -> tuple[str, str]:
-    if tag == "O":
-        return "O", ""
-    prefix, _, kind = tag.partition("-")
-    return prefix, kind
-
-
-def _ends(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
-    return (
-        prev in ("E", "S")
-        or (prev in ("B", "I") and cur in ("B", "S", "O"))
-        or (prev not in ("O", ".") and prev_type != cur_type)
-    )
-
-
-def _starts(prev: str, prev_type: str, cur: str, cur_type: str) -> bool:
-    return (
-        cur in ("B", "S")
-        or (prev in ("E", "S", "O") and cur in ("E", "I"))
-        or (cur not in ("O", ".") and prev_type != cur_type)
-    )
-
-
-def spans(tags: Sequence[str]) -> list[Span]:
-    """The chunks of one tag sequence, in order: ``[(type, first, last), ...]`` (see the module docstring)."""
-    out: list[Span] = []
-    prev, prev_type, begin = "O", "", 0
-    for i, tag in enumerate([*tags, "O"]):
-        cur, cur_type = _split(tag)
-        if _ends(prev, prev_type, cur, cur_type):
-            out.append((prev_type, begin, i - 1))
-        if _starts(prev, prev_type, cur, cur_type):
-            begin = i
-        prev, prev_type = cur, cur_type
-    return out
+from ..data.chunks import Span, spans
 
 
 def span_counts(predicted: Iterable[Sequence[str]], gold: Iterable[Sequence[str]]) -> tuple[int, int, int]:
