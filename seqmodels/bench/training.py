@@ -47,6 +47,11 @@ class _StepTimer(L.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.end = time.perf_counter()
 
+    def elapsed(self) -> float:
+        if self.start is None or self.end is None:
+            raise ValueError(f"no batch was timed: the run had no batch after the {self.warmup} warm-up batches")
+        return self.end - self.start
+
 
 def compose_experiment(experiment: str, data_dir: Path, output_dir: Path) -> Any:
     """The experiment's training config, as ``seqmodels-train experiment=…`` composes it."""
@@ -72,6 +77,8 @@ def plain_loop(model: nn.Module, batches: list, lr: float, clip: float, warmup: 
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+    if start is None:
+        raise ValueError(f"no batch was timed: warmup={warmup} of {len(batches)} batches")
     return time.perf_counter() - start
 
 
@@ -91,7 +98,7 @@ def trainer_loop(task: L.LightningModule, datamodule: Any, total: int, warmup: i
         num_sanity_val_steps=0,
     )
     trainer.fit(task, datamodule)
-    return timer.end - timer.start
+    return timer.elapsed()
 
 
 def run(data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10,

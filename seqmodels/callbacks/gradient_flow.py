@@ -108,9 +108,9 @@ class GradientFlowMonitor(pl.Callback):
                 scalars[f"gradient_flow/{name}/first_over_last"] = float(values[0] / values[-1])
         stats = probe.gate_statistics(self.saturation) if self.gates else {}
         for layer, gates in stats.items():
-            for gate, values in gates.items():
-                scalars[f"gates/{layer}/{gate}/mean"] = float(values["mean"].mean())
-                scalars[f"gates/{layer}/{gate}/saturated"] = float(values["saturated"].mean())
+            for gate, gate_stats in gates.items():
+                scalars[f"gates/{layer}/{gate}/mean"] = float(gate_stats["mean"].mean())
+                scalars[f"gates/{layer}/{gate}/saturated"] = float(gate_stats["saturated"].mean())
         self._log_scalars(trainer, scalars, step)
         writer = _tensorboard(trainer)
         if writer is None:

@@ -36,7 +36,12 @@ from ..utils.state import map_state
 
 def _flat(state: Any) -> list[Tensor]:
     out: list[Tensor] = []
-    map_state(lambda t: out.append(t) or t, state)
+
+    def collect(t: Tensor) -> Tensor:
+        out.append(t)
+        return t
+
+    map_state(collect, state)
     return out
 
 
@@ -107,6 +112,7 @@ def example_inputs(model: nn.Module, batch_size: int = 2, seq_len: int = 8, seed
         if model.vocab_size is not None:
             inputs = torch.randint(0, model.vocab_size, (batch_size, seq_len), generator=generator)
         else:
+            assert model.input_size is not None  # an RNNClassifier has a vocab_size or an input_size
             inputs = torch.randn(batch_size, seq_len, model.input_size, generator=generator, dtype=dtype)
         lengths = torch.full((batch_size,), seq_len, dtype=torch.long)
         lengths[-1] = max(1, seq_len // 2)  # one shorter sequence, so that the masking path is exported
@@ -121,7 +127,7 @@ def _exportable(model: nn.Module) -> Iterator[None]:
     generic step loop of ordinary ops (not the fused autograd Functions, whose in-place ``out=`` kernels
     would make the program fail when run with gradients enabled)."""
     layers = [m for m in model.modules() if isinstance(m, (Recurrent, Bidirectional, Stacked))]
-    saved = [(m, "backend", m.backend) for m in layers]
+    saved: list[tuple[nn.Module, str, Any]] = [(m, "backend", m.backend) for m in layers]  # (module, attribute, value)
     saved += [(m, "cell", m.cell) for m in layers if isinstance(m, Recurrent)]
     was_training = model.training
     for m in layers:
@@ -132,8 +138,8 @@ def _exportable(model: nn.Module) -> Iterator[None]:
     try:
         yield
     finally:
-        for m, attr, value in saved:
-            setattr(m, attr, value)
+        for module, attr, value in saved:
+            setattr(module, attr, value)
         model.train(was_training)
 
 
