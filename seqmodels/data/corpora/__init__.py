@@ -3,7 +3,9 @@
 Language modeling (``read(split) -> str``): :class:`PythonStdlibCorpus` (the embedded default,
 no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`.
 Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMDB`,
-:class:`UEATimeSeries`. In memory: :class:`StringCorpus`, :class:`ExampleCorpus`.
+:class:`UEATimeSeries`, and the user's own labelled texts in :class:`TextClassificationFiles`
+(csv, tsv, JSON lines, ``LABEL text``, fastText lines, one folder per class).
+In memory: :class:`StringCorpus`, :class:`ExampleCorpus`.
 Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 """
 
@@ -12,6 +14,7 @@ from .download import Remote
 from .memory import ExampleCorpus, StringCorpus
 from .sentiment import IMDB, SST2
 from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
+from .text_classification import TextClassificationFiles
 from .timeseries import UEATimeSeries, read_ts
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "PythonStdlibCorpus",
     "Remote",
     "StringCorpus",
+    "TextClassificationFiles",
     "TextCorpus",
     "TinyShakespeare",
     "UEATimeSeries",
