@@ -24,7 +24,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Protocol, Sequence, cast
 
 import torch
 from torch import Tensor
@@ -61,8 +61,13 @@ def _rnn(cell: RNNCell, x: Tensor, state: Tensor, mask: Tensor | None):
                         nonlinearity=cell.nonlinearity)
 
 
-FusedFn = Callable[[RecurrentCell, Tensor, State, "Tensor | None"], "tuple[Tensor, State]"]
-_FUSED: dict[type, FusedFn] = {LSTMCell: _lstm, GRUCell: _gru, RNNCell: _rnn}
+# (cell, x, state, mask) -> (output, final state); the cell is an instance of the class it is keyed by in _FUSED
+FusedFn = Callable[[Any, Tensor, State, "Tensor | None"], "tuple[Tensor, State]"]
+_FUSED: dict[type[RecurrentCell], FusedFn] = {LSTMCell: _lstm, GRUCell: _gru, RNNCell: _rnn}
+
+
+class _OffersFusedSequence(Protocol):
+    def fused_sequence(self, lookup: Callable[[RecurrentCell], FusedFn | None]) -> FusedFn | None: ...
 
 
 def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
@@ -73,7 +78,7 @@ def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
     :class:`~seqmodels.cells.WeightDrop` runs the wrapped LSTM/GRU/RNN's with the dropped weight).
     """
     if hasattr(type(cell), "fused_sequence"):
-        return cell.fused_sequence(fused_sequence)
+        return cast(_OffersFusedSequence, cell).fused_sequence(fused_sequence)
     fn = _FUSED.get(type(cell))
     if fn is None or (isinstance(cell, GRUCell) and not cell.reset_after):
         return None
@@ -145,7 +150,11 @@ def torch_forward(
     else:
         packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
         order, unorder = packed.sorted_indices, packed.unsorted_indices
-        hx = tuple(h.index_select(1, order) for h in hx) if is_lstm else hx.index_select(1, order)
+        assert order is not None and unorder is not None  # enforce_sorted=False sorts the batch
+        if isinstance(hx, tuple):  # LSTM
+            hx = (hx[0].index_select(1, order), hx[1].index_select(1, order))
+        else:
+            hx = hx.index_select(1, order)
         data, *final = fn(packed.data, packed.batch_sizes, hx, weights, first.bias, num_layers, dropout,
                           training, bidirectional)
         packed_out = type(packed)(data, packed.batch_sizes, order, unorder)

@@ -25,7 +25,9 @@ from .backends import torch_forward, uses_torch
 class SequenceLayer(nn.Module):
     """Base of the sequence layers: ``forward(x, state=None, lengths=None) -> (output, final_state)``.
 
-    A subclass sets ``input_size``, ``batch_first`` and ``backend``, and defines
+    A subclass sets ``batch_first`` and ``backend``, and defines
+
+    * ``input_size`` (I, read off its first cells);
 
     * ``cells()``: its L*D cells in torch's order (layer-major, forward before reverse), with
       ``num_layers`` (L), ``bidirectional`` (D = 2 when True) and ``dropout`` (between layers) to
@@ -42,9 +44,13 @@ class SequenceLayer(nn.Module):
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0
-    input_size: int
     batch_first: bool
     backend: str
+
+    @property
+    def input_size(self) -> int:
+        """I, the features of the input."""
+        raise NotImplementedError(f"{type(self).__name__} must define input_size")
 
     def cells(self) -> list[RecurrentCell]:
         """The L*D cells in torch's order (layer-major, forward before reverse)."""

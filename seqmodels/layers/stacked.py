@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, cast
 
 from torch import Tensor, nn
 
@@ -54,13 +54,12 @@ class Stacked(SequenceLayer):
         self.dropout = check_probability("dropout", dropout)
         if not callable(cell):
             raise ValueError(f"cell must be a cell class or factory, got {cell!r}")
-        self.input_size = input_size
         self.hidden_size = hidden_size
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if bidirectional else 1
         self.batch_first = batch_first
         self.backend = check_backend(backend)
-        layers = []
+        layers: list[SequenceLayer] = []
         for layer in range(num_layers):
             size_in = input_size if layer == 0 else hidden_size * self.num_directions
             if bidirectional:
@@ -71,12 +70,20 @@ class Stacked(SequenceLayer):
         self.layers = nn.ModuleList(layers)
 
     @property
+    def input_size(self) -> int:
+        return self._sequence_layers()[0].input_size
+
+    @property
     def output_size(self) -> int:
         return self.num_directions * self.hidden_size
 
+    def _sequence_layers(self) -> list[SequenceLayer]:
+        """``self.layers``, typed: each a Recurrent, or a Bidirectional when ``bidirectional``."""
+        return cast(list[SequenceLayer], list(self.layers))
+
     def cells(self) -> list[RecurrentCell]:
         """The L*D cells in torch's order (layer-major, forward before reverse)."""
-        return [cell for layer in self.layers for cell in layer.cells()]
+        return [cell for layer in self._sequence_layers() for cell in layer.cells()]
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> list[State]:
         return [c.init_state(batch_size, device, dtype) for c in self.cells()]
@@ -98,7 +105,7 @@ class Stacked(SequenceLayer):
         """Our own (``custom``) unroll, layer by layer, on validated time-major inputs:
         x (T, B, I) -> (T, B, D*H), the L*D final states; dropout between layers in training."""
         final: list[State] = []
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(self._sequence_layers()):
             if index > 0 and self.dropout > 0.0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
             if state is None:
@@ -124,9 +131,9 @@ class Stacked(SequenceLayer):
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         new_state = []
-        for index, (layer, layer_state) in enumerate(zip(self.layers, state)):
+        for index, (cell, layer_state) in enumerate(zip(self.cells(), state)):  # one cell per layer
             if index > 0 and self.dropout > 0.0:
                 x = nn.functional.dropout(x, self.dropout, self.training)
-            x, layer_state = layer.cell(x, layer_state)
+            x, layer_state = cell(x, layer_state)
             new_state.append(layer_state)
         return x, new_state
