@@ -27,13 +27,14 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar, cast
 
 import torch
 from torch import Tensor
 
 MAX_GRAPHS = 32
 _EAGER = object()  # cache entry of a signature whose capture failed
+R = TypeVar("R")
 
 
 class _Graph:
@@ -67,6 +68,7 @@ class _Graph:
                 torch.cuda.current_stream(self.device).wait_event(done)
             for static, a in zip(self.inputs, args):
                 if static is not None:
+                    assert a is not None  # the signature fixes which inputs are given
                     static.copy_(a)
             self._replay()
             outputs = tuple(None if o is None else o.clone() for o in self.outputs)
@@ -123,7 +125,7 @@ def signature(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> tupl
             tuple(None if a is None else (tuple(a.shape), a.dtype, a.device) for a in args))
 
 
-def run(fn: Callable, args: Sequence[Tensor | None], flags: tuple = ()) -> tuple[Tensor | None, ...]:
+def run(fn: Callable[..., R], args: Sequence[Tensor | None], flags: tuple = ()) -> R:
     """``fn(*args, *flags)``, replayed from a CUDA graph where :func:`applies`; fresh output tensors either way."""
     if not applies(args):
         return fn(*args, *flags)
@@ -136,8 +138,8 @@ def run(fn: Callable, args: Sequence[Tensor | None], flags: tuple = ()) -> tuple
             while len(_cache) > MAX_GRAPHS:
                 _cache.popitem(last=False)
         _cache.move_to_end(key)
-        if entry is not _EAGER:
-            return entry(args)
+        if isinstance(entry, _Graph):  # else _EAGER
+            return cast(R, entry(args))  # the replay's clones of fn's outputs
     return fn(*args, *flags)
 
 

@@ -104,8 +104,10 @@ class GRURecurrence(torch.autograd.Function):
         return d_x, dh_state, d_w_ih, d_w_hh, d_b_ih, d_b_hh, None
 
 
-def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
-                      bias_hh: Tensor | None, mask: Tensor | None):
+def aten_forward(
+    x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+    mask: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """GRU forward, ATen ops per step: ``(out, h_n, gates, new, h_prev)``.
 
     ``gates`` (T, B, 3H) the [r, z, ĥ_n] of each step, ``new`` the n, ``h_prev`` (T, B, H) the states
@@ -137,6 +139,7 @@ def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bi
         if not masked:
             h = o_t
         else:
+            assert mask is not None and h_prev is not None  # masked
             m = mask[t]
             h_prev[t].copy_(h)
             h = torch.where(m, o_t, h)
@@ -154,6 +157,7 @@ def aten_backward(x: Tensor, gates: Tensor, new: Tensor, out: Tensor, h0: Tensor
     dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
     if mask is None:
         h_prev = torch.cat([h0[None], out[:-1]])  # (T, B, H)
+    assert h_prev is not None  # saved by the forward with a mask, else rebuilt here
     r, z, hn = gates.split(H, dim=-1)
     A_nz = torch.stack([(1 - z) * (1 - new * new), (h_prev - new) * z * (1 - z)], dim=2)  # (T, B, 2, H)
     A_r = hn * r * (1 - r)

@@ -27,6 +27,7 @@ import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
@@ -167,6 +168,10 @@ class Kernels:
             setattr(self, name, fn)
         self._blas = _blas_table(self, suffix)
 
+    if TYPE_CHECKING:  # the functions of _SIGNATURES, set in __init__
+
+        def __getattr__(self, name: str) -> Callable[..., None]: ...
+
     @property
     def blas(self) -> int | None:
         return ctypes.addressof(self._blas) if self._blas is not None and loops_enabled() else None
@@ -202,8 +207,8 @@ def _blas_table(kernels: Kernels, suffix: str) -> ctypes.Array | None:
             packed = [ctypes.cast(getattr(library, f), ctypes.c_void_p).value for f in BLAS_PACKED.get(suffix, ())]
         except AttributeError:
             packed = []
-        for table in ([gemm, *packed], [gemm]) if packed else ([gemm],):
-            table = (ctypes.c_void_p * 4)(*table)
+        for entries in ([gemm, *packed], [gemm]) if packed else ([gemm],):
+            table = (ctypes.c_void_p * 4)(*entries)
             if _products_match(kernels, table, torch.float32 if suffix == "f32" else torch.float64):
                 return table
     return None

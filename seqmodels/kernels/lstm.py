@@ -108,8 +108,9 @@ class LSTMRecurrence(torch.autograd.Function):
         return d_x, dh_state, dc_state, d_w_ih, d_w_hh, d_b, None
 
 
-def aten_forward(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                       bias: Tensor | None, mask: Tensor | None):
+def aten_forward(
+    x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, mask: Tensor | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | None, Tensor | None]:
     """LSTM forward, ATen ops per step: ``(out, h_n, c_n, gates, cells, tanh_c, h_prev, c_prev)``.
 
     ``gates`` (T, B, 4H) the activated [i, f, g, o], ``cells`` c_t before masking, ``tanh_c``;
@@ -139,6 +140,7 @@ def aten_forward(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh
         if not masked:
             h, c = o_t, c_t
         else:
+            assert mask is not None and h_prev is not None and c_prev is not None  # masked
             m = mask[t]
             h_prev[t].copy_(h)
             c_prev[t].copy_(c)
@@ -160,6 +162,7 @@ def aten_backward(x: Tensor, gates: Tensor, cells: Tensor, tanh_c: Tensor, out: 
     if mask is None:
         h_prev = torch.cat([h0[None], out[:-1]])  # (T, B, H): h_{t-1} of each step
         c_prev = torch.cat([c0[None], cells[:-1]])
+    assert h_prev is not None and c_prev is not None  # saved by the forward with a mask, else rebuilt here
     i, f, g, o = gates.split(H, dim=-1)
     P = o * (1 - tanh_c * tanh_c)
     R = tanh_c * o * (1 - o)

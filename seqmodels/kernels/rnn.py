@@ -64,7 +64,7 @@ class RNNRecurrence(torch.autograd.Function):
 
 
 def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None,
-                      mask: Tensor | None, relu: bool):
+                      mask: Tensor | None, relu: bool) -> tuple[Tensor | None, Tensor, Tensor, Tensor | None]:
     """RNN forward, ATen ops per step: ``(out, h_n, act, h_prev)``.
 
     ``act`` (T, B, H) the activations φ(z_t) before masking; ``out`` the masked outputs, None without a mask
@@ -83,6 +83,7 @@ def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bi
         if mask is None:
             h = a_t
         else:
+            assert h_prev is not None  # allocated with the mask
             m = mask[t]
             h_prev[t].copy_(h)
             h = torch.where(m, a_t, h)
@@ -99,6 +100,7 @@ def aten_backward(x: Tensor, act: Tensor, h0: Tensor, weight_ih: Tensor, weight_
     dh_state = h0.new_zeros(B, H) if d_hn is None else d_hn
     if mask is None:
         h_prev = torch.cat([h0[None], act[:-1]])
+    assert h_prev is not None  # saved by the forward with a mask, else rebuilt here
     deriv = (act > 0).to(act.dtype) if relu else 1 - act * act
     D = act.new_empty(T, B, H)  # dz_t, the pre-activation gradients
     views = step_views(D, deriv, d_out)
