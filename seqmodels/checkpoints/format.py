@@ -8,7 +8,11 @@ A Lightning checkpoint written by a seqmodels task holds, besides Lightning's ow
         "task": "seqmodels.tasks.LanguageModelingTask",   # the class that wrote it
         "config": {...},      # the resolved training config (model section with _target_), or None
         "encoder": {...},     # TextEncoder.to_dict() (tokenizer + vocabulary), or None
+        "input_normalization": {"mean": [...], "std": [...]},  # real-valued inputs standardised by
+                              # the data module ((x - mean) / std per feature), or None
     }
+
+(``input_normalization`` is absent from checkpoints written before it was added: read it with ``.get``.)
 
 Everything in it is str/int/float/bool/None, lists and str-keyed dicts, so the whole file loads
 with ``torch.load(path, weights_only=True)``: no pickled classes, no code run at load time.
@@ -55,13 +59,16 @@ def to_plain(value: Any, where: str = "value") -> Any:
     )
 
 
-def checkpoint_extra(task: nn.Module, config: dict | None, encoder: dict | None) -> dict:
+def checkpoint_extra(
+    task: nn.Module, config: dict | None, encoder: dict | None, input_normalization: dict | None = None
+) -> dict:
     """The plain-data ``checkpoint["seqmodels"]`` entry a task writes (see the module docstring)."""
     return {
         "format_version": FORMAT_VERSION,
         "task": f"{type(task).__module__}.{type(task).__qualname__}",
         "config": to_plain(config, "config"),
         "encoder": to_plain(encoder, "encoder"),
+        "input_normalization": to_plain(input_normalization, "input_normalization"),
     }
 
 

@@ -69,7 +69,15 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", trust
         ``TextEncoder`` (None when the task had none) and the stored resolved config (a dict).
     """
     path = Path(path)
-    checkpoint = load_checkpoint(path, map_location)
+    return model_from_checkpoint(load_checkpoint(path, map_location), path, map_location, trusted, **overrides)
+
+
+def model_from_checkpoint(
+    checkpoint: dict, path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any
+):
+    """:func:`load_model` on a checkpoint already read by :func:`~seqmodels.checkpoints.format.load_checkpoint`
+    (for callers that also need its other entries, e.g. the task's hyper-parameters); ``path`` names it in errors."""
+    path = Path(path)
     extra = checkpoint[CHECKPOINT_KEY]
     config = extra.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict) or "_target_" not in config["model"]:
@@ -114,4 +122,4 @@ def load_translator(path: str, map_location: str | torch.device = "cpu") -> tupl
     return model, encoder, config
 
 
-__all__ = ["encoder_from_dict", "load_language_model", "load_model", "load_translator"]
+__all__ = ["encoder_from_dict", "load_language_model", "load_model", "load_translator", "model_from_checkpoint"]

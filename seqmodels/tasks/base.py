@@ -111,6 +111,9 @@ class SequenceTask(pl.LightningModule):
         self.config = config  # converted to plain data by the setter
         self.encoder_dict = encoder_to_dict(encoder)
         self._encoder_object = encoder if encoder is not None and hasattr(encoder, "decode") else None
+        # {"mean": [F], "std": [F]} when the data module standardised real-valued inputs (taken at setup),
+        # stored in checkpoints so that prediction applies the same (x - mean) / std
+        self.input_normalization: dict | None = None
 
     # ------------------------------------------------------------------- config
     @property
@@ -138,12 +141,15 @@ class SequenceTask(pl.LightningModule):
         return self._encoder_object
 
     def setup(self, stage: str) -> None:
+        datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
         if self.encoder_dict is None:
-            datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
             encoder = getattr(datamodule, "encoder", None)
             if encoder is not None:
                 self.encoder_dict = encoder_to_dict(encoder)
                 self._encoder_object = encoder if hasattr(encoder, "decode") else None
+        mean, std = getattr(datamodule, "feature_mean", None), getattr(datamodule, "feature_std", None)
+        if mean is not None and std is not None:
+            self.input_normalization = {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
 
     # ---------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> Any:
@@ -168,7 +174,7 @@ class SequenceTask(pl.LightningModule):
 
     # --------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[CHECKPOINT_KEY] = checkpoint_extra(self, self.config, self.encoder_dict)
+        checkpoint[CHECKPOINT_KEY] = checkpoint_extra(self, self.config, self.encoder_dict, self.input_normalization)
         checkpoint[RNG_KEY] = rng_state()  # a resumed run's dropout continues the same random sequence
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
@@ -178,6 +184,8 @@ class SequenceTask(pl.LightningModule):
             if extra.get("encoder") is not None:
                 self.encoder_dict = extra["encoder"]
                 self._encoder_object = None
+            if extra.get("input_normalization") is not None:
+                self.input_normalization = extra["input_normalization"]
         self._resume_rng = checkpoint.get(RNG_KEY)
 
     def on_train_start(self) -> None:
