@@ -49,7 +49,7 @@ class TokenArray:
 
     def __init__(self, array: np.ndarray) -> None:
         self._array: np.ndarray | None = array
-        self.filename = getattr(array, "filename", None)
+        self.filename: str | None = getattr(array, "filename", None)  # a memmap's file
         self.dtype = array.dtype
         self.length = len(array)
 
@@ -58,6 +58,7 @@ class TokenArray:
 
     def array(self) -> np.ndarray:
         if self._array is None:
+            assert self.filename is not None  # only a memmap's array is dropped (__getstate__)
             self._array = np.memmap(self.filename, dtype=self.dtype, mode="r", shape=(self.length,))
         return self._array
 

@@ -61,7 +61,7 @@ class ResumableDataLoader(DataLoader):
         """Continue from ``position`` at the next ``iter()`` (see the module docstring)."""
         self._pending = _check_position(position)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # torch's stub names its own iterator class
         pending, self._pending = self._pending, None
         skip = 0
         if pending is not None and pending["pass"] >= 0:
@@ -108,8 +108,9 @@ class ResumableDataLoader(DataLoader):
 
     def _set_epoch(self, epoch: int) -> None:
         """An iterable dataset with per-pass randomness (``set_epoch``) draws pass ``epoch``'s order."""
-        if isinstance(self.dataset, IterableDataset) and callable(getattr(self.dataset, "set_epoch", None)):
-            self.dataset.set_epoch(epoch)
+        set_epoch = getattr(self.dataset, "set_epoch", None) if isinstance(self.dataset, IterableDataset) else None
+        if callable(set_epoch):
+            set_epoch(epoch)
 
 
 class ResumableTrainData:
@@ -123,7 +124,7 @@ class ResumableTrainData:
     _train_loader: ResumableDataLoader | None = None
     _resume_position: dict[str, Any] | None = None
 
-    def resumable(self, loader: ResumableDataLoader) -> ResumableDataLoader:
+    def resumable(self, loader: DataLoader) -> ResumableDataLoader:
         if not isinstance(loader, ResumableDataLoader):
             raise ValueError(f"resumable() needs a ResumableDataLoader, got {type(loader).__name__}")
         self._train_loader = loader

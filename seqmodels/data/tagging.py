@@ -78,6 +78,7 @@ class TagCollate:
                 raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
             words = np.array(words, dtype=np.int64)
             if self.rate:
+                assert self.replace is not None and self.unk_index is not None  # required with a rate (__init__)
                 ids = words if words.ndim == 1 else words[:, 0]  # only the words are replaced, not the features
                 drop = self.replace[ids] & (self.rng.random(len(ids)) < self.rate)
                 ids[...] = np.where(drop, self.unk_index, ids)
@@ -245,8 +246,8 @@ class TaggingDataModule(L.LightningDataModule):
         if self.given_encoder is not None:
             self.encoder = self.given_encoder
         else:
-            words = Counter(w.lower() if self.lowercase else w for words, _ in splits["train"] for w in words)
-            vocab = Vocab.build(words, self.specials, self.max_vocab_size, self.min_freq)
+            word_counts = Counter(w.lower() if self.lowercase else w for words, _ in splits["train"] for w in words)
+            vocab = Vocab.build(word_counts, self.specials, self.max_vocab_size, self.min_freq)
             self.encoder = TextEncoder(tokenizer, vocab)
         self.vocab = self.encoder.vocab
         self.label_names = self.given_labels or tuple(tag_inventory(splits))
@@ -271,6 +272,7 @@ class TaggingDataModule(L.LightningDataModule):
             words = [np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32) for ws, _ in data]
             tags = [np.asarray([tag_index[t] for t in ts], dtype=np.int32) for _, ts in data]
             if feats:
+                assert self.feature_vocabs is not None  # given or built above whenever there are features
                 words = [
                     np.stack([w, *(np.asarray(v.encode(f[c]), dtype=np.int32) for c, v in enumerate(self.feature_vocabs))], axis=1)
                     for w, f in zip(words, feats[split])
@@ -287,7 +289,12 @@ class TaggingDataModule(L.LightningDataModule):
         self.setup()
         pad: int | list[int] = self.pad_index
         if self.feature_vocabs:
-            pad = [self.pad_index, *(v.pad_index for v in self.feature_vocabs)]
+            feature_pads = []
+            for column, v in zip(self._feature_columns, self.feature_vocabs):
+                if v.pad_index is None:
+                    raise ValueError(f"feature column {column}'s vocabulary has no {PAD}: add it to feature_vocabs")
+                feature_pads.append(v.pad_index)
+            pad = [self.pad_index, *feature_pads]
         collate = TagCollate(pad)
         if train and self.unk_replace:
             collate = TagCollate(pad, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]

@@ -129,7 +129,7 @@ class Tokenizer(ABC):
             yield self.tokenize(buffer)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+        return type(other) is type(self) and other.to_dict() == self.to_dict()
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, repr(sorted(self.to_dict().items(), key=lambda kv: kv[0]))))

@@ -350,6 +350,8 @@ class TranslationDataModule(L.LightningDataModule):
         if self.given_encoder is not None:
             self.encoder = self.given_encoder
         else:
+            # without an encoder both tokenizers are required (checked in __init__)
+            assert self.source_tokenizer is not None and self.target_tokenizer is not None
             train = splits["train"]
             source = fit_encoder(self.source_tokenizer, [s for s, _ in train], self.SOURCE_SPECIALS, self.max_vocab_size, self.min_freq)
             target = fit_encoder(self.target_tokenizer, [t for _, t in train], self.TARGET_SPECIALS, self.max_vocab_size, self.min_freq)

@@ -150,7 +150,7 @@ class Vocab:
     def decode(self, ids: Iterable[int]) -> list[str]:
         """Ids (ints, or a tensor/array via ``tolist``) -> token strings."""
         if hasattr(ids, "tolist"):
-            ids = ids.tolist()  # type: ignore[union-attr]
+            ids = ids.tolist()
         itos = self.itos
         n = len(itos)
         out = []

@@ -210,6 +210,9 @@ def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
         TaggingDataModule(tiny_corpus(tmp_path), feature_vocabs=[["<pad>"]]).setup()
     with pytest.raises(ValueError, match=r"feature_vocabs must be a list of token lists"):
         TaggingDataModule(corpus, feature_vocabs=["X", "Y"])
+    no_pad = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, feature_vocabs=[["<unk>", "X", "Y"]])
+    with pytest.raises(ValueError, match=r"feature column 1's vocabulary has no <pad>: add it to feature_vocabs"):
+        no_pad.train_dataloader()
     # padding: each channel with its own <pad>; sentences of different lengths in one test batch
     batch = TagCollate([0, 0])([(np.array([[5, 2], [6, 3]]), [1, 2]), (np.array([[7, 4]]), [3])])[0]
     assert batch.tolist() == [[[5, 2], [6, 3]], [[7, 4], [0, 0]]]
