@@ -297,7 +297,8 @@ class TaggingDataModule(L.LightningDataModule):
             pad = [self.pad_index, *feature_pads]
         collate = TagCollate(pad)
         if train and self.unk_replace:
-            collate = TagCollate(pad, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)  # type: ignore[union-attr]
+            assert self.vocab is not None  # built by setup() above
+            collate = TagCollate(pad, self.singletons, self.vocab.unk_index, self.unk_replace, self.seed)
         return split_loader(
             self.datasets,
             split,

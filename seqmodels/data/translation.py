@@ -151,17 +151,18 @@ class TranslationEncoder:
     def target_vocab(self) -> Vocab:
         return self.target.vocab
 
+    # the target vocabulary has all three (checked in __init__)
     @property
     def bos_index(self) -> int:
-        return self.target.vocab.bos_index  # type: ignore[return-value]
+        return self.target.vocab.stoi[BOS]
 
     @property
     def eos_index(self) -> int:
-        return self.target.vocab.eos_index  # type: ignore[return-value]
+        return self.target.vocab.stoi[EOS]
 
     @property
     def pad_index(self) -> int:
-        return self.target.vocab.pad_index  # type: ignore[return-value]
+        return self.target.vocab.stoi[PAD]
 
     def encode(self, text: str) -> list[int]:
         """Source text -> source ids (an empty text gives ``[<unk>]``, so that every source has a step)."""
@@ -343,6 +344,11 @@ class TranslationDataModule(L.LightningDataModule):
     def num_classes(self) -> int | None:
         return None if self.encoder is None else len(self.encoder.target_vocab)
 
+    def _fitted_encoder(self) -> TranslationEncoder:
+        if self.encoder is None:
+            raise ValueError("call setup() first: the encoder is built there")
+        return self.encoder
+
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
@@ -360,8 +366,9 @@ class TranslationDataModule(L.LightningDataModule):
             self.datasets[split] = self._encode(split, pairs)
 
     def _encode(self, split: str, pairs: list[tuple[str, str]]) -> PairDataset:
-        source, target = self.encoder.source, self.encoder.target  # type: ignore[union-attr]
-        bos, eos = self.encoder.bos_index, self.encoder.eos_index  # type: ignore[union-attr]
+        encoder = self._fitted_encoder()
+        source, target = encoder.source, encoder.target
+        bos, eos = encoder.bos_index, encoder.eos_index
         s_stoi, s_unk = source.vocab.stoi, source.vocab.unk_index
         t_stoi, t_unk = target.vocab.stoi, target.vocab.unk_index
         sources, targets, texts = [], [], []
@@ -385,7 +392,7 @@ class TranslationDataModule(L.LightningDataModule):
             split,
             repr(self.corpus),
             batch_size,
-            PairCollate(self.encoder.vocab.pad_index or 0, self.encoder.pad_index),  # type: ignore[union-attr]
+            PairCollate(self._fitted_encoder().vocab.pad_index or 0, self._fitted_encoder().pad_index),
             train=train,
             seed=self.seed,
             bucket=self.bucket,

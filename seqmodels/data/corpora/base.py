@@ -28,7 +28,7 @@ BLOCK_CHARS = 1 << 20
 def open_binary(path: Path) -> BinaryIO:
     """Open ``path`` for reading bytes, decompressing ``.gz`` files."""
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.open(path, "rb")  # type: ignore[return-value]  # typeshed's GzipFile is no typing.BinaryIO
     return open(path, "rb")
 
 

@@ -161,7 +161,7 @@ class UEATimeSeries(ClassificationCorpus):
         return self._cache[split]
 
     @property
-    def label_names(self) -> tuple[str, ...]:  # type: ignore[override]
+    def label_names(self) -> tuple[str, ...]:  # type: ignore[override]  # read-only: read off the files on first use
         if self._label_names is None:
             self._load("train")
         assert self._label_names is not None
