@@ -40,7 +40,7 @@ def all_targets(node, where=""):
 
 def test_configs_are_where_the_commands_look():
     root = CONFIG_DIR
-    for name in ("train.yaml", "eval.yaml", "sample.yaml", "score.yaml"):
+    for name in ("train.yaml", "eval.yaml", "sample.yaml", "score.yaml", "translate.yaml", "predict.yaml"):
         assert root.joinpath(name).is_file(), name
     for group in ("paths", "hydra", "data", "model", "task", "trainer", "logger", "callbacks", "experiment", "debug", "hparams_search"):
         assert root.joinpath(group).is_dir(), group
@@ -149,7 +149,7 @@ def test_trainer_configs(name, tmp_path):
         assert trainer.num_devices == 1
 
 
-@pytest.mark.parametrize("name", ["eval", "sample", "score"])
+@pytest.mark.parametrize("name", ["eval", "sample", "score", "translate", "predict"])
 def test_checkpoint_commands_require_ckpt_path(name, tmp_path):
     cfg = compose_config([], tmp_path, config_name=name)
     with pytest.raises(MissingMandatoryValue):
@@ -197,7 +197,8 @@ def test_wheel_carries_the_configs(tmp_path):
     assert expected and expected <= names, sorted(expected - names)[:5]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     for command, module in [("seqmodels-train", "train"), ("seqmodels-eval", "evaluate"), ("seqmodels-sample", "sample"),
-                            ("seqmodels-score", "score"), ("seqmodels-translate", "translate")]:
+                            ("seqmodels-score", "score"), ("seqmodels-translate", "translate"),
+                            ("seqmodels-predict", "predict")]:
         assert f"{command} = seqmodels.commands.{module}:main" in entry_points
 
 
