@@ -130,8 +130,10 @@ def _text_lines(path: Path, encoding: str) -> Iterator[Example]:
 
 def _table(path: Path, encoding: str, text_column: str | None, delimiter: str) -> Iterator[Example]:
     lines = (line + "\n" for _, line in _lines(path, encoding))
-    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
-    reader = csv.reader(lines, delimiter=delimiter, quoting=quoting)
+    if delimiter == "\t":
+        reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+    else:
+        reader = csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL)
     header = next(reader, None)
     if header is None:
         raise ValueError(f"{path}: empty file (a header row naming the columns comes first)")

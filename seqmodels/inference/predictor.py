@@ -30,7 +30,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -111,7 +111,7 @@ class Predictor:
         self.device = next(model.parameters()).device
         self.label_names = None if label_names is None else [str(n) for n in label_names]
         if kind in ("classifier", "tagger"):
-            num_classes = int(model.num_classes)
+            num_classes = int(cast(Any, model).num_classes)  # a plain attribute of RNNClassifier and RNNTagger
             if self.label_names is None:
                 warnings.warn(
                     f"{source} stores no label names (written before they were kept?): the labels are the class "
@@ -273,6 +273,7 @@ class Predictor:
         feature_columns = [int(c) for c in corpus.get("feature_columns") or []]
         rows = None
         if isinstance(value, str):
+            assert self._display_tokenizer is not None  # set for a tagger with its encoder
             words = self._display_tokenizer.tokenize(value)
         elif isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
             words = list(value)
@@ -332,6 +333,7 @@ class Predictor:
             ]
         results = []
         for row, n, (_, words) in zip(outputs.argmax(-1).cpu().tolist(), lengths.tolist(), encoded):
+            assert words is not None  # a tagger's examples carry their tokens
             tags = [names[i] for i in row[:n]]
             result: dict[str, Any] = {"tokens": words, "tags": tags}
             if self.chunks:
