@@ -1,12 +1,17 @@
 """``seqmodels-eval``: evaluate a checkpoint on the test split (``split=val`` for validation).
 
     seqmodels-eval ckpt_path=logs/ptb_word_lstm_small/<time>/checkpoints/best-….ckpt
+
+Prints the metrics as JSON and writes them to ``<run dir>/eval.json`` (or ``output_file=``); for a
+classifier also its per-class precision, recall, F1 and support and the confusion matrix with the
+label names (a table on stdout, ``classes`` in the file; :mod:`seqmodels.tasks.class_report`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -15,6 +20,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ..checkpoints import CHECKPOINT_KEY, load_checkpoint, to_plain
 from ..checkpoints.resume import describe_encoder
 from ..checkpoints.trust import check_targets
+from ..tasks.class_report import format_report
+from ..utils.io import atomic_write_bytes
 from .app import hydra_command
 from .instantiate import (
     MODEL_SIZES,
@@ -84,7 +91,14 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run_split(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:
-        print(json.dumps({"ckpt_path": ckpt_path, "split": split, **metrics}, indent=2), flush=True)
+        report: dict[str, Any] = {"ckpt_path": ckpt_path, "split": split, **metrics}
+        per_class = getattr(task, "class_report", None)
+        if per_class is not None:
+            print(format_report(per_class), flush=True)
+        output = Path(str(cfg.get("output_file") or Path(str(cfg.paths.output_dir)) / "eval.json")).expanduser()
+        document = {**report, **(per_class or {})}  # classes, macro, weighted, accuracy, support, confusion_matrix
+        atomic_write_bytes(output, (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        print(json.dumps({**report, "report": str(output)}, indent=2), flush=True)
     return metrics
 
 

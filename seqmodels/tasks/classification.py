@@ -11,6 +11,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionM
 
 from ..checkpoints import to_plain
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
+from .class_report import class_report
 from .figures import confusion_matrix_figure
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T) or (B, T, F), lengths (B,), labels (B,)
@@ -25,7 +26,10 @@ class ClassificationTask(SequenceTask):
     ``val/f1`` (macro-averaged F1: the mean of the
     per-class F1 scores, so rare classes count as much as frequent ones) and ``test/*`` likewise.
     After each validation epoch the confusion matrix goes to TensorBoard as an image
-    (``val/confusion_matrix``) when a TensorBoard logger is present.
+    (``val/confusion_matrix``) when a TensorBoard logger is present. After each validation or test
+    epoch ``class_report`` holds that epoch's per-class precision, recall, F1, support and confusion
+    matrix with the label names (:func:`~seqmodels.tasks.class_report.class_report`; what
+    ``seqmodels-eval`` prints and writes).
 
     Args:
         num_classes: C; None takes ``model.num_classes``. Must be >= 2 (use
@@ -71,6 +75,8 @@ class ClassificationTask(SequenceTask):
         self.val_confusion = MulticlassConfusionMatrix(num_classes)
         self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self.test_f1 = MulticlassF1Score(num_classes, average="macro")
+        self.test_confusion = MulticlassConfusionMatrix(num_classes)
+        self.class_report: dict | None = None  # of the last validation or test epoch
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         """Logits (B, C)."""
@@ -105,6 +111,7 @@ class ClassificationTask(SequenceTask):
         logits, labels = self._eval_step(batch, "test"), batch[2]
         self.test_acc.update(logits, labels)
         self.test_f1.update(logits, labels)
+        self.test_confusion.update(logits, labels)
         self.log("test/acc", self.test_acc, on_step=False, on_epoch=True)
         self.log("test/f1", self.test_f1, on_step=False, on_epoch=True)
 
@@ -113,9 +120,15 @@ class ClassificationTask(SequenceTask):
             return
         matrix = self.val_confusion.compute()  # (C, C), rows true, columns predicted
         self.val_confusion.reset()
+        self.class_report = class_report(matrix, self.label_names)
         writer = self.tensorboard()
         if writer is not None and not self.trainer.sanity_checking:
             writer.add_figure("val/confusion_matrix", confusion_matrix_figure(matrix, self.label_names), self.global_step)
+
+    def on_test_epoch_end(self) -> None:
+        if self.test_confusion.update_called:
+            self.class_report = class_report(self.test_confusion.compute(), self.label_names)
+            self.test_confusion.reset()
 
     def predict_step(self, batch: Batch, batch_idx: int) -> Tensor:
         """Class probabilities (B, C)."""
