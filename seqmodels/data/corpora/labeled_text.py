@@ -6,8 +6,8 @@ Formats (what :class:`~seqmodels.data.corpora.text_classification.TextClassifica
                  may hold commas, doubled quotes and newlines
     tsv          tab-separated values, one row per line, no quoting (a quote is an ordinary character,
                  as in GLUE's and IMDB's .tsv files); a field cannot hold a tab or a newline
-    jsonl        one JSON object (or array) per line; a file whose first character is ``[`` is read as
-                 one JSON array of them
+    jsonl        one JSON object (or array) per line, or one JSON array of them (a ``.json`` file as
+                 pandas' ``to_json(orient="records")`` writes it)
     label_first  ``LABEL text`` lines: the label, whitespace (spaces or a tab), the text
     fasttext     ``__label__LABEL text`` lines; a line with several labels is refused
     folder       one sub-folder per class, each file in it (sub-folders included) one text
@@ -326,10 +326,29 @@ def _json_lines(path: Path, text: str) -> Iterator[tuple[int, object]]:
             raise ValueError(f"{path}:{number}: not valid JSON ({err.msg} at column {err.colno})") from None
 
 
+def _is_one_json_array(text: str) -> bool:
+    """Whether ``text`` is one JSON array of records (objects or arrays) rather than JSON lines: it parses
+    whole as such an array, or it starts with ``[`` and neither parses whole nor has a first line that parses
+    (a broken array, reported by :func:`_json_array_items` with its line)."""
+    if not text.lstrip().startswith("["):
+        return False
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as err:
+        if err.msg == "Extra data":
+            return False
+        try:
+            json.loads(text.lstrip().split("\n", 1)[0])
+        except json.JSONDecodeError:
+            return True
+        return False
+    return isinstance(whole, list) and all(isinstance(item, (dict, list)) for item in whole)
+
+
 def read_jsonl(path: Path, encoding: str, text_column: Column, label_column: Column) -> Iterator[Row]:
     """Rows of a JSON-lines file (or a JSON array): objects read by key, arrays by index."""
     text = read_file_text(path, encoding)
-    items = _json_array_items(path, text) if text.lstrip().startswith("[") else _json_lines(path, text)
+    items = _json_array_items(path, text) if _is_one_json_array(text) else _json_lines(path, text)
     count = 0
     for number, item in items:
         values = []
