@@ -84,7 +84,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     best, last = checkpoint_paths(checkpoint)
     _log_hp_metric(trainer, cfg, metrics)
 
-    if cfg.get("test", False):
+    if cfg.get("test", False) and has_test_split(datamodule):
         test_ckpt = best or (ckpt_path if not cfg.get("train", True) else None)
         trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
         metrics.update(scalar_metrics(trainer.callback_metrics))
@@ -109,6 +109,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         # wall time, command, hardware and the figures above, for scripts/results.py and for people
         write_result(cfg.paths.output_dir, result, started_at, time.perf_counter() - start)
     return result
+
+
+def has_test_split(datamodule: Any) -> bool:
+    """Whether a set-up data module has a test split; a classification data module built from the user's
+    files without a test file has none, and ``test=true`` then skips the test with a warning instead of
+    failing after the training."""
+    datasets = getattr(datamodule, "datasets", None)
+    if isinstance(datasets, dict) and datasets and "test" not in datasets:
+        log.warning("test=true but the data has no test split (e.g. no data.corpus.test file): the test is skipped")
+        return False
+    return True
 
 
 def _is_language_model(model: torch.nn.Module) -> bool:
