@@ -14,11 +14,11 @@ import math
 import os
 
 import pytest
+
+from seqmodels.commands.train import train
 from tests.helpers import REPO_ROOT
 from tests.helpers.configs import QUIET, compose_config, missing_data, shrink
 from tests.helpers.ranks import read_ranks
-
-from seqmodels.commands.train import train
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,8 @@
 * :mod:`.paths` — the repository root and the shared data folder;
 * :mod:`.oracles` — torch weights copied into our cells, and tensor differences, written independently of seqmodels;
 * :mod:`.configs` — composing the configs as the console scripts do, finding the console scripts;
-* :mod:`.faults` — callbacks that stall or kill a run at a given step (named by ``_target_`` in CLI runs).
+* :mod:`.faults` — callbacks that stall or kill a run at a given step (named by ``_target_`` in CLI runs);
+* :mod:`.ranks` — a callback that records each training process (rank, world size, batches) to a file.
 """
 
 from .oracles import copy_torch_rnn_weights, max_abs_diff
