@@ -12,10 +12,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# torch first, pinned, so that the project's range installs nothing more
-$(STAMP): $(BIN)/python pyproject.toml
+# torch first, pinned, so that the project's range installs nothing more. The extras: the test tools, and
+# ONNX export + Optuna sweeps, so that their tests run instead of skipping (tests/inference/test_export.py,
+# tests/commands/test_configs.py). Rebuilt when pyproject.toml or this file changes.
+EXTRAS ?= test,export,sweep
+$(STAMP): $(BIN)/python pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 venv: $(STAMP)
