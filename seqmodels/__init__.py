@@ -33,7 +33,8 @@ def load(path: str | Path, device: str = "cpu", trusted: Sequence[str] = ()) -> 
     ``device``: where the network runs; ``trusted``: modules besides seqmodels/torch.nn/torch.optim the
     stored config may name (a cell of one's own; see :mod:`seqmodels.checkpoints.trust`).
     """
-    from .inference.predictor import load as load_predictor  # here: `import seqmodels` stays free of Lightning and Hydra
+    # imported here, so that `import seqmodels` stays free of Lightning and Hydra
+    from .inference.predictor import load as load_predictor
 
     return load_predictor(path, device, trusted)
 

@@ -57,7 +57,8 @@ def _progress(cfg: DictConfig, path: Path | None) -> Progress:
     console = Console(stderr=True)
     shown = bool(cfg.get("progress", True)) and path is not None and console.is_terminal
     return Progress(
-        TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console, disable=not shown
+        TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=console, disable=not shown,
     )
 
 
@@ -65,7 +66,8 @@ def predict(cfg: DictConfig) -> int:
     """Write one JSON line per input of ``cfg.text`` or ``cfg.input_file`` to ``cfg.output_file`` (default
     stdout); return how many were written."""
     examples, path = _examples(cfg)
-    if cfg.get("output_file") and path is not None and Path(str(cfg.output_file)).expanduser().resolve() == path.resolve():
+    output_file = Path(str(cfg.output_file)).expanduser() if cfg.get("output_file") else None
+    if output_file is not None and path is not None and output_file.resolve() == path.resolve():
         raise ValueError(f"output_file={cfg.output_file} is the input_file: it would be overwritten while it is read")
     predictor = Predictor.from_checkpoint(check_ckpt_path(cfg.ckpt_path), str(cfg.get("device", "cpu")))
     predictor.check_predicts()
@@ -73,8 +75,8 @@ def predict(cfg: DictConfig) -> int:
     written = 0
     with ExitStack() as stack:
         out: IO[str] = sys.stdout
-        if cfg.get("output_file"):
-            out = stack.enter_context(open(Path(str(cfg.output_file)).expanduser(), "w", encoding="utf-8"))
+        if output_file is not None:
+            out = stack.enter_context(open(output_file, "w", encoding="utf-8"))
         progress = stack.enter_context(_progress(cfg, path))
         total = None
         if not progress.disable and path is not None:

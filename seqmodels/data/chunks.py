@@ -21,7 +21,7 @@ Scoring chunks (precision, recall, F1) is :mod:`seqmodels.tasks.spans`; predicti
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 Span = tuple[str, int, int]  # (type, first index, last index), inclusive
 

@@ -162,7 +162,9 @@ def _jsonl(path: Path, encoding: str, text_column: str | None) -> Iterator[Examp
             raise ValueError(f"{where}: expected a JSON object with a text field, got {type(record).__name__}")
         value = record.get(_pick_column(list(record), text_column, where))
         if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(t, str) for t in value)):
-            raise ValueError(f"{where}: the text must be a string (or, for a tagger, a list of token strings), got {value!r}")
+            raise ValueError(
+                f"{where}: the text must be a string (or, for a tagger, a list of token strings), got {value!r}"
+            )
         yield Example(value, where, {"line": number})
 
 
@@ -181,7 +183,9 @@ def _conll(path: Path, encoding: str) -> Iterator[Example]:
         if not rows:
             first = number
         elif len(columns) != len(rows[0]):
-            raise ValueError(f"{path}:{number}: {len(columns)} columns, but the sentence's first row has {len(rows[0])}")
+            raise ValueError(
+                f"{path}:{number}: {len(columns)} columns, but the sentence's first row has {len(rows[0])}"
+            )
         rows.append(columns)
     if rows:
         yield Example(tuple(rows), f"{path}:{first}", {"line": first})
@@ -249,11 +253,15 @@ def _npz(path: Path) -> Iterator[Example]:
             _check_series_array(shape, where)
             if lengths is not None:
                 if lengths.shape != (shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
-                    raise ValueError(f"{path}: 'lengths' must be {shape[0]} integers, one per series, got {lengths.shape} "
-                                     f"{lengths.dtype}")
+                    raise ValueError(
+                        f"{path}: 'lengths' must be {shape[0]} integers, one per series, "
+                        f"got {lengths.shape} {lengths.dtype}"
+                    )
                 bad = np.flatnonzero((lengths < 1) | (lengths > shape[1]))
                 if bad.size:
-                    raise ValueError(f"{path}[lengths][{bad[0]}]: length {lengths[bad[0]]} is outside [1, T={shape[1]}]")
+                    raise ValueError(
+                        f"{path}[lengths][{bad[0]}]: length {lengths[bad[0]]} is outside [1, T={shape[1]}]"
+                    )
             for i, row in enumerate(_array_rows(f, shape, dtype, where)):
                 n = int(lengths[i]) if lengths is not None else shape[1]
                 yield Example(np.array(row[:n], dtype=np.float32), f"{path}[{i}]", {"index": i})
@@ -336,7 +344,7 @@ def read_examples(
     return _nonblank(readers[fmt](), skip_empty)
 
 
-def count_examples(path: str | Path, fmt: str | None = None, skip_empty: bool = False, encoding: str = "utf-8") -> int | None:
+def count_examples(path: str | Path, fmt: str | None = None, skip_empty: bool = False) -> int | None:
     """About how many examples ``path`` holds (for a progress bar), found by a pass that keeps nothing:
     lines (blank ones left out with ``skip_empty``), sentences, or array rows; None when unknown."""
     path = Path(path).expanduser()

@@ -132,11 +132,15 @@ class Predictor:
         self._display_tokenizer = None
         if kind == "tagger" and encoder is not None:
             settings = encoder.tokenizer.to_dict()  # the same tokens as training, in the input's own case
-            self._display_tokenizer = tokenizer_from_dict({**settings, "lowercase": False}) if settings.get("lowercase") else encoder.tokenizer
+            self._display_tokenizer = encoder.tokenizer
+            if settings.get("lowercase"):
+                self._display_tokenizer = tokenizer_from_dict({**settings, "lowercase": False})
 
     # ------------------------------------------------------------------ loading
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str | torch.device = "cpu", trusted: Sequence[str] = ()) -> Predictor:
+    def from_checkpoint(
+        cls, path: str | Path, device: str | torch.device = "cpu", trusted: Sequence[str] = ()
+    ) -> Predictor:
         """Load a checkpoint written by ``seqmodels-train`` (any task).
 
         Args:
@@ -214,10 +218,13 @@ class Predictor:
         if self.kind == "language_model":
             raise ValueError(
                 f"{self.source} holds a language model: predict is for classifiers, taggers and regressors; "
-                "generate with seqmodels-sample (Predictor.sample) or score sentences with seqmodels-score (Predictor.score)"
+                "generate with seqmodels-sample (Predictor.sample) or score sentences with seqmodels-score "
+                "(Predictor.score)"
             )
         if self.kind == "translator":
-            raise ValueError(f"{self.source} holds an encoder-decoder: translate with seqmodels-translate (Predictor.translate)")
+            raise ValueError(
+                f"{self.source} holds an encoder-decoder: translate with seqmodels-translate (Predictor.translate)"
+            )
         if self.input_type == "series" and self.normalization is None and self.data_config.get("normalize"):
             raise ValueError(
                 f"{self.source}: the model was trained on standardised inputs (data.normalize=true) but the checkpoint "
@@ -282,7 +289,9 @@ class Predictor:
             read = [word_column, *feature_columns]
             for i, row in enumerate(rows):
                 if not all(-len(row) <= c < len(row) for c in read) or not all(isinstance(c, str) for c in row):
-                    raise ValueError(f"{where}: token {i} has the columns {list(row)}, but the model reads columns {read}")
+                    raise ValueError(
+                        f"{where}: token {i} has the columns {list(row)}, but the model reads columns {read}"
+                    )
             words = [row[word_column] for row in rows]
         else:
             raise ValueError(f"{where}: a tagger reads a text, a list of tokens or token rows; got {value!r:.80}")
@@ -308,7 +317,9 @@ class Predictor:
         if first.dtype.kind == "f":
             inputs = torch.zeros((len(arrays), longest, first.shape[1]), dtype=torch.float32)
         else:
-            pad = [self.pad_index] + [v.pad_index or 0 for v in self.feature_vocabs] if first.ndim == 2 else self.pad_index
+            pad: int | list[int] = self.pad_index
+            if first.ndim == 2:  # words and feature columns, each padded with its own <pad>
+                pad = [self.pad_index] + [v.pad_index or 0 for v in self.feature_vocabs]
             inputs = torch.empty((len(arrays), longest, *first.shape[1:]), dtype=torch.long)
             inputs[:] = torch.as_tensor(pad, dtype=torch.long)
         for b, a in enumerate(arrays):
@@ -347,7 +358,7 @@ class Predictor:
     # ------------------------------------------------------------------ generators
     def _need(self, kind: str, what: str) -> None:
         if self.kind != kind:
-            instead = "translate" if self.kind == "translator" else "sample or score" if self.kind == "language_model" else "predict"
+            instead = {"translator": "translate", "language_model": "sample or score"}.get(self.kind, "predict")
             raise ValueError(f"{self.source} holds a {self.kind.replace('_', ' ')}, not a {kind.replace('_', ' ')}, "
                              f"which {what} needs; use {instead}")
 

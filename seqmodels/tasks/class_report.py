@@ -19,7 +19,9 @@ from typing import Any
 import torch
 
 
-def class_report(confusion: torch.Tensor | Sequence[Sequence[int]], label_names: Sequence[str] | None = None) -> dict[str, Any]:
+def class_report(
+    confusion: torch.Tensor | Sequence[Sequence[int]], label_names: Sequence[str] | None = None
+) -> dict[str, Any]:
     """The report of a (C, C) confusion matrix (rows: true class, columns: predicted class).
 
     Returns a plain dict: ``classes`` (one ``{"label", "precision", "recall", "f1", "support"}`` per class,
@@ -41,18 +43,23 @@ def class_report(confusion: torch.Tensor | Sequence[Sequence[int]], label_names:
     f1 = torch.where(precision + recall > 0, 2 * precision * recall / (precision + recall).clamp(min=1e-300), 0.0)
     total = float(support.sum())
     weights = support / total if total else torch.zeros_like(support)
+    figures = {"precision": precision, "recall": recall, "f1": f1}
     return {
         "classes": [
             {"label": names[c], "precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
              "support": int(support[c])}
             for c in range(num_classes)
         ],
-        "macro": {k: float(v.mean()) for k, v in (("precision", precision), ("recall", recall), ("f1", f1))},
-        "weighted": {k: float((v * weights).sum()) for k, v in (("precision", precision), ("recall", recall), ("f1", f1))},
+        "macro": {k: float(v.mean()) for k, v in figures.items()},
+        "weighted": {k: float((v * weights).sum()) for k, v in figures.items()},
         "accuracy": float(correct.sum()) / total if total else 0.0,
         "support": int(total),
         "confusion_matrix": {"labels": names, "rows": [[int(x) for x in row] for row in matrix.tolist()]},
     }
+
+
+def _figures(row: dict[str, Any]) -> str:
+    return f"{row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}"
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -60,12 +67,12 @@ def format_report(report: dict[str, Any]) -> str:
     width = max([len(c["label"]) for c in report["classes"]] + [12])
     lines = [f"{'':>{width}}  precision  recall     f1  support"]
     for c in report["classes"]:
-        lines.append(f"{c['label']:>{width}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  {c['support']:7d}")
+        lines.append(f"{c['label']:>{width}}  {_figures(c)}  {c['support']:7d}")
     lines.append("")
     lines.append(f"{'accuracy':>{width}}  {'':9}  {'':6}  {report['accuracy']:6.4f}  {report['support']:7d}")
     for name in ("macro", "weighted"):
         avg = report[name]
-        lines.append(f"{name + ' avg':>{width}}  {avg['precision']:9.4f}  {avg['recall']:6.4f}  {avg['f1']:6.4f}  {report['support']:7d}")
+        lines.append(f"{name + ' avg':>{width}}  {_figures(avg)}  {report['support']:7d}")
     labels, rows = report["confusion_matrix"]["labels"], report["confusion_matrix"]["rows"]
     cell = max([len(n) for n in labels] + [len(str(x)) for row in rows for x in row])
     lines += ["", "confusion matrix (rows: true class, columns: predicted class)",

@@ -13,7 +13,7 @@ epoch and over distributed ranks.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torchmetrics import Metric

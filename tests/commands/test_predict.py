@@ -16,12 +16,12 @@ import pytest
 import torch
 from hydra.utils import instantiate
 from seqeval.metrics.sequence_labeling import get_entities
-from tests.helpers.configs import QUIET, cli_env, compose_config, missing_data, script, shrink
-from tests.helpers.handmade_checkpoints import LSTM, WORDS, word_encoder, write_checkpoint
 
 from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint, load_model
 from seqmodels.commands.evaluate import evaluate
 from seqmodels.commands.train import train
+from tests.helpers.configs import QUIET, cli_env, compose_config, missing_data, script, shrink
+from tests.helpers.handmade_checkpoints import LSTM, WORDS, word_encoder, write_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -146,7 +146,8 @@ def test_series_classifier_reads_a_ts_file_standardised_as_in_training(tmp_path,
     so the training mean and std travelled in the checkpoint and were applied."""
     ckpt = trained("japanese_vowels_gru", tmp_path / "train")
     test_file = data_dir / "uea_ts" / "JapaneseVowels_TEST.ts"
-    run([script("seqmodels-predict"), f"ckpt_path={ckpt}", f"input_file={test_file}", "output_file=pred.jsonl"], tmp_path)
+    run([script("seqmodels-predict"), f"ckpt_path={ckpt}", f"input_file={test_file}", "output_file=pred.jsonl"],
+        tmp_path)
     predictions = read_jsonl(tmp_path / "pred.jsonl")
     rows = [line.strip() for line in test_file.read_text().splitlines()]
     data = rows[rows.index("@data") + 1 :]
@@ -154,8 +155,8 @@ def test_series_classifier_reads_a_ts_file_standardised_as_in_training(tmp_path,
     assert len(predictions) == len(gold) == 370
     metrics = evaluate(compose_config([f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false", "logger=csv"],
                                       tmp_path / "eval", config_name="eval"))
-    assert metrics["test/loss"] == pytest.approx(-np.mean([math.log(p["probabilities"][g]) for p, g in zip(predictions, gold)]),
-                                                 rel=1e-4)
+    cross_entropy = -np.mean([math.log(p["probabilities"][g]) for p, g in zip(predictions, gold)])
+    assert metrics["test/loss"] == pytest.approx(cross_entropy, rel=1e-4)
     assert metrics["test/acc"] == pytest.approx(np.mean([p["label"] == g for p, g in zip(predictions, gold)]), abs=1e-6)
 
 
@@ -196,8 +197,8 @@ def test_regressor_predicts_series_from_an_npz_and_its_mse_is_evals(tmp_path):
     with torch.no_grad():
         direct = [float(model(torch.from_numpy(x)[None])[0][0, 0]) for x in inputs]
     assert [p["value"] for p in predictions] == pytest.approx(direct, abs=1e-5)
-    eval_cfg = compose_config([f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false", "logger=csv"], tmp_path / "eval",
-                              config_name="eval")
+    overrides = [f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false", "logger=csv"]
+    eval_cfg = compose_config(overrides, tmp_path / "eval", config_name="eval")
     metrics = evaluate(eval_cfg)
     mse = float(np.mean((np.array([p["value"] for p in predictions]) - targets) ** 2))
     assert metrics["test/mse"] == pytest.approx(mse, rel=1e-4)

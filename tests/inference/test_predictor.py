@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 from seqeval.metrics.sequence_labeling import get_entities
-from tests.helpers.handmade_checkpoints import LSTM, WORDS, classifier_config, word_encoder, write_checkpoint
 
 import seqmodels
 from seqmodels.inference.inputs import count_examples, read_examples
+from tests.helpers.handmade_checkpoints import LSTM, WORDS, classifier_config, word_encoder, write_checkpoint
 
 SENTENCES = ["A fine film .", "the plot", "dull dull dull , the cast shines", "unknown words only", "film"]
 LABELS = ["neg", "pos", "mixed"]
@@ -154,8 +154,9 @@ def test_tags_without_chunks_give_no_spans(tmp_path):
 def test_a_tagger_with_feature_columns_needs_them(tmp_path):
     path = tmp_path / "features.ckpt"
     pos = ["<pad>", "<unk>", "DT", "NN", "JJ"]
-    config = {"_target_": "seqmodels.models.RNNTagger", "num_classes": len(CHUNKS), "cell": LSTM, "vocab_size": len(WORDS),
-              "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6, "feature_vocab_sizes": [len(pos)],
+    config = {"_target_": "seqmodels.models.RNNTagger", "num_classes": len(CHUNKS), "cell": LSTM,
+              "vocab_size": len(WORDS), "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6,
+              "feature_vocab_sizes": [len(pos)],
               "feature_embedding_dim": 4}
 
     def features_count(network):  # large feature embeddings: the tags depend on the POS column
@@ -254,7 +255,8 @@ def test_import_seqmodels_stays_light():
     import sys
 
     code = "import sys, seqmodels; print(any(m.split('.')[0] in ('lightning', 'hydra') for m in sys.modules))"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 # ------------------------------------------------------------------------------ input files
@@ -302,7 +304,8 @@ def test_arrays_stream_by_rows_and_lengths_cut_them(tmp_path):
 
 
 def test_ts_series_with_and_without_labels(tmp_path):
-    (tmp_path / "a.ts").write_text("# c\n@dimensions 2\n@classLabel true x y\n@data\n1,2,3:4,5,6:x\n7:8:y\n", encoding="utf-8")
+    text = "# c\n@dimensions 2\n@classLabel true x y\n@data\n1,2,3:4,5,6:x\n7:8:y\n"
+    (tmp_path / "a.ts").write_text(text, encoding="utf-8")
     rows = list(read_examples(tmp_path / "a.ts"))
     assert np.array_equal(rows[0].value, [[1, 4], [2, 5], [3, 6]]) and rows[1].value.shape == (1, 2)
     assert [r.position for r in rows] == [{"line": 5}, {"line": 6}] and count_examples(tmp_path / "a.ts") == 2
