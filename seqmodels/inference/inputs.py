@@ -14,8 +14,9 @@ format     suffixes                    one example is
                                        a list of tokens) under ``text_column``
 ``conll``  ``.conll``                  a sentence: token rows of whitespace-separated columns, a
                                        blank line between sentences (the tagging corpora's format)
-``npz``    ``.npz``                    a row of the array ``inputs`` (N, T, F), with optional
-                                       ``lengths`` (N,) giving each series' true length
+``npz``    ``.npz``                    a row of the array ``inputs`` (or ``X``) (N, T, F), with
+                                       optional ``lengths`` (N,) giving each series' true length
+                                       (labels ``y`` are ignored)
 ``npy``    ``.npy``                    a row of the array (N, T, F), all of length T
 ``ts``     ``.ts``                     a series of a UEA/UCR ``.ts`` file (dimensions separated by
                                        ``:``, values by ``,``; a class label after the last ``:``
@@ -229,6 +230,18 @@ def _check_series_array(shape: tuple[int, ...], where: str) -> None:
         )
 
 
+def _series_key(names: list[str], where: str) -> str:
+    """The series array of an ``.npz``: ``inputs``, else ``X`` (the training files' name), else the only one
+    besides ``lengths`` (and the labels ``y``)."""
+    for key in ("inputs", "X"):
+        if key in names:
+            return key
+    others = [n for n in names if n not in ("lengths", "y")]
+    if len(others) != 1:
+        raise ValueError(f"{where}: holds arrays {names}; name the series array 'inputs' (numpy.savez(f, inputs=x))")
+    return others[0]
+
+
 def _npz(path: Path) -> Iterator[Example]:
     try:
         archive = zipfile.ZipFile(path)
@@ -236,12 +249,7 @@ def _npz(path: Path) -> Iterator[Example]:
         raise ValueError(f"{path}: not a .npz file (numpy.savez writes a zip archive)") from None
     with archive:
         names = [n[:-4] for n in archive.namelist() if n.endswith(".npy")]
-        if "inputs" in names:
-            key = "inputs"
-        elif len([n for n in names if n != "lengths"]) == 1:
-            key = next(n for n in names if n != "lengths")
-        else:
-            raise ValueError(f"{path}: holds arrays {names}; name the series array 'inputs' (numpy.savez(f, inputs=x))")
+        key = _series_key(names, str(path))
         lengths = None
         if "lengths" in names:
             with archive.open("lengths.npy") as f:
@@ -375,9 +383,8 @@ def _array_length(path: Path, fmt: str) -> int:
         with open(path, "rb") as f:
             return _array_header(f, str(path))[0][0]
     with zipfile.ZipFile(path) as archive:
-        names = [n for n in archive.namelist() if n.endswith(".npy") and n != "lengths.npy"]
-        name = "inputs.npy" if "inputs.npy" in names else names[0]
-        with archive.open(name) as f:
+        key = _series_key([n[:-4] for n in archive.namelist() if n.endswith(".npy")], str(path))
+        with archive.open(f"{key}.npy") as f:
             return _array_header(f, str(path))[0][0]
 
 
