@@ -292,7 +292,7 @@ def test_arrays_stream_by_rows_and_lengths_cut_them(tmp_path):
     assert all(np.array_equal(r.value, x[i, : len(r.value)]) for i, r in enumerate(rows))
     np.savez_compressed(tmp_path / "c.npz", x)  # one unnamed array
     assert all(np.array_equal(r.value, x[i]) for i, r in enumerate(read_examples(tmp_path / "c.npz")))
-    np.savez(tmp_path / "train.npz", y=np.zeros(5), X=x[:, ::-1])  # a training file: series X, labels y
+    np.savez(tmp_path / "train.npz", y=np.zeros(5), X=x[:, ::-1], ids=np.arange(5))  # a training file: series X
     assert all(np.array_equal(r.value, x[i, ::-1]) for i, r in enumerate(read_examples(tmp_path / "train.npz")))
     assert count_examples(tmp_path / "train.npz") == 5
     np.save(tmp_path / "s.npy", x)
