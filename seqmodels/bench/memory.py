@@ -2,6 +2,7 @@
 token stream and of classifying very long sequences, each through the real Lightning path.
 
     python -m seqmodels.bench.memory [--tokens 1000000] [--steps 10000] [--json out.json]
+                                     [--lm-hidden 128] [--lm-layers 2]
 
 Each measurement runs in a fresh Python process (``ru_maxrss`` is a lifetime peak), after the data
 was prepared in another one, and reports
@@ -12,7 +13,7 @@ was prepared in another one, and reports
 * ``cuda_peak_mib``: ``torch.cuda.max_memory_allocated`` during evaluation (when a GPU is present).
 
 Language model: a word-level corpus in Penn Treebank layout (``ptb.test.txt`` of ``--tokens`` words
-from a 2,000-word vocabulary), 2-layer LSTM 128, evaluated with ``trainer.test`` in contiguous
+from a 2,000-word vocabulary), 2-layer LSTM 128 (``--lm-layers``, ``--lm-hidden``), evaluated with ``trainer.test`` in contiguous
 streams of 20 x 35 (the hidden state carried across batches). The ids are a memmap and each batch
 a slice, so memory does not grow with the stream: the same run on a tenth of the stream is reported
 beside it. Classifier: ``--batch`` real-valued sequences of ``--steps`` steps (8 features, lengths
@@ -98,7 +99,7 @@ def _measure(device: str, run) -> dict[str, Any]:
     return out
 
 
-def child_lm(folder: Path, cache: Path, device: str) -> dict[str, Any]:
+def child_lm(folder: Path, cache: Path, device: str, hidden: int = 128, layers: int = 2) -> dict[str, Any]:
     import functools
 
     import torch
@@ -111,7 +112,7 @@ def child_lm(folder: Path, cache: Path, device: str) -> dict[str, Any]:
     data = _lm_data(folder, cache)
     data.prepare_data()
     data.setup("test")
-    model = RNNLanguageModel(data.vocab_size, LSTMCell, embedding_dim=128, hidden_size=128, num_layers=2)
+    model = RNNLanguageModel(data.vocab_size, LSTMCell, embedding_dim=hidden, hidden_size=hidden, num_layers=layers)
     task = LanguageModelingTask(model, functools.partial(torch.optim.SGD, lr=1.0), sample_length=0)
     trainer = _trainer(device)
     tokens = int(len(data.ids("test")))
@@ -161,14 +162,17 @@ def _spawn(args: list[str], threads: int) -> dict[str, Any]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_all(tokens: int, steps: int, batch: int, device: str, workdir: Path, threads: int) -> dict[str, Any]:
-    results: dict[str, Any] = {"device": device, "threads": threads, "scenarios": {}}
+def run_all(tokens: int, steps: int, batch: int, device: str, workdir: Path, threads: int,
+            lm_hidden: int = 128, lm_layers: int = 2) -> dict[str, Any]:
+    results: dict[str, Any] = {"device": device, "threads": threads, "lm_hidden": lm_hidden, "lm_layers": lm_layers,
+                               "scenarios": {}}
     for n in (max(tokens // 10, 10_000), tokens):
         folder, cache = workdir / f"ptb_{n}", workdir / f"cache_{n}"
         write_corpus(folder, n)
         _spawn(["--child", "prepare", "--folder", str(folder), "--cache", str(cache)], threads)  # tokenize apart
         results["scenarios"][f"lm_eval_{n}_tokens"] = _spawn(
-            ["--child", "lm", "--folder", str(folder), "--cache", str(cache), "--device", device], threads)
+            ["--child", "lm", "--folder", str(folder), "--cache", str(cache), "--device", device,
+             "--lm-hidden", str(lm_hidden), "--lm-layers", str(lm_layers)], threads)
     for t in (max(steps // 10, 100), steps):
         results["scenarios"][f"classify_{t}_steps"] = _spawn(
             ["--child", "classify", "--steps", str(t), "--batch", str(batch), "--device", device], threads)
@@ -192,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tokens", type=int, default=1_000_000, help="language-model test stream length")
     p.add_argument("--steps", type=int, default=10_000, help="classifier sequence length")
     p.add_argument("--batch", type=int, default=64, help="sequences to classify")
+    p.add_argument("--lm-hidden", type=int, default=128, help="language model: embedding and LSTM size")
+    p.add_argument("--lm-layers", type=int, default=2, help="language model: LSTM layers")
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     p.add_argument("--workdir", type=Path, default=None, help="where the corpora and caches go (default: a temp dir)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -216,13 +222,14 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps({"prepared": str(args.cache)}))
         return
     if args.child == "lm":
-        print(json.dumps(child_lm(args.folder, args.cache, device)))
+        print(json.dumps(child_lm(args.folder, args.cache, device, args.lm_hidden, args.lm_layers)))
         return
     if args.child == "classify":
         print(json.dumps(child_classify(args.steps, args.batch, device)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(args.tokens, args.steps, args.batch, device, args.workdir or Path(tmp), args.threads)
+        results = run_all(args.tokens, args.steps, args.batch, device, args.workdir or Path(tmp), args.threads,
+                          args.lm_hidden, args.lm_layers)
     results["load_average"] = os.getloadavg()
     print(_table(results))
     if args.json:
