@@ -1,6 +1,7 @@
 """Hypothesis fuzzing of the pieces that meet arbitrary input: layers with arbitrary lengths against
-torch's packed sequences, tokenizer/vocabulary/encoder files written and read back, the resumable
-loader against an uninterrupted one, and checkpoint loading of damaged files.
+torch's packed sequences, tokenizer/vocabulary/encoder files written and read back, labelled-text files
+(csv, tsv, ``LABEL text``, fastText, JSON lines) written and read back, the resumable loader against an
+uninterrupted one, and checkpoint loading of damaged files.
 
 Round trips of tokenize/detokenize, vocab build, pad-collate and bucketing are fuzzed in
 test_data_tokenizers.py and test_data_classification.py; they are not repeated here.
@@ -8,6 +9,7 @@ test_data_tokenizers.py and test_data_classification.py; they are not repeated h
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 
@@ -27,6 +29,7 @@ from seqmodels.data import (
     CharTokenizer,
     NGramTokenizer,
     PadCollate,
+    TextClassificationFiles,
     TextEncoder,
     Vocab,
     WordTokenizer,
@@ -226,6 +229,56 @@ def test_resumable_shuffled_loader_continues_exactly(size, batch_size, passes, c
     got = _batches_as_lists(resumed)
     assert got == (following if complete else rest)
     assert len(taken) + len(rest) == len(original)
+
+
+# ------------------------------------------------------------------------------ labelled-text files
+cell_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40).filter(str.strip)
+one_line = cell_text.filter(lambda t: "\n" not in t and "\r" not in t)
+CLASSES = ["pos", "neg", "0", "1", "a b", 'say "x"', "x,y", "caf\u00e9"]
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.tuples(cell_text, st.sampled_from(CLASSES), st.text(max_size=10)), min_size=1, max_size=20),
+    order=st.permutations(["text", "label", "extra"]),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+)
+def test_csv_rows_written_by_the_csv_module_read_back_alike(tmp_path_factory, rows, order, crlf, bom):
+    """Any texts (quotes, commas, line breaks, control characters) written by Python's csv module, in any column
+    order, with CRLF or LF and with or without a byte-order mark, read back as written (stripped)."""
+    path = tmp_path_factory.mktemp("csv") / "rows.csv"
+    with open(path, "w", newline="", encoding="utf-8-sig" if bom else "utf-8") as f:
+        writer = csv.writer(f, lineterminator="\r\n" if crlf else "\n")
+        writer.writerow(order)
+        for text, label, extra in rows:
+            writer.writerow([{"text": text, "label": label, "extra": extra}[column] for column in order])
+    corpus = TextClassificationFiles(path, labels=CLASSES)
+    assert corpus.paths["train"] == [(path, "csv")]
+    assert [(text, CLASSES[i]) for text, i in corpus.examples("train")] == [(t.strip(), y) for t, y, _ in rows]
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.tuples(one_line.filter(lambda t: "\t" not in t), st.sampled_from(["pos", "neg", "0", "1"])),
+                  min_size=1, max_size=20),
+    fmt=st.sampled_from(["tsv", "label_first", "fasttext", "jsonl"]),
+    crlf=st.booleans(),
+)
+def test_line_formats_read_back_what_was_written(tmp_path_factory, rows, fmt, crlf):
+    """One example per line in tsv, ``LABEL text``, ``__label__LABEL text`` and JSON lines: texts holding any
+    character but a line break (form feeds, Unicode line separators, quotes) come back as written (stripped)."""
+    end = "\r\n" if crlf else "\n"
+    lines = {
+        "tsv": ["label\ttext", *(f"{y}\t{t}" for t, y in rows)],
+        "label_first": [f"{y} {t}" for t, y in rows],
+        "fasttext": [f"__label__{y} {t}" for t, y in rows],
+        "jsonl": [json.dumps({"label": y, "text": t}, ensure_ascii=False) for t, y in rows],
+    }[fmt]
+    path = tmp_path_factory.mktemp("lines") / "rows.data"
+    path.write_bytes(end.join(lines).encode("utf-8") + end.encode())
+    corpus = TextClassificationFiles(path, format=fmt, labels=["pos", "neg", "0", "1"])
+    assert [(text, corpus.label_names[i]) for text, i in corpus.examples("train")] == [(t.strip(), y) for t, y in rows]
 
 
 # ------------------------------------------------------------------------------ damaged checkpoints
