@@ -131,7 +131,8 @@ class TextClassificationFiles(ClassificationCorpus):
                         f"{row.where}: label {row.label!r} is not one of labels={list(self.given_labels)[:20]}"
                     )
             self.label_names = tuple(self.given_labels)
-            unused = [label for label in self.given_labels if label not in set(found)]
+            seen = set(found)
+            unused = [label for label in self.given_labels if label not in seen]
             if unused:
                 log.warning("%s: labels %s have no training example", self.name, unused[:20])
         else:
