@@ -1,0 +1,65 @@
+"""The mutation score of each module after ``make mutate``, and its surviving mutants.
+
+    python scripts/mutation_report.py [mutants/] [--survivors]
+
+Reads mutmut's per-file result files (``mutants/<path>.py.meta``, JSON: mutant name -> the exit code
+of the tests run against it) and prints, per module: mutants, killed, survived, no test reached it,
+timeouts, not run yet, and the score killed / (killed + survived + no tests). ``--survivors`` lists
+the mutants no test noticed (``mutmut show NAME`` prints one's diff).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from pathlib import Path
+
+# mutmut 3's exit codes (mutmut/stats.py): 1 and 3 killed, 0 survived, 5/33 no tests, None not run
+STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", None: "not run",
+          36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+COLUMNS = ("killed", "survived", "no tests", "timeout", "not run", "other")
+
+
+def module_results(root: Path) -> dict[str, dict[str, int | None]]:
+    """``{module path: {mutant name: exit code}}`` for every ``*.py.meta`` under ``root``."""
+    out = {}
+    for meta in sorted(root.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        if codes:
+            out[str(meta.relative_to(root))[: -len(".meta")]] = codes
+    return out
+
+
+def summary(codes: dict[str, int | None]) -> dict[str, float]:
+    counts = Counter(STATUS.get(code, "other") for code in codes.values())
+    row: dict[str, float] = {"mutants": len(codes), **{c: counts.get(c, 0) for c in COLUMNS}}
+    judged = row["killed"] + row["survived"] + row["no tests"]
+    row["score"] = row["killed"] / judged if judged else float("nan")
+    return row
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("root", nargs="?", type=Path, default=Path("mutants"))
+    p.add_argument("--survivors", action="store_true", help="also list the surviving mutants")
+    args = p.parse_args(argv)
+    results = module_results(args.root)
+    if not results:
+        raise SystemExit(f"no mutmut results under {args.root}: run `make mutate` first")
+    print(f"| module | mutants | {' | '.join(COLUMNS)} | score |")
+    print("|---|" + "---:|" * (len(COLUMNS) + 2))
+    for module, codes in results.items():
+        r = summary(codes)
+        print(f"| {module} | {r['mutants']} | " + " | ".join(str(r[c]) for c in COLUMNS) + f" | {r['score']:.0%} |")
+    if args.survivors:
+        for module, codes in results.items():
+            names = sorted((n for n, c in codes.items() if STATUS.get(c) in ("survived", "no tests")),
+                           key=lambda n: (n.rsplit("__mutmut_", 1)[0], int(n.rsplit("_", 1)[1])))
+            if names:
+                print(f"\n{module}:")
+                print("\n".join(f"  {n}  ({STATUS[codes[n]]})" for n in names))
+
+
+if __name__ == "__main__":
+    main()
