@@ -13,6 +13,7 @@ spent on padding (:class:`~seqmodels.data.batching.BucketBatchSampler`).
 
 from __future__ import annotations
 
+import math
 from itertools import repeat
 from typing import Any, Sequence
 
@@ -28,6 +29,42 @@ from .resumable import ResumableTrainData
 from .token_cache import provisional_ids
 from .tokenizers import Tokenizer, tokenizer_from_dict
 from .vocab import PAD, UNK, Vocab
+
+
+def held_out(labels: Sequence[Any], fraction: float, seed: int, stratify: bool = False) -> set[int]:
+    """Indices of the examples held out of a train split for validation, drawn with ``seed``.
+
+    Plain: the first ``n = max(1, round(N * fraction))`` indices of a seeded permutation.
+    Stratified: class c of N_c examples gives ``floor(N_c * n / N)`` of them, but at least one when
+    N_c >= 2 and never all (each class keeps a training example); while fewer than ``n`` are held
+    out, the classes with the largest remainders ``N_c * n / N - floor(...)`` give one more (ties:
+    the larger class first). Within a class the examples are drawn by a seeded permutation.
+    """
+    N = len(labels)
+    n_val = max(1, int(round(N * fraction)))
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        return set(rng.permutation(N)[:n_val].tolist())
+    classes: dict[Any, list[int]] = {}
+    for i, y in enumerate(labels):
+        classes.setdefault(y, []).append(i)
+    keys = sorted(classes, key=lambda c: (-len(classes[c]), str(c)))
+    quota = {c: len(classes[c]) * n_val / N for c in keys}
+    take = {c: min(max(1, int(quota[c])), len(classes[c]) - 1) for c in keys}
+    for c in sorted(keys, key=lambda c: -(quota[c] - int(quota[c]))):  # stable: ties keep the larger class first
+        if sum(take.values()) >= n_val:
+            break
+        if take[c] < len(classes[c]) - 1:
+            take[c] += 1
+    held: set[int] = set()
+    for c in keys:
+        members = classes[c]
+        held.update(members[j] for j in rng.permutation(len(members))[: take[c]].tolist())
+    if not held:
+        raise ValueError(
+            f"cannot hold out a stratified validation share of {N} examples: no class has two (give a validation file)"
+        )
+    return held
 
 
 class PadCollate:
@@ -87,14 +124,22 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             still truncated, so that every one of them is scored).
         bucket: batch sequences of similar length together.
         val_fraction: held out of train (seeded shuffle) when the corpus has no ``valid`` split.
+        stratify: hold out the same share of every class (see :func:`held_out`) instead of a plain
+            random share, so that a small or unbalanced set keeps every class on both sides.
         seed: seeds the held-out split and the shuffling.
         max_vocab_size, min_freq: vocabulary from the train split (specials included in the size).
         num_workers: DataLoader workers.
         specials: vocabulary specials (``<pad>`` first, so padding is id 0).
         encoder: a :class:`TextEncoder` (or its dict) to use instead of building one.
-        normalize: real-valued inputs only: standardise every feature with the train mean and std.
+        normalize: real-valued inputs only: standardise every feature with the train mean and std
+            (over every time step of the training series; a feature constant in train is only centred).
         eval_batch_size: batch size for validation and test (default ``batch_size``).
         pool_factor: bucketing pool size in batches.
+        min_batches_per_epoch: every training epoch has at least this many batches: a train split of
+            N < min_batches_per_epoch * batch_size examples is repeated k = ceil(that / N) times (each
+            example k times per epoch, shuffled together), so that per-epoch settings (validation,
+            early-stopping patience, learning-rate plateaus, max_epochs) mean as many optimizer steps
+            on 40 series as on 100,000. None: one pass per epoch.
 
     After ``setup()``: ``num_classes``, ``label_names``, ``vocab``/``encoder`` (None for real-valued),
     ``vocab_size`` (None for real-valued), ``input_size`` (F for real-valued, else None), ``pad_index``.
@@ -118,6 +163,8 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         normalize: bool = False,
         eval_batch_size: int | None = None,
         pool_factor: int = 50,
+        stratify: bool = False,
+        min_batches_per_epoch: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(corpus, ClassificationCorpus):
@@ -139,6 +186,11 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             raise ValueError(f"truncate must be True, False or 'drop', got {truncate!r}")
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+        if not isinstance(stratify, bool):
+            raise ValueError(f"stratify must be true or false, got {stratify!r}")
+        floor = min_batches_per_epoch
+        if floor is not None and (isinstance(floor, bool) or not isinstance(floor, int) or floor < 1):
+            raise ValueError(f"min_batches_per_epoch must be None or a positive integer, got {min_batches_per_epoch!r}")
         self.corpus = corpus
         self.tokenizer = tokenizer if tokenizer is not None else (encoder.tokenizer if encoder is not None else None)
         self.batch_size = batch_size
@@ -147,6 +199,9 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         self.truncate = truncate
         self.bucket = bucket
         self.val_fraction = val_fraction
+        self.stratify = stratify
+        self.min_batches_per_epoch = min_batches_per_epoch
+        self.train_repeats = 1
         self.seed = seed
         self.max_vocab_size = max_vocab_size
         self.min_freq = min_freq
@@ -190,9 +245,7 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         if "valid" in self.corpus.splits:
             out["valid"] = self.corpus.examples("valid")
         else:
-            order = np.random.default_rng(self.seed).permutation(len(train))
-            n_val = max(1, int(round(len(train) * self.val_fraction)))
-            held = set(order[:n_val].tolist())
+            held = held_out([y for _, y in train], self.val_fraction, self.seed, self.stratify)
             out["valid"] = [train[i] for i in sorted(held)]
             out["train"] = [ex for i, ex in enumerate(train) if i not in held]
         if "test" in self.corpus.splits:
@@ -268,7 +321,8 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             if self.normalize:
                 stacked = np.concatenate(seqs["train"], axis=0)  # (sum T, F)
                 self.feature_mean = np.nanmean(stacked, axis=0).astype(np.float32)
-                self.feature_std = np.maximum(np.nanstd(stacked, axis=0), 1e-8).astype(np.float32)
+                std = np.nanstd(stacked, axis=0)
+                self.feature_std = np.where(std > 1e-8, std, 1.0).astype(np.float32)  # constant: centred only
                 seqs = {s: [(x - self.feature_mean) / self.feature_std for x in xs] for s, xs in seqs.items()}
         else:
             raise ValueError(
@@ -291,6 +345,9 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
                     keep = [i for i, x in enumerate(xs) if len(x) <= self.max_length]
                     self.skipped_long = len(xs) - len(keep)
                     xs, ys = [xs[i] for i in keep], [ys[i] for i in keep]
+            if split == "train" and self.min_batches_per_epoch and xs:
+                self.train_repeats = max(1, math.ceil(self.min_batches_per_epoch * self.batch_size / len(xs)))
+                xs, ys = xs * self.train_repeats, ys * self.train_repeats  # k references to each example
             self.datasets[split] = SequenceDataset(xs, ys)
 
     # ------------------------------------------------------------------ loaders
