@@ -148,6 +148,31 @@ def test_state_dict_before_any_loader_is_empty_and_an_empty_one_resumes_nothing(
     assert data.state_dict() == {"train_loader": {"pass": 0, "batches": 4}}
 
 
+def test_a_checkpoint_saved_before_the_first_batch_resumes_from_the_start():
+    data = Shuffled()
+    loader = data.train_dataloader()
+    assert loader.position() == {"pass": -1, "batches": 0}
+    state = data.state_dict()
+    assert state == {"train_loader": {"pass": -1, "batches": 0}}
+    again = Shuffled()
+    again.load_state_dict(state)
+    first_pass = [b[0][:, 0].tolist() for b in again.train_dataloader()]
+    assert first_pass == [b[0][:, 0].tolist() for b in loader]
+
+
+def test_a_position_is_used_once_and_a_state_without_one_resumes_nothing():
+    fresh = [b[0][:, 0].tolist() for b in Shuffled().train_dataloader()]
+    data = Shuffled()
+    data.load_state_dict({"train_loader": {"pass": 0, "batches": 3}})
+    assert [b[0][:, 0].tolist() for b in data.train_dataloader()] == fresh[3:]
+    # a loader built again (Lightning's reload_dataloaders_every_n_epochs) starts afresh
+    assert [b[0][:, 0].tolist() for b in data.train_dataloader()] == fresh
+    for state in (None, {}, {"other": 1}):  # e.g. a checkpoint written before the loader position was saved
+        data = Shuffled()
+        data.load_state_dict(state)
+        assert [b[0][:, 0].tolist() for b in data.train_dataloader()] == fresh
+
+
 def test_resumable_refuses_a_plain_data_loader():
     with pytest.raises(ValueError, match="resumable\\(\\) needs a ResumableDataLoader, got DataLoader"):
         Shuffled().resumable(torch.utils.data.DataLoader([1, 2]))
