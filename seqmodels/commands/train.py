@@ -114,12 +114,17 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def has_test_split(datamodule: Any) -> bool:
     """Whether a set-up data module has a test split; a classification data module built from the user's
     files without a test file has none, and ``test=true`` then skips the test with a warning instead of
-    failing after the training."""
+    failing after the training. Data modules without ``datasets`` (language modeling) are asked their
+    corpus's ``splits``."""
     datasets = getattr(datamodule, "datasets", None)
-    if isinstance(datasets, dict) and datasets and "test" not in datasets:
-        log.warning("test=true but the data has no test split (e.g. no data.corpus.test file): the test is skipped")
-        return False
-    return True
+    if isinstance(datasets, dict) and datasets:
+        present = "test" in datasets
+    else:
+        splits = getattr(getattr(datamodule, "corpus", None), "splits", None)
+        present = splits is None or "test" in splits
+    if not present:
+        log.warning("test=true but the data has no test split (e.g. no data.test file): the test is skipped")
+    return present
 
 
 def _is_language_model(model: torch.nn.Module) -> bool:

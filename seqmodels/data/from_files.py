@@ -18,6 +18,8 @@ from typing import Any
 
 from .classification import ClassificationDataModule
 from .corpora.series_files import SeriesFiles
+from .corpora.text_files import TextFiles
+from .language_modeling import LanguageModelingDataModule
 
 PathLike = str | os.PathLike[str]
 
@@ -70,4 +72,30 @@ class SeriesClassificationData(ClassificationDataModule):
         )
         if options.get("tokenizer") is not None:
             raise ValueError("tokenizer must be null for time series (the values enter the model directly)")
+        super().__init__(corpus, **options)
+
+
+class TextData(LanguageModelingDataModule):
+    """Language modeling on any text (:class:`TextFiles`): ``train``/``valid``/``test`` each a file, a
+    folder, a glob or a list of them; only ``train`` cuts validation and test text off its end.
+
+    Args:
+        train, valid, test, val_fraction, test_fraction, encoding, line_end, name: see :class:`TextFiles`.
+        **options: :class:`LanguageModelingDataModule`'s arguments (``tokenizer``, ``batch_size``, ``bptt``,
+            ``max_vocab_size``, ``cache_dir``, ...).
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        valid: Any = None,
+        test: Any = None,
+        val_fraction: float = 0.05,
+        test_fraction: float = 0.05,
+        encoding: str = "utf-8",
+        line_end: str | None = None,
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        corpus = TextFiles(train, valid, test, val_fraction, test_fraction, encoding, line_end, name)
         super().__init__(corpus, **options)
