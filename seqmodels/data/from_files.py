@@ -5,7 +5,8 @@ Each is the project's DataModule for its task with a corpus made from ``train``/
 paths, so that a command line needs no corpus section::
 
     seqmodels-train experiment=sequence_classifier data.train=walks_TRAIN.ts data.test=walks_TEST.ts
-    seqmodels-train experiment=char_lm data.train=notes/ data.tokenizer=...
+    seqmodels-train experiment=char_lm data.train=notes/ data/tokenizer=bpe
+    seqmodels-train experiment=tagger data.train=ner/train.conll data.valid=ner/dev.conll data.test=ner/test.conll
 
 Every other argument is the underlying DataModule's (batch sizes, validation share, vocabulary, ...).
 """
@@ -14,12 +15,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .classification import ClassificationDataModule
+from .conll import ConllCorpus
 from .corpora.series_files import SeriesFiles
 from .corpora.text_files import TextFiles
 from .language_modeling import LanguageModelingDataModule
+from .parallel_files import ParallelFiles
+from .tagging import TaggingDataModule
+from .translation import TranslationDataModule
 
 PathLike = str | os.PathLike[str]
 
@@ -98,4 +104,87 @@ class TextData(LanguageModelingDataModule):
         **options: Any,
     ) -> None:
         corpus = TextFiles(train, valid, test, val_fraction, test_fraction, encoding, line_end, name)
+        super().__init__(corpus, **options)
+
+
+def _column_file(path: Any, key: str) -> str:
+    if path is None or not str(path).strip():
+        raise ValueError(f"{key} is required: the path of a CoNLL-style column file")
+    p = Path(str(path)).expanduser()
+    if not p.is_file():
+        raise FileNotFoundError(f"{key}={path}: no such file")
+    return str(p.resolve())
+
+
+class ConllData(TaggingDataModule):
+    """Tagging from CoNLL-style column files (:class:`~seqmodels.data.conll.ConllCorpus`): one token per
+    line, columns separated by whitespace (or ``separator``), a blank line between sentences.
+
+    Args:
+        train, valid, test: the files of each split (``valid``/``test`` optional; without ``valid``,
+            ``val_fraction`` of the training sentences is held out, drawn with ``val_seed``).
+        word_column, tag_column: 0-based column indices (negative count from the end).
+        feature_columns: further input columns (e.g. part-of-speech tags beside the words).
+        num_columns: columns every row must have (None: each file's first row decides).
+        separator: column separator (None: any run of whitespace).
+        encoding: of every file.
+        name: shown in messages (default: the train file's name).
+        **options: :class:`TaggingDataModule`'s arguments.
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        valid: Any = None,
+        test: Any = None,
+        word_column: int = 0,
+        tag_column: int = -1,
+        feature_columns: Sequence[int] | None = None,
+        num_columns: int | None = None,
+        separator: str | None = None,
+        encoding: str = "utf-8",
+        name: str | None = None,
+        **options: Any,
+    ) -> None:
+        files = {"train": _column_file(train, "train")}
+        for key, value in (("valid", valid), ("test", test)):
+            if value is not None:
+                files[key] = _column_file(value, key)
+        corpus = ConllCorpus(
+            Path("/"),
+            files,
+            word_column=word_column,
+            tag_column=tag_column,
+            num_columns=num_columns,
+            separator=separator,
+            encoding=encoding,
+            name=name or Path(files["train"]).name.split(".")[0],
+            how="data.train, data.valid and data.test name the column files",
+            feature_columns=feature_columns or (),
+        )
+        super().__init__(corpus, **options)
+
+
+class ParallelTextData(TranslationDataModule):
+    """Translation from line-aligned files (:class:`~seqmodels.data.parallel_files.ParallelFiles`): each split a
+    prefix (``data/train`` for ``data/train.<source>`` and ``data/train.<target>``) or ``[source file, target file]``.
+
+    Args:
+        train, valid, test, source, target, val_fraction, val_seed, encoding: see :class:`ParallelFiles`.
+        **options: :class:`TranslationDataModule`'s arguments (``source_tokenizer``, ``batch_size``, ...).
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        valid: Any = None,
+        test: Any = None,
+        source: str = "src",
+        target: str = "tgt",
+        val_fraction: float = 0.05,
+        val_seed: int = 0,
+        encoding: str = "utf-8",
+        **options: Any,
+    ) -> None:
+        corpus = ParallelFiles(train, valid, test, source, target, val_fraction, val_seed, encoding)
         super().__init__(corpus, **options)
