@@ -127,6 +127,47 @@ def uea(body: str):
     return action
 
 
+def user_files(experiment: str, files: dict[str, str | bytes | Callable[[Path], Any]], *items: str):
+    """Write ``files`` (text, bytes, or a function writing the path) into a scratch folder and train
+    ``experiment`` on them as a user would; ``{dir}`` in ``items`` stands for that folder."""
+
+    def action(env: Env):
+        folder = env.scratch("user_files")
+        for name, data in files.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if callable(data):
+                data(path)
+            else:
+                path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        overrides = [item.format(dir=folder) for item in items]
+        cfg = shrink(compose_config([*QUIET, f"experiment={experiment}", "debug=fast", "logger=csv", *overrides],
+                                    env.scratch("user_run")))
+        cfg.trainer.enable_progress_bar = False
+        return train(cfg)
+
+    return action
+
+
+def npz(**arrays: Any) -> Callable[[Path], None]:
+    return lambda path: np.savez(path, **arrays)  # path ends in .npz: written as named
+
+
+def series(files: dict[str, Any], *items: str):
+    return user_files("sequence_classifier", files, *items)
+
+
+def ragged_objects() -> np.ndarray:
+    out = np.empty(2, dtype=object)
+    out[0], out[1] = np.zeros((3, 1)), np.zeros((2, 1))
+    return out
+
+
+SERIES_TS = "@problemName S\n@dimensions 2\n@classLabel true a b\n@data\n1,2,3:4,5,6:a\n7,8:9,10:b\n"
+LONG_CSV = "id,t,label,x\ns1,0,a,1\ns1,1,a,2\ns2,0,b,3\ns2,1,b,4\n"
+LM_TEXT = "".join(f"line {i} of some text\n" for i in range(400))
+
+
 def checkpoint_file(make: Callable[[Path], None], command: str = "load"):
     """Write a file with ``make(path)`` and hand it to ``command``."""
 
@@ -349,6 +390,86 @@ CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | t
     ("data/ts-dimensions", uea("1,2:3,4:5,6:a\n"), VE, r"T_TRAIN\.ts:7: expected 2 dimensions"),
     ("data/ts-no-data", lambda env: UEATimeSeries(write(env, "T_TRAIN.ts", "@problemName T\n").parent, name="T").examples("train"),
      VE, r"T_TRAIN\.ts: no @data line"),
+    # ---------------------------------------------------------------- your own series, text, column and parallel files
+    ("series/no-train-file", series({}), MissingMandatoryValue, r"Missing mandatory value: data\.train"),
+    ("series/train-not-found", series({}, "data.train={dir}/nope.ts"), FNF,
+     r"data\.train=.*user_files/nope\.ts: no such file"),
+    ("series/train-is-a-folder", series({"d/x.ts": SERIES_TS}, "data.train={dir}/d"), VE,
+     r"data\.train=.*user_files/d is a folder; give the file \(\.ts, \.csv or \.npz\) itself"),
+    ("series/empty-file", series({"e.csv": ""}, "data.train={dir}/e.csv"), VE,
+     r"data\.train=.*e\.csv: the file is empty"),
+    ("series/unknown-suffix", series({"s.dat": SERIES_TS}, "data.train={dir}/s.dat"), VE,
+     r"s\.dat: cannot tell the format from the suffix '\.dat'.*pass format=ts, format=csv or format=npz"),
+    ("series/nan-refused", series({"s.ts": SERIES_TS.replace("7,8:", "7,?:")}, "data.train={dir}/s.ts"), VE,
+     r"s\.ts: series #2 \(the 2nd series after @data\) has a missing value \(NaN\) at time step 1 \(counting from 0\), "
+     r"feature 0.*nan=zero, nan=ffill or nan=drop"),
+    ("series/nan-option", series({"s.ts": SERIES_TS}, "data.train={dir}/s.ts", "data.nan=mean"), VE,
+     r"nan must be one of \['error', 'zero', 'ffill', 'drop'\], got 'mean'"),
+    ("series/ragged-dimensions", series({"s.ts": SERIES_TS.replace("7,8:9,10", "7,8:9")}, "data.train={dir}/s.ts"), VE,
+     r"s\.ts:6: dimensions have different lengths \[1, 2\]"),
+    ("series/ragged-csv-row", series({"s.csv": LONG_CSV + "s2,2,b\n"}, "data.train={dir}/s.csv"), VE,
+     r"s\.csv:6: expected 4 cells separated by ',' \(as the header\), got 3"),
+    ("series/npz-bad-keys", series({"s.npz": npz(x=np.zeros((2, 3, 1)), y=np.array([0, 1]))}, "data.train={dir}/s.npz"),
+     VE, r"s\.npz: no array named \['X'\] \(it holds \['x', 'y'\]\); expected X \(N, T, F\)"),
+    ("series/npz-unknown-key",
+     series({"s.npz": npz(X=np.zeros((2, 3, 1)), y=np.array([0, 1]), length=np.array([1, 2]))},
+            "data.train={dir}/s.npz"),
+     VE, r"s\.npz: unknown arrays \['length'\]"),
+    ("series/npz-object-array",
+     series({"s.npz": npz(X=ragged_objects(), y=np.array([0, 1]))}, "data.train={dir}/s.npz"), VE,
+     r"s\.npz: X or y is an object array.*pass allow_pickle=true for a file you trust"),
+    ("series/npz-lengths-too-long",
+     series({"s.npz": npz(X=np.zeros((2, 3, 1)), y=np.array([0, 1]), lengths=np.array([3, 4]))},
+            "data.train={dir}/s.npz"),
+     VE,
+     r"s\.npz: lengths\[1\] = 4, but X\[1\] has 3 time steps"),
+    ("series/missing-id-column", series({"s.csv": LONG_CSV}, "data.train={dir}/s.csv", "data.id_column=series"), VE,
+     r"s\.csv:1: no series-id column id_column='series' in the header \(the columns are \['id', 't', 'label', 'x'\]\)"),
+    ("series/missing-label-column", series({"s.csv": LONG_CSV.replace("label", "class")}, "data.train={dir}/s.csv"), VE,
+     r"s\.csv:1: no label column 'label' in the header.*label_column=<column>"),
+    ("series/label-changes-within-a-series",
+     series({"s.csv": LONG_CSV.replace("s1,1,a", "s1,1,b")}, "data.train={dir}/s.csv"), VE,
+     r"s\.csv:3: series id='s1' has label 'b' here but 'a' at line 2"),
+    ("series/time-twice", series({"s.csv": LONG_CSV.replace("s1,1,a", "s1,0,a")}, "data.train={dir}/s.csv",
+                                 "data.time_column=t"), VE, r"series id='s1' has time '0' twice \(lines 2 and 3\)"),
+    ("series/wide-csv-not-a-number", series({"w.csv": "label,name,v1\na,walk,1\nb,run,2\n"}, "data.train={dir}/w.csv"),
+     VE, r"w\.csv:2: column 'name': 'walk' is not a number \(this file is read one row per series.*id_column=<column>"),
+    ("series/label-only-in-test", series({"tr.ts": SERIES_TS, "te.ts": SERIES_TS.replace(":b\n", ":c\n").replace(
+        "true a b", "true a b c")}, "data.train={dir}/tr.ts", "data.test={dir}/te.ts"), VE,
+     r"te\.ts: series #2 .* has label 'c', which is not in the @classLabel list of .*tr\.ts \(\['a', 'b'\]\)"
+     r".*labels=\["),
+    ("series/features-differ", series({"tr.ts": SERIES_TS, "te.csv": "label,v1\na,1\n"}, "data.train={dir}/tr.ts",
+                                      "data.test={dir}/te.csv"), VE,
+     r"te\.csv: its series have 1 features but those of the train file .*tr\.ts have 2"),
+    ("series/infinite-value",
+     series({"s.csv": LONG_CSV.replace("s2,1,b,4", "s2,1,b,inf")}, "data.train={dir}/s.csv", "data.nan=zero"), VE,
+     r"s\.csv: series id='s2' has an infinite value at time step 1"),
+    ("lm-text/glob-matches-nothing", user_files("char_lm", {}, "data.train={dir}/*.txt"), FNF,
+     r"data\.train: the glob '.*user_files/\*\.txt' matches no file"),
+    ("lm-text/empty-train-file",
+     user_files("char_lm", {"e.txt": ""}, "data.train={dir}/e.txt", "data.cache_dir={dir}/c"), VE,
+     r"^train: the files \[.*e\.txt'\] are empty"),
+    ("lm-text/too-short-to-cut", user_files("char_lm", {"o.txt": "one line"}, "data.train={dir}/o.txt",
+                                         "data.cache_dir={dir}/c"), VE,
+     r"^valid: no text in the end of train \(\[.*o\.txt'\]\); the train text has too few lines to cut a valid share"),
+    ("lm-text/fractions",
+     user_files("char_lm", {"t.txt": LM_TEXT}, "data.train={dir}/t.txt", "data.val_fraction=0.7",
+                "data.test_fraction=0.3"),
+     VE, r"val_fraction \+ test_fraction must leave some train text"),
+    ("lm-text/unknown-tokenizer", compose_with("experiment=char_lm", "data/tokenizer=sentencepiece"),
+     MissingConfigException,
+     r"Could not find 'data/tokenizer/sentencepiece'.*Available options in 'data/tokenizer'.*bpe.*char.*word"),
+    ("conll/ragged-row", user_files("tagger", {"c.txt": "a DT B-NP\ncat NN\n"}, "data.train={dir}/c.txt"), VE,
+     r"c\.txt:2: expected 3 columns \(as line 1, the first row\) separated by whitespace, got 2"),
+    ("conll/tag-column-out-of-range", user_files("tagger", {"c.txt": "a DT B-NP\n"}, "data.train={dir}/c.txt",
+                                                 "data.tag_column=3"), VE,
+     r"c\.txt:1: tag_column=3 is out of range for rows of 3 columns"),
+    ("parallel/line-counts-differ", user_files("translator", {"p.de": "eins\nzwei\n", "p.en": "one\n"},
+                                               "data.train={dir}/p", "data.source=de", "data.target=en"), VE,
+     r"train: .*p\.de has 2 lines but .*p\.en has 1"),
+    ("parallel/missing-target-file",
+     user_files("translator", {"p.de": "eins\n"}, "data.train={dir}/p", "data.source=de", "data.target=en"), FNF,
+     r"train=.*user_files/p: neither .*p\.en nor .*p\.en\.gz exists"),
     ("data/longer-than-max-length", long_sequence(False), VE,
      r"train example 0 has 6 steps, more than max_length=3.*truncate=true.*truncate=drop"),
     ("data/truncate-option", long_sequence("sometimes"), VE, r"truncate must be True, False or 'drop', got 'sometimes'"),

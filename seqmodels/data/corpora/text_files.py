@@ -150,7 +150,7 @@ class TextFiles(TextCorpus):
         if self._bounds is None:
             total = sum(self._size(p) for p in self.files["train"])
             if total == 0:
-                raise ValueError(f"{self.name} train: the files {self._names('train')} are empty")
+                raise ValueError(f"train: the files {self._names('train')} are empty")
             valid = self.val_fraction if "valid" in self.carved else 0.0
             test = self.test_fraction if "test" in self.carved else 0.0
             a, b = int(total * (1 - valid - test)), int(total * (1 - test))
@@ -197,7 +197,7 @@ class TextFiles(TextCorpus):
         if empty:
             source = self._names(split) if split in self.files else f"the end of train ({self._names('train')})"
             raise ValueError(
-                f"{self.name} {split}: no text in {source}"
+                f"{split}: no text in {source}"
                 + ("" if split in self.files else f"; the train text has too few lines to cut a {split} share from")
             )
 
