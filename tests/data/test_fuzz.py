@@ -1,7 +1,8 @@
 """Hypothesis fuzzing of the pieces that meet arbitrary input: layers with arbitrary lengths against
 torch's packed sequences, tokenizer/vocabulary/encoder files written and read back, labelled-text files
-(csv, tsv, ``LABEL text``, fastText, JSON lines) written and read back, the resumable loader against an
-uninterrupted one, and checkpoint loading of damaged files.
+(csv, tsv, ``LABEL text``, fastText, JSON lines) written and read back, one set of labelled time series
+written as UEA .ts, CSV and .npz and read back alike under each missing-value policy, the resumable loader
+against an uninterrupted one, and checkpoint loading of damaged files.
 
 Round trips of tokenize/detokenize, vocab build, pad-collate and bucketing are fuzzed in
 test_data_tokenizers.py and test_data_classification.py; they are not repeated here.
@@ -35,6 +36,7 @@ from seqmodels.data import (
     WordTokenizer,
     tokenizer_from_dict,
 )
+from seqmodels.data.corpora.series_files import SeriesFiles
 from seqmodels.data.language_modeling import StreamBatches, TokenArray, WindowBatches
 from seqmodels.data.resumable import ResumableDataLoader
 from seqmodels.layers import Recurrent, Stacked
@@ -311,3 +313,75 @@ def test_damaged_checkpoints_load_or_fail_with_value_error(tmp_path, good_checkp
         assert str(path) in str(error)
     else:  # a flip inside the zip's padding or a tensor's bytes can leave a valid file
         assert CHECKPOINT_KEY in checkpoint and "state_dict" in checkpoint
+
+
+# ------------------------------------------------------------------------------ series files: one set, three formats
+@st.composite
+def labelled_series(draw):
+    """A few series (T_i, F) of float32-exact values, NaN in some places, and their labels."""
+    F = draw(st.integers(1, 3))
+    value = st.one_of(st.floats(-1e4, 1e4, width=32), st.just(float("nan")))
+    lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=6))
+    series = [np.array(draw(st.lists(st.lists(value, min_size=F, max_size=F), min_size=n, max_size=n)))
+              for n in lengths]
+    labels = draw(st.lists(st.sampled_from(["a", "b", "10", "9"]), min_size=len(lengths), max_size=len(lengths)))
+    return series, labels
+
+
+def _cell(v: float) -> str:
+    return "" if np.isnan(v) else repr(float(v))
+
+
+def _write_series_formats(folder, series, labels) -> dict[str, dict[str, str]]:
+    F = series[0].shape[1]
+    declared = sorted(set(labels))
+    ts = f"@problemName P\n@dimensions {F}\n@classLabel true {' '.join(declared)}\n@data\n" + "".join(
+        ":".join(",".join("?" if np.isnan(v) else repr(float(v)) for v in s[:, f]) for f in range(F)) + f":{lab}\n"
+        for s, lab in zip(series, labels)
+    )
+    (folder / "s.ts").write_text(ts, encoding="utf-8")
+    rng = np.random.default_rng(len(series))
+    steps = [rng.permutation(len(s)) for s in series]  # each series' rows out of time order (the time column
+    rows = [(f"id{i}", t, labels[i], series[i][t])     # restores it), the series interleaved round by round
+            for r in range(max(len(s) for s in series)) for i in range(len(series)) if r < len(series[i])
+            for t in [int(steps[i][r])]]
+    header = "label,step,series," + ",".join(f"f{f}" for f in range(F))
+    lines = [f"{lab},{t},{key}," + ",".join(_cell(v) for v in values) for key, t, lab, values in rows]
+    (folder / "s.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    padded = np.full((len(series), max(len(s) for s in series), F), 123.0)
+    for i, s in enumerate(series):
+        padded[i, : len(s)] = s
+    np.savez(folder / "s.npz", X=padded, y=np.array(labels), lengths=np.array([len(s) for s in series]))
+    return {"ts": {}, "csv": {"id_column": "series", "time_column": "step"}, "npz": {}}
+
+
+@FUZZ
+@given(data=labelled_series(), nan=st.sampled_from(["zero", "ffill", "drop"]))
+def test_series_files_read_the_same_series_from_ts_csv_and_npz(tmp_path_factory, data, nan):
+    series, labels = data
+    folder = tmp_path_factory.mktemp("series")
+    options = _write_series_formats(folder, series, labels)
+    expected = []
+    for s in series:  # the oracle: each policy written out loop by loop
+        out = []
+        for t in range(len(s)):
+            row = []
+            for f in range(s.shape[1]):
+                before = [v for v in s[: t + 1, f] if not np.isnan(v)]  # ffill: the last value so far, else
+                after = [v for v in s[:, f] if not np.isnan(v)]  # the first in the series, else 0
+                filled = before[-1] if before else after[0] if after else 0.0
+                row.append(s[t, f] if not np.isnan(s[t, f]) else 0.0 if nan == "zero" else filled)
+            if nan != "drop" or not np.isnan(s[t]).any():
+                out.append(row)
+        expected.append(np.array(out, dtype=np.float32).reshape(-1, s.shape[1]))
+    for fmt, kwargs in options.items():
+        corpus = SeriesFiles(folder / f"s.{fmt}", nan=nan, **kwargs)
+        if nan == "drop" and any(len(e) == 0 for e in expected):
+            with pytest.raises(ValueError, match="no time step without a missing value"):
+                corpus.examples("train")
+            continue
+        got = corpus.examples("train")
+        assert len(got) == len(series), fmt
+        for (x, y), e, lab in zip(got, expected, labels):
+            np.testing.assert_array_equal(x, e, err_msg=fmt)
+            assert corpus.label_names[y] == lab, fmt
