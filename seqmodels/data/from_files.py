@@ -13,11 +13,13 @@ Every other argument is the underlying DataModule's (batch sizes, validation sha
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .bpe import BPETokenizer
 from .classification import ClassificationDataModule
 from .conll import ConllCorpus
 from .corpora.series_files import SeriesFiles
@@ -28,6 +30,7 @@ from .tagging import TaggingDataModule
 from .translation import TranslationDataModule
 
 PathLike = str | os.PathLike[str]
+log = logging.getLogger(__name__)
 
 
 class SeriesClassificationData(ClassificationDataModule):
@@ -85,6 +88,9 @@ class TextData(LanguageModelingDataModule):
     """Language modeling on any text (:class:`TextFiles`): ``train``/``valid``/``test`` each a file, a
     folder, a glob or a list of them; only ``train`` cuts validation and test text off its end.
 
+    With a :class:`BPETokenizer` the vocabulary is its ``vocab_size`` subwords: ``max_vocab_size`` and
+    ``min_freq`` (meant for words, e.g. set by ``experiment=word_lm``) are then not used, and a log line says so.
+
     Args:
         train, valid, test, val_fraction, test_fraction, encoding, line_end, name: see :class:`TextFiles`.
         **options: :class:`LanguageModelingDataModule`'s arguments (``tokenizer``, ``batch_size``, ``bptt``,
@@ -104,6 +110,11 @@ class TextData(LanguageModelingDataModule):
         **options: Any,
     ) -> None:
         corpus = TextFiles(train, valid, test, val_fraction, test_fraction, encoding, line_end, name)
+        if isinstance(options.get("tokenizer"), BPETokenizer):
+            for key, default in (("max_vocab_size", None), ("min_freq", 1)):
+                if options.get(key, default) != default:
+                    log.info("data.%s=%s is not used with BPE: its vocab_size bounds the vocabulary", key, options[key])
+                    options[key] = default
         super().__init__(corpus, **options)
 
 
