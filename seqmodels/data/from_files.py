@@ -23,6 +23,7 @@ from .bpe import BPETokenizer
 from .classification import ClassificationDataModule
 from .conll import ConllCorpus
 from .corpora.series_files import SeriesFiles
+from .corpora.text_classification import TextClassificationFiles
 from .corpora.text_files import TextFiles
 from .language_modeling import LanguageModelingDataModule
 from .parallel_files import ParallelFiles
@@ -81,6 +82,40 @@ class SeriesClassificationData(ClassificationDataModule):
         )
         if options.get("tokenizer") is not None:
             raise ValueError("tokenizer must be null for time series (the values enter the model directly)")
+        super().__init__(corpus, **options)
+
+
+class TextClassificationData(ClassificationDataModule):
+    """Text classification from a user's labelled files (:class:`TextClassificationFiles`): csv, tsv, JSON lines,
+    ``LABEL text`` lines, fastText ``__label__X text`` lines or one sub-folder per class.
+
+    Args:
+        train, valid, test: each a file, a list of files, a folder or a glob (``valid``/``test`` optional;
+            without ``valid``, ``val_fraction`` of train is held out, per class when ``stratify``).
+        format, text_column, label_column, header, labels, encoding, name: how the files are read (see
+            :class:`TextClassificationFiles`).
+        **options: :class:`ClassificationDataModule`'s arguments (``tokenizer``, ``batch_size``, ``max_length``,
+            ``val_fraction``, ``stratify``, ``seed``, ...).
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        valid: Any = None,
+        test: Any = None,
+        format: str = "auto",
+        text_column: str | int = "text",
+        label_column: str | int = "label",
+        header: bool | str = "auto",
+        labels: Sequence[Any] | None = None,
+        encoding: str = "utf-8",
+        name: str = "text_classification",
+        **options: Any,
+    ) -> None:
+        corpus = TextClassificationFiles(
+            train, valid, test, format=format, text_column=text_column, label_column=label_column,
+            header=header, labels=labels, encoding=encoding, name=name,
+        )
         super().__init__(corpus, **options)
 
 

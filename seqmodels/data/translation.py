@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Sequence
+from typing import Any, Mapping, NamedTuple, Protocol, Sequence
 
 import lightning as L
 import numpy as np
@@ -38,6 +38,15 @@ MULTI30K_HOW = (
 
 
 # ------------------------------------------------------------------------------ corpora
+class SentencePairs(Protocol):
+    """What a translation data module reads: the splits there are, and each split's sentence pairs."""
+
+    @property
+    def splits(self) -> Sequence[str]: ...
+
+    def pairs(self, split: str) -> list[tuple[str, str]]: ...
+
+
 class ParallelCorpus:
     """Sentence pairs from line-aligned files ``<path>/<prefix>.<language>`` (``.gz`` allowed).
 
@@ -284,7 +293,7 @@ class TranslationDataModule(L.LightningDataModule):
 
     def __init__(
         self,
-        corpus: ParallelCorpus,
+        corpus: SentencePairs,
         source_tokenizer: Tokenizer | dict[str, Any] | None = None,
         target_tokenizer: Tokenizer | dict[str, Any] | None = None,
         batch_size: int = 64,

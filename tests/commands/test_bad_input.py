@@ -277,7 +277,7 @@ def vocab_file(content: str | None):
 
 def text_files(files: dict[str, str | bytes], *items: str):
     """Write ``files`` into a scratch folder, then train ``experiment=text_classifier`` with ``items``
-    (``{dir}`` stands for that folder: ``data.corpus.train={dir}/train.csv``)."""
+    (``{dir}`` stands for that folder: ``data.train={dir}/train.csv``)."""
 
     def action(env: Env):
         folder = env.scratch("text_files")
@@ -298,7 +298,7 @@ TRAIN_CSV = "label,text\npos,a fine film\nneg,a dull film\npos,great\nneg,poor\n
 
 
 def csv_train(content: str | bytes, *items: str):
-    return text_files({"train.csv": content}, "data.corpus.train={dir}/train.csv", *items)
+    return text_files({"train.csv": content}, "data.train={dir}/train.csv", *items)
 
 
 VE = ValueError
@@ -485,52 +485,52 @@ CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | t
     ("data/vocabulary-differs-from-checkpoint-eval", eval_on_changed_data, VE,
      r"the checkpoint's vocabulary/tokenizer \(\d+ tokens, char tokenizer\) differs from the data's"),
     # ---------------------------------------------------------------- your own text files (experiment=text_classifier)
-    ("text/no-train-file", text_files({}), MissingMandatoryValue, r"Missing mandatory value: data\.corpus\.train"),
-    ("text/train-not-found", text_files({}, "data.corpus.train={dir}/nope.csv"), FNF,
+    ("text/no-train-file", text_files({}), MissingMandatoryValue, r"Missing mandatory value: data\.train"),
+    ("text/train-not-found", text_files({}, "data.train={dir}/nope.csv"), FNF,
      r"train: file .*text_files/nope\.csv not found \(relative paths start at the working directory\)"),
-    ("text/glob-matches-nothing", text_files({"a.csv": TRAIN_CSV}, "data.corpus.train={dir}/*.tsv"), FNF,
+    ("text/glob-matches-nothing", text_files({"a.csv": TRAIN_CSV}, "data.train={dir}/*.tsv"), FNF,
      r"train: no file matches '.*text_files/\*\.tsv'"),
     ("text/empty-file", csv_train(""), VE, r"text_files/train\.csv: the file is empty"),
     ("text/missing-column", csv_train("label,review\npos,fine\n"), VE,
      r"train\.csv:1: missing column 'text' \(text_column\): the header is \['label', 'review'\].*"
-     r"data\.corpus\.label_column=0 data\.corpus\.text_column=1"),
-    ("text/column-index-out-of-range", csv_train("pos,fine\nneg,bad\n", "data.corpus.text_column=5",
-                                                 "data.corpus.label_column=0"), VE,
+     r"data\.label_column=0 data\.text_column=1"),
+    ("text/column-index-out-of-range", csv_train("pos,fine\nneg,bad\n", "data.text_column=5",
+                                                 "data.label_column=0"), VE,
      r"train\.csv:1: missing column: text_column is 5 but the row has 2 field\(s\)"),
     ("text/ragged-csv-row", csv_train("label,text\npos,fine\nneg,bad, really\n"), VE,
      r"train\.csv:3: ragged CSV row: 3 field\(s\), expected 2 as in the header \(quote fields that hold a comma\)"),
     ("text/unclosed-quote", csv_train('label,text\npos,fine\nneg,"bad\n'), VE, r"train\.csv:3: malformed CSV"),
     ("text/empty-text", csv_train("label,text\npos,fine\nneg,\n"), VE, r"train\.csv:3: empty text"),
     ("text/latin1-bytes", csv_train("label,text\npos,fine\nneg,caf\xe9\n".encode("latin-1")), VE,
-     r"train\.csv:3: cannot decode byte\(s\) b'\\xe9' as 'utf-8'.*data\.corpus\.encoding=latin-1"),
-    ("text/unknown-encoding", csv_train(TRAIN_CSV, "data.corpus.encoding=klingon"), VE,
+     r"train\.csv:3: cannot decode byte\(s\) b'\\xe9' as 'utf-8'.*data\.encoding=latin-1"),
+    ("text/unknown-encoding", csv_train(TRAIN_CSV, "data.encoding=klingon"), VE,
      r"encoding 'klingon' is not a known text encoding"),
-    ("text/unknown-format", csv_train(TRAIN_CSV, "data.corpus.format=xml"), VE,
+    ("text/unknown-format", csv_train(TRAIN_CSV, "data.format=xml"), VE,
      r"format must be one of \['auto', 'csv', 'tsv', 'jsonl', 'label_first', 'fasttext', 'folder'\], got 'xml'"),
     ("text/label-only-in-test", text_files({"train.csv": TRAIN_CSV, "test.csv": "label,text\npos,ok\nmeh,so so\n"},
-                                           "data.corpus.train={dir}/train.csv", "data.corpus.test={dir}/test.csv"), VE,
+                                           "data.train={dir}/train.csv", "data.test={dir}/test.csv"), VE,
      r"test\.csv:3: label 'meh' does not occur in the training files \(classes: \['neg', 'pos'\]\); "
-     r"to keep it, list every class: data\.corpus\.labels=\[neg,pos,meh\]"),
-    ("text/label-outside-labels", csv_train(TRAIN_CSV, "data.corpus.labels=[pos,neutral]"), VE,
+     r"to keep it, list every class: data\.labels=\[neg,pos,meh\]"),
+    ("text/label-outside-labels", csv_train(TRAIN_CSV, "data.labels=[pos,neutral]"), VE,
      r"train\.csv:3: label 'neg' is not one of labels=\['pos', 'neutral'\]"),
     ("text/one-class", csv_train("label,text\npos,fine\npos,great\n"), VE,
      r"the training files have 1 class\(es\) \['pos'\]; classification needs at least 2"),
-    ("text/header-false-with-names", csv_train(TRAIN_CSV, "data.corpus.header=false"), VE,
+    ("text/header-false-with-names", csv_train(TRAIN_CSV, "data.header=false"), VE,
      r"header=false but a column is given by name \(text_column='text', label_column='label'\): give 0-based indices"),
     ("text/fasttext-several-labels", text_files({"ft.txt": "__label__a x\n__label__a __label__b y\n"},
-                                                "data.corpus.train={dir}/ft.txt"), VE,
+                                                "data.train={dir}/ft.txt"), VE,
      r"ft\.txt:2: several labels \['a', 'b'\] on one line; this is single-label classification"),
-    ("text/label-first-without-text", text_files({"train.txt": "1 fine\n0\n"}, "data.corpus.train={dir}/train.txt"),
+    ("text/label-first-without-text", text_files({"train.txt": "1 fine\n0\n"}, "data.train={dir}/train.txt"),
      VE, r"train\.txt:2: expected 'LABEL text', got only '0' \(no text after the label\)"),
     ("text/jsonl-not-json", text_files({"t.jsonl": '{"text": "a", "label": 1}\n{text: b}\n'},
-                                       "data.corpus.train={dir}/t.jsonl"), VE, r"t\.jsonl:2: not valid JSON"),
+                                       "data.train={dir}/t.jsonl"), VE, r"t\.jsonl:2: not valid JSON"),
     ("text/jsonl-missing-key", text_files({"t.jsonl": '{"text": "a", "label": 1}\n{"text": "b"}\n'},
-                                          "data.corpus.train={dir}/t.jsonl"), VE,
+                                          "data.train={dir}/t.jsonl"), VE,
      r"t\.jsonl:2: missing column 'label' \(label_column\): the object's keys are \['text'\]"),
-    ("text/folder-format-on-a-file", csv_train(TRAIN_CSV, "data.corpus.format=folder"), VE,
+    ("text/folder-format-on-a-file", csv_train(TRAIN_CSV, "data.format=folder"), VE,
      r"train\.csv: format=folder needs a folder with one sub-folder per class"),
     ("text/empty-class-folder", text_files({"train/pos/1.txt": "fine", "train/neg/.keep": ""},
-                                           "data.corpus.train={dir}/train"), VE,
+                                           "data.train={dir}/train"), VE,
      r"train/neg: the class folder holds no files"),
     ("text/stratify-not-a-bool", csv_train(TRAIN_CSV, "data.stratify=sometimes"), VE,
      r"stratify must be true or false, got 'sometimes'"),

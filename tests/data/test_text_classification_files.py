@@ -88,7 +88,7 @@ def test_csv_refusals_name_the_file_and_line(tmp_path):
     raises(r"ragged\.csv:3: ragged CSV row: 3 field\(s\), expected 2 as in the header \(quote fields that hold a comma",
            write(tmp_path, "ragged.csv", "label,text\npos,fine\nneg,bad, really bad\n"))
     raises(r"nocol\.csv:1: missing column 'text' \(text_column\): the header is \['label', 'review'\].*"
-           r"data\.corpus\.text_column=.*data\.corpus\.label_column=0 data\.corpus\.text_column=1",
+           r"data\.text_column=.*data\.label_column=0 data\.text_column=1",
            write(tmp_path, "nocol.csv", "label,review\npos,fine\n"))
     raises(r"index\.csv:1: missing column: text_column is 5 but the row has 2 field\(s\)",
            write(tmp_path, "index.csv", "pos,fine\nneg,bad\n"), text_column=5, label_column=0)
@@ -239,7 +239,7 @@ def test_a_list_a_glob_and_a_folder_of_files(tmp_path):
 def test_latin1_needs_its_encoding_and_the_error_names_line_and_option(tmp_path):
     path = write(tmp_path, "latin.csv", "label,text\npos,fine\nneg,caf\xe9 au lait\n".encode("latin-1"))
     message = raises(r"latin\.csv:3: cannot decode byte\(s\) b'\\xe9' as 'utf-8'", path)
-    assert "data.corpus.encoding=latin-1" in message
+    assert "data.encoding=latin-1" in message
     corpus = TextClassificationFiles(path, encoding="latin-1")
     assert texts_and_labels(corpus)[1] == ("café au lait", "neg")
     raises(r"encoding 'klingon' is not a known text encoding", path, encoding="klingon")
@@ -272,7 +272,7 @@ def test_a_label_only_in_test_is_refused_unless_labels_lists_it(tmp_path):
     with pytest.raises(ValueError) as info:
         corpus.examples("test")
     assert re.search(r"test\.txt:2: label '2' does not occur in the training files \(classes: \['0', '1'\]\); "
-                     r"to keep it, list every class: data\.corpus\.labels=\[0,1,2\]", str(info.value))
+                     r"to keep it, list every class: data\.labels=\[0,1,2\]", str(info.value))
     listed = TextClassificationFiles(train, test=test, labels=[0, 1, 2])
     assert listed.label_names == ("0", "1", "2") and listed.examples("test") == [("fine", 1), ("neutral", 2)]
     ordered = TextClassificationFiles(train, labels=["1", "0"])

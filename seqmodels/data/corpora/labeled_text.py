@@ -54,7 +54,7 @@ class Row:
 
 def encoding_hint(encoding: str) -> str:
     return (
-        f"name the file's encoding: data.corpus.encoding=latin-1 on the command line (encoding='latin-1' in "
+        f"name the file's encoding: data.encoding=latin-1 on the command line (encoding='latin-1' in "
         f"Python; the current one is {encoding!r})"
     )
 
@@ -215,8 +215,8 @@ def _column_index(column: Column, header: list[str] | None, path: Path, line: in
     if column not in names:
         raise ValueError(
             f"{path}:{line}: missing column {column!r} ({what}): the header is {names[:12]}. Name the columns with "
-            f"data.corpus.text_column=... data.corpus.label_column=... (header names, or 0-based indices for a file "
-            f"without a header, e.g. data.corpus.label_column=0 data.corpus.text_column=1)"
+            f"data.text_column=... data.label_column=... (header names, or 0-based indices for a file "
+            f"without a header, e.g. data.label_column=0 data.text_column=1)"
         )
     return names.index(column)
 
@@ -357,7 +357,7 @@ def read_jsonl(path: Path, encoding: str, text_column: Column, label_column: Col
                 if column not in item:
                     raise ValueError(
                         f"{path}:{number}: missing column {column!r} ({what}): the object's keys are "
-                        f"{list(item)[:12]}; name it with data.corpus.{what}=..."
+                        f"{list(item)[:12]}; name it with data.{what}=..."
                     )
                 values.append(item[column])
             elif isinstance(item, list) and isinstance(column, int):

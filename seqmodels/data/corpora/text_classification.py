@@ -116,7 +116,7 @@ class TextClassificationFiles(ClassificationCorpus):
         for split, spec in (("train", train), ("valid", valid), ("test", test)):
             if spec is None or spec == "" or _is_empty_list(spec):
                 if split == "train":
-                    raise ValueError("train: no training file given (data.corpus.train=my.csv)")
+                    raise ValueError("train: no training file given (data.train=my.csv)")
                 continue
             self.paths[split] = self._resolve(split, spec)
         self.splits = tuple(self.paths)
@@ -271,7 +271,7 @@ class TextClassificationFiles(ClassificationCorpus):
                 raise ValueError(
                     f"{row.where}: label {row.label!r} does not occur in the training files (classes: "
                     f"{list(self.label_names)[:20]}); to keep it, list every class: "
-                    f"data.corpus.labels=[{','.join([*self.label_names[:20], row.label])}]"
+                    f"data.labels=[{','.join([*self.label_names[:20], row.label])}]"
                 )
             out.append((row.text, index))
         return out
