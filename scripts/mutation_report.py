@@ -16,8 +16,19 @@ from collections import Counter
 from pathlib import Path
 
 # mutmut 3's exit codes (mutmut/stats.py): 1 and 3 killed, 0 survived, 5/33 no tests, None not run
-STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", None: "not run",
-          36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"}
+STATUS = {
+    1: "killed",
+    3: "killed",
+    0: "survived",
+    5: "no tests",
+    33: "no tests",
+    None: "not run",
+    36: "timeout",
+    24: "timeout",
+    -24: "timeout",
+    152: "timeout",
+    255: "timeout",
+}
 COLUMNS = ("killed", "survived", "no tests", "timeout", "not run", "other")
 
 
@@ -54,8 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {module} | {r['mutants']} | " + " | ".join(str(r[c]) for c in COLUMNS) + f" | {r['score']:.0%} |")
     if args.survivors:
         for module, codes in results.items():
-            names = sorted((n for n, c in codes.items() if STATUS.get(c) in ("survived", "no tests")),
-                           key=lambda n: (n.rsplit("__mutmut_", 1)[0], int(n.rsplit("_", 1)[1])))
+            names = sorted(
+                (n for n, c in codes.items() if STATUS.get(c) in ("survived", "no tests")),
+                key=lambda n: (n.rsplit("__mutmut_", 1)[0], int(n.rsplit("_", 1)[1])),
+            )
             if names:
                 print(f"\n{module}:")
                 print("\n".join(f"  {n}  ({STATUS[codes[n]]})" for n in names))

@@ -80,8 +80,14 @@ def layer_row(mode, num_layers, bidirectional, lengths, dtype):
         return pad_packed_sequence(out, total_length=T)[0], st
 
     names = [name for name, _, _ in interop.torch_name_map(num_layers, bidirectional, bias=True)]
-    return compare(lambda x, hx: ours(x, hx, lengths=lengths), run_ref,
-                   [getattr(ours, k) for k in names], [getattr(ref, k) for k in names], x, hx)
+    return compare(
+        lambda x, hx: ours(x, hx, lengths=lengths),
+        run_ref,
+        [getattr(ours, k) for k in names],
+        [getattr(ref, k) for k in names],
+        x,
+        hx,
+    )
 
 
 def cell_row(name, dtype):
@@ -99,10 +105,12 @@ def cell_row(name, dtype):
                 state = step(x_t, state)
                 outs.append(state[0] if is_lstm else state)
             return torch.stack(outs), state
+
         return run
 
-    return compare(unroll(lambda x_t, s: cell(x_t, s)[1]), unroll(ref), list(cell.parameters()),
-                   list(ref.parameters()), x, hx)
+    return compare(
+        unroll(lambda x_t, s: cell(x_t, s)[1]), unroll(ref), list(cell.parameters()), list(ref.parameters()), x, hx
+    )
 
 
 def main() -> None:
@@ -117,8 +125,10 @@ def main() -> None:
         case = f"{mode} L={layers} {'bi' if bi else 'uni'} {'lengths' if lengths is not None else 'full'}"
         rows.append((case, layer_row(mode, layers, bi, lengths, dtype)))
     cols = ["output", "h_n", "c_n", "param grads", "input grad", "state grad"]
-    print(f"Parity vs torch {torch.__version__}, {args.dtype}, T={T} B={B} I={I} H={H}, "
-          f"lengths={LENGTHS.tolist()}, random initial state; max |seqmodels - torch|\n")
+    print(
+        f"Parity vs torch {torch.__version__}, {args.dtype}, T={T} B={B} I={I} H={H}, "
+        f"lengths={LENGTHS.tolist()}, random initial state; max |seqmodels - torch|\n"
+    )
     print("| case | " + " | ".join(cols) + " |")
     print("|---|" + "---:|" * len(cols))
     for case, row in rows:

@@ -12,7 +12,6 @@ and prints the numbers the figure shows.
 from __future__ import annotations
 
 import argparse
-import functools
 import math
 import time
 from pathlib import Path
@@ -38,7 +37,9 @@ def batches(inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, genera
             yield inputs[idx], targets[idx]
 
 
-def measure(model: RNNClassifier, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, num_batches: int) -> torch.Tensor:
+def measure(
+    model: RNNClassifier, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int, num_batches: int
+) -> torch.Tensor:
     """Mean over ``num_batches`` batches of ‖∂MSE/∂h_t‖ (T,), the model in eval mode (no update)."""
     model.eval()
     total = None
@@ -120,24 +121,36 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--probe-batches", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "figures" / "gradient_flow_adding.png")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "docs" / "figures" / "gradient_flow_adding.png",
+    )
     args = parser.parse_args()
 
-    task = AddingProblem(seq_len=args.seq_len, num_train=10_000, num_val=args.batch_size * args.probe_batches, seed=args.seed)
+    task = AddingProblem(
+        seq_len=args.seq_len, num_train=10_000, num_val=args.batch_size * args.probe_batches, seed=args.seed
+    )
     data = []
     for split in ("train", "valid"):
         x, _, y = task.generate(split)
         data.append((torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)))
     results = [run(name, factory, args, data) for name, factory in CELLS.items()]
 
-    print(f"adding problem T={args.seq_len}, H={args.hidden_size}, {args.steps} steps of batch {args.batch_size}; "
-          f"threads={torch.get_num_threads()}")
-    print(f"{'cell':20s} {'val MSE':>8s} {'train s':>8s} {'first/last before':>18s} {'first/last after':>17s} {'decay/step after':>17s}")
+    print(
+        f"adding problem T={args.seq_len}, H={args.hidden_size}, {args.steps} steps of batch {args.batch_size}; "
+        f"threads={torch.get_num_threads()}"
+    )
+    print(
+        f"{'cell':20s} {'val MSE':>8s} {'train s':>8s} {'first/last before':>18s} {'first/last after':>17s} {'decay/step after':>17s}"
+    )
     for r in results:
         ratio_before = (r["before"][0] / r["before"][-1]).item()
         ratio_after = (r["after"][0] / r["after"][-1]).item()
-        print(f"{r['name']:20s} {r['val_mse']:8.4f} {r['seconds']:8.1f} {ratio_before:18.3e} {ratio_after:17.3e} "
-              f"{decay_per_step(r['after']):17.4f}")
+        print(
+            f"{r['name']:20s} {r['val_mse']:8.4f} {r['seconds']:8.1f} {ratio_before:18.3e} {ratio_after:17.3e} "
+            f"{decay_per_step(r['after']):17.4f}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     figure(results, args.seq_len, args.steps).savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

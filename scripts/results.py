@@ -46,23 +46,38 @@ class Target:
 
 # label pattern → target. The first pattern that matches the whole label wins.
 TARGETS: list[tuple[str, Target]] = [
-    (r"ptb_word_lstm_small.*",
-     Target("test/ppl", "<=", 114.5, "Zaremba et al. 2014 small: 114.5 (TensorFlow's reproduction 115.9)")),
+    (
+        r"ptb_word_lstm_small.*",
+        Target("test/ppl", "<=", 114.5, "Zaremba et al. 2014 small: 114.5 (TensorFlow's reproduction 115.9)"),
+    ),
     (r"ptb_word_(gru|rnn)_small.*", Target("test/ppl", None, None, "no published figure: this run is the reference")),
     (r"ptb_word_lstm_medium.*", Target("test/ppl", "<=", 82.7, "Zaremba et al. 2014 medium: 82.7")),
     (r"ptb_word_lstm_awd.*", Target("test/ppl", "<", 82.7, "beat Zaremba et al. 2014 medium (82.7)")),
-    (r"shakespeare_char_lstm.*",
-     Target("val/loss", "<=", 1.47, "nanoGPT 6-layer Transformer 1.47 nats/char (A100); its CPU config 1.88")),
+    (
+        r"shakespeare_char_lstm.*",
+        Target("val/loss", "<=", 1.47, "nanoGPT 6-layer Transformer 1.47 nats/char (A100); its CPU config 1.88"),
+    ),
     (r"sst2_bilstm.*", Target("test/acc", ">=", 0.85, "BiLSTM baselines 0.85-0.87")),
     (r"imdb_bilstm.*", Target("test/acc", ">=", 0.88, "Keras BiLSTM 0.878; bentrevett 2-layer BiLSTM 0.862")),
     (r"japanese_vowels_gru.*", Target("test/acc", ">=", 0.97, "UEA archive: recurrent and distance-based models")),
-    (r"adding_(lstm|gru)(_long)?_T\d+.*",
-     Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it")),
+    (
+        r"adding_(lstm|gru)(_long)?_T\d+.*",
+        Target("test/mse", "<", 0.01, "Hochreiter & Schmidhuber 1997: gated cells learn it"),
+    ),
     (r"adding_rnn_T\d+", Target("test/mse", None, None, "vanilla RNN expected near the predict-the-mean MSE 0.167")),
-    (r"conll2000_chunk.*",
-     Target("test/f1", ">=", 0.93, "Huang, Xu & Yu 2015 BiLSTM-CRF ~0.945 (pretrained embeddings)")),
-    (r"conll2000_pos.*", Target("test/acc", ">=", 0.95, "project target 95 % token accuracy; no published figure "
-                                                       "(the tags are CoNLL-2000's Brill-tagger column)")),
+    (
+        r"conll2000_chunk.*",
+        Target("test/f1", ">=", 0.93, "Huang, Xu & Yu 2015 BiLSTM-CRF ~0.945 (pretrained embeddings)"),
+    ),
+    (
+        r"conll2000_pos.*",
+        Target(
+            "test/acc",
+            ">=",
+            0.95,
+            "project target 95 % token accuracy; no published figure (the tags are CoNLL-2000's Brill-tagger column)",
+        ),
+    ),
     (r"multi30k_gru_attention.*", Target("test/bleu", ">=", 30.0, "RNN attention baselines: high 20s to mid 30s BLEU")),
     (r"multi30k_lstm_noattention.*", Target("test/bleu", None, None, "expected clearly below the attention model")),
 ]
@@ -97,7 +112,7 @@ def read_scalars(tensorboard_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {tag: sorted((step, value) for step, (_, value) in points.items()) for tag, points in series.items()}
 
 
-def first_reached(tensorboard_dir: Path, target: "Target", started_at: str | None) -> dict[str, Any] | None:
+def first_reached(tensorboard_dir: Path, target: Target, started_at: str | None) -> dict[str, Any] | None:
     """Where a validation target was first met: ``{"step", "after_s"}`` (seconds since the run started, from
     the event's wall time), or None when it never was (or cannot be told)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -126,15 +141,18 @@ def main_metric(scalars: dict[str, list], target: Target | None) -> str | None:
     return next((tag for tag in candidates if tag in scalars and tag != "val/loss"), None)
 
 
-def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any],
-              log_dir: Path | None = None) -> dict[str, Any]:
+def summarize(
+    run_dir: Path, scalars: dict[str, list], record: dict[str, Any], log_dir: Path | None = None
+) -> dict[str, Any]:
     label = run_dir.name
     target = target_for(label)
     metrics = record.get("metrics", {})
     achieved = metrics.get(target.metric) if target else None
     if target is not None and target.metric.startswith("val/") and target.metric in scalars:
-        achieved = min(v for _, v in scalars[target.metric]) if target.op in ("<=", "<") else max(
-            v for _, v in scalars[target.metric]
+        achieved = (
+            min(v for _, v in scalars[target.metric])
+            if target.op in ("<=", "<")
+            else max(v for _, v in scalars[target.metric])
         )
     val_loss = scalars.get("val/loss", [])
     summary = {
@@ -165,7 +183,8 @@ def summarize(run_dir: Path, scalars: dict[str, list], record: dict[str, Any],
             "met": met,
             "anchor": target.anchor,
             "first_met": first_reached(log_dir or run_dir / "tensorboard", target, record.get("started_at"))
-            if met else None,
+            if met
+            else None,
         }
     return summary
 
@@ -183,8 +202,10 @@ def score_examples(checkpoint: str | None, saved: Path) -> list[dict[str, Any]] 
 
     model, encoder, _ = load_language_model(checkpoint)
     model.eval()
-    rows = [{k: row[k] for k in ("sentence", "log_prob", "ppl", "num_tokens")} for row in score(model, encoder,
-                                                                                                 SCORE_SENTENCES)]
+    rows = [
+        {k: row[k] for k in ("sentence", "log_prob", "ppl", "num_tokens")}
+        for row in score(model, encoder, SCORE_SENTENCES)
+    ]
     saved.write_text(json.dumps(rows, indent=2) + "\n")
     return rows
 
@@ -211,7 +232,11 @@ def plot_run(label: str, scalars: dict[str, list], target: Target | None, out: P
         ax = axes[1]
         steps, values = zip(*scalars[metric])
         ax.plot(steps, values, marker="o", ms=3, color="tab:green", label=metric)
-        if target is not None and target.value is not None and target.metric.split("/", 1)[1] == metric.split("/", 1)[1]:
+        if (
+            target is not None
+            and target.value is not None
+            and target.metric.split("/", 1)[1] == metric.split("/", 1)[1]
+        ):
             ax.axhline(target.value, ls="--", color="gray", label=f"target {target.op} {target.value:g}")
         if metric.endswith(("ppl", "mse")):
             ax.set_yscale("log")
@@ -289,7 +314,12 @@ def _verdict(target: dict[str, Any] | None) -> str:
 
 
 def markdown(summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | None) -> str:
-    lines = [BEGIN, "", "| run | metric | ours | target | verdict | epochs | wall time |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        BEGIN,
+        "",
+        "| run | metric | ours | target | verdict | epochs | wall time |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for s in summaries:
         t = s["target"] or {}
         target = f"{t.get('op')} {_fmt(t.get('value'))}" if t.get("op") else "–"
@@ -317,8 +347,10 @@ def markdown(summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | 
             t = s["target"]
             lines.append(f"- {t['metric']} = {_fmt(t['achieved'])}; anchor: {t['anchor']}; {_verdict(t)}")
             if t.get("first_met"):
-                lines.append(f"- target first met at step {t['first_met']['step']}, "
-                             f"{_duration(t['first_met']['after_s'])} after the start")
+                lines.append(
+                    f"- target first met at step {t['first_met']['step']}, "
+                    f"{_duration(t['first_met']['after_s'])} after the start"
+                )
         lines.append("- " + ", ".join(f"{k} {_fmt(v)}" for k, v in s["metrics"].items()))
         if s.get("figure"):
             lines += ["", f"![{s['label']}]({s['figure']})"]
@@ -363,8 +395,10 @@ def collect(runs_dir: Path, docs: Path, score: bool = True) -> dict[str, Any]:
         if score and run_dir.name.startswith("ptb_word"):
             summary["scores"] = score_examples(summary["best_model_path"], run_dir / "scores.json")
         summaries.append(summary)
-        print(f"{run_dir.name:32s} {summary['target']['metric'] if summary['target'] else '':10s} "
-              f"{_fmt(summary['target']['achieved'] if summary['target'] else None):>8s}  {_verdict(summary['target'])}")
+        print(
+            f"{run_dir.name:32s} {summary['target']['metric'] if summary['target'] else '':10s} "
+            f"{_fmt(summary['target']['achieved'] if summary['target'] else None):>8s}  {_verdict(summary['target'])}"
+        )
     adding = plot_adding(all_scalars, figures / "adding_problem.png")
     results = {
         "generated_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -379,7 +413,9 @@ def collect(runs_dir: Path, docs: Path, score: bool = True) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=Path, default=Path("logs/results"), help="directory of run directories")
-    parser.add_argument("--docs", type=Path, default=Path("docs"), help="where results.json, RESULTS.md and figures/ go")
+    parser.add_argument(
+        "--docs", type=Path, default=Path("docs"), help="where results.json, RESULTS.md and figures/ go"
+    )
     parser.add_argument("--no-score", action="store_true", help="skip scoring sentences with the PTB models")
     args = parser.parse_args(argv)
     collect(args.runs, args.docs, score=not args.no_score)

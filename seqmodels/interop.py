@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -75,9 +76,7 @@ def torch_name_map(num_layers: int, bidirectional: bool, bias: bool) -> list[tup
 def _check_cell_count(cells: Sequence[RecurrentCell], num_layers: int, bidirectional: bool) -> int:
     D = 2 if bidirectional else 1
     if len(cells) != num_layers * D:
-        raise ValueError(
-            f"expected num_layers*num_directions={num_layers * D} cells, got {len(cells)}"
-        )
+        raise ValueError(f"expected num_layers*num_directions={num_layers * D} cells, got {len(cells)}")
     return D
 
 
@@ -184,9 +183,7 @@ def cell_from_torch(torch_cell: nn.Module) -> RecurrentCell:
             cell = build(torch_cell).to(**_device_dtype(torch_cell))
             cell.load_state_dict(torch_cell.state_dict(), strict=True)
             return cell.train(torch_cell.training)
-    raise ValueError(
-        f"torch_cell must be a torch.nn.RNNCell, GRUCell or LSTMCell, got {type(torch_cell).__name__}"
-    )
+    raise ValueError(f"torch_cell must be a torch.nn.RNNCell, GRUCell or LSTMCell, got {type(torch_cell).__name__}")
 
 
 def cell_to_torch(cell: RecurrentCell) -> nn.Module:

@@ -28,7 +28,8 @@ as attributes, so code that initialises ``lstm.weight_hh_l0`` keeps working.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable, Sequence, cast
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -93,8 +94,9 @@ class RNNBase(nn.Module):
                 UserWarning,
                 stacklevel=2,
             )
-        self.stack = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=batch_first,
-                             backend=backend)
+        self.stack = Stacked(
+            cell, input_size, hidden_size, num_layers, bidirectional, dropout, batch_first=batch_first, backend=backend
+        )
         sizes = {repr(c.state_size) for c in self.stack.cells()}
         if len(sizes) != 1:
             raise ValueError(f"all cells must have the same state_size to stack h_n, got {sorted(sizes)}")
@@ -259,8 +261,10 @@ class RNNBase(nn.Module):
                 raise ValueError(f"{name} must have shape {expected}, got {got}")
             return
         if not isinstance(hx, (tuple, list)) or len(hx) != len(size):
-            raise ValueError(f"{name} must be a tuple of {len(size)} tensors, got {type(hx).__name__}"
-                             + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else ""))
+            raise ValueError(
+                f"{name} must be a tuple of {len(size)} tensors, got {type(hx).__name__}"
+                + (f" of length {len(hx)}" if isinstance(hx, (tuple, list)) else "")
+            )
         for k, (part, part_size) in enumerate(zip(hx, size)):
             cls._check_hx(part, part_size, lead, f"{name}[{k}]")
 
@@ -276,7 +280,7 @@ class RNNBase(nn.Module):
         return {}
 
     @classmethod
-    def from_torch(cls, module: nn.Module) -> "RNNBase":
+    def from_torch(cls, module: nn.Module) -> RNNBase:
         """A copy of torch ``module`` (an instance of ``cls.torch_class``): weights bit for bit,
         device, dtype, batch_first, dropout, bias, train/eval mode."""
         if cls.torch_class is None:

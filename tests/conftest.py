@@ -1,8 +1,8 @@
 """Shared fixtures (helpers are in ``tests/helpers``).
 
-    data_dir: the shared real-data folder (env ``SEQMODELS_DATA_DIR``, else ``<repo>/../shared/data``);
-        tests using it are skipped, with the reason, when the folder is absent.
-    seed: seeds torch's global generator with 0 for a deterministic test.
+data_dir: the shared real-data folder (env ``SEQMODELS_DATA_DIR``, else ``<repo>/../shared/data``);
+    tests using it are skipped, with the reason, when the folder is absent.
+seed: seeds torch's global generator with 0 for a deterministic test.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ import itertools
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
 from torch import nn
 
 import seqmodels
 from seqmodels import interop
 from seqmodels.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RecurrentCell, RNNCell, SimplifiedGRUCell
+from tests.helpers import max_abs_diff
 
 pytestmark = pytest.mark.usefixtures("seed")
 
@@ -41,12 +41,27 @@ def assert_state_dicts_identical(a: dict, b: dict) -> None:
 def test_torch_to_seqmodels_to_torch_is_exact(mode, num_layers, bidirectional, bias, batch_first):
     ours_cls, torch_cls, extra = MODES[mode]
     dropout = 0.3 if num_layers > 1 else 0.0
-    ref = torch_cls(I, H, num_layers, bias=bias, batch_first=batch_first, dropout=dropout,
-                    bidirectional=bidirectional, dtype=torch.float64, **extra)
+    ref = torch_cls(
+        I,
+        H,
+        num_layers,
+        bias=bias,
+        batch_first=batch_first,
+        dropout=dropout,
+        bidirectional=bidirectional,
+        dtype=torch.float64,
+        **extra,
+    )
     net = ours_cls.from_torch(ref)
     assert type(net) is ours_cls
     assert (net.num_layers, net.bidirectional, net.bias, net.batch_first, net.dropout, net.training) == (
-        num_layers, bidirectional, bias, batch_first, dropout, True)
+        num_layers,
+        bidirectional,
+        bias,
+        batch_first,
+        dropout,
+        True,
+    )
     if ours_cls is seqmodels.RNN:
         assert net.nonlinearity == ref.nonlinearity
     back = net.to_torch()

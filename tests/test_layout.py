@@ -8,10 +8,10 @@ ones too) with ``ast``, so it needs no import to succeed and sees what a reader 
 from __future__ import annotations
 
 import ast
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "seqmodels"
@@ -75,14 +75,19 @@ def room(module: str) -> str | None:
 def test_every_room_has_a_layer():
     rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     rooms |= {p.stem for p in PACKAGE.glob("*.py") if p.name != "__init__.py"}
-    assert rooms == set(LEVEL), f"rooms without a layer: {sorted(rooms - set(LEVEL))}, layers without a room: {sorted(set(LEVEL) - rooms)}"
+    assert rooms == set(LEVEL), (
+        f"rooms without a layer: {sorted(rooms - set(LEVEL))}, layers without a room: {sorted(set(LEVEL) - rooms)}"
+    )
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_imports_from_a_layer_above_it(path):
     own = room(module_name(path))
-    upward = [f"line {line}: {target}" for line, target in imported(path)
-              if room(target) in LEVEL and LEVEL[room(target)] > LEVEL[own]]
+    upward = [
+        f"line {line}: {target}"
+        for line, target in imported(path)
+        if room(target) in LEVEL and LEVEL[room(target)] > LEVEL[own]
+    ]
     assert not upward, f"{own} (layer {LEVEL[own]}) imports from above: {upward}"
 
 
@@ -90,7 +95,9 @@ def test_no_module_imports_from_a_layer_above_it(path):
 def test_hydra_only_where_configs_become_objects(path):
     if room(module_name(path)) in HYDRA_ROOMS:
         return
-    uses = [f"line {line}: {target}" for line, target in imported(path) if target.split(".")[0] in ("hydra", "omegaconf")]
+    uses = [
+        f"line {line}: {target}" for line, target in imported(path) if target.split(".")[0] in ("hydra", "omegaconf")
+    ]
     assert not uses, f"{path.relative_to(ROOT)} imports Hydra/OmegaConf: {uses}"
 
 
@@ -107,4 +114,6 @@ def test_the_checker_sees_an_upward_import(tmp_path):
 def test_the_wheel_lists_every_package_folder():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {module_name(p) for p in PACKAGE.rglob("__init__.py")} | {"seqmodels.configs"}
-    assert listed == on_disk, f"missing from pyproject: {sorted(on_disk - listed)}, not on disk: {sorted(listed - on_disk)}"
+    assert listed == on_disk, (
+        f"missing from pyproject: {sorted(on_disk - listed)}, not on disk: {sorted(listed - on_disk)}"
+    )

@@ -7,11 +7,11 @@ import itertools
 
 import pytest
 import torch
-from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqmodels
 from seqmodels.cells import LSTMCell, SimplifiedGRUCell
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 
 pytestmark = pytest.mark.usefixtures("seed")
 
@@ -74,7 +74,9 @@ def torch_named_params(module):
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if module.bias else [])
     return [
         (f"{n}_l{layer}{'_reverse' if d else ''}", getattr(module, f"{n}_l{layer}{'_reverse' if d else ''}"))
-        for layer in range(module.num_layers) for d in range(D) for n in names
+        for layer in range(module.num_layers)
+        for d in range(D)
+        for n in names
     ]
 
 
@@ -90,8 +92,11 @@ def diffs(ours, ref, x, hx, lengths, batch_first):
         "output": max_abs_diff(out, out_ref),
         "h_n": max_abs_diff(h_n, h_ref),
         "grads": max(max_abs_diff(a, b) for a, b in zip(g, g_ref)),
-        "rel": max((a - b).abs().max().item() / b.abs().max().item()
-                   for a, b in zip([out, *flat(h_n), *g], [out_ref, *flat(h_ref), *g_ref]) if b.abs().max() > 0),
+        "rel": max(
+            (a - b).abs().max().item() / b.abs().max().item()
+            for a, b in zip([out, *flat(h_n), *g], [out_ref, *flat(h_ref), *g_ref])
+            if b.abs().max() > 0
+        ),
     }
 
 
@@ -132,8 +137,9 @@ def test_packed_sequence_in_and_out(mode, with_hx, enforce_sorted, batch_first):
     ours, ref = make_pair(mode, num_layers=2, bidirectional=True, batch_first=batch_first)
     lengths = torch.tensor([5, 3, 1]) if enforce_sorted else LENGTHS
     x = torch.randn(*((B, T, I) if batch_first else (T, B, I)), dtype=torch.float64, requires_grad=True)
-    pack = functools.partial(pack_padded_sequence, lengths=lengths, batch_first=batch_first,
-                             enforce_sorted=enforce_sorted)
+    pack = functools.partial(
+        pack_padded_sequence, lengths=lengths, batch_first=batch_first, enforce_sorted=enforce_sorted
+    )
     hx = random_hx(mode, 4) if with_hx else None
     out_ref, h_ref = ref(pack(x), hx)
     out, h_n = ours(pack(x), hx)  # packed again: each graph owns its packing
@@ -155,8 +161,8 @@ def test_packed_h_n_is_in_original_batch_order():
     x = torch.randn(T, B, I, dtype=torch.float64)
     _, h_n = ours(pack_padded_sequence(x, LENGTHS, enforce_sorted=False))
     for b, length in enumerate(LENGTHS.tolist()):
-        _, alone = ours(x[:length, b: b + 1])
-        assert max_abs_diff(h_n[:, b: b + 1], alone) <= TOL
+        _, alone = ours(x[:length, b : b + 1])
+        assert max_abs_diff(h_n[:, b : b + 1], alone) <= TOL
 
 
 # ---------------------------------------------------------------- unbatched inputs
@@ -200,8 +206,16 @@ def test_dropout_with_one_layer_warns_like_torch():
 # ------------------------------------------------------------------- attributes
 def test_torch_attributes_and_parameter_names():
     net = seqmodels.LSTM(I, H, num_layers=2, bias=False, batch_first=True, dropout=0.25, bidirectional=True)
-    assert (net.input_size, net.hidden_size, net.num_layers, net.bias, net.batch_first, net.dropout,
-            net.bidirectional, net.output_size) == (I, H, 2, False, True, 0.25, True, 2 * H)
+    assert (
+        net.input_size,
+        net.hidden_size,
+        net.num_layers,
+        net.bias,
+        net.batch_first,
+        net.dropout,
+        net.bidirectional,
+        net.output_size,
+    ) == (I, H, 2, False, True, 0.25, True, 2 * H)
     assert net.weight_hh_l1_reverse is net.cells()[3].weight_hh
     with torch.no_grad():
         net.weight_ih_l0.zero_()
@@ -241,7 +255,10 @@ BAD_CONSTRUCTORS = [
     (lambda: seqmodels.RNN(0, H), r"input_size must be a positive integer, got 0"),
     (lambda: seqmodels.LSTM(I, H, num_layers=0), r"num_layers must be a positive integer, got 0"),
     (lambda: seqmodels.GRU(I, H, num_layers=1.0), r"num_layers must be a positive integer, got 1.0"),
-    (lambda: seqmodels.RNN(I, H, nonlinearity="sigmoid"), r"nonlinearity must be one of \['relu', 'tanh'\], got 'sigmoid'"),
+    (
+        lambda: seqmodels.RNN(I, H, nonlinearity="sigmoid"),
+        r"nonlinearity must be one of \['relu', 'tanh'\], got 'sigmoid'",
+    ),
     (lambda: seqmodels.LSTM(I, H, 2, dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
     (lambda: seqmodels.LSTM(I, H, 2, dropout=-0.1), r"dropout must be a number in \[0, 1\), got -0.1"),
     (lambda: seqmodels.GRU(I, H, 2, dropout="0.5"), r"dropout must be a number in \[0, 1\), got '0.5'"),
@@ -299,7 +316,9 @@ def test_packed_input_with_lengths_is_rejected():
 
 
 # ------------------------------------------------------------------------- CUDA
-@pytest.mark.parametrize("mode,bidirectional,lengths", list(itertools.product(sorted(MODES), [False, True], [None, LENGTHS])))
+@pytest.mark.parametrize(
+    "mode,bidirectional,lengths", list(itertools.product(sorted(MODES), [False, True], [None, LENGTHS]))
+)
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
 @pytest.mark.parametrize("backend", ["auto", "custom"])
 @needs_cuda[0]

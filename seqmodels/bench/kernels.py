@@ -23,9 +23,9 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils import benchmark
@@ -62,10 +62,9 @@ def matmul_peak_gflops(device: torch.device, n: int = 2048, min_run_time: float 
     """Measured float32 ``torch.mm`` throughput at n³, the yardstick for '% of peak'."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
-    m = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
-                        num_threads=torch.get_num_threads()).blocked_autorange(
-        min_run_time=min_run_time
-    )
+    m = benchmark.Timer(
+        "torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b}, num_threads=torch.get_num_threads()
+    ).blocked_autorange(min_run_time=min_run_time)
     return 2 * n**3 / m.median / 1e9
 
 
@@ -117,8 +116,9 @@ def time_case(module: torch.nn.Module, x: torch.Tensor, mode: str, min_run_time:
     else:
         stmt = "out, _ = module(x); out.sum().backward()"
     # torch.utils.benchmark runs on ONE thread unless told otherwise: time with the threads the run has
-    timer = benchmark.Timer(stmt, globals={"torch": torch, "module": module, "x": x},
-                            num_threads=torch.get_num_threads())
+    timer = benchmark.Timer(
+        stmt, globals={"torch": torch, "module": module, "x": x}, num_threads=torch.get_num_threads()
+    )
     return timer.blocked_autorange(min_run_time=min_run_time)
 
 
@@ -142,7 +142,7 @@ def run_grid(args: argparse.Namespace, device: torch.device, peak: float) -> lis
                         continue
                     m = time_case(module, x, mode, args.min_run_time)
                     work = flops * (3 if mode != "fwd" else 1)
-                    mem = 0 if mode == "fwd" else activation_bytes(lambda: module(x)[0].sum())
+                    mem = 0 if mode == "fwd" else activation_bytes(lambda: module(x)[0].sum())  # noqa: B023 (called in this pass)
                     if impl == "torch.nn":
                         base_time = m.median
                     row = Row(
@@ -223,15 +223,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     p.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per case (default 1.0)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
-    p.add_argument("--tf32", action="store_true",
-                   help="CUDA: let cuDNN and cuBLAS use TF32 tensor cores (default: off for both, so that every "
-                        "implementation computes in full float32; torch's own default is on for cuDNN only)")
+    p.add_argument(
+        "--tf32",
+        action="store_true",
+        help="CUDA: let cuDNN and cuBLAS use TF32 tensor cores (default: off for both, so that every "
+        "implementation computes in full float32; torch's own default is on for cuDNN only)",
+    )
     p.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
-    p.add_argument("--e2e", action="store_true",
-                   help="also time ptb_word_lstm_small training: our trainer vs a plain PyTorch loop")
+    p.add_argument(
+        "--e2e", action="store_true", help="also time ptb_word_lstm_small training: our trainer vs a plain PyTorch loop"
+    )
     p.add_argument("--e2e-batches", type=int, default=150, help="timed training batches per side (default 150)")
-    p.add_argument("--data-dir", default=None,
-                   help="folder holding ptb/ for --e2e (default: $SEQMODELS_DATA_DIR, else ./data)")
+    p.add_argument(
+        "--data-dir", default=None, help="folder holding ptb/ for --e2e (default: $SEQMODELS_DATA_DIR, else ./data)"
+    )
     p.add_argument("--json", metavar="PATH", help="also write all figures as JSON to PATH")
     return p.parse_args(argv)
 
@@ -250,7 +255,9 @@ def main(argv: list[str] | None = None) -> None:
     machine = {
         "date": time.strftime("%Y-%m-%d"),
         "torch": torch.__version__,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "device_type": device.type,
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": round(peak, 1),
@@ -271,21 +278,28 @@ def main(argv: list[str] | None = None) -> None:
         rows = run_grid(args, device, peak)
     generation = None if args.no_generation else generation_steps_per_s(device)
     if generation:
-        print("generation (batch 1, 1000 steps, 2x256 LSTM): " + ", ".join(
-            f"{k} {v:.2f}" if k == "ratio" else f"{k} {v:.0f} steps/s" for k, v in generation.items()))
+        print(
+            "generation (batch 1, 1000 steps, 2x256 LSTM): "
+            + ", ".join(f"{k} {v:.2f}" if k == "ratio" else f"{k} {v:.0f} steps/s" for k, v in generation.items())
+        )
     e2e = None
     if args.e2e:
         from .training import run as run_e2e
 
         data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
         e2e = run_e2e(data_dir, batches=args.e2e_batches)
-        print(f"training {e2e['experiment']} ({e2e['timed_batches']} batches, {e2e['tokens']} tokens): "
-              f"plain loop {e2e['plain_tokens_per_s']:.0f} tok/s, seqmodels trainer "
-              f"{e2e['trainer_tokens_per_s']:.0f} tok/s, ratio {e2e['ratio']:.2f}")
+        print(
+            f"training {e2e['experiment']} ({e2e['timed_batches']} batches, {e2e['tokens']} tokens): "
+            f"plain loop {e2e['plain_tokens_per_s']:.0f} tok/s, seqmodels trainer "
+            f"{e2e['trainer_tokens_per_s']:.0f} tok/s, ratio {e2e['ratio']:.2f}"
+        )
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": machine, "rows": [asdict(r) for r in rows], "generation": generation, "e2e": e2e},
-                      f, indent=2)
+            json.dump(
+                {"machine": machine, "rows": [asdict(r) for r in rows], "generation": generation, "e2e": e2e},
+                f,
+                indent=2,
+            )
         print(f"wrote {args.json}")
 
 

@@ -75,8 +75,14 @@ def _lm_data(folder: Path, cache: Path):
 def _trainer(device: str):
     import lightning.pytorch as pl
 
-    return pl.Trainer(accelerator=device, devices=1, logger=False, enable_progress_bar=False,
-                      enable_model_summary=False, enable_checkpointing=False)
+    return pl.Trainer(
+        accelerator=device,
+        devices=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
 
 
 def _measure(device: str, run) -> dict[str, Any]:
@@ -137,10 +143,13 @@ def child_classify(steps: int, batch: int, device: str) -> dict[str, Any]:
 
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    examples = [(rng.standard_normal((int(rng.integers(steps // 2, steps + 1)), 8)).astype(np.float32), i % 2)
-                for i in range(batch)]
-    data = ClassificationDataModule(ExampleCorpus(examples[:2], ["a", "b"], valid=examples[:2], test=examples),
-                                    batch_size=16)
+    examples = [
+        (rng.standard_normal((int(rng.integers(steps // 2, steps + 1)), 8)).astype(np.float32), i % 2)
+        for i in range(batch)
+    ]
+    data = ClassificationDataModule(
+        ExampleCorpus(examples[:2], ["a", "b"], valid=examples[:2], test=examples), batch_size=16
+    )
     data.setup()
     model = RNNClassifier(2, LSTMCell, hidden_size=128, input_size=8)
     task = ClassificationTask(model, functools.partial(torch.optim.SGD, lr=1.0))
@@ -155,33 +164,67 @@ def child_classify(steps: int, batch: int, device: str) -> dict[str, Any]:
 
 def _spawn(args: list[str], threads: int) -> dict[str, Any]:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-m", "seqmodels.bench.memory", *args, "--threads", str(threads)],
-                         capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-m", "seqmodels.bench.memory", *args, "--threads", str(threads)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_all(tokens: int, steps: int, batch: int, device: str, workdir: Path, threads: int,
-            lm_hidden: int = 128, lm_layers: int = 2) -> dict[str, Any]:
-    results: dict[str, Any] = {"device": device, "threads": threads, "lm_hidden": lm_hidden, "lm_layers": lm_layers,
-                               "scenarios": {}}
+def run_all(
+    tokens: int,
+    steps: int,
+    batch: int,
+    device: str,
+    workdir: Path,
+    threads: int,
+    lm_hidden: int = 128,
+    lm_layers: int = 2,
+) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "device": device,
+        "threads": threads,
+        "lm_hidden": lm_hidden,
+        "lm_layers": lm_layers,
+        "scenarios": {},
+    }
     for n in (max(tokens // 10, 10_000), tokens):
         folder, cache = workdir / f"ptb_{n}", workdir / f"cache_{n}"
         write_corpus(folder, n)
         _spawn(["--child", "prepare", "--folder", str(folder), "--cache", str(cache)], threads)  # tokenize apart
         results["scenarios"][f"lm_eval_{n}_tokens"] = _spawn(
-            ["--child", "lm", "--folder", str(folder), "--cache", str(cache), "--device", device,
-             "--lm-hidden", str(lm_hidden), "--lm-layers", str(lm_layers)], threads)
+            [
+                "--child",
+                "lm",
+                "--folder",
+                str(folder),
+                "--cache",
+                str(cache),
+                "--device",
+                device,
+                "--lm-hidden",
+                str(lm_hidden),
+                "--lm-layers",
+                str(lm_layers),
+            ],
+            threads,
+        )
     for t in (max(steps // 10, 100), steps):
         results["scenarios"][f"classify_{t}_steps"] = _spawn(
-            ["--child", "classify", "--steps", str(t), "--batch", str(batch), "--device", device], threads)
+            ["--child", "classify", "--steps", str(t), "--batch", str(batch), "--device", device], threads
+        )
     return results
 
 
 def _table(results: dict[str, Any]) -> str:
     cuda = results["device"] == "gpu"
-    head = f"{'scenario':<26} {'setup MiB':>10} {'peak MiB':>9} {'eval +MiB':>10}" + (f" {'CUDA MiB':>9}" if cuda else "")
+    head = f"{'scenario':<26} {'setup MiB':>10} {'peak MiB':>9} {'eval +MiB':>10}" + (
+        f" {'CUDA MiB':>9}" if cuda else ""
+    )
     rows = [head, "-" * len(head)]
     for name, r in results["scenarios"].items():
         row = f"{name:<26} {r['rss_setup_mib']:>10.1f} {r['rss_peak_mib']:>9.1f} {r['rss_eval_mib']:>10.1f}"
@@ -201,8 +244,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     p.add_argument("--workdir", type=Path, default=None, help="where the corpora and caches go (default: a temp dir)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
-    p.add_argument("--threads", type=int, default=1,
-                   help="torch CPU threads (1: memory does not depend on it, and a shared machine stays usable)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: memory does not depend on it, and a shared machine stays usable)",
+    )
     p.add_argument("--child", choices=["prepare", "lm", "classify"], help=argparse.SUPPRESS)
     p.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
@@ -228,8 +275,16 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(child_classify(args.steps, args.batch, device)))
         return
     with tempfile.TemporaryDirectory() as tmp:
-        results = run_all(args.tokens, args.steps, args.batch, device, args.workdir or Path(tmp), args.threads,
-                          args.lm_hidden, args.lm_layers)
+        results = run_all(
+            args.tokens,
+            args.steps,
+            args.batch,
+            device,
+            args.workdir or Path(tmp),
+            args.threads,
+            args.lm_hidden,
+            args.lm_layers,
+        )
     results["load_average"] = os.getloadavg()
     print(_table(results))
     if args.json:

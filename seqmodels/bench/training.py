@@ -101,8 +101,9 @@ def trainer_loop(task: L.LightningModule, datamodule: Any, total: int, warmup: i
     return timer.elapsed()
 
 
-def run(data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10,
-        repeats: int = 3) -> dict:
+def run(
+    data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10, repeats: int = 3
+) -> dict:
     """Tokens/s of both sides on ``batches`` timed batches of ``experiment``; returns the figures."""
     with tempfile.TemporaryDirectory() as output_dir:
         cfg = compose_experiment(experiment, data_dir, Path(output_dir))

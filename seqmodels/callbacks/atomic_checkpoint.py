@@ -18,8 +18,9 @@ Used by every trainer config (``seqmodels/configs/trainer/default.yaml``, ``plug
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO

@@ -92,7 +92,9 @@ class GradientFlowMonitor(pl.Callback):
         self._clip_ratios: list[float] = []
 
     # ------------------------------------------------------------------ probing
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.is_global_zero and trainer.global_step % self.every_n_steps == 0 and self._probe is None:
             self._probe = RecurrentProbe(pl_module, gates=self.gates).__enter__()
 
@@ -122,7 +124,9 @@ class GradientFlowMonitor(pl.Callback):
         if stats:
             writer.add_figure("gates/mean_over_time", gates_figure(stats), step)
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         self._finish_probe()  # a batch that skipped backward must not leave the probes in
         if trainer.is_global_zero and self._clip_steps and trainer.global_step % self.every_n_steps == 0:
             ratios = self._clip_ratios

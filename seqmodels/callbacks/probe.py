@@ -54,6 +54,7 @@ class ProbeCell(CellWrapper):
                 record.gates.append({k: v.detach() for k, v in gate_activations(self.cell, x_proj, state).items()})
         h, new_state = self.cell.step(x_proj, state)
         if h.requires_grad:
+
             def hook(grad: Tensor, t: int = t) -> None:
                 record.grads[t] = grad.detach().norm(dim=-1)  # (B,)
 
@@ -83,7 +84,7 @@ class RecurrentProbe:
         self.probes: dict[str, ProbeCell] = {}
         self._restore: list[tuple[nn.Module, str, object]] = []
 
-    def __enter__(self) -> "RecurrentProbe":
+    def __enter__(self) -> RecurrentProbe:
         for path, module in self.model.named_modules():
             if isinstance(module, (Recurrent, Bidirectional, Stacked)) and module.backend == "torch":
                 self._restore.append((module, "backend", module.backend))

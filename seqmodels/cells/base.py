@@ -23,7 +23,8 @@ task and config then runs the new cell.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -32,7 +33,6 @@ from ..utils.checks import check_positive_int
 
 State = Any  # a Tensor or a tuple of Tensors, each (B, H)
 CellFactory = Callable[..., "RecurrentCell"]  # a cell class or partial: cell(input_size=..., hidden_size=...)
-
 
 
 class RecurrentCell(nn.Module):
@@ -112,9 +112,7 @@ class RecurrentCell(nn.Module):
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """One time step: x (B, I) and an optional state -> ``(h (B, H), new_state)``."""
         if x.dim() != 2 or x.shape[-1] != self.input_size:
-            raise ValueError(
-                f"input must have shape (batch, {self.input_size}), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"input must have shape (batch, {self.input_size}), got {tuple(x.shape)}")
         if state is None:
             state = self.init_state(x.shape[0], x.device, x.dtype)
         return self.step(self.input_projection(x), state)

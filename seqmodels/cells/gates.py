@@ -10,7 +10,8 @@ own (``cells/``), evaluated on the same ``input_projection`` the step receives.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor

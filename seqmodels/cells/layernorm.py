@@ -70,7 +70,9 @@ class LayerNormLSTMCell(_LayerNormCell):
         eps: the layer norms' epsilon.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 0.0, eps: float = 1e-5) -> None:
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 0.0, eps: float = 1e-5
+    ) -> None:
         if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
             raise ValueError(f"forget_bias must be a number, got {forget_bias!r}")
         if forget_bias != 0.0 and not bias:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import RecurrentCell, State
 from ..utils.checks import check_probability
+from .base import RecurrentCell, State
 from .wrapper import CellFactory, CellWrapper, dropout_mask, recurrent_input_transform
 
 
@@ -53,8 +53,12 @@ class VariationalDropout(CellWrapper):
 
     def sample_masks(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> None:
         like = torch.empty((), device=device, dtype=dtype)
-        self.input_mask = dropout_mask((batch_size, self.input_size), self.input_dropout, like) if self.input_dropout else None
-        self.hidden_mask = dropout_mask((batch_size, self.hidden_size), self.hidden_dropout, like) if self.hidden_dropout else None
+        self.input_mask = (
+            dropout_mask((batch_size, self.input_size), self.input_dropout, like) if self.input_dropout else None
+        )
+        self.hidden_mask = (
+            dropout_mask((batch_size, self.hidden_size), self.hidden_dropout, like) if self.hidden_dropout else None
+        )
 
     def transform_input(self, x: Tensor) -> Tensor:
         if not self.training or self.input_mask is None:

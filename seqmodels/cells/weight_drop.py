@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
-from typing import Any, Callable
-
+from ..utils.checks import check_probability
 from .base import RecurrentCell, State
 from .variational import VariationalDropout
-from ..utils.checks import check_probability
 from .wrapper import CellFactory, CellWrapper, base_parameter_name, step_with_weight
 
 
@@ -66,9 +67,7 @@ class WeightDrop(CellWrapper):
         self._name = base_parameter_name(self.cell, "weight_hh")
 
     def sample_masks(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> None:
-        self.weight_mask = nn.functional.dropout(
-            torch.ones_like(self.weight_hh), self.weight_dropout, training=True
-        )
+        self.weight_mask = nn.functional.dropout(torch.ones_like(self.weight_hh), self.weight_dropout, training=True)
         self._dropped = None  # computed from the current weight on the sequence's first step
 
     def dropped_weight(self) -> Tensor:
@@ -118,7 +117,7 @@ class WeightDrop(CellWrapper):
 
         return run
 
-    def train(self, mode: bool = True) -> "WeightDrop":
+    def train(self, mode: bool = True) -> WeightDrop:
         self._dropped = None
         return super().train(mode)
 

@@ -22,13 +22,12 @@ permanently, and neither touches torch's RNN modules or cuDNN weight buffers.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
 
 from .base import CellFactory, RecurrentCell, State
-
 
 
 def dropout_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
@@ -40,12 +39,17 @@ def dropout_mask(shape: tuple[int, ...], p: float, like: Tensor) -> Tensor:
 def build_cell(cell: CellFactory | RecurrentCell, input_size: int | None, hidden_size: int | None) -> RecurrentCell:
     """The wrapped cell: ``cell`` itself when it is a built cell, else ``cell(input_size=..., hidden_size=...)``."""
     if isinstance(cell, RecurrentCell):
-        for name, value, have in (("input_size", input_size, cell.input_size), ("hidden_size", hidden_size, cell.hidden_size)):
+        for name, value, have in (
+            ("input_size", input_size, cell.input_size),
+            ("hidden_size", hidden_size, cell.hidden_size),
+        ):
             if value is not None and value != have:
                 raise ValueError(f"{name}={value} differs from the wrapped cell's {name}={have}")
         return cell
     if not callable(cell):
-        raise ValueError(f"cell must be a RecurrentCell or a factory cell(input_size=..., hidden_size=...), got {cell!r}")
+        raise ValueError(
+            f"cell must be a RecurrentCell or a factory cell(input_size=..., hidden_size=...), got {cell!r}"
+        )
     if input_size is None or hidden_size is None:
         raise ValueError("input_size and hidden_size are required when cell is a factory")
     built = cell(input_size=input_size, hidden_size=hidden_size)
@@ -66,7 +70,9 @@ class CellWrapper(RecurrentCell):
     (applied to x before the input projection) and :meth:`step`.
     """
 
-    def __init__(self, cell: CellFactory | RecurrentCell, input_size: int | None = None, hidden_size: int | None = None) -> None:
+    def __init__(
+        self, cell: CellFactory | RecurrentCell, input_size: int | None = None, hidden_size: int | None = None
+    ) -> None:
         nn.Module.__init__(self)  # no weights of its own: RecurrentCell.__init__ would create them
         self.cell = build_cell(cell, input_size, hidden_size)
         self.input_size = self.cell.input_size
@@ -95,7 +101,9 @@ class CellWrapper(RecurrentCell):
     def state_size(self) -> int | tuple[int, ...]:
         return self.cell.state_size
 
-    def init_state(self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> State:
+    def init_state(
+        self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> State:
         return self.cell.init_state(batch_size, device, dtype)
 
     def hidden_projection(self, h: Tensor) -> Tensor:
@@ -105,7 +113,9 @@ class CellWrapper(RecurrentCell):
     def sample_masks(self, batch_size: int, device: torch.device, dtype: torch.dtype) -> None:
         """Draw this wrapper's per-sequence masks for ``batch_size`` sequences (none by default)."""
 
-    def new_sequence(self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+    def new_sequence(
+        self, batch_size: int, device: torch.device | None = None, dtype: torch.dtype | None = None
+    ) -> None:
         """Start a new batch of sequences: fresh masks here and in every wrapper inside (training only)."""
         if self.training:
             device = device if device is not None else self.weight_hh.device
@@ -179,7 +189,9 @@ class _Step(nn.Module):
         return self.cell.step(x_proj, state)
 
 
-def step_with_weight(cell: RecurrentCell, name: str, weight: Tensor, x_proj: Tensor, state: State) -> tuple[Tensor, State]:
+def step_with_weight(
+    cell: RecurrentCell, name: str, weight: Tensor, x_proj: Tensor, state: State
+) -> tuple[Tensor, State]:
     """``cell.step(x_proj, state)`` with the parameter called ``name`` (e.g. ``cell.weight_hh``,
     a path inside ``cell``) replaced by ``weight`` for this call only."""
     return torch.func.functional_call(_Step(cell), {f"cell.{name}": weight}, (x_proj, state))

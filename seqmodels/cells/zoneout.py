@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
-from .base import RecurrentCell, State
 from ..utils.checks import check_probability
 from ..utils.state import map_state
+from .base import RecurrentCell, State
 from .wrapper import CellFactory, CellWrapper
 
 
@@ -59,7 +59,9 @@ class Zoneout(CellWrapper):
     ) -> None:
         super().__init__(cell, input_size, hidden_size)
         parts = len(_flat(self.cell.init_state(1)))
-        probs = [zoneout] * parts if isinstance(zoneout, (int, float)) else list(zoneout)  # check_probability rejects a bool
+        probs = (
+            [zoneout] * parts if isinstance(zoneout, (int, float)) else list(zoneout)
+        )  # check_probability rejects a bool
         if len(probs) != parts:
             raise ValueError(f"zoneout must be one probability or {parts} (one per state tensor), got {zoneout!r}")
         self.zoneout = [check_probability("zoneout", p) for p in probs]

@@ -116,7 +116,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                 "unless you trust whoever made it"
             ) from None
         raise ValueError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {detail}") from None
-    except Exception as error:  # a damaged file fails anywhere in the unpickler (IndexError, KeyError, struct.error, ...)
+    except (
+        Exception
+    ) as error:  # a damaged file fails anywhere in the unpickler (IndexError, KeyError, struct.error, ...)
         raise ValueError(
             f"{path} is not a readable PyTorch checkpoint (truncated or corrupt?): {_unpickler_detail(str(error))}"
         ) from None
@@ -139,7 +141,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def model_state_dict(checkpoint: dict, prefix: str = "model.") -> dict[str, torch.Tensor]:
     """The network's weights: the task's ``state_dict`` entries under ``prefix``, prefix stripped."""
-    return {k[len(prefix):]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in checkpoint["state_dict"].items() if k.startswith(prefix)}
 
 
 __all__ = ["CHECKPOINT_KEY", "FORMAT_VERSION", "checkpoint_extra", "load_checkpoint", "model_state_dict", "to_plain"]

@@ -53,7 +53,9 @@ def _fill_sizes(model_cfg: dict, checkpoint: dict, encoder, path: Path) -> dict:
     return cfg
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any):
+def load_model(
+    path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any
+):
     """Rebuild the trained network of a seqmodels checkpoint.
 
     Args:
@@ -73,7 +75,11 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu", trust
 
 
 def model_from_checkpoint(
-    checkpoint: dict, path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any
+    checkpoint: dict,
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    trusted: Sequence[str] = (),
+    **overrides: Any,
 ):
     """:func:`load_model` on a checkpoint already read by :func:`~seqmodels.checkpoints.format.load_checkpoint`
     (for callers that also need its other entries, e.g. the task's hyper-parameters); ``path`` names it in errors."""
@@ -91,7 +97,9 @@ def model_from_checkpoint(
     try:
         model = instantiate(model_cfg)
     except Exception as error:
-        raise ValueError(f"{path}: cannot rebuild the model from config['model'] ({type(error).__name__}: {error})") from error
+        raise ValueError(
+            f"{path}: cannot rebuild the model from config['model'] ({type(error).__name__}: {error})"
+        ) from error
     missing, unexpected = model.load_state_dict(model_state_dict(checkpoint), strict=False)
     if missing or unexpected:
         raise ValueError(
@@ -101,7 +109,9 @@ def model_from_checkpoint(
     return model.to(map_location).eval(), encoder, config
 
 
-def load_language_model(path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any):
+def load_language_model(
+    path: str | Path, map_location: str | torch.device = "cpu", trusted: Sequence[str] = (), **overrides: Any
+):
     """:func:`load_model` for sampling and scoring: the network must be a language model with an encoder."""
     model, encoder, config = load_model(path, map_location, trusted, **overrides)
     if not isinstance(model, RNNLanguageModel):

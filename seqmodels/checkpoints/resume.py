@@ -21,8 +21,9 @@ it) can continue this run: the same task class, the same parameter shapes, the s
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -111,7 +112,9 @@ def describe_encoder(encoder: Mapping[str, Any] | None) -> str:
         return "none"
     vocab = encoder.get("vocab") or {}
     tokens = vocab.get("itos") if isinstance(vocab, Mapping) else None
-    tokenizer = (encoder.get("tokenizer") or {}).get("type", "?") if isinstance(encoder.get("tokenizer"), Mapping) else "?"
+    tokenizer = (
+        (encoder.get("tokenizer") or {}).get("type", "?") if isinstance(encoder.get("tokenizer"), Mapping) else "?"
+    )
     return f"{len(tokens) if tokens is not None else '?'} tokens, {tokenizer} tokenizer"
 
 

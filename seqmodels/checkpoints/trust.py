@@ -20,7 +20,8 @@ config's targets.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 TRUSTED_MODULES = ("seqmodels", "torch.nn", "torch.optim")
 TRUST_ENV = "SEQMODELS_TRUSTED_TARGETS"
@@ -72,7 +73,11 @@ def check_targets(node: Any, source: str, where: str = "config", trusted: Iterab
             raise ValueError(f"{source}: {path}._target_={target!r} is a {type(obj).__name__}, not a class; refused")
         if target.startswith("torch.") and not issubclass(
             obj,
-            (torch.nn.Module, torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler,
-             torch.optim.lr_scheduler.ReduceLROnPlateau),
+            (
+                torch.nn.Module,
+                torch.optim.Optimizer,
+                torch.optim.lr_scheduler.LRScheduler,
+                torch.optim.lr_scheduler.ReduceLROnPlateau,
+            ),
         ):
             raise ValueError(f"{source}: {path}._target_={target!r} is not a module, optimizer or scheduler; refused")

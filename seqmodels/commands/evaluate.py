@@ -56,7 +56,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     stored, stored_encoder = extra.get("config"), extra.get("encoder")
     stored_features = (checkpoint.get("hyper_parameters") or {}).get("feature_vocabs")
     if not isinstance(stored, dict) or not all(k in stored for k in ("data", "model", "task")):
-        raise ValueError(f"{ckpt_path}: the stored config lacks data/model/task sections; was it written by seqmodels-train?")
+        raise ValueError(
+            f"{ckpt_path}: the stored config lacks data/model/task sections; was it written by seqmodels-train?"
+        )
     for section in ("data", "model", "task"):  # a _target_ is code: only trusted classes are instantiated
         check_targets(stored[section], ckpt_path, f"config.{section}")
     run = OmegaConf.create(stored)

@@ -74,7 +74,9 @@ def build(node: Any, key: str, **kwargs: Any) -> Any:
         cause = _root_cause(error)
         if isinstance(cause, MisconfigurationException):  # Lightning's name for a bad argument
             raise ValueError(_name_the_field(key, node, str(cause))) from error
-        if isinstance(cause, (ValueError, TypeError, FileNotFoundError)) and not isinstance(cause, InstantiationException):
+        if isinstance(cause, (ValueError, TypeError, FileNotFoundError)) and not isinstance(
+            cause, InstantiationException
+        ):
             raise _renamed(cause, key, node) from error
         raise
 
@@ -191,8 +193,17 @@ def _build_group(group: DictConfig | None, key: str) -> list:
 
 
 # Trainer arguments that must be integers (Lightning fails on a string with a bare assertion)
-TRAINER_INTS = ("max_epochs", "min_epochs", "max_steps", "min_steps", "log_every_n_steps", "num_sanity_val_steps",
-                "accumulate_grad_batches", "check_val_every_n_epoch", "num_nodes")
+TRAINER_INTS = (
+    "max_epochs",
+    "min_epochs",
+    "max_steps",
+    "min_steps",
+    "log_every_n_steps",
+    "num_sanity_val_steps",
+    "accumulate_grad_batches",
+    "check_val_every_n_epoch",
+    "num_nodes",
+)
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:

@@ -57,8 +57,12 @@ def _progress(cfg: DictConfig, path: Path | None) -> Progress:
     console = Console(stderr=True)
     shown = bool(cfg.get("progress", True)) and path is not None and console.is_terminal
     return Progress(
-        TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=console, disable=not shown,
+        TextColumn("predicting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not shown,
     )
 
 

@@ -1,6 +1,6 @@
 """``seqmodels-sample``: generate text from a language-model checkpoint.
 
-    seqmodels-sample ckpt_path=… prompt="ROMEO:" max_new_tokens=500 temperature=0.7 top_k=20 num_samples=3
+seqmodels-sample ckpt_path=… prompt="ROMEO:" max_new_tokens=500 temperature=0.7 top_k=20 num_samples=3
 """
 
 from __future__ import annotations

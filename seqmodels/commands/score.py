@@ -1,6 +1,6 @@
 """``seqmodels-score``: log-probability and perplexity of sentences under a language model, one JSON line each.
 
-    seqmodels-score ckpt_path=… 'sentences=["the apple and pear salad","the apple and pair salad"]'
+seqmodels-score ckpt_path=… 'sentences=["the apple and pear salad","the apple and pair salad"]'
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ def score(cfg: DictConfig) -> list[dict[str, Any]]:
     if isinstance(sentences, str):
         sentences = [sentences]
     if not sentences or not all(isinstance(s, str) for s in sentences):
-        raise ValueError(f"sentences must be a non-empty list of strings, e.g. 'sentences=[\"a b\",\"c d\"]', got {short(sentences)}")
+        raise ValueError(
+            f'sentences must be a non-empty list of strings, e.g. \'sentences=["a b","c d"]\', got {short(sentences)}'
+        )
     model, encoder, _ = load_language_model(check_ckpt_path(cfg.ckpt_path))
     results = score_sentences(model, encoder, list(sentences))
     for row in results:

@@ -64,7 +64,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # read with weights_only=True (clear errors, no code runs) before anything else; Lightning's load is weights_only too
     resume_from = load_checkpoint(ckpt_path) if ckpt_path else None
 
-    log.info("run %s: output in %s%s", cfg.get("name"), cfg.paths.output_dir, f", resuming {ckpt_path}" if ckpt_path else "")
+    log.info(
+        "run %s: output in %s%s", cfg.get("name"), cfg.paths.output_dir, f", resuming {ckpt_path}" if ckpt_path else ""
+    )
     datamodule = setup_data(cfg, "fit")
     model, task = build_model_and_task(cfg, datamodule)
     log.info("model %s: %s parameters", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}")

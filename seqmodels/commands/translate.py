@@ -22,7 +22,9 @@ def translate(cfg: DictConfig) -> list[str]:
     translation checkpoint; print the translations (or write them to ``cfg.output_file``), one per line."""
     text, input_file = cfg.get("text"), cfg.get("input_file")
     if (text is None) == (input_file is None):
-        raise ValueError('give exactly one of text="a sentence" (or a list) and input_file=<path, one sentence per line>')
+        raise ValueError(
+            'give exactly one of text="a sentence" (or a list) and input_file=<path, one sentence per line>'
+        )
     if input_file is not None:
         path = Path(str(input_file)).expanduser()
         if not path.is_file():
@@ -31,7 +33,9 @@ def translate(cfg: DictConfig) -> list[str]:
     else:
         texts = [text] if isinstance(text, str) else list(text)
         if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f'text must be a sentence or a list of sentences, e.g. text="ein Hund läuft .", got {short(text)}')
+            raise ValueError(
+                f'text must be a sentence or a list of sentences, e.g. text="ein Hund läuft .", got {short(text)}'
+            )
     model, encoder, _ = load_translator(check_ckpt_path(cfg.ckpt_path), str(cfg.get("device", "cpu")))
     max_length = cfg.get("max_length")
     translations = translate_texts(

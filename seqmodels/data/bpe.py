@@ -13,8 +13,9 @@ The trained tokenizer is the library's own JSON (``Tokenizer.to_str()``), kept v
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from .tokenizer_base import Tokenizer, split_at_safe_cuts
 
@@ -89,7 +90,7 @@ class BPETokenizer(Tokenizer):
     def is_trained(self) -> bool:
         return self._tok is not None
 
-    def train(self, texts: Iterable[str]) -> "BPETokenizer":
+    def train(self, texts: Iterable[str]) -> BPETokenizer:
         """Learn the merges from ``texts`` (an iterable of strings, e.g. lines or documents)."""
         hf = _hf()
         tok = self._new_tokenizer()
@@ -150,7 +151,7 @@ class BPETokenizer(Tokenizer):
         Path(path).write_text(self._require_trained().to_str(pretty=True), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path, min_frequency: int = 2) -> "BPETokenizer":
+    def load(cls, path: str | Path, min_frequency: int = 2) -> BPETokenizer:
         """Read a tokenizer JSON file written by :meth:`save` (or by the library)."""
         path = Path(path)
         if not path.is_file():

@@ -14,8 +14,9 @@ spent on padding (:class:`~seqmodels.data.batching.BucketBatchSampler`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import repeat
-from typing import Any, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np

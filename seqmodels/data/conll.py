@@ -61,7 +61,9 @@ def read_conll(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CoNLL file {path} not found")
-    if num_columns is not None and (isinstance(num_columns, bool) or not isinstance(num_columns, int) or num_columns < 1):
+    if num_columns is not None and (
+        isinstance(num_columns, bool) or not isinstance(num_columns, int) or num_columns < 1
+    ):
         raise ValueError(f"num_columns must be a positive integer or None, got {num_columns!r}")
     expected, source = num_columns, "num_columns"
     sentences: list[ConllSentence] = []
@@ -138,7 +140,9 @@ class ConllCorpus:
             raise ValueError(f"feature_columns must be a list of integer column indices, got {feature_columns!r}")
         feature_columns = tuple(int(c) for c in feature_columns)
         if tag_column in feature_columns:
-            raise ValueError(f"feature_columns {list(feature_columns)} include the tag_column {tag_column}: the target cannot be an input")
+            raise ValueError(
+                f"feature_columns {list(feature_columns)} include the tag_column {tag_column}: the target cannot be an input"
+            )
         self.name = name
         self.how = how or f"expected the files {dict(files)} in this folder"
         self.root = require_dir(path, name, self.how)
@@ -158,15 +162,16 @@ class ConllCorpus:
     def _read(self, split: str) -> list[ConllSentence]:
         path = self.path_of(split)
         sentences = read_conll(path, self.num_columns, self.separator, self.encoding)
-        columns = [(f"word_column={self.word_column}", self.word_column), (f"tag_column={self.tag_column}", self.tag_column)]
+        columns = [
+            (f"word_column={self.word_column}", self.word_column),
+            (f"tag_column={self.tag_column}", self.tag_column),
+        ]
         columns += [(f"feature_columns entry {c}", c) for c in self.feature_columns]
         for sentence in sentences:
             width = len(sentence.rows[0])
             for key, index in columns:
                 if not -width <= index < width:
-                    raise ValueError(
-                        f"{path}:{sentence.line}: {key} is out of range for rows of {width} columns"
-                    )
+                    raise ValueError(f"{path}:{sentence.line}: {key} is out of range for rows of {width} columns")
             if self.tag_column % width in {c % width for c in self.feature_columns}:  # -1 and 2 are one column of 3
                 raise ValueError(
                     f"{path}:{sentence.line}: feature_columns {list(self.feature_columns)} name the tag_column "

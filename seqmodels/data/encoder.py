@@ -7,8 +7,9 @@ sampling and scoring read text exactly as training did.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -89,7 +90,7 @@ class TextEncoder:
         return {"type": "text_encoder", "tokenizer": self.tokenizer.to_dict(), "vocab": self.vocab.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TextEncoder":
+    def from_dict(cls, d: Mapping[str, Any]) -> TextEncoder:
         if not isinstance(d, Mapping) or "tokenizer" not in d or "vocab" not in d:
             raise ValueError("a TextEncoder dict needs 'tokenizer' and 'vocab' keys")
         return cls(d["tokenizer"], d["vocab"])
@@ -98,7 +99,7 @@ class TextEncoder:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "TextEncoder":
+    def load(cls, path: str | Path) -> TextEncoder:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"text encoder file {path} not found")

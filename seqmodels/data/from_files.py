@@ -113,8 +113,16 @@ class TextClassificationData(ClassificationDataModule):
         **options: Any,
     ) -> None:
         corpus = TextClassificationFiles(
-            train, valid, test, format=format, text_column=text_column, label_column=label_column,
-            header=header, labels=labels, encoding=encoding, name=name,
+            train,
+            valid,
+            test,
+            format=format,
+            text_column=text_column,
+            label_column=label_column,
+            header=header,
+            labels=labels,
+            encoding=encoding,
+            name=name,
         )
         super().__init__(corpus, **options)
 

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np

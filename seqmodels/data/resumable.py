@@ -22,7 +22,8 @@ replayed; the project's data modules seed their own generators.
 
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, IterableDataset
@@ -35,7 +36,9 @@ def _check_position(position: Any) -> dict[str, Any]:
     for key in ("pass", "batches"):
         value = position.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < (-1 if key == "pass" else 0):
-            raise ValueError(f"loader position {key!r} must be an integer >= {-1 if key == 'pass' else 0}, got {value!r}")
+            raise ValueError(
+                f"loader position {key!r} must be an integer >= {-1 if key == 'pass' else 0}, got {value!r}"
+            )
         out[key] = value
     out["complete"] = bool(position.get("complete", False))
     return out

@@ -18,7 +18,8 @@ as misses, instead of failing the run.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -62,7 +63,9 @@ class TagCollate:
         self.replace, self.unk_index, self.rate = replace, unk_index, float(rate)
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, batch: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, batch: Sequence[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if not batch:
             raise ValueError("cannot collate an empty batch")
         lengths = torch.tensor([len(words) for words, _ in batch], dtype=torch.long)
@@ -91,7 +94,9 @@ def tag_inventory(splits: dict[str, list[tuple[Sequence[str], Sequence[str]]]]) 
     """Train tags by decreasing count (ties by name), then tags seen only outside train, sorted."""
     counts = Counter(tag for _, tags in splits["train"] for tag in tags)
     names = sorted(counts, key=lambda t: (-counts[t], t))
-    others = sorted({tag for split, data in splits.items() if split != "train" for _, tags in data for tag in tags} - set(counts))
+    others = sorted(
+        {tag for split, data in splits.items() if split != "train" for _, tags in data for tag in tags} - set(counts)
+    )
     return names + others
 
 
@@ -154,7 +159,9 @@ class TaggingDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if not callable(getattr(corpus, "sentences", None)):
-            raise ValueError(f"corpus must have sentences(split) -> [(words, tags)] (a ConllCorpus), got {type(corpus).__name__}")
+            raise ValueError(
+                f"corpus must have sentences(split) -> [(words, tags)] (a ConllCorpus), got {type(corpus).__name__}"
+            )
         for name, value in [("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -168,12 +175,17 @@ class TaggingDataModule(L.LightningDataModule):
             raise ValueError(f"encoder must be a TextEncoder, its dict or None, got {type(encoder).__name__}")
         if isinstance(unk_replace, bool) or not isinstance(unk_replace, (int, float)) or not 0.0 <= unk_replace <= 1.0:
             raise ValueError(f"unk_replace must be a probability in [0, 1], got {unk_replace!r}")
-        if label_names is not None and (isinstance(label_names, str) or not all(isinstance(n, str) for n in label_names)):
+        if label_names is not None and (
+            isinstance(label_names, str) or not all(isinstance(n, str) for n in label_names)
+        ):
             raise ValueError(f"label_names must be a list of tag strings or None, got {label_names!r}")
         if feature_vocabs is not None and (
-            isinstance(feature_vocabs, str) or not all(not isinstance(v, str) and all(isinstance(t, str) for t in v) for v in feature_vocabs)
+            isinstance(feature_vocabs, str)
+            or not all(not isinstance(v, str) and all(isinstance(t, str) for t in v) for v in feature_vocabs)
         ):
-            raise ValueError(f"feature_vocabs must be a list of token lists (one per feature column) or None, got {feature_vocabs!r}")
+            raise ValueError(
+                f"feature_vocabs must be a list of token lists (one per feature column) or None, got {feature_vocabs!r}"
+            )
         self.given_feature_vocabs = None if feature_vocabs is None else [list(v) for v in feature_vocabs]
         self.corpus = corpus
         self.batch_size = batch_size
@@ -254,7 +266,9 @@ class TaggingDataModule(L.LightningDataModule):
         tag_index = {tag: i for i, tag in enumerate(self.label_names)}
         unknown = sorted({t for data in splits.values() for _, tags in data for t in tags} - set(tag_index))
         if unknown:
-            raise ValueError(f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}...")
+            raise ValueError(
+                f"{self.corpus!r}: tags {unknown[:10]} are not in label_names {list(self.label_names)[:10]}..."
+            )
         _ = self.pad_index  # raises when the vocabulary has no <pad>
         if self.given_feature_vocabs is not None:
             if len(self.given_feature_vocabs) != len(self._feature_columns):
@@ -262,24 +276,36 @@ class TaggingDataModule(L.LightningDataModule):
                     f"feature_vocabs has {len(self.given_feature_vocabs)} vocabularies but the corpus has "
                     f"{len(self._feature_columns)} feature_columns {list(self._feature_columns)}"
                 )
-            self.feature_vocabs = tuple(Vocab(itos, [s for s in (PAD, UNK) if s in itos]) for itos in self.given_feature_vocabs)
+            self.feature_vocabs = tuple(
+                Vocab(itos, [s for s in (PAD, UNK) if s in itos]) for itos in self.given_feature_vocabs
+            )
         elif feats:  # one vocabulary per feature column, from the training sentences
             self.feature_vocabs = tuple(
                 Vocab.build(Counter(v for f in feats["train"] for v in f[c]), (PAD, UNK))
                 for c in range(len(self._feature_columns))
             )
         for split, data in splits.items():
-            words = [np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32) for ws, _ in data]
+            words = [
+                np.asarray(self.vocab.encode(w.lower() if self.lowercase else w for w in ws), dtype=np.int32)
+                for ws, _ in data
+            ]
             tags = [np.asarray([tag_index[t] for t in ts], dtype=np.int32) for _, ts in data]
             if feats:
                 assert self.feature_vocabs is not None  # given or built above whenever there are features
                 words = [
-                    np.stack([w, *(np.asarray(v.encode(f[c]), dtype=np.int32) for c, v in enumerate(self.feature_vocabs))], axis=1)
+                    np.stack(
+                        [w, *(np.asarray(v.encode(f[c]), dtype=np.int32) for c, v in enumerate(self.feature_vocabs))],
+                        axis=1,
+                    )
                     for w, f in zip(words, feats[split])
                 ]  # (T, 1 + F)
             self.datasets[split] = SequenceDataset(words, tags)
         train_ids = [ids if ids.ndim == 1 else ids[:, 0] for ids in self.datasets["train"].sequences]
-        counts = np.bincount(np.concatenate(train_ids), minlength=len(self.vocab)) if train_ids else np.zeros(len(self.vocab), int)
+        counts = (
+            np.bincount(np.concatenate(train_ids), minlength=len(self.vocab))
+            if train_ids
+            else np.zeros(len(self.vocab), int)
+        )
         self.singletons = counts == 1  # (V,)
         if self.unk_replace and self.vocab.unk_index is None:
             raise ValueError(f"unk_replace={self.unk_replace} needs <unk> in the vocabulary: add it to specials")

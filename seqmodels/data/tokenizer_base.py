@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, ClassVar
 
-TOKENIZERS: dict[str, type["Tokenizer"]] = {}
+TOKENIZERS: dict[str, type[Tokenizer]] = {}
 """type name -> tokenizer class; filled by subclassing :class:`Tokenizer` with a ``type_name``."""
 
 BLOCK_CHARS = 1 << 20
@@ -84,7 +85,7 @@ class Tokenizer(ABC):
         """JSON-able description with a ``"type"`` key; :func:`tokenizer_from_dict` inverts it."""
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Tokenizer":
+    def from_dict(cls, d: dict[str, Any]) -> Tokenizer:
         """Rebuild from :meth:`to_dict` output (the ``"type"`` key is ignored here)."""
         kwargs = {k: v for k, v in d.items() if k != "type"}
         try:
@@ -97,7 +98,7 @@ class Tokenizer(ABC):
         """Whether :meth:`tokenize` can run; only learned tokenizers (BPE) start untrained."""
         return True
 
-    def train(self, texts: Iterable[str]) -> "Tokenizer":
+    def train(self, texts: Iterable[str]) -> Tokenizer:
         """Learn from training text. Rule-based tokenizers have nothing to learn: returns ``self``."""
         return self
 

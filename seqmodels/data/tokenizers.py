@@ -13,7 +13,8 @@ Round trips: ``CharTokenizer`` and a lowercasing-free ``BPETokenizer`` give back
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from .bpe import BPETokenizer
 from .tokenizer_base import BLOCK_CHARS, TOKENIZERS, Tokenizer
@@ -180,7 +181,7 @@ class NGramTokenizer(Tokenizer):
     def is_trained(self) -> bool:
         return self.base.is_trained
 
-    def train(self, texts: Iterable[str]) -> "NGramTokenizer":
+    def train(self, texts: Iterable[str]) -> NGramTokenizer:
         self.base.train(texts)
         return self
 

@@ -17,8 +17,9 @@ Teacher forcing feeds ``target[:, :-1]`` and predicts ``target[:, 1:]``.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import lightning as L
 import numpy as np
@@ -150,7 +151,9 @@ class TranslationEncoder:
                 raise ValueError(f"{key} must be a TextEncoder or its dict, got {type(value).__name__}")
         missing = [t for t in (PAD, BOS, EOS) if t not in self.target.vocab]
         if missing:
-            raise ValueError(f"the target vocabulary lacks {missing}: build it with specials including {PAD}, {BOS}, {EOS}")
+            raise ValueError(
+                f"the target vocabulary lacks {missing}: build it with specials including {PAD}, {BOS}, {EOS}"
+            )
 
     @property
     def vocab(self) -> Vocab:
@@ -189,7 +192,7 @@ class TranslationEncoder:
         return {"type": self.type_name, "source": self.source.to_dict(), "target": self.target.to_dict()}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TranslationEncoder":
+    def from_dict(cls, d: Mapping[str, Any]) -> TranslationEncoder:
         if not isinstance(d, Mapping) or d.get("type") != cls.type_name or "source" not in d or "target" not in d:
             raise ValueError(f"a {cls.type_name} dict needs type={cls.type_name!r}, 'source' and 'target' keys")
         return cls(d["source"], d["target"])
@@ -201,7 +204,9 @@ class TranslationEncoder:
         return f"TranslationEncoder(source_vocab={len(self.source.vocab)}, target_vocab={len(self.target.vocab)})"
 
 
-def fit_encoder(tokenizer: Tokenizer, texts: Sequence[str], specials: Sequence[str], max_size: int | None, min_freq: int) -> TextEncoder:
+def fit_encoder(
+    tokenizer: Tokenizer, texts: Sequence[str], specials: Sequence[str], max_size: int | None, min_freq: int
+) -> TextEncoder:
     """A :class:`TextEncoder` whose vocabulary is built from ``texts`` (an untrained BPE is trained on them first)."""
     tokenizer = tokenizer_from_dict(tokenizer.to_dict())  # a copy: training leaves the caller's alone
     if not tokenizer.is_trained:
@@ -261,7 +266,9 @@ class PairCollate:
         target, target_lengths = self._pad([item[1] for item in batch], self.target_pad)
         if int(source_lengths.min()) < 1:
             raise ValueError("every source sentence needs at least one token")
-        return TranslationBatch(source, source_lengths, target, target_lengths, [i[2] for i in batch], [i[3] for i in batch])
+        return TranslationBatch(
+            source, source_lengths, target, target_lengths, [i[2] for i in batch], [i[3] for i in batch]
+        )
 
 
 # ------------------------------------------------------------------------------ data module
@@ -309,7 +316,9 @@ class TranslationDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if not callable(getattr(corpus, "pairs", None)):
-            raise ValueError(f"corpus must have pairs(split) -> [(source, target)] (a ParallelCorpus), got {type(corpus).__name__}")
+            raise ValueError(
+                f"corpus must have pairs(split) -> [(source, target)] (a ParallelCorpus), got {type(corpus).__name__}"
+            )
         if isinstance(encoder, dict):
             encoder = TranslationEncoder.from_dict(encoder)
         tokenizers = []
@@ -323,7 +332,9 @@ class TranslationDataModule(L.LightningDataModule):
         for name, value in [("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)]:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
             raise ValueError(f"max_length must be None or a positive integer, got {max_length!r}")
         self.corpus = corpus
         self.source_tokenizer, self.target_tokenizer = tokenizers
@@ -368,8 +379,12 @@ class TranslationDataModule(L.LightningDataModule):
             # without an encoder both tokenizers are required (checked in __init__)
             assert self.source_tokenizer is not None and self.target_tokenizer is not None
             train = splits["train"]
-            source = fit_encoder(self.source_tokenizer, [s for s, _ in train], self.SOURCE_SPECIALS, self.max_vocab_size, self.min_freq)
-            target = fit_encoder(self.target_tokenizer, [t for _, t in train], self.TARGET_SPECIALS, self.max_vocab_size, self.min_freq)
+            source = fit_encoder(
+                self.source_tokenizer, [s for s, _ in train], self.SOURCE_SPECIALS, self.max_vocab_size, self.min_freq
+            )
+            target = fit_encoder(
+                self.target_tokenizer, [t for _, t in train], self.TARGET_SPECIALS, self.max_vocab_size, self.min_freq
+            )
             self.encoder = TranslationEncoder(source, target)
         for split, pairs in splits.items():
             self.datasets[split] = self._encode(split, pairs)
@@ -384,7 +399,9 @@ class TranslationDataModule(L.LightningDataModule):
         for src_text, tgt_text in pairs:
             src = [s_stoi.get(t, s_unk) for t in source.tokenizer.tokenize(src_text)]
             tgt = [t_stoi.get(t, t_unk) for t in target.tokenizer.tokenize(tgt_text)]
-            if split == "train" and (not src or not tgt or (self.max_length is not None and max(len(src), len(tgt)) > self.max_length)):
+            if split == "train" and (
+                not src or not tgt or (self.max_length is not None and max(len(src), len(tgt)) > self.max_length)
+            ):
                 self.skipped += 1
                 continue
             if None in src or None in tgt:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 UNK = "<unk>"
 EOS = "<eos>"
@@ -74,7 +75,7 @@ class Vocab:
         specials: Sequence[str] = DEFAULT_SPECIALS,
         max_size: int | None = None,
         min_freq: int = 1,
-    ) -> "Vocab":
+    ) -> Vocab:
         """Build from tokens (flat strings or token lists) or a token -> count mapping.
 
         Args:
@@ -164,7 +165,7 @@ class Vocab:
         return {"type": "vocab", "itos": list(self.itos), "specials": list(self.specials)}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Vocab":
+    def from_dict(cls, d: Mapping[str, Any]) -> Vocab:
         if not isinstance(d, Mapping) or "itos" not in d:
             raise ValueError(
                 f"a vocabulary dict needs an 'itos' list, got keys {sorted(d) if isinstance(d, Mapping) else d!r}"
@@ -176,7 +177,7 @@ class Vocab:
         Path(path).write_text(json.dumps(self.to_dict(), ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Vocab":
+    def load(cls, path: str | Path) -> Vocab:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"vocabulary file {path} not found")

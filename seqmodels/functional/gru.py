@@ -114,8 +114,18 @@ def gru_forward(
     outputs = (1 - z_all) * n_all + z_all * h_prev_all  # (T, B, H): every step's h_t
     if mask is not None:
         outputs = outputs.masked_fill(~mask, 0.0)
-    cache = GRUCache(x, h_prev_all, gates_all, stack_steps(hidden_ns, (B, H), x), mask, weight_ih, weight_hh,
-                     bias_ih is not None, bias_hh is not None, reset_after)
+    cache = GRUCache(
+        x,
+        h_prev_all,
+        gates_all,
+        stack_steps(hidden_ns, (B, H), x),
+        mask,
+        weight_ih,
+        weight_hh,
+        bias_ih is not None,
+        bias_hh is not None,
+        reset_after,
+    )
     return outputs, h, cache
 
 

@@ -98,8 +98,18 @@ def lstm_forward(
     outputs = gates_all[..., 3 * H :] * tanh_c_all  # (T, B, H): h_t = o ⊙ tanh(c_t)
     if mask is not None:
         outputs = outputs.masked_fill(~mask, 0.0)
-    cache = LSTMCache(x, stack_steps(h_prev, (B, H), x), stack_steps(c_prev, (B, H), x), gates_all,
-                      tanh_c_all, mask, weight_ih, weight_hh, bias_ih is not None, bias_hh is not None)
+    cache = LSTMCache(
+        x,
+        stack_steps(h_prev, (B, H), x),
+        stack_steps(c_prev, (B, H), x),
+        gates_all,
+        tanh_c_all,
+        mask,
+        weight_ih,
+        weight_hh,
+        bias_ih is not None,
+        bias_hh is not None,
+    )
     return outputs, (h, c), cache
 
 

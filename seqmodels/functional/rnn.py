@@ -89,8 +89,17 @@ def rnn_forward(
     B = x.shape[1]
     a = stack_steps(acts, (B, H), x)  # (T, B, H)
     outputs = a if mask is None else a.masked_fill(~mask, 0.0)
-    cache = RNNCache(x, stack_steps(h_prev, (B, H), x), a, mask, weight_ih, weight_hh,
-                     bias_ih is not None, bias_hh is not None, nonlinearity)
+    cache = RNNCache(
+        x,
+        stack_steps(h_prev, (B, H), x),
+        a,
+        mask,
+        weight_ih,
+        weight_hh,
+        bias_ih is not None,
+        bias_hh is not None,
+        nonlinearity,
+    )
     return outputs, h, cache
 
 

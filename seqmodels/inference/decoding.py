@@ -26,11 +26,11 @@ log-probability. With ``beam_size=1`` beam search returns exactly the greedy out
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
-
 
 
 class Hypotheses(NamedTuple):
@@ -48,9 +48,13 @@ def _check(model: Any, source: Tensor, source_lengths: Tensor | None, max_length
     if not all(callable(getattr(model, name, None)) for name in ("encode", "initial_state", "decode_step")):
         # encode -> memory with .select(rows); initial_state(memory) -> state with .select(rows);
         # decode_step(tokens (B,), state, memory) -> (logits (B, V), state, weights (B, S) or None)
-        raise ValueError(f"model must be an encoder-decoder with encode/initial_state/decode_step (a Seq2Seq), got {type(model).__name__}")
+        raise ValueError(
+            f"model must be an encoder-decoder with encode/initial_state/decode_step (a Seq2Seq), got {type(model).__name__}"
+        )
     if not isinstance(source, Tensor) or source.dim() != 2:
-        raise ValueError(f"source must be a (batch, seq) LongTensor, got {getattr(source, 'shape', type(source).__name__)}")
+        raise ValueError(
+            f"source must be a (batch, seq) LongTensor, got {getattr(source, 'shape', type(source).__name__)}"
+        )
     B = source.shape[0]
     if isinstance(max_length, Tensor):
         limits = [int(n) for n in max_length.reshape(-1).tolist()]
@@ -67,7 +71,12 @@ def _check(model: Any, source: Tensor, source_lengths: Tensor | None, max_length
 
 @torch.no_grad()
 def greedy_decode(
-    model: Any, source: Tensor, source_lengths: Tensor | None, bos_index: int, eos_index: int, max_length: int | Tensor = 100
+    model: Any,
+    source: Tensor,
+    source_lengths: Tensor | None,
+    bos_index: int,
+    eos_index: int,
+    max_length: int | Tensor = 100,
 ) -> Hypotheses:
     """Pick the most likely token at every step, for a whole batch at once.
 
@@ -164,7 +173,9 @@ def beam_search(
         top_scores, top_index = candidates.topk(min(2 * k, k * V), dim=1)  # (B, 2k)
         top_beam, top_token = top_index // V, top_index % V
         if weights is not None:
-            attn_history = weights.unsqueeze(1) if attn_history is None else torch.cat([attn_history, weights.unsqueeze(1)], dim=1)
+            attn_history = (
+                weights.unsqueeze(1) if attn_history is None else torch.cat([attn_history, weights.unsqueeze(1)], dim=1)
+            )
         next_rows = (rows * k).view(B, k)  # finished sentences keep their own rows (never read again)
         next_tokens = torch.full((B, k), eos_index, dtype=torch.long, device=device)
         next_scores = torch.full((B, k), float("-inf"), dtype=torch.float64, device=device)
@@ -180,13 +191,18 @@ def beam_search(
                 if token == eos_index:
                     if rank < k:  # an <eos> ranked below the best k would not have survived the beam
                         attn = None if attn_history is None else attn_history[row, : t + 1].cpu()
-                        keep_best(finished[b], (normalised(score, t + 1, length_penalty), score, history[row].tolist(), attn), k)
+                        keep_best(
+                            finished[b],
+                            (normalised(score, t + 1, length_penalty), score, history[row].tolist(), attn),
+                            k,
+                        )
                     continue
                 if alive < k:
                     next_rows[b, alive], next_tokens[b, alive], next_scores[b, alive] = row, token, score
                     alive += 1
             if alive == 0 or (
-                len(finished[b]) == k and normalised(float(next_scores[b, 0]), t + 1, length_penalty) <= finished[b][-1][0]
+                len(finished[b]) == k
+                and normalised(float(next_scores[b, 0]), t + 1, length_penalty) <= finished[b][-1][0]
             ):
                 done[b] = True
         index = next_rows.view(-1)
@@ -203,7 +219,11 @@ def beam_search(
                     if score > float("-inf"):
                         row = b * k + beam
                         attn = None if attn_history is None else attn_history[row].cpu()
-                        keep_best(finished[b], (normalised(score, t + 1, length_penalty), score, history[row].tolist(), attn), k)
+                        keep_best(
+                            finished[b],
+                            (normalised(score, t + 1, length_penalty), score, history[row].tolist(), attn),
+                            k,
+                        )
                 done[b] = True
         if all(done):
             break

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -159,13 +160,17 @@ def export_program(model: nn.Module, inputs: tuple[Tensor, ...] | None = None, p
     module, _, _ = front_end(model)
     inputs = example_inputs(model) if inputs is None else inputs
     with _exportable(model), torch.no_grad():
-        program = torch.export.export(module, inputs, dynamic_shapes=_dynamic_batch(model, inputs, torch.export.Dim("batch")))
+        program = torch.export.export(
+            module, inputs, dynamic_shapes=_dynamic_batch(model, inputs, torch.export.Dim("batch"))
+        )
     if path is not None:
         torch.export.save(program, str(path))
     return program
 
 
-def export_onnx(model: nn.Module, path: str | Path, inputs: tuple[Tensor, ...] | None = None, opset: int | None = None) -> Path:
+def export_onnx(
+    model: nn.Module, path: str | Path, inputs: tuple[Tensor, ...] | None = None, opset: int | None = None
+) -> Path:
     """Write the model's front end as an ONNX file with a dynamic batch (input/output names from :func:`front_end`)."""
     try:
         import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
@@ -176,8 +181,15 @@ def export_onnx(model: nn.Module, path: str | Path, inputs: tuple[Tensor, ...] |
     path = Path(path)
     with _exportable(model), torch.no_grad():
         torch.onnx.export(
-            module, inputs, str(path), dynamo=True, input_names=input_names, output_names=output_names,
-            dynamic_shapes=_dynamic_batch(model, inputs, "batch"), opset_version=opset, verbose=False,
+            module,
+            inputs,
+            str(path),
+            dynamo=True,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_shapes=_dynamic_batch(model, inputs, "batch"),
+            opset_version=opset,
+            verbose=False,
         )
     return path
 
@@ -196,7 +208,9 @@ def export_checkpoint(ckpt_path: str | Path, out_path: str | Path, seq_len: int 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Export a seqmodels checkpoint to ONNX (.onnx) or torch.export (.pt2).")
+    parser = argparse.ArgumentParser(
+        description="Export a seqmodels checkpoint to ONNX (.onnx) or torch.export (.pt2)."
+    )
     parser.add_argument("checkpoint")
     parser.add_argument("output", help="OUT.onnx or OUT.pt2")
     parser.add_argument("--seq-len", type=int, default=35, help="time steps the exported loop is unrolled for")

@@ -23,7 +23,8 @@ An ``encoder`` is anything with ``encode(text) -> list[int]``, ``decode(ids) -> 
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn

@@ -44,8 +44,17 @@ import numpy as np
 from ..data.corpora.base import open_binary
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "conll", "npz", "npy", "ts")
-SUFFIXES = {".txt": "text", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".conll": "conll",
-            ".npz": "npz", ".npy": "npy", ".ts": "ts"}
+SUFFIXES = {
+    ".txt": "text",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".conll": "conll",
+    ".npz": "npz",
+    ".npy": "npy",
+    ".ts": "ts",
+}
 SERIES_FORMATS = ("npz", "npy", "ts")
 TEXT_COLUMNS = ("text", "sentence")
 _ROWS_PER_READ = 256  # rows of an array read from a file at a time

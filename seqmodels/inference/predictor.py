@@ -125,8 +125,10 @@ class Predictor:
         self.feature_vocabs = [Vocab(itos, [s for s in (PAD, UNK) if s in itos]) for itos in feature_vocabs or []]
         self.normalization = None
         if input_normalization is not None:
-            self.normalization = (np.asarray(input_normalization["mean"], dtype=np.float32),
-                                  np.asarray(input_normalization["std"], dtype=np.float32))
+            self.normalization = (
+                np.asarray(input_normalization["mean"], dtype=np.float32),
+                np.asarray(input_normalization["std"], dtype=np.float32),
+            )
         vocab = getattr(encoder, "vocab", None)
         self.pad_index = 0 if vocab is None or vocab.pad_index is None else vocab.pad_index
         self._display_tokenizer = None
@@ -306,8 +308,10 @@ class Predictor:
                 f"{where}: the model also reads feature column(s) {feature_columns} beside the words (e.g. POS tags): "
                 "give token rows in the training file's layout, e.g. a CoNLL file (format=conll)"
             )
-        channels = [ids] + [np.asarray(v.encode([row[c] for row in rows]), dtype=np.int64)
-                            for c, v in zip(feature_columns, self.feature_vocabs)]
+        channels = [ids] + [
+            np.asarray(v.encode([row[c] for row in rows]), dtype=np.int64)
+            for c, v in zip(feature_columns, self.feature_vocabs)
+        ]
         return np.stack(channels, axis=1), words  # (T, 1 + F)
 
     def _pad(self, arrays: list[np.ndarray]) -> tuple[Tensor, Tensor]:
@@ -359,11 +363,20 @@ class Predictor:
     def _need(self, kind: str, what: str) -> None:
         if self.kind != kind:
             instead = {"translator": "translate", "language_model": "sample or score"}.get(self.kind, "predict")
-            raise ValueError(f"{self.source} holds a {self.kind.replace('_', ' ')}, not a {kind.replace('_', ' ')}, "
-                             f"which {what} needs; use {instead}")
+            raise ValueError(
+                f"{self.source} holds a {self.kind.replace('_', ' ')}, not a {kind.replace('_', ' ')}, "
+                f"which {what} needs; use {instead}"
+            )
 
-    def sample(self, prompt: str = "", max_new_tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
-               top_p: float | None = None, seed: int | None = None) -> str:
+    def sample(
+        self,
+        prompt: str = "",
+        max_new_tokens: int = 200,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> str:
         """A language model's continuation of ``prompt`` (prompt included):
         :func:`~seqmodels.inference.generation.generate`."""
         self._need("language_model", "sample")
@@ -375,8 +388,14 @@ class Predictor:
         self._need("language_model", "score")
         return generation.score(self.model, self.encoder, sentences)
 
-    def translate(self, texts: Sequence[str], beam_size: int = 5, max_length: int | None = None,
-                  length_penalty: float = 1.0, batch_size: int = 32) -> list[str]:
+    def translate(
+        self,
+        texts: Sequence[str],
+        beam_size: int = 5,
+        max_length: int | None = None,
+        length_penalty: float = 1.0,
+        batch_size: int = 32,
+    ) -> list[str]:
         """An encoder–decoder's translations: :func:`~seqmodels.inference.decoding.translate`."""
         self._need("translator", "translate")
         return decoding.translate(self.model, self.encoder, texts, beam_size, max_length, length_penalty, batch_size)

@@ -27,7 +27,8 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from typing import Callable, Sequence, TypeVar, cast
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 import torch
 from torch import Tensor
@@ -41,8 +42,9 @@ class _Graph:
     """A captured call: static inputs to copy into, the graph, and the static outputs each replay rewrites."""
 
     def __init__(self, fn: Callable, args: Sequence[Tensor | None], flags: tuple):
-        self.inputs = [None if a is None else torch.empty_like(a, memory_format=torch.contiguous_format).copy_(a)
-                       for a in args]
+        self.inputs = [
+            None if a is None else torch.empty_like(a, memory_format=torch.contiguous_format).copy_(a) for a in args
+        ]
         self.outputs = self._capture(fn, flags)
 
     def _capture(self, fn: Callable, flags: tuple) -> tuple[Tensor | None, ...]:
@@ -121,8 +123,13 @@ def _numerics() -> tuple:
 
 
 def signature(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> tuple:
-    return (fn.__module__, fn.__qualname__, flags, _numerics(),
-            tuple(None if a is None else (tuple(a.shape), a.dtype, a.device) for a in args))
+    return (
+        fn.__module__,
+        fn.__qualname__,
+        flags,
+        _numerics(),
+        tuple(None if a is None else (tuple(a.shape), a.dtype, a.device) for a in args),
+    )
 
 
 def run(fn: Callable[..., R], args: Sequence[Tensor | None], flags: tuple = ()) -> R:
@@ -149,9 +156,12 @@ def _capture(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> _Grap
         return _Graph(fn, args, flags)
     except Exception as err:  # noqa: BLE001 - any capture failure falls back to the eager loop
         if not _warned:
-            warnings.warn(f"seqmodels: CUDA graph capture of {fn.__module__}.{fn.__qualname__} failed ({err}); "
-                          "running it eagerly (set SEQMODELS_CUDA_GRAPHS=0 to skip the attempt)", RuntimeWarning,
-                          stacklevel=3)
+            warnings.warn(
+                f"seqmodels: CUDA graph capture of {fn.__module__}.{fn.__qualname__} failed ({err}); "
+                "running it eagerly (set SEQMODELS_CUDA_GRAPHS=0 to skip the attempt)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             _warned = True
         return _EAGER
 

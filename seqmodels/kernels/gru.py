@@ -58,20 +58,28 @@ class GRURecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None,
-                bias_hh: Tensor | None, mask: Tensor | None):
+    def forward(
+        ctx,
+        x: Tensor,
+        h0: Tensor,
+        weight_ih: Tensor,
+        weight_hh: Tensor,
+        bias_ih: Tensor | None,
+        bias_hh: Tensor | None,
+        mask: Tensor | None,
+    ):
         kernels = ctx.native = loader.kernels(x, h0, weight_hh)
         ctx.has_bias_ih, ctx.has_bias_hh = bias_ih is not None, bias_hh is not None
         if kernels is None:  # ATen ops per step; on a GPU replayed from a CUDA graph
             out, h, gates, new, h_prev = cuda_graphs.run(
-                aten_forward, (x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask))
+                aten_forward, (x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
+            )
             ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask)
             return out, h
         # X̂ (T, B, 3H), one GEMM into a buffer reused across calls (read only by the loop below); the C kernels
         # add b_ih themselves
         T, B, _ = x.shape
-        x_hat = input_projection(x, weight_ih, None,
-                                  out=scratch("gru_input_projection", x, T, B, weight_ih.shape[0]))
+        x_hat = input_projection(x, weight_ih, None, out=scratch("gru_input_projection", x, T, B, weight_ih.shape[0]))
         w_t = transposed(weight_hh)
         gates, new, out, states = c_loop_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask)
         ctx.save_for_backward(x, gates, new, out, h0, weight_ih, weight_hh, states, mask)
@@ -85,9 +93,14 @@ class GRURecurrence(torch.autograd.Function):
         x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
         if ctx.native is None:
-            return (*cuda_graphs.run(aten_backward,
-                                     (x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
-                                     (need_d_x, ctx.has_bias_ih, ctx.has_bias_hh)), None)
+            return (
+                *cuda_graphs.run(
+                    aten_backward,
+                    (x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
+                    (need_d_x, ctx.has_bias_ih, ctx.has_bias_hh),
+                ),
+                None,
+            )
         T, B, G = gates.shape
         H = G // 3
         # h_prev: the (T+1, B, H) state buffer of a masked forward
@@ -105,7 +118,12 @@ class GRURecurrence(torch.autograd.Function):
 
 
 def aten_forward(
-    x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias_ih: Tensor | None, bias_hh: Tensor | None,
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
     mask: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor | None]:
     """GRU forward, ATen ops per step: ``(out, h_n, gates, new, h_prev)``.
@@ -128,8 +146,16 @@ def aten_forward(
     out = x_hat.new_empty(T, B, H)
     masked = mask is not None
     h_prev = x_hat.new_empty(T, B, H) if masked else None
-    views = step_views(x_hat[..., 2 * H :], gates, gates[..., : 2 * H], gates[..., :H], gates[..., H : 2 * H],
-                   gates[..., 2 * H :], new, out)
+    views = step_views(
+        x_hat[..., 2 * H :],
+        gates,
+        gates[..., : 2 * H],
+        gates[..., :H],
+        gates[..., H : 2 * H],
+        gates[..., 2 * H :],
+        new,
+        out,
+    )
     h = h0
     for t, (xn, g_t, rz, r, z, hn, n, o_t) in enumerate(views):
         g_t.addmm_(h, w_t)
@@ -147,9 +173,22 @@ def aten_forward(
     return out, h, gates, new, h_prev
 
 
-def aten_backward(x: Tensor, gates: Tensor, new: Tensor, out: Tensor, h0: Tensor, weight_ih: Tensor,
-                       weight_hh: Tensor, h_prev: Tensor | None, mask: Tensor | None, d_out: Tensor | None,
-                       d_hn: Tensor | None, need_d_x: bool, has_bias_ih: bool, has_bias_hh: bool):
+def aten_backward(
+    x: Tensor,
+    gates: Tensor,
+    new: Tensor,
+    out: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    h_prev: Tensor | None,
+    mask: Tensor | None,
+    d_out: Tensor | None,
+    d_hn: Tensor | None,
+    need_d_x: bool,
+    has_bias_ih: bool,
+    has_bias_hh: bool,
+):
     """GRU BPTT, ATen ops per step, on :func:`aten_forward`'s results: ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``."""
     T, B, G = gates.shape
     H = G // 3
@@ -163,8 +202,18 @@ def aten_backward(x: Tensor, gates: Tensor, new: Tensor, out: Tensor, h0: Tensor
     A_r = hn * r * (1 - r)
     E = gates.new_empty(T, B, 4 * H)  # [dn̂, dẑ, dr̂, dn̂ ⊙ r]
     w_zrn = torch.cat([weight_hh[H : 2 * H], weight_hh[:H], weight_hh[2 * H :]])  # rows (z, r, n)
-    views = step_views(E[..., : 2 * H].unflatten(-1, (2, H)), E[..., :H], E[..., 2 * H : 3 * H], E[..., 3 * H :],
-                   E[..., H:], A_nz, A_r, r, z, d_out)
+    views = step_views(
+        E[..., : 2 * H].unflatten(-1, (2, H)),
+        E[..., :H],
+        E[..., 2 * H : 3 * H],
+        E[..., 3 * H :],
+        E[..., H:],
+        A_nz,
+        A_r,
+        r,
+        z,
+        d_out,
+    )
     dh = dh_state + d_out[T - 1] if T else dh_state
     for t in range(T - 1, -1, -1):
         E_nz, E_n, E_r, E_nr, E_hid, A_nz_t, A_r_t, r_t, z_t, dy_t = views[t]
@@ -218,14 +267,28 @@ def c_loop_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
     if kernels.blas is not None and T:  # the whole loop in C (w_t is contiguous: transposed)
         if mask is None:
             states, h0 = None, h0.contiguous()
-            kernels.gru_fwd_loop(T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at,
-                                 o_at)
+            kernels.gru_fwd_loop(
+                T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(), h0.data_ptr(), n_at, o_at
+            )
         else:
             states = x_hat.new_empty(T + 1, B, H)
             states[0] = h0
             mask = mask.reshape(T, B).contiguous()
-            kernels.gru_fwd_masked_loop(T, B, H, kernels.blas, g_at, bi_at, bh_at, x_at, w_t.data_ptr(),
-                                        states.data_ptr(), n_at, o_at, mask.data_ptr())
+            kernels.gru_fwd_masked_loop(
+                T,
+                B,
+                H,
+                kernels.blas,
+                g_at,
+                bi_at,
+                bh_at,
+                x_at,
+                w_t.data_ptr(),
+                states.data_ptr(),
+                n_at,
+                o_at,
+                mask.data_ptr(),
+            )
         return gates, new, out, states
     if mask is None:
         states = None
@@ -233,8 +296,9 @@ def c_loop_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
         h_at, outs = h.data_ptr(), out.unbind(0)
         for t, g_t in enumerate(gates.unbind(0)):
             torch.mm(h, w_t, out=g_t)
-            kernels.gru_fwd(B, H, g_at + t * g_step, bi_at, bh_at, x_at + t * g_step, G, h_at, H, n_at + t * step,
-                            o_at + t * step)
+            kernels.gru_fwd(
+                B, H, g_at + t * g_step, bi_at, bh_at, x_at + t * g_step, G, h_at, H, n_at + t * step, o_at + t * step
+            )
             h, h_at = outs[t], o_at + t * step
     else:
         states = x_hat.new_empty(T + 1, B, H)
@@ -243,8 +307,20 @@ def c_loop_forward(kernels, x_hat, w_t, bias_ih, bias_hh, h0, mask):
         s_at, m_at, hs = states.data_ptr(), mask.data_ptr(), states.unbind(0)
         for t, g_t in enumerate(gates.unbind(0)):
             torch.mm(hs[t], w_t, out=g_t)
-            kernels.gru_fwd_masked(B, H, g_at + t * g_step, bi_at, bh_at, x_at + t * g_step, G, s_at + t * step,
-                                   s_at + (t + 1) * step, n_at + t * step, o_at + t * step, m_at + t * B)
+            kernels.gru_fwd_masked(
+                B,
+                H,
+                g_at + t * g_step,
+                bi_at,
+                bh_at,
+                x_at + t * g_step,
+                G,
+                s_at + t * step,
+                s_at + (t + 1) * step,
+                n_at + t * step,
+                o_at + t * step,
+                m_at + t * B,
+            )
     return gates, new, out, states
 
 
@@ -269,14 +345,44 @@ def c_loop_backward(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states
         if mask is None:
             dh = (dh if d_out is None else dh + d_out[T - 1]).clone(memory_format=torch.contiguous_format)
             h0 = h0.contiguous()
-            kernels.gru_bwd_loop(T, B, H, kernels.blas, g_at, n_at, out.data_ptr(), h0.data_ptr(), w_nrz.data_ptr(),
-                                 dy_at, dy_step, dh.data_ptr(), carry.data_ptr(), E_at, zeros.data_ptr(),
-                                 dh0.data_ptr())
+            kernels.gru_bwd_loop(
+                T,
+                B,
+                H,
+                kernels.blas,
+                g_at,
+                n_at,
+                out.data_ptr(),
+                h0.data_ptr(),
+                w_nrz.data_ptr(),
+                dy_at,
+                dy_step,
+                dh.data_ptr(),
+                carry.data_ptr(),
+                E_at,
+                zeros.data_ptr(),
+                dh0.data_ptr(),
+            )
         else:
             dh, mask = dh.clone(), mask.reshape(T, B).contiguous()  # dh: overwritten
-            kernels.gru_bwd_masked_loop(T, B, H, kernels.blas, g_at, n_at, states.data_ptr(), w_nrz.data_ptr(),
-                                        dy_at, dy_step, mask.data_ptr(), dh.data_ptr(), carry.data_ptr(), E_at,
-                                        zeros.data_ptr(), dh0.data_ptr())
+            kernels.gru_bwd_masked_loop(
+                T,
+                B,
+                H,
+                kernels.blas,
+                g_at,
+                n_at,
+                states.data_ptr(),
+                w_nrz.data_ptr(),
+                dy_at,
+                dy_step,
+                mask.data_ptr(),
+                dh.data_ptr(),
+                carry.data_ptr(),
+                E_at,
+                zeros.data_ptr(),
+                dh0.data_ptr(),
+            )
         return E, dh0
     E_steps = E[..., : 3 * H].unbind(0)
     if mask is None:
@@ -288,16 +394,37 @@ def c_loop_backward(kernels, gates, new, out, h0, weight_hh, d_out, d_hn, states
         for t in range(T - 1, -1, -1):
             h_prev_at = o_at + (t - 1) * step if t > 0 else h0.data_ptr()
             dy_prev_at = dy_at + (t - 1) * dy_step if t > 0 else zeros.data_ptr()
-            kernels.gru_bwd(B, H, g_at + t * g_step, n_at + t * step, h_prev_at, H, dh.data_ptr(), dy_prev_at,
-                            E_at + t * E_step, carry.data_ptr(), zeros.data_ptr())
+            kernels.gru_bwd(
+                B,
+                H,
+                g_at + t * g_step,
+                n_at + t * step,
+                h_prev_at,
+                H,
+                dh.data_ptr(),
+                dy_prev_at,
+                E_at + t * E_step,
+                carry.data_ptr(),
+                zeros.data_ptr(),
+            )
             dh = torch.addmm(carry, E_steps[t], w_nrz)
     else:
         mask = mask.reshape(T, B).contiguous()
         s_at, m_at = states.data_ptr(), mask.data_ptr()
         for t in range(T - 1, -1, -1):
-            kernels.gru_bwd_masked(B, H, g_at + t * g_step, n_at + t * step, s_at + t * step, dh.data_ptr(),
-                                   dy_at + t * dy_step, E_at + t * E_step, carry.data_ptr(), m_at + t * B,
-                                   zeros.data_ptr())
+            kernels.gru_bwd_masked(
+                B,
+                H,
+                g_at + t * g_step,
+                n_at + t * step,
+                s_at + t * step,
+                dh.data_ptr(),
+                dy_at + t * dy_step,
+                E_at + t * E_step,
+                carry.data_ptr(),
+                m_at + t * B,
+                zeros.data_ptr(),
+            )
             dh = torch.addmm(carry, E_steps[t], w_nrz)
     return E, dh
 
@@ -318,7 +445,7 @@ def c_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
     rows = chunk.unbind(0)
     hidden = x.new_empty(B, G)  # W_hh h_{t-1}, then [r z ĥ_n]
     new = x.new_empty(B, H)  # n, written, never read
-    (o_at, step), = addresses(out)
+    ((o_at, step),) = addresses(out)
     outs = out.unbind(0)
     if mask is None:
         h = h0.contiguous()
@@ -326,8 +453,19 @@ def c_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
             for k in range(n):
                 t = t0 + k
                 torch.mm(h, w_t, out=hidden)
-                kernels.gru_fwd(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), rows[k].data_ptr(), G,
-                                h.data_ptr(), H, new.data_ptr(), o_at + t * step)
+                kernels.gru_fwd(
+                    B,
+                    H,
+                    hidden.data_ptr(),
+                    b_ih.data_ptr(),
+                    b_hh.data_ptr(),
+                    rows[k].data_ptr(),
+                    G,
+                    h.data_ptr(),
+                    H,
+                    new.data_ptr(),
+                    o_at + t * step,
+                )
                 h = outs[t]
         return out, h
     buffer = x.new_empty(2, B, H)
@@ -339,17 +477,34 @@ def c_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask):
             t = t0 + k
             now, nxt = t % 2, (t + 1) % 2
             torch.mm(states[now], w_t, out=hidden)
-            kernels.gru_fwd_masked(B, H, hidden.data_ptr(), b_ih.data_ptr(), b_hh.data_ptr(), rows[k].data_ptr(),
-                                   G, states[now].data_ptr(), states[nxt].data_ptr(), new.data_ptr(),
-                                   o_at + t * step, mask[t].data_ptr())
+            kernels.gru_fwd_masked(
+                B,
+                H,
+                hidden.data_ptr(),
+                b_ih.data_ptr(),
+                b_hh.data_ptr(),
+                rows[k].data_ptr(),
+                G,
+                states[now].data_ptr(),
+                states[nxt].data_ptr(),
+                new.data_ptr(),
+                o_at + t * step,
+                mask[t].data_ptr(),
+            )
     return out, states[T % 2]
 
 
-def gru_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                 bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
+def gru_sequence(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    mask: Tensor | None = None,
+):
     """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``."""
     kernels = None if needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) else loader.kernels(x, h0, weight_hh)
     if kernels is not None:
         return c_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
     return GRURecurrence.apply(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
-

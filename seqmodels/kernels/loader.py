@@ -25,9 +25,10 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -228,8 +229,12 @@ def _load() -> dict[torch.dtype, Kernels] | None:
     try:
         library = ctypes.CDLL(str(build()))
     except (RuntimeError, OSError) as err:
-        warnings.warn(f"seqmodels: fused CPU kernels unavailable, using ATen ops instead ({err}). "
-                      f"Set {ENV_SWITCH}=0 to silence this.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"seqmodels: fused CPU kernels unavailable, using ATen ops instead ({err}). "
+            f"Set {ENV_SWITCH}=0 to silence this.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return None
     return {torch.float32: Kernels(library, "f32"), torch.float64: Kernels(library, "f64")}
 

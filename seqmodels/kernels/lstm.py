@@ -56,13 +56,22 @@ class LSTMRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                bias: Tensor | None, mask: Tensor | None):
+    def forward(
+        ctx,
+        x: Tensor,
+        h0: Tensor,
+        c0: Tensor,
+        weight_ih: Tensor,
+        weight_hh: Tensor,
+        bias: Tensor | None,
+        mask: Tensor | None,
+    ):
         kernels = ctx.native = loader.kernels(x, h0, c0, weight_hh)
         ctx.has_bias = bias is not None
         if kernels is None:  # ATen ops per step; on a GPU replayed from a CUDA graph
             out, h, c, gates, cells, tanh_c, h_prev, c_prev = cuda_graphs.run(
-                aten_forward, (x, h0, c0, weight_ih, weight_hh, bias, mask))
+                aten_forward, (x, h0, c0, weight_ih, weight_hh, bias, mask)
+            )
             ctx.save_for_backward(x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask)
             return out, h, c
         # (T, B, 4H): X̂, then activated [i, f, g, o]; the C kernels add the bias themselves, which saves
@@ -90,19 +99,40 @@ class LSTMRecurrence(torch.autograd.Function):
         x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
         if ctx.native is None:
-            return (*cuda_graphs.run(aten_backward,
-                                     (x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev,
-                                      mask, d_out, d_hn, d_cn), (need_d_x, ctx.has_bias)), None)
+            return (
+                *cuda_graphs.run(
+                    aten_backward,
+                    (
+                        x,
+                        gates,
+                        cells,
+                        tanh_c,
+                        out,
+                        h0,
+                        c0,
+                        weight_ih,
+                        weight_hh,
+                        h_prev,
+                        c_prev,
+                        mask,
+                        d_out,
+                        d_hn,
+                        d_cn,
+                    ),
+                    (need_d_x, ctx.has_bias),
+                ),
+                None,
+            )
         T, B, G = gates.shape
         H = G // 4
         if mask is None:
-            D, dh_state, dc_state = c_loop_backward(ctx.native, gates, cells, tanh_c, c0, weight_hh,
-                                                               d_out, d_hn, d_cn)
+            D, dh_state, dc_state = c_loop_backward(ctx.native, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d_cn)
             d_x, d_w_ih, d_b = input_grads(need_d_x, D, x, weight_ih, ctx.has_bias)
             return d_x, dh_state, dc_state, d_w_ih, hidden_weight_grad(D, out, h0), d_b, None
         # h_prev, c_prev: the (T+1, B, H) state buffers of the masked forward
         D, dh_state, dc_state = c_loop_backward_masked(
-            ctx.native, gates, c_prev, tanh_c, mask, weight_hh, d_out, d_hn, d_cn)
+            ctx.native, gates, c_prev, tanh_c, mask, weight_hh, d_out, d_hn, d_cn
+        )
         d_x, d_w_ih, d_b = input_grads(need_d_x, D, x, weight_ih, ctx.has_bias)
         d_w_hh = D.reshape(T * B, G).t().mm(h_prev[:T].reshape(T * B, H))
         return d_x, dh_state, dc_state, d_w_ih, d_w_hh, d_b, None
@@ -126,8 +156,17 @@ def aten_forward(
     masked = mask is not None
     h_prev = gates.new_empty(T, B, H) if masked else None
     c_prev = gates.new_empty(T, B, H) if masked else None
-    views = step_views(gates, gates[..., : 2 * H], gates[..., : H], gates[..., H : 2 * H],
-                   gates[..., 2 * H : 3 * H], gates[..., 3 * H :], cells, tanh_c, out)
+    views = step_views(
+        gates,
+        gates[..., : 2 * H],
+        gates[..., :H],
+        gates[..., H : 2 * H],
+        gates[..., 2 * H : 3 * H],
+        gates[..., 3 * H :],
+        cells,
+        tanh_c,
+        out,
+    )
     h, c = h0, c0
     for t, (g_t, if_t, i, f, g, o, c_t, tc_t, o_t) in enumerate(views):
         g_t.addmm_(h, w_t)  # X̂_t + W_hh h_{t-1}
@@ -149,10 +188,25 @@ def aten_forward(
     return out, h, c, gates, cells, tanh_c, h_prev, c_prev
 
 
-def aten_backward(x: Tensor, gates: Tensor, cells: Tensor, tanh_c: Tensor, out: Tensor, h0: Tensor,
-                        c0: Tensor, weight_ih: Tensor, weight_hh: Tensor, h_prev: Tensor | None,
-                        c_prev: Tensor | None, mask: Tensor | None, d_out: Tensor | None, d_hn: Tensor | None,
-                        d_cn: Tensor | None, need_d_x: bool, has_bias: bool):
+def aten_backward(
+    x: Tensor,
+    gates: Tensor,
+    cells: Tensor,
+    tanh_c: Tensor,
+    out: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    h_prev: Tensor | None,
+    c_prev: Tensor | None,
+    mask: Tensor | None,
+    d_out: Tensor | None,
+    d_hn: Tensor | None,
+    d_cn: Tensor | None,
+    need_d_x: bool,
+    has_bias: bool,
+):
     """LSTM BPTT, ATen ops per step, on :func:`aten_forward`'s results: ``(dx, dh0, dc0, dW_ih, dW_hh, db)``."""
     T, B, G = gates.shape
     H = G // 4
@@ -202,8 +256,20 @@ def c_loop_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
     H = G // 4
     if kernels.blas is not None and T:  # the whole loop in C
         h0, c0 = h0.contiguous(), c0.contiguous()
-        kernels.lstm_fwd_loop(T, B, H, kernels.blas, gates.data_ptr(), bias.data_ptr(), w_t.data_ptr(),
-                              h0.data_ptr(), c0.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(), out.data_ptr())
+        kernels.lstm_fwd_loop(
+            T,
+            B,
+            H,
+            kernels.blas,
+            gates.data_ptr(),
+            bias.data_ptr(),
+            w_t.data_ptr(),
+            h0.data_ptr(),
+            c0.data_ptr(),
+            cells.data_ptr(),
+            tanh_c.data_ptr(),
+            out.data_ptr(),
+        )
         return out[T - 1], cells[T - 1]
     (g_at, g_step), (c_at, step), (t_at, _), (o_at, _) = addresses(gates, cells, tanh_c, out)
     c_prev, c_prev_stride = c0.contiguous(), H
@@ -211,8 +277,17 @@ def c_loop_forward(kernels, gates, bias, w_t, h0, c0, cells, tanh_c, out):
     h, outs = h0, out.unbind(0)
     for t, g_t in enumerate(gates.unbind(0)):
         g_t.addmm_(h, w_t)
-        kernels.lstm_fwd(B, H, g_at + t * g_step, bias.data_ptr(), c_prev_at, c_prev_stride, c_at + t * step,
-                         t_at + t * step, o_at + t * step)
+        kernels.lstm_fwd(
+            B,
+            H,
+            g_at + t * g_step,
+            bias.data_ptr(),
+            c_prev_at,
+            c_prev_stride,
+            c_at + t * step,
+            t_at + t * step,
+            o_at + t * step,
+        )
         c_prev_at, h = c_at + t * step, outs[t]
     return (h, cells[T - 1]) if T else (h0, c0)
 
@@ -238,17 +313,43 @@ def c_loop_backward(kernels, gates, cells, tanh_c, c0, weight_hh, d_out, d_hn, d
         if d_hn is not None:
             dh = dh.clone()  # the loop overwrites it
         dh0, weight_hh = gates.new_empty(B, H), weight_hh.contiguous()
-        kernels.lstm_bwd_loop(T, B, H, kernels.blas, gates.data_ptr(), cells.data_ptr(), tanh_c.data_ptr(),
-                              c0.data_ptr(), weight_hh.data_ptr(), dy_at, dy_step // gates.element_size(), dy_rows,
-                              dh.data_ptr(), dc.data_ptr(), D.data_ptr(), dh0.data_ptr())
+        kernels.lstm_bwd_loop(
+            T,
+            B,
+            H,
+            kernels.blas,
+            gates.data_ptr(),
+            cells.data_ptr(),
+            tanh_c.data_ptr(),
+            c0.data_ptr(),
+            weight_hh.data_ptr(),
+            dy_at,
+            dy_step // gates.element_size(),
+            dy_rows,
+            dh.data_ptr(),
+            dc.data_ptr(),
+            D.data_ptr(),
+            dh0.data_ptr(),
+        )
         return D, dh0, dc
     (g_at, g_step), (c_at, step), (t_at, _), (D_at, _) = addresses(gates, cells, tanh_c, D)
     D_steps = D.unbind(0)
     buffers = (gates.new_empty(B, H), gates.new_empty(B, H))  # dh_{t-1}, written while the kernel reads dh_t
     for t in range(T - 1, -1, -1):
         c_prev_at = c_at + (t - 1) * step if t > 0 else c0.data_ptr()
-        kernels.lstm_bwd(B, H, g_at + t * g_step, t_at + t * step, c_prev_at, H, dh.data_ptr(), dy_at + t * dy_step,
-                         dy_rows, dc.data_ptr(), D_at + t * g_step)
+        kernels.lstm_bwd(
+            B,
+            H,
+            g_at + t * g_step,
+            t_at + t * step,
+            c_prev_at,
+            H,
+            dh.data_ptr(),
+            dy_at + t * dy_step,
+            dy_rows,
+            dc.data_ptr(),
+            D_at + t * g_step,
+        )
         if t > 0:
             dh = torch.mm(D_steps[t], weight_hh, out=buffers[t % 2])
         else:
@@ -266,18 +367,28 @@ def c_loop_forward_masked(kernels, gates, bias, w_t, h0, c0, tanh_c, out, mask):
     states_h, states_c = gates.new_empty(T + 1, B, H), gates.new_empty(T + 1, B, H)
     states_h[0], states_c[0] = h0, c0
     mask = mask.reshape(T, B).contiguous()
-    (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = addresses(gates, states_h, states_c, tanh_c,
-                                                                                out)
+    (g_at, g_step), (h_at, step), (c_at, _), (t_at, _), (o_at, _) = addresses(gates, states_h, states_c, tanh_c, out)
     if kernels.blas is not None and T:  # the whole loop in C
-        kernels.lstm_fwd_masked_loop(T, B, H, kernels.blas, g_at, bias.data_ptr(), w_t.data_ptr(), h_at, c_at, t_at,
-                                     o_at, mask.data_ptr())
+        kernels.lstm_fwd_masked_loop(
+            T, B, H, kernels.blas, g_at, bias.data_ptr(), w_t.data_ptr(), h_at, c_at, t_at, o_at, mask.data_ptr()
+        )
         return states_h, states_c
     m_at, hs = mask.data_ptr(), states_h.unbind(0)
     for t, g_t in enumerate(gates.unbind(0)):
         g_t.addmm_(hs[t], w_t)
-        kernels.lstm_fwd_masked(B, H, g_at + t * g_step, bias.data_ptr(), c_at + t * step, h_at + t * step,
-                                c_at + (t + 1) * step, h_at + (t + 1) * step, t_at + t * step, o_at + t * step,
-                                m_at + t * B)
+        kernels.lstm_fwd_masked(
+            B,
+            H,
+            g_at + t * g_step,
+            bias.data_ptr(),
+            c_at + t * step,
+            h_at + t * step,
+            c_at + (t + 1) * step,
+            h_at + (t + 1) * step,
+            t_at + t * step,
+            o_at + t * step,
+            m_at + t * B,
+        )
     return states_h, states_c
 
 
@@ -297,15 +408,40 @@ def c_loop_backward_masked(kernels, gates, states_c, tanh_c, mask, weight_hh, d_
     (g_at, g_step), (t_at, step), (c_at, _), (D_at, _) = addresses(gates, tanh_c, states_c, D)
     if kernels.blas is not None and T:  # the whole loop in C
         dh, dh0, weight_hh = dh.clone(), gates.new_empty(B, H), weight_hh.contiguous()  # dh: overwritten
-        kernels.lstm_bwd_masked_loop(T, B, H, kernels.blas, g_at, t_at, c_at, weight_hh.data_ptr(), dy_at,
-                                     dy_step // gates.element_size(), mask.data_ptr(), dh.data_ptr(), dc.data_ptr(),
-                                     carry.data_ptr(), D_at, dh0.data_ptr())
+        kernels.lstm_bwd_masked_loop(
+            T,
+            B,
+            H,
+            kernels.blas,
+            g_at,
+            t_at,
+            c_at,
+            weight_hh.data_ptr(),
+            dy_at,
+            dy_step // gates.element_size(),
+            mask.data_ptr(),
+            dh.data_ptr(),
+            dc.data_ptr(),
+            carry.data_ptr(),
+            D_at,
+            dh0.data_ptr(),
+        )
         return D, dh0, dc
     m_at, D_steps = mask.data_ptr(), D.unbind(0)
     for t in range(T - 1, -1, -1):
-        kernels.lstm_bwd_masked(B, H, g_at + t * g_step, t_at + t * step, c_at + t * step, dh.data_ptr(),
-                                dy_at + t * dy_step, dc.data_ptr(), D_at + t * g_step, carry.data_ptr(),
-                                m_at + t * B)
+        kernels.lstm_bwd_masked(
+            B,
+            H,
+            g_at + t * g_step,
+            t_at + t * step,
+            c_at + t * step,
+            dh.data_ptr(),
+            dy_at + t * dy_step,
+            dc.data_ptr(),
+            D_at + t * g_step,
+            carry.data_ptr(),
+            m_at + t * B,
+        )
         dh = torch.addmm(carry, D_steps[t], weight_hh)
     return D, dh, dc
 
@@ -327,7 +463,7 @@ def c_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask):
     chunk = x.new_empty(chunk_steps(B, G, x.element_size()), B, G)
     rows = chunk.unbind(0)  # per-step views, made once: every chunk is written into the same buffer
     tanh_c = x.new_empty(B, H)  # written, never read
-    (o_at, step), = addresses(out)
+    ((o_at, step),) = addresses(out)
     outs = out.unbind(0)
     if mask is None:
         cells = x.new_empty(2, B, H).unbind(0)  # c_t alternates between the two rows
@@ -337,8 +473,17 @@ def c_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask):
             for k in range(n):
                 t = t0 + k
                 rows[k].addmm_(h, w_t)
-                kernels.lstm_fwd(B, H, rows[k].data_ptr(), bias.data_ptr(), c_prev.data_ptr(), H,
-                                 cells[t % 2].data_ptr(), tanh_c.data_ptr(), o_at + t * step)
+                kernels.lstm_fwd(
+                    B,
+                    H,
+                    rows[k].data_ptr(),
+                    bias.data_ptr(),
+                    c_prev.data_ptr(),
+                    H,
+                    cells[t % 2].data_ptr(),
+                    tanh_c.data_ptr(),
+                    o_at + t * step,
+                )
                 h, c_prev = outs[t], cells[t % 2]
         return out, h, c_prev
     buffer_h, buffer_c = x.new_empty(2, B, H), x.new_empty(2, B, H)  # entering / leaving, alternating
@@ -350,14 +495,32 @@ def c_inference(kernels, x, h0, c0, weight_ih, weight_hh, bias, mask):
             t = t0 + k
             now, nxt = t % 2, (t + 1) % 2
             rows[k].addmm_(states_h[now], w_t)
-            kernels.lstm_fwd_masked(B, H, rows[k].data_ptr(), bias.data_ptr(), states_c[now].data_ptr(),
-                                    states_h[now].data_ptr(), states_c[nxt].data_ptr(), states_h[nxt].data_ptr(),
-                                    tanh_c.data_ptr(), o_at + t * step, mask[t].data_ptr())
+            kernels.lstm_fwd_masked(
+                B,
+                H,
+                rows[k].data_ptr(),
+                bias.data_ptr(),
+                states_c[now].data_ptr(),
+                states_h[now].data_ptr(),
+                states_c[nxt].data_ptr(),
+                states_h[nxt].data_ptr(),
+                tanh_c.data_ptr(),
+                o_at + t * step,
+                mask[t].data_ptr(),
+            )
     return out, states_h[T % 2], states_c[T % 2]
 
 
-def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                  bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None):
+def lstm_sequence(
+    x: Tensor,
+    h0: Tensor,
+    c0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    mask: Tensor | None = None,
+):
     """Fast LSTM over x (T, B, I): ``(out (T,B,H), (h_n, c_n))``, torch's weights and gate order.
 
     ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.utils.checks.step_mask`).
@@ -369,4 +532,3 @@ def lstm_sequence(x: Tensor, h0: Tensor, c0: Tensor, weight_ih: Tensor, weight_h
     else:
         out, h, c = LSTMRecurrence.apply(x, h0, c0, weight_ih, weight_hh, bias, mask)
     return out, (h, c)
-

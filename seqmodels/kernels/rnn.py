@@ -34,8 +34,16 @@ class RNNRecurrence(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, relu: bool,
-                mask: Tensor | None):
+    def forward(
+        ctx,
+        x: Tensor,
+        h0: Tensor,
+        weight_ih: Tensor,
+        weight_hh: Tensor,
+        bias: Tensor | None,
+        relu: bool,
+        mask: Tensor | None,
+    ):
         ctx.relu, ctx.has_bias = relu, bias is not None
         kernels = loader.kernels(x, h0, weight_hh)
         # on CPU without a mask, with torch's BLAS reachable: the whole loop in C
@@ -58,13 +66,17 @@ class RNNRecurrence(torch.autograd.Function):
             D, dh0 = c_loop_backward(ctx.native, act, weight_hh, d_out, d_hn, ctx.relu)
             d_x, d_w_ih, d_b = input_grads(ctx.needs_input_grad[0], D, x, weight_ih, ctx.has_bias)
             return d_x, dh0, d_w_ih, hidden_weight_grad(D, act, h0), d_b, None, None
-        grads = cuda_graphs.run(aten_backward, (x, act, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
-                                (ctx.relu, ctx.needs_input_grad[0], ctx.has_bias))
+        grads = cuda_graphs.run(
+            aten_backward,
+            (x, act, h0, weight_ih, weight_hh, h_prev, mask, d_out, d_hn),
+            (ctx.relu, ctx.needs_input_grad[0], ctx.has_bias),
+        )
         return (*grads, None, None)
 
 
-def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None,
-                      mask: Tensor | None, relu: bool) -> tuple[Tensor | None, Tensor, Tensor, Tensor | None]:
+def aten_forward(
+    x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bias: Tensor | None, mask: Tensor | None, relu: bool
+) -> tuple[Tensor | None, Tensor, Tensor, Tensor | None]:
     """RNN forward, ATen ops per step: ``(out, h_n, act, h_prev)``.
 
     ``act`` (T, B, H) the activations φ(z_t) before masking; ``out`` the masked outputs, None without a mask
@@ -91,9 +103,20 @@ def aten_forward(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor, bi
     return (None if mask is None else out), h, act, h_prev
 
 
-def aten_backward(x: Tensor, act: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                       h_prev: Tensor | None, mask: Tensor | None, d_out: Tensor | None, d_hn: Tensor | None,
-                       relu: bool, need_d_x: bool, has_bias: bool):
+def aten_backward(
+    x: Tensor,
+    act: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    h_prev: Tensor | None,
+    mask: Tensor | None,
+    d_out: Tensor | None,
+    d_hn: Tensor | None,
+    relu: bool,
+    need_d_x: bool,
+    has_bias: bool,
+):
     """RNN BPTT on :func:`aten_forward`'s results: ``(dx, dh0, dW_ih, dW_hh, db)``."""
     T, B, H = act.shape
     d_out = act.new_zeros(T, B, H) if d_out is None else d_out
@@ -146,15 +169,33 @@ def c_loop_backward(kernels, act, weight_hh, d_out, d_hn, relu):
     if d_out is not None:
         dh += d_out[T - 1]
     D, dh0, weight_hh = scratch("rnn_backward", act, T, B, H), act.new_empty(B, H), weight_hh.contiguous()
-    kernels.rnn_bwd_loop(T, B, H, kernels.blas, act.data_ptr(), weight_hh.data_ptr(), dy_at, dy_step, dh.data_ptr(),
-                         D.data_ptr(), dh0.data_ptr(), int(relu))
+    kernels.rnn_bwd_loop(
+        T,
+        B,
+        H,
+        kernels.blas,
+        act.data_ptr(),
+        weight_hh.data_ptr(),
+        dy_at,
+        dy_step,
+        dh.data_ptr(),
+        D.data_ptr(),
+        dh0.data_ptr(),
+        int(relu),
+    )
     return D, dh0
 
 
-def rnn_sequence(x: Tensor, h0: Tensor, weight_ih: Tensor, weight_hh: Tensor,
-                 bias_ih: Tensor | None, bias_hh: Tensor | None, mask: Tensor | None = None,
-                 nonlinearity: str = "tanh"):
+def rnn_sequence(
+    x: Tensor,
+    h0: Tensor,
+    weight_ih: Tensor,
+    weight_hh: Tensor,
+    bias_ih: Tensor | None,
+    bias_hh: Tensor | None,
+    mask: Tensor | None = None,
+    nonlinearity: str = "tanh",
+):
     """Fast vanilla RNN over x (T, B, I): ``(out (T,B,H), h_n)``."""
     bias = sum_bias(bias_ih, bias_hh)
     return RNNRecurrence.apply(x, h0, weight_ih, weight_hh, bias, nonlinearity == "relu", mask)
-

@@ -24,7 +24,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence, cast
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, cast
 
 import torch
 from torch import Tensor
@@ -57,8 +58,9 @@ def _gru(cell: GRUCell, x: Tensor, state: Tensor, mask: Tensor | None):
 
 
 def _rnn(cell: RNNCell, x: Tensor, state: Tensor, mask: Tensor | None):
-    return rnn_sequence(x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask,
-                        nonlinearity=cell.nonlinearity)
+    return rnn_sequence(
+        x, state, cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh, mask, nonlinearity=cell.nonlinearity
+    )
 
 
 # (cell, x, state, mask) -> (output, final state); the cell is an instance of the class it is keyed by in _FUSED
@@ -155,8 +157,9 @@ def torch_forward(
             hx = (hx[0].index_select(1, order), hx[1].index_select(1, order))
         else:
             hx = hx.index_select(1, order)
-        data, *final = fn(packed.data, packed.batch_sizes, hx, weights, first.bias, num_layers, dropout,
-                          training, bidirectional)
+        data, *final = fn(
+            packed.data, packed.batch_sizes, hx, weights, first.bias, num_layers, dropout, training, bidirectional
+        )
         packed_out = type(packed)(data, packed.batch_sizes, order, unorder)
         out, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
         final = [f.index_select(1, unorder) for f in final]

@@ -39,7 +39,11 @@ class Bidirectional(SequenceLayer):
     bidirectional = True
 
     def __init__(
-        self, forward_cell: RecurrentCell, backward_cell: RecurrentCell, batch_first: bool = False, backend: str = "auto"
+        self,
+        forward_cell: RecurrentCell,
+        backward_cell: RecurrentCell,
+        batch_first: bool = False,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         if forward_cell.input_size != backward_cell.input_size or forward_cell.hidden_size != backward_cell.hidden_size:

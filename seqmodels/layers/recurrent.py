@@ -75,7 +75,7 @@ class Recurrent(SequenceLayer):
             masks = step_mask(lengths, T).unbind(0)  # T × (B, 1)
             for x_t, m in zip(x_proj, masks):
                 h, new_state = cell.step(x_t, state)
-                state = map_state(lambda new, old: torch.where(m, new, old), new_state, state)
+                state = map_state(lambda new, old: torch.where(m, new, old), new_state, state)  # noqa: B023 (called here)
                 outputs.append(torch.where(m, h, torch.zeros((), dtype=h.dtype, device=h.device)))
         if not outputs:
             return x.new_zeros(0, B, cell.hidden_size), state

@@ -76,8 +76,9 @@ class SequenceLayer(nn.Module):
         states = self._state_list(state)
         cells = self.cells()
         if uses_torch(self.backend, cells, x, lengths):
-            output, final = torch_forward(cells, self.num_layers, self.bidirectional, x, states, lengths,
-                                          self.dropout, self.training)
+            output, final = torch_forward(
+                cells, self.num_layers, self.bidirectional, x, states, lengths, self.dropout, self.training
+            )
             final_state = self._from_state_list(final)
         else:
             output, final_state = self.unroll(x, state, lengths)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Sequence, cast
+from collections.abc import Sequence
+from typing import cast
 
 from torch import Tensor, nn
 
@@ -63,8 +64,12 @@ class Stacked(SequenceLayer):
         for layer in range(num_layers):
             size_in = input_size if layer == 0 else hidden_size * self.num_directions
             if bidirectional:
-                layers.append(Bidirectional(cell(input_size=size_in, hidden_size=hidden_size),
-                                            cell(input_size=size_in, hidden_size=hidden_size)))
+                layers.append(
+                    Bidirectional(
+                        cell(input_size=size_in, hidden_size=hidden_size),
+                        cell(input_size=size_in, hidden_size=hidden_size),
+                    )
+                )
             else:
                 layers.append(Recurrent(cell(input_size=size_in, hidden_size=hidden_size)))
         self.layers = nn.ModuleList(layers)

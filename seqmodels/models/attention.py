@@ -63,7 +63,9 @@ class Attention(nn.Module):
         if single:
             query = query.unsqueeze(1)  # (B, 1, Q)
         if query.dim() != 3 or query.shape[-1] != self.query_size:
-            raise ValueError(f"query must be (batch, {self.query_size}) or (batch, steps, {self.query_size}), got {tuple(query.shape)}")
+            raise ValueError(
+                f"query must be (batch, {self.query_size}) or (batch, steps, {self.query_size}), got {tuple(query.shape)}"
+            )
         if keys.dim() != 3 or keys.shape[-1] != self.key_size or keys.shape[0] != query.shape[0]:
             raise ValueError(f"keys must be (batch={query.shape[0]}, source, {self.key_size}), got {tuple(keys.shape)}")
         if prepared is None:
@@ -90,7 +92,9 @@ class AdditiveAttention(Attention):
 
     def __init__(self, query_size: int, key_size: int, attention_size: int | None = None) -> None:
         super().__init__(query_size, key_size)
-        self.attention_size = check_positive_int("attention_size", attention_size) if attention_size is not None else query_size
+        self.attention_size = (
+            check_positive_int("attention_size", attention_size) if attention_size is not None else query_size
+        )
         self.query_proj = nn.Linear(query_size, self.attention_size, bias=False)
         self.key_proj = nn.Linear(key_size, self.attention_size, bias=True)
         self.v = nn.Linear(self.attention_size, 1, bias=False)

@@ -103,8 +103,9 @@ class RNNClassifier(nn.Module):
                 dim = check_positive_int("embedding_dim", embedding_dim)
                 self.encoder = nn.Linear(input_size, dim)
         self.embedding_dim = dim
-        self.rnn = Stacked(cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True,
-                           backend=backend)
+        self.rnn = Stacked(
+            cell, dim, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True, backend=backend
+        )
         self.num_directions = self.rnn.num_directions
         self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         if self.embedding_dropout and vocab_size is None:
@@ -129,7 +130,11 @@ class RNNClassifier(nn.Module):
             check_tokens(inputs, "inputs")
             return
         if not isinstance(inputs, Tensor) or inputs.dim() != 3 or not inputs.dtype.is_floating_point:
-            got = f"shape {tuple(inputs.shape)} dtype {inputs.dtype}" if isinstance(inputs, Tensor) else type(inputs).__name__
+            got = (
+                f"shape {tuple(inputs.shape)} dtype {inputs.dtype}"
+                if isinstance(inputs, Tensor)
+                else type(inputs).__name__
+            )
             raise ValueError(f"inputs must be a float tensor (batch, seq, {self.input_size}), got {got}")
         if inputs.shape[-1] != self.input_size:
             raise ValueError(f"inputs have {inputs.shape[-1]} features, expected input_size={self.input_size}")

@@ -18,6 +18,11 @@ def embedding_dropout(embedding: nn.Embedding, tokens: Tensor, p: float, trainin
     weight = embedding.weight  # (V, E)
     mask = weight.new_empty(weight.shape[0], 1).bernoulli_(1.0 - p) / (1.0 - p)  # (V, 1)
     return nn.functional.embedding(
-        tokens, weight * mask, embedding.padding_idx, embedding.max_norm, embedding.norm_type,
-        embedding.scale_grad_by_freq, embedding.sparse,
+        tokens,
+        weight * mask,
+        embedding.padding_idx,
+        embedding.max_norm,
+        embedding.norm_type,
+        embedding.scale_grad_by_freq,
+        embedding.sparse,
     )

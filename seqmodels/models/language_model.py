@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 from torch import Tensor, nn
 
-from ..cells.base import CellFactory, RecurrentCell, State
+from ..cells.base import CellFactory, State
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
@@ -113,13 +111,16 @@ class RNNLanguageModel(nn.Module):
             self.embedding = nn.Embedding(vocab_size, embedding_dim)
             input_size = embedding_dim
         self.embedding_dim = input_size
-        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True,
-                           backend=backend)
+        self.rnn = Stacked(
+            cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True, backend=backend
+        )
         self.drop = nn.Dropout(self.dropout_p)
         self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         if self.embedding_dropout and self.embedding is None:
             raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
-        self.output_drop = self.drop if output_dropout is None else nn.Dropout(check_probability("output_dropout", output_dropout))
+        self.output_drop = (
+            self.drop if output_dropout is None else nn.Dropout(check_probability("output_dropout", output_dropout))
+        )
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights and self.embedding is not None:  # tie_weights excludes one_hot (checked above)
             self.decoder.weight = self.embedding.weight

@@ -5,7 +5,7 @@ Only the valid steps ``t < lengths[b]`` take part. ``lengths=None`` means every 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -28,7 +28,8 @@ Decoding (greedy, beam search) lives in :mod:`seqmodels.inference.decoding` and 
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
@@ -52,11 +53,14 @@ class EncoderMemory(NamedTuple):
     summary: Tensor  # (B, K) z, the top layer's final states
     prepared: Tensor | None  # attention.prepare(outputs), or None without attention
 
-    def select(self, index: Tensor) -> "EncoderMemory":
+    def select(self, index: Tensor) -> EncoderMemory:
         """Rows ``index`` of every tensor (repeat sources for beam search, reorder them)."""
         prepared = None if self.prepared is None else self.prepared.index_select(0, index)
         return EncoderMemory(
-            self.outputs.index_select(0, index), self.mask.index_select(0, index), self.summary.index_select(0, index), prepared
+            self.outputs.index_select(0, index),
+            self.mask.index_select(0, index),
+            self.summary.index_select(0, index),
+            prepared,
         )
 
 
@@ -66,7 +70,7 @@ class DecoderState(NamedTuple):
     rnn: list[State]
     feed: Tensor | None
 
-    def select(self, index: Tensor) -> "DecoderState":
+    def select(self, index: Tensor) -> DecoderState:
         """Rows ``index`` of every state tensor (beam search reorders its hypotheses with this)."""
         pick = lambda t: t.index_select(0, index)  # noqa: E731
         return DecoderState(map_state(pick, self.rnn), None if self.feed is None else pick(self.feed))
@@ -131,25 +135,47 @@ class Seq2Seq(nn.Module):
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
         self.dropout_p = check_probability("dropout", dropout)
-        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
+        if padding_idx is not None and (
+            isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size
+        ):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         if attention is not None and not callable(attention):
             raise ValueError(f"attention must be an attention factory (a class or partial) or None, got {attention!r}")
         self.input_feeding = bool(input_feeding)
         self.source_embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=padding_idx)
-        self.encoder = Stacked(cell, embedding_dim, hidden_size, num_layers, bidirectional, self.dropout_p,
-                               batch_first=True, backend=backend)
+        self.encoder = Stacked(
+            cell,
+            embedding_dim,
+            hidden_size,
+            num_layers,
+            bidirectional,
+            self.dropout_p,
+            batch_first=True,
+            backend=backend,
+        )
         key_size = self.encoder.output_size
         self.key_size = key_size
         self.decoder_hidden_size = check_positive_int("decoder_hidden_size", decoder_hidden_size or key_size)
         Hd = self.decoder_hidden_size
         self.attention = attention(query_size=Hd, key_size=key_size) if attention is not None else None
         if self.attention is not None and not isinstance(self.attention, Attention):
-            raise ValueError(f"attention(query_size, key_size) must return an Attention module, got {type(self.attention).__name__}")
-        decoder_input = self.target_embedding_dim + (key_size if self.attention is None else 0) + (Hd if self.input_feeding else 0)
+            raise ValueError(
+                f"attention(query_size, key_size) must return an Attention module, got {type(self.attention).__name__}"
+            )
+        decoder_input = (
+            self.target_embedding_dim + (key_size if self.attention is None else 0) + (Hd if self.input_feeding else 0)
+        )
         self.target_embedding = nn.Embedding(num_classes, self.target_embedding_dim)
-        self.decoder = Stacked(decoder_cell or cell, decoder_input, Hd, num_layers, False, self.dropout_p,
-                               batch_first=True, backend=backend)
+        self.decoder = Stacked(
+            decoder_cell or cell,
+            decoder_input,
+            Hd,
+            num_layers,
+            False,
+            self.dropout_p,
+            batch_first=True,
+            backend=backend,
+        )
         leaves = [_state_leaves(c.init_state(1)) for c in self.decoder.cells()]
         self.bridge = nn.ModuleList(nn.Linear(key_size, Hd) for _ in range(sum(leaves))) if bridge else None
         self.combine = nn.Linear(Hd + key_size, Hd)
@@ -162,8 +188,11 @@ class Seq2Seq(nn.Module):
         check_tokens(source, "source")
         B, S = source.shape
         out, _ = self.encoder(self.drop(self.source_embedding(source)), lengths=source_lengths)  # (B, S, K)
-        lengths = torch.full((B,), S, dtype=torch.long, device=source.device) if source_lengths is None else \
-            torch.as_tensor(source_lengths).to(device=source.device, dtype=torch.long)
+        lengths = (
+            torch.full((B,), S, dtype=torch.long, device=source.device)
+            if source_lengths is None
+            else torch.as_tensor(source_lengths).to(device=source.device, dtype=torch.long)
+        )
         mask = torch.arange(S, device=source.device)[None, :] < lengths[:, None]  # (B, S)
         summary = last_pool(out, lengths, self.encoder.num_directions)  # (B, K)
         prepared = self.attention.prepare(out) if self.attention is not None else None
@@ -199,7 +228,9 @@ class Seq2Seq(nn.Module):
         attentional = torch.tanh(self.combine(torch.cat([h, context], dim=-1)))  # (…, Hd)
         return self.output(self.drop(attentional)), attentional  # (…, V)
 
-    def decode_step(self, tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> tuple[Tensor, DecoderState, Tensor | None]:
+    def decode_step(
+        self, tokens: Tensor, state: DecoderState, memory: EncoderMemory
+    ) -> tuple[Tensor, DecoderState, Tensor | None]:
         """One target step: previous tokens (B,) -> (logits (B, V_tgt), new state, attention weights (B, S) or None)."""
         parts = [self.drop(self.target_embedding(tokens))]  # (B, E)
         if self.attention is None:
@@ -211,7 +242,9 @@ class Seq2Seq(nn.Module):
         logits, attentional = self._readout(h, context)
         return logits, DecoderState(rnn, attentional if self.input_feeding else None), weights
 
-    def _decode_parallel(self, memory: EncoderMemory, target_in: Tensor, target_lengths: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    def _decode_parallel(
+        self, memory: EncoderMemory, target_in: Tensor, target_lengths: Tensor | None
+    ) -> tuple[Tensor, Tensor | None]:
         T = target_in.shape[1]
         y = self.drop(self.target_embedding(target_in))  # (B, T, E)
         if self.attention is None:
@@ -220,7 +253,9 @@ class Seq2Seq(nn.Module):
         context, weights = self._attend(h, memory)  # (B, T, K), (B, T, S)
         return self._readout(h, context)[0], weights
 
-    def _decode_steps(self, memory: EncoderMemory, target_in: Tensor, sampling_rate: float) -> tuple[Tensor, Tensor | None]:
+    def _decode_steps(
+        self, memory: EncoderMemory, target_in: Tensor, sampling_rate: float
+    ) -> tuple[Tensor, Tensor | None]:
         state = self.initial_state(memory)
         logits: list[Tensor] = []
         weights: list[Tensor] = []  # with attention only
@@ -260,7 +295,11 @@ class Seq2Seq(nn.Module):
         Returns:
             ``(logits (B, T, V_tgt), attention weights (B, T, S) or None)``.
         """
-        if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, float)) or not 0.0 <= sampling_rate <= 1.0:
+        if (
+            isinstance(sampling_rate, bool)
+            or not isinstance(sampling_rate, (int, float))
+            or not 0.0 <= sampling_rate <= 1.0
+        ):
             raise ValueError(f"sampling_rate must be a number in [0, 1], got {sampling_rate!r}")
         check_tokens(target_in, "target_in")
         if target_in.shape[0] != source.shape[0]:
@@ -271,5 +310,7 @@ class Seq2Seq(nn.Module):
         return self._decode_steps(memory, target_in, float(sampling_rate))
 
     def extra_repr(self) -> str:
-        return (f"vocab_size={self.vocab_size}, num_classes={self.num_classes}, input_feeding={self.input_feeding}, "
-                f"bridge={self.bridge is not None}")
+        return (
+            f"vocab_size={self.vocab_size}, num_classes={self.num_classes}, input_feeding={self.input_feeding}, "
+            f"bridge={self.bridge is not None}"
+        )

@@ -72,20 +72,27 @@ class RNNTagger(nn.Module):
         self.vocab_size = check_positive_int("vocab_size", vocab_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
-        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim) if embedding_dim is not None else hidden_size
+        self.embedding_dim = (
+            check_positive_int("embedding_dim", embedding_dim) if embedding_dim is not None else hidden_size
+        )
         self.dropout_p = check_probability("dropout", dropout)
-        if padding_idx is not None and (isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size):
+        if padding_idx is not None and (
+            isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not 0 <= padding_idx < vocab_size
+        ):
             raise ValueError(f"padding_idx must be an index in [0, {vocab_size}) or None, got {padding_idx!r}")
         self.embedding = nn.Embedding(vocab_size, self.embedding_dim, padding_idx=padding_idx)
         if isinstance(feature_vocab_sizes, (str, int)):
-            raise ValueError(f"feature_vocab_sizes must be a list of vocabulary sizes or None, got {feature_vocab_sizes!r}")
+            raise ValueError(
+                f"feature_vocab_sizes must be a list of vocabulary sizes or None, got {feature_vocab_sizes!r}"
+            )
         sizes = [check_positive_int(f"feature_vocab_sizes[{i}]", n) for i, n in enumerate(feature_vocab_sizes or ())]
         width = check_positive_int("feature_embedding_dim", feature_embedding_dim)
         # id 0 of each feature vocabulary is its <pad> (TaggingDataModule builds them so)
         self.feature_embeddings = nn.ModuleList(nn.Embedding(n, width, padding_idx=0) for n in sizes)
         input_size = self.embedding_dim + width * len(sizes)
-        self.rnn = Stacked(cell, input_size, hidden_size, num_layers, bidirectional, self.dropout_p,
-                           batch_first=True, backend=backend)
+        self.rnn = Stacked(
+            cell, input_size, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True, backend=backend
+        )
         self.drop = nn.Dropout(self.dropout_p)
         features = self.rnn.output_size
         if head_hidden_size is None:
@@ -93,7 +100,10 @@ class RNNTagger(nn.Module):
         else:
             check_positive_int("head_hidden_size", head_hidden_size)
             self.head = nn.Sequential(
-                nn.Linear(features, head_hidden_size), nn.ReLU(), nn.Dropout(self.dropout_p), nn.Linear(head_hidden_size, num_classes)
+                nn.Linear(features, head_hidden_size),
+                nn.ReLU(),
+                nn.Dropout(self.dropout_p),
+                nn.Linear(head_hidden_size, num_classes),
             )
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -93,13 +94,17 @@ class SequenceTask(pl.LightningModule):
         if not callable(optimizer):
             raise ValueError(f"optimizer must be a callable params -> Optimizer (a partial), got {optimizer!r}")
         if scheduler is not None and not callable(scheduler):
-            raise ValueError(f"scheduler must be a callable optimizer -> scheduler (a partial) or None, got {scheduler!r}")
+            raise ValueError(
+                f"scheduler must be a callable optimizer -> scheduler (a partial) or None, got {scheduler!r}"
+            )
         if clip_grad_norm is not None and (
             isinstance(clip_grad_norm, bool) or not isinstance(clip_grad_norm, (int, float)) or clip_grad_norm <= 0
         ):
             raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm!r}")
         if scheduler_interval not in SCHEDULER_INTERVALS:
-            raise ValueError(f"scheduler_interval must be one of {list(SCHEDULER_INTERVALS)}, got {scheduler_interval!r}")
+            raise ValueError(
+                f"scheduler_interval must be one of {list(SCHEDULER_INTERVALS)}, got {scheduler_interval!r}"
+            )
         if not isinstance(scheduler_monitor, str):
             raise ValueError(f"scheduler_monitor must be a metric name such as 'val/loss', got {scheduler_monitor!r}")
         self.model = model
@@ -218,8 +223,14 @@ class SequenceTask(pl.LightningModule):
             # computes its epoch metrics, in the same order on every rank (a collective of our own here could
             # meet rank 0's progress bar syncing other metrics first, and hang)
             count = int(running[1].item())
-            self.log("train/loss_epoch", running[0] / running[1], on_step=False, on_epoch=True, batch_size=count,
-                     sync_dist=True)
+            self.log(
+                "train/loss_epoch",
+                running[0] / running[1],
+                on_step=False,
+                on_epoch=True,
+                batch_size=count,
+                sync_dist=True,
+            )
 
     def tensorboard(self) -> Any:
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""

@@ -46,8 +46,13 @@ def class_report(
     figures = {"precision": precision, "recall": recall, "f1": f1}
     return {
         "classes": [
-            {"label": names[c], "precision": float(precision[c]), "recall": float(recall[c]), "f1": float(f1[c]),
-             "support": int(support[c])}
+            {
+                "label": names[c],
+                "precision": float(precision[c]),
+                "recall": float(recall[c]),
+                "f1": float(f1[c]),
+                "support": int(support[c]),
+            }
             for c in range(num_classes)
         ],
         "macro": {k: float(v.mean()) for k, v in figures.items()},
@@ -75,8 +80,11 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{name + ' avg':>{width}}  {_figures(avg)}  {report['support']:7d}")
     labels, rows = report["confusion_matrix"]["labels"], report["confusion_matrix"]["rows"]
     cell = max([len(n) for n in labels] + [len(str(x)) for row in rows for x in row])
-    lines += ["", "confusion matrix (rows: true class, columns: predicted class)",
-              f"{'':>{width}}  " + " ".join(f"{n:>{cell}}" for n in labels)]
+    lines += [
+        "",
+        "confusion matrix (rows: true class, columns: predicted class)",
+        f"{'':>{width}}  " + " ".join(f"{n:>{cell}}" for n in labels),
+    ]
     lines += [f"{n:>{width}}  " + " ".join(f"{x:>{cell}}" for x in row) for n, row in zip(labels, rows)]
     return "\n".join(lines)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -51,7 +52,9 @@ class ClassificationTask(SequenceTask):
         config: dict | None = None,
         encoder: Any = None,
     ) -> None:
-        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+        super().__init__(
+            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+        )
         if num_classes is None:
             num_classes = getattr(model, "num_classes", None)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -62,7 +65,9 @@ class ClassificationTask(SequenceTask):
         if model_classes != num_classes:
             raise ValueError(f"num_classes={num_classes} but the model has {model_classes} outputs")
         label_names = to_plain(label_names, "label_names")
-        if label_names is not None and (len(label_names) != num_classes or not all(isinstance(n, str) for n in label_names)):
+        if label_names is not None and (
+            len(label_names) != num_classes or not all(isinstance(n, str) for n in label_names)
+        ):
             raise ValueError(f"label_names must be {num_classes} strings, got {label_names!r}")
         self.num_classes = num_classes
         self.label_names = label_names
@@ -123,7 +128,9 @@ class ClassificationTask(SequenceTask):
         self.class_report = class_report(matrix, self.label_names)
         writer = self.tensorboard()
         if writer is not None and not self.trainer.sanity_checking:
-            writer.add_figure("val/confusion_matrix", confusion_matrix_figure(matrix, self.label_names), self.global_step)
+            writer.add_figure(
+                "val/confusion_matrix", confusion_matrix_figure(matrix, self.label_names), self.global_step
+            )
 
     def on_test_epoch_end(self) -> None:
         if self.test_confusion.update_called:

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
-from ..inference.generation import generate
 from ..checkpoints.resume import STATE_KEY
+from ..inference.generation import generate
 from ..utils.state import detach_state, map_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
@@ -68,10 +68,16 @@ class LanguageModelingTask(SequenceTask):
         scheduler_interval: str = "epoch",
         config: dict | None = None,
     ) -> None:
-        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+        super().__init__(
+            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+        )
         if isinstance(sample_length, bool) or not isinstance(sample_length, int) or sample_length < 0:
             raise ValueError(f"sample_length must be an integer >= 0, got {sample_length!r}")
-        if isinstance(sample_temperature, bool) or not isinstance(sample_temperature, (int, float)) or sample_temperature < 0:
+        if (
+            isinstance(sample_temperature, bool)
+            or not isinstance(sample_temperature, (int, float))
+            or sample_temperature < 0
+        ):
             raise ValueError(f"sample_temperature must be a number >= 0 (0 = greedy), got {sample_temperature!r}")
         if sample_prompt is not None and not isinstance(sample_prompt, str):
             raise ValueError(f"sample_prompt must be a string or None, got {sample_prompt!r}")

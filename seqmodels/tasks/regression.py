@@ -35,7 +35,9 @@ class RegressionTask(SequenceTask):
         config: dict | None = None,
         encoder: Any = None,
     ) -> None:
-        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+        super().__init__(
+            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+        )
         self.save_hyperparameters(ignore=list(NOT_HPARAMS))
         self.val_mse = MeanMetric()
         self.test_mse = MeanMetric()
@@ -49,10 +51,14 @@ class RegressionTask(SequenceTask):
         predictions = self(inputs, lengths)  # (B, K)
         if targets.dim() == 1:
             if predictions.shape[-1] != 1:
-                raise ValueError(f"targets have shape {tuple(targets.shape)} but the model gives {predictions.shape[-1]} outputs")
+                raise ValueError(
+                    f"targets have shape {tuple(targets.shape)} but the model gives {predictions.shape[-1]} outputs"
+                )
             predictions = predictions.squeeze(-1)  # (B,)
         if predictions.shape != targets.shape:
-            raise ValueError(f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape")
+            raise ValueError(
+                f"predictions {tuple(predictions.shape)} and targets {tuple(targets.shape)} differ in shape"
+            )
         return nn.functional.mse_loss(predictions, targets.to(predictions.dtype))
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:

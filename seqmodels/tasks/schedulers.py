@@ -31,7 +31,11 @@ class EpochDecay(LRScheduler):
     ) -> None:
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 < decay <= 1:
             raise ValueError(f"decay must be a number in (0, 1], got {decay!r}")
-        if isinstance(max_epoch_before_decay, bool) or not isinstance(max_epoch_before_decay, int) or max_epoch_before_decay < 0:
+        if (
+            isinstance(max_epoch_before_decay, bool)
+            or not isinstance(max_epoch_before_decay, int)
+            or max_epoch_before_decay < 0
+        ):
             raise ValueError(f"max_epoch_before_decay must be an integer >= 0, got {max_epoch_before_decay!r}")
         self.decay = float(decay)
         self.max_epoch_before_decay = max_epoch_before_decay

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence, cast
+from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -14,7 +15,9 @@ from ..data.tagging import IGNORE_INDEX
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .spans import SpanF1
 
-Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T) or (B, T, 1+F), lengths (B,), tags (B, T) padded with IGNORE_INDEX
+Batch = tuple[
+    Tensor, Tensor, Tensor
+]  # inputs (B, T) or (B, T, 1+F), lengths (B,), tags (B, T) padded with IGNORE_INDEX
 
 
 class TaggingTask(SequenceTask):
@@ -56,7 +59,9 @@ class TaggingTask(SequenceTask):
         encoder: Any = None,
         feature_vocabs: Sequence[Sequence[str]] | None = None,
     ) -> None:
-        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+        super().__init__(
+            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+        )
         if num_classes is None:
             num_classes = getattr(model, "num_classes", None)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
@@ -65,7 +70,9 @@ class TaggingTask(SequenceTask):
         if model_classes != num_classes:
             raise ValueError(f"num_classes={num_classes} but the model has {model_classes} outputs")
         label_names = to_plain(label_names, "label_names")
-        if label_names is not None and (len(label_names) != num_classes or not all(isinstance(n, str) for n in label_names)):
+        if label_names is not None and (
+            len(label_names) != num_classes or not all(isinstance(n, str) for n in label_names)
+        ):
             raise ValueError(f"label_names must be {num_classes} strings, got {label_names!r}")
         feature_vocabs = to_plain(feature_vocabs, "feature_vocabs")
         embeddings = getattr(model, "feature_embeddings", [])
@@ -86,7 +93,10 @@ class TaggingTask(SequenceTask):
         # keyed by stage ("train" itself cannot be a ModuleDict key: it is nn.Module.train)
         self.losses = nn.ModuleDict({s: MeanMetric() for s in ("val", "test")})
         self.accuracy = nn.ModuleDict(
-            {f"{s}_acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE_INDEX) for s in ("train", "val", "test")}
+            {
+                f"{s}_acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE_INDEX)
+                for s in ("train", "val", "test")
+            }
         )
         self.spans = nn.ModuleDict({s: SpanF1() for s in ("val", "test")})
         self._sample: tuple[list[str], list[str], list[str]] | None = None
@@ -108,7 +118,9 @@ class TaggingTask(SequenceTask):
     @staticmethod
     def loss(logits: Tensor, tags: Tensor) -> Tensor:
         """Mean cross-entropy over the non-padded tokens."""
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE_INDEX)
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE_INDEX
+        )
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, lengths, tags = batch

@@ -29,12 +29,17 @@ def corpus_bleu(hypotheses: list[str], references: list[str], lowercase: bool = 
 
     if not hypotheses:
         return 0.0
-    return float(sacrebleu.corpus_bleu(hypotheses, [references], lowercase=lowercase, tokenize=tokenize, force=True).score)
+    return float(
+        sacrebleu.corpus_bleu(hypotheses, [references], lowercase=lowercase, tokenize=tokenize, force=True).score
+    )
 
 
 def gather_strings(items: list[str]) -> list[str]:
     """``items`` of every rank, concatenated in rank order (this rank's alone outside distributed runs)."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
+    if (
+        not (torch.distributed.is_available() and torch.distributed.is_initialized())
+        or torch.distributed.get_world_size() == 1
+    ):
         return items
     gathered: list[list[str] | None] = [None] * torch.distributed.get_world_size()
     torch.distributed.all_gather_object(gathered, items)
@@ -93,22 +98,30 @@ class TranslationTask(SequenceTask):
         if isinstance(encoder, Mapping):  # a dict, or the DictConfig Hydra passes
             encoder = TranslationEncoder.from_dict(to_plain(encoder, "encoder"))
         if encoder is not None and not isinstance(encoder, TranslationEncoder):
-            raise ValueError(f"encoder must be a TranslationEncoder (source and target sides), got {type(encoder).__name__}")
-        super().__init__(model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder)
+            raise ValueError(
+                f"encoder must be a TranslationEncoder (source and target sides), got {type(encoder).__name__}"
+            )
+        super().__init__(
+            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+        )
         for name, value in (("sampling_rate", sampling_rate), ("label_smoothing", label_smoothing)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
         for name, value in (("val_beam_size", val_beam_size), ("test_beam_size", test_beam_size)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1):
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
             raise ValueError(f"max_length must be None or a positive integer, got {max_length!r}")
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 0:
             raise ValueError(f"num_samples must be an integer >= 0, got {num_samples!r}")
         from sacrebleu.metrics import BLEU
 
         if bleu_tokenize not in BLEU.TOKENIZERS:
-            raise ValueError(f"bleu_tokenize must be one of sacrebleu's {sorted(BLEU.TOKENIZERS)}, got {bleu_tokenize!r}")
+            raise ValueError(
+                f"bleu_tokenize must be one of sacrebleu's {sorted(BLEU.TOKENIZERS)}, got {bleu_tokenize!r}"
+            )
         self.sampling_rate = float(sampling_rate)
         self.label_smoothing = float(label_smoothing)
         self.bleu_lowercase = bool(bleu_lowercase)
@@ -146,13 +159,17 @@ class TranslationTask(SequenceTask):
     def loss(self, logits: Tensor, target_out: Tensor, label_smoothing: float = 0.0) -> Tensor:
         """Mean cross-entropy over the non-padded target tokens; logits (B, T, V), target_out (B, T)."""
         return nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target_out.reshape(-1), ignore_index=self._target_pad(),
+            logits.reshape(-1, logits.shape[-1]),
+            target_out.reshape(-1),
+            ignore_index=self._target_pad(),
             label_smoothing=label_smoothing,
         )
 
     def _logits(self, batch: TranslationBatch, sampling_rate: float) -> Tensor:
         """Teacher-forced logits (B, T-1, V): inputs ``target[:, :-1]``, to be compared with ``target[:, 1:]``."""
-        return self.model(batch.source, batch.source_lengths, batch.target[:, :-1], batch.target_lengths - 1, sampling_rate)[0]
+        return self.model(
+            batch.source, batch.source_lengths, batch.target[:, :-1], batch.target_lengths - 1, sampling_rate
+        )[0]
 
     def training_step(self, batch: TranslationBatch, batch_idx: int) -> Tensor:
         loss = self.loss(self._logits(batch, self.sampling_rate), batch.target[:, 1:], self.label_smoothing)
@@ -168,7 +185,16 @@ class TranslationTask(SequenceTask):
         beam = self.val_beam_size if stage == "val" else self.test_beam_size
         encoder = self._require_encoder()
         steps = self.max_length or default_max_length(batch.source_lengths)
-        hyps = decode(self.model, batch.source, batch.source_lengths, encoder.bos_index, encoder.eos_index, beam, steps, self.length_penalty)
+        hyps = decode(
+            self.model,
+            batch.source,
+            batch.source_lengths,
+            encoder.bos_index,
+            encoder.eos_index,
+            beam,
+            steps,
+            self.length_penalty,
+        )
         texts = [encoder.decode(tokens) for tokens in hyps.tokens]
         self._outputs[stage].extend(zip(batch.sources, batch.references, texts))
         if stage == "val" and self._attention is None and hyps.attention[0] is not None:
@@ -206,7 +232,9 @@ class TranslationTask(SequenceTask):
             sources = gather_strings([o[0] for o in outputs])
             references = gather_strings([o[1] for o in outputs])
             hypotheses = gather_strings([o[2] for o in outputs])
-            bleu = corpus_bleu(hypotheses, references, self.bleu_lowercase, self.bleu_tokenize) if hypotheses else math.nan
+            bleu = (
+                corpus_bleu(hypotheses, references, self.bleu_lowercase, self.bleu_tokenize) if hypotheses else math.nan
+            )
             self.log(f"{stage}/bleu", bleu, prog_bar=True, sync_dist=True)
             outputs = list(zip(sources, references, hypotheses))
         return outputs
@@ -222,7 +250,9 @@ class TranslationTask(SequenceTask):
             writer.add_text("val/translations", "\n".join(rows), global_step=self.global_step)
         if self._attention is not None:
             source_tokens, output_tokens, weights = self._attention
-            writer.add_figure("val/attention", attention_figure(weights, source_tokens, output_tokens), self.global_step)
+            writer.add_figure(
+                "val/attention", attention_figure(weights, source_tokens, output_tokens), self.global_step
+            )
 
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
@@ -231,8 +261,16 @@ class TranslationTask(SequenceTask):
         """Translations of the batch's sources (beam ``test_beam_size``)."""
         encoder = self._require_encoder()
         steps = self.max_length or default_max_length(batch.source_lengths)
-        hyps = decode(self.model, batch.source, batch.source_lengths, encoder.bos_index, encoder.eos_index,
-                      self.test_beam_size, steps, self.length_penalty)
+        hyps = decode(
+            self.model,
+            batch.source,
+            batch.source_lengths,
+            encoder.bos_index,
+            encoder.eos_index,
+            self.test_beam_size,
+            steps,
+            self.length_penalty,
+        )
         return [encoder.decode(tokens) for tokens in hyps.tokens]
 
 

@@ -29,7 +29,9 @@ def check_input(x: Tensor, input_size: int, name: str = "input") -> None:
     if not isinstance(x, Tensor):
         raise ValueError(f"{name} must be a Tensor, got {type(x).__name__}")
     if x.dim() != 3:
-        raise ValueError(f"{name} must be 3-D (seq, batch, features) or (batch, seq, features), got shape {tuple(x.shape)}")
+        raise ValueError(
+            f"{name} must be 3-D (seq, batch, features) or (batch, seq, features), got shape {tuple(x.shape)}"
+        )
     if x.shape[-1] != input_size:
         raise ValueError(f"{name} has {x.shape[-1]} features, expected input_size={input_size}")
 

@@ -31,8 +31,23 @@ def run_smallest(tmp_path: Path, monkeypatch, threads: int) -> tuple[dict, list[
     before = torch.get_num_threads()
     try:
         out = tmp_path / "bench.json"
-        bench.main(["--cells", "rnn", "--shapes", "word", "--modes", "fwd", "--min-run-time", "0.01",
-                    "--no-generation", "--threads", str(threads), "--json", str(out)])
+        bench.main(
+            [
+                "--cells",
+                "rnn",
+                "--shapes",
+                "word",
+                "--modes",
+                "fwd",
+                "--min-run-time",
+                "0.01",
+                "--no-generation",
+                "--threads",
+                str(threads),
+                "--json",
+                str(out),
+            ]
+        )
     finally:
         torch.set_num_threads(before)
     return json.loads(out.read_text()), seen

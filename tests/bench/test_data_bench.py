@@ -45,8 +45,15 @@ def test_every_figure_is_reported_and_consistent(tmp_path, monkeypatch, capsys):
         dm.setup("fit")
         assert (r["tokenizer"], r["train_chars"], r["vocab_size"]) == (tokenizer_name, len(text), dm.vocab_size)
         assert r["train_tokens"] == len(tokenizer.tokenize(text)) and (r["batch"], r["bptt"]) == (batch, bptt)
-        for key in ("tokenize_tokens_per_s", "tokenize_chars_per_s", "prepare_cold_s", "prepare_warm_s",
-                    "iterate_contiguous_tokens_per_s", "iterate_windows_tokens_per_s", "train_tokens_per_s"):
+        for key in (
+            "tokenize_tokens_per_s",
+            "tokenize_chars_per_s",
+            "prepare_cold_s",
+            "prepare_warm_s",
+            "iterate_contiguous_tokens_per_s",
+            "iterate_windows_tokens_per_s",
+            "train_tokens_per_s",
+        ):
             assert np.isfinite(r[key]) and r[key] > 0, (name, key, r[key])
         assert r["tokenize_chars_per_s"] / r["tokenize_tokens_per_s"] == pytest.approx(len(text) / r["train_tokens"])
         slower = min(r["iterate_contiguous_tokens_per_s"], r["iterate_windows_tokens_per_s"])

@@ -29,8 +29,24 @@ def report(tmp_path_factory) -> tuple[dict, str]:
     out = tmp_path_factory.mktemp("memory") / "memory.json"
     printed = StringIO()
     with redirect_stdout(printed):
-        memory.main(["--tokens", "200000", "--steps", "200", "--batch", "4", "--lm-hidden", str(HIDDEN),
-                     "--lm-layers", "1", "--device", "cpu", "--json", str(out)])
+        memory.main(
+            [
+                "--tokens",
+                "200000",
+                "--steps",
+                "200",
+                "--batch",
+                "4",
+                "--lm-hidden",
+                str(HIDDEN),
+                "--lm-layers",
+                "1",
+                "--device",
+                "cpu",
+                "--json",
+                str(out),
+            ]
+        )
     return json.loads(out.read_text()), printed.getvalue()
 
 
@@ -54,8 +70,12 @@ def test_every_scenario_reports_its_figures(report):
     assert data["device"] == "cpu" and data["threads"] == 1
     assert (data["lm_hidden"], data["lm_layers"]) == (HIDDEN, 1) and len(data["load_average"]) == 3
     scenarios = data["scenarios"]
-    assert list(scenarios) == ["lm_eval_20000_tokens", "lm_eval_200000_tokens", "classify_100_steps",
-                               "classify_200_steps"]
+    assert list(scenarios) == [
+        "lm_eval_20000_tokens",
+        "lm_eval_200000_tokens",
+        "classify_100_steps",
+        "classify_200_steps",
+    ]
     for name, r in scenarios.items():
         assert {"seconds", "rss_setup_mib", "rss_peak_mib", "rss_eval_mib", "metrics"} <= set(r), name
         assert "cuda_peak_mib" not in r
@@ -72,4 +92,7 @@ def test_every_scenario_reports_its_figures(report):
         assert abs(scenarios[f"lm_eval_{n}_tokens"]["metrics"]["test/loss"] - math.log(2000)) < 0.5
     for steps in (100, 200):
         assert scenarios[f"classify_{steps}_steps"]["metrics"] | {"test/loss": 0} == {
-            "test/loss": 0, "steps": steps, "sequences": 4}
+            "test/loss": 0,
+            "steps": steps,
+            "sequences": 4,
+        }

@@ -10,18 +10,18 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from tests.helpers import max_abs_diff
-from tests.helpers.configs import QUIET, compose_config, shrink
 from lightning.pytorch.loggers import TensorBoardLogger
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqmodels.callbacks import GradientFlowMonitor, RecurrentProbe
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell, WeightDrop
+from seqmodels.commands.train import train
 from seqmodels.data.synthetic import AddingProblem, SyntheticDataModule
 from seqmodels.layers import Stacked
 from seqmodels.models import RNNClassifier
 from seqmodels.tasks import RegressionTask
-from seqmodels.commands.train import train
+from tests.helpers import max_abs_diff
+from tests.helpers.configs import QUIET, compose_config, shrink
 
 DT = torch.float64
 
@@ -44,7 +44,9 @@ def test_probe_gradients_equal_autograd_on_the_states(factory, backend, seed):
     T, B, I, H = 12, 4, 3, 5
     stack = Stacked(factory, I, H, num_layers=1, backend=backend).to(DT)
     x = torch.randn(T, B, I, dtype=DT)
-    loss_fn = lambda out: out[-1].pow(2).sum()  # loss at the last step only: the gradient must travel back
+
+    def loss_fn(out):  # loss at the last step only: the gradient must travel back
+        return out[-1].pow(2).sum()
 
     cell_before = stack.layers[0].cell
     with RecurrentProbe(stack) as probe:
@@ -58,8 +60,14 @@ def test_probe_gradients_equal_autograd_on_the_states(factory, backend, seed):
 
 
 def test_probe_names_every_layer_and_direction_and_handles_padding(seed):
-    model = RNNClassifier(2, functools.partial(WeightDrop, LSTMCell, weight_dropout=0.3), hidden_size=4,
-                          num_layers=2, bidirectional=True, input_size=3).train()
+    model = RNNClassifier(
+        2,
+        functools.partial(WeightDrop, LSTMCell, weight_dropout=0.3),
+        hidden_size=4,
+        num_layers=2,
+        bidirectional=True,
+        input_size=3,
+    ).train()
     x, lengths = torch.randn(3, 6, 3), torch.tensor([6, 3, 4])
     with RecurrentProbe(model) as probe:
         logits, _ = model(x, lengths)
@@ -100,16 +108,28 @@ def test_callback_logs_every_tag(tmp_path, seed):
     model = RNNClassifier(1, LSTMCell, hidden_size=8, input_size=2)
     task = RegressionTask(model, functools.partial(torch.optim.Adam, lr=0.01), clip_grad_norm=1e-3)  # always clips
     logger = TensorBoardLogger(str(tmp_path), name="tb")
-    trainer = pl.Trainer(max_epochs=1, logger=logger, callbacks=[GradientFlowMonitor(every_n_steps=2)],
-                         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-                         limit_val_batches=1, num_sanity_val_steps=0)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=logger,
+        callbacks=[GradientFlowMonitor(every_n_steps=2)],
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        limit_val_batches=1,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(task, datamodule=data)
     assert trainer.global_step == 6
     acc = read_events(logger.log_dir)
     tags = acc.Tags()
     assert {"gradient_flow/dL_dh", "gates/mean_over_time"} <= set(tags["images"])
     assert "gradient_flow/layer0" in tags["histograms"]
-    expected = {"gradient_flow/layer0/first_over_last", "clipping/fraction", "clipping/mean_ratio", "clipping/max_ratio"}
+    expected = {
+        "gradient_flow/layer0/first_over_last",
+        "clipping/fraction",
+        "clipping/mean_ratio",
+        "clipping/max_ratio",
+    }
     expected |= {f"gates/layer0/{g}/{s}" for g in ("input", "forget", "output") for s in ("mean", "saturated")}
     assert expected <= set(tags["scalars"])
     assert [e.step for e in acc.Images("gradient_flow/dL_dh")] == [0, 2, 4]  # every 2nd optimizer step
@@ -132,7 +152,11 @@ def test_callback_arguments_are_checked():
 
 
 def test_on_by_default_in_the_adding_experiments(tmp_path):
-    cfg = shrink(compose_config(["experiment=adding_rnn", "debug=fast", *QUIET, "callbacks.gradient_flow.every_n_steps=1"], tmp_path))
+    cfg = shrink(
+        compose_config(
+            ["experiment=adding_rnn", "debug=fast", *QUIET, "callbacks.gradient_flow.every_n_steps=1"], tmp_path
+        )
+    )
     assert cfg.callbacks.gradient_flow._target_ == "seqmodels.callbacks.GradientFlowMonitor"
     for name in ("adding_lstm", "adding_gru"):
         assert "gradient_flow" in compose_config([f"experiment={name}"], tmp_path).callbacks

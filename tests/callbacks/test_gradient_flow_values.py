@@ -146,8 +146,12 @@ def test_constant_gates_give_the_hand_counted_saturation():
         cell.weight_hh.zero_()
         cell.bias_hh.zero_()
         candidate = [0.0] * 4
-        cell.bias_ih.copy_(torch.tensor([logit(p) for p in gates["input"] + gates["forget"]] + candidate
-                                        + [logit(p) for p in gates["output"]], dtype=DT))
+        cell.bias_ih.copy_(
+            torch.tensor(
+                [logit(p) for p in gates["input"] + gates["forget"]] + candidate + [logit(p) for p in gates["output"]],
+                dtype=DT,
+            )
+        )
     stack = Stacked(lambda input_size, hidden_size: cell, 2, 4)
     with RecurrentProbe(stack) as probe:
         stack(torch.randn(5, 3, 2, dtype=DT))
@@ -205,9 +209,16 @@ def test_logged_scalars_equal_the_oracles(tmp_path):
     model = SumOfSquares(clip_grad_norm=threshold)
     cell = copy.deepcopy(model.rnn.layers[0].cell)
     logger = TensorBoardLogger(str(tmp_path), name="tb")
-    trainer = pl.Trainer(max_epochs=1, logger=logger, callbacks=[GradientFlowMonitor(every_n_steps=2, saturation=0.2)],
-                         accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
-                         enable_checkpointing=False, log_every_n_steps=1)
+    trainer = pl.Trainer(
+        max_epochs=1,
+        logger=logger,
+        callbacks=[GradientFlowMonitor(every_n_steps=2, saturation=0.2)],
+        accelerator="cpu",
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        log_every_n_steps=1,
+    )
     trainer.fit(model, torch.utils.data.DataLoader(batches, batch_size=None))
     assert trainer.global_step == 4
     events = EventAccumulator(logger.log_dir, size_guidance={"scalars": 0})

@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
 from torch.func import functional_call
 
 from seqmodels.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell, SimplifiedGRUCell
+from tests.helpers import max_abs_diff
 
 pytestmark = pytest.mark.usefixtures("seed")
 
@@ -19,8 +19,12 @@ B, I, H, STEPS = 3, 5, 4, 4
 # (id, seqmodels cell factory, torch cell factory, state is (h, c))
 TORCH_PAIRS = [
     ("rnn_tanh", lambda bias: RNNCell(I, H, bias), lambda bias: torch.nn.RNNCell(I, H, bias), False),
-    ("rnn_relu", lambda bias: RNNCell(I, H, bias, "relu"),
-     lambda bias: torch.nn.RNNCell(I, H, bias, nonlinearity="relu"), False),
+    (
+        "rnn_relu",
+        lambda bias: RNNCell(I, H, bias, "relu"),
+        lambda bias: torch.nn.RNNCell(I, H, bias, nonlinearity="relu"),
+        False,
+    ),
     ("gru", lambda bias: GRUCell(I, H, bias), lambda bias: torch.nn.GRUCell(I, H, bias), False),
     ("lstm", lambda bias: LSTMCell(I, H, bias), lambda bias: torch.nn.LSTMCell(I, H, bias), True),
 ]
@@ -73,7 +77,7 @@ def test_cell_matches_torch_values_and_gradients(name, ours, theirs, is_lstm, bi
     g_ref = torch.autograd.grad((out_ref * weights).sum(), leaves + list(ref.parameters()))
     g = torch.autograd.grad((out * weights).sum(), leaves + list(cell.parameters()))
     names = ["input"] + [f"state{k}" for k in range(len(state0))] + [n for n, _ in cell.named_parameters()]
-    assert [n for n, _ in ref.named_parameters()] == names[len(leaves):]
+    assert [n for n, _ in ref.named_parameters()] == names[len(leaves) :]
     for n, a, b in zip(names, g, g_ref):
         assert max_abs_diff(a, b) <= TOL, n
 
@@ -98,11 +102,13 @@ def test_cell_gradcheck(name):
     params = [p.detach().clone().requires_grad_() for p in cell.parameters()]
     x = torch.randn(2, I, dtype=torch.float64, requires_grad=True)
     template = cell.init_state(2)
-    state = tuple(torch.randn_like(t).requires_grad_() for t in (template if isinstance(template, tuple) else (template,)))
+    state = tuple(
+        torch.randn_like(t).requires_grad_() for t in (template if isinstance(template, tuple) else (template,))
+    )
     is_tuple = isinstance(template, tuple)
 
     def f(x, *rest):
-        st, ps = rest[: len(state)], rest[len(state):]
+        st, ps = rest[: len(state)], rest[len(state) :]
         h, new = functional_call(cell, dict(zip(param_names, ps)), (x, st if is_tuple else st[0]))
         return (h, *new) if is_tuple else (h, new)
 
@@ -132,8 +138,8 @@ def test_forget_bias_shifts_only_the_forget_slice_of_bias_ih():
     hidden = 32
     bound = 1.0 / math.sqrt(hidden)
     cell = LSTMCell(5, hidden, forget_bias=1.0)
-    f = cell.bias_ih.detach()[hidden: 2 * hidden]
-    others = torch.cat([cell.bias_ih.detach()[:hidden], cell.bias_ih.detach()[2 * hidden:]])
+    f = cell.bias_ih.detach()[hidden : 2 * hidden]
+    others = torch.cat([cell.bias_ih.detach()[:hidden], cell.bias_ih.detach()[2 * hidden :]])
     assert ((f - 1.0).abs() <= bound).all() and f.min() > 1.0 - bound
     assert (others.abs() <= bound).all()
     assert (cell.bias_hh.detach().abs() <= bound).all()
@@ -144,7 +150,7 @@ def test_forget_bias_shifts_only_the_forget_slice_of_bias_ih():
     shifted = LSTMCell(5, hidden, forget_bias=2.5)
     delta = shifted.bias_ih.detach() - plain.bias_ih.detach()
     expected = torch.zeros(4 * hidden)
-    expected[hidden: 2 * hidden] = 2.5
+    expected[hidden : 2 * hidden] = 2.5
     assert torch.allclose(delta, expected, atol=1e-6)
     assert torch.equal(shifted.weight_ih, plain.weight_ih)
 
@@ -191,7 +197,10 @@ def test_cell_subclass_contract():
         (lambda: GRUCell(3, 2.5), r"hidden_size must be a positive integer, got 2.5"),
         (lambda: LSTMCell(3, True), r"hidden_size must be a positive integer, got True"),
         (lambda: LSTMCell(0, 3), r"input_size must be a positive integer, got 0"),
-        (lambda: RNNCell(3, 4, nonlinearity="sigmoid"), r"nonlinearity must be one of \['relu', 'tanh'\], got 'sigmoid'"),
+        (
+            lambda: RNNCell(3, 4, nonlinearity="sigmoid"),
+            r"nonlinearity must be one of \['relu', 'tanh'\], got 'sigmoid'",
+        ),
         (lambda: GRUCell(3, 4, reset_after="yes"), r"reset_after must be True or False, got 'yes'"),
         (lambda: RNNCell(3, 4, bias=1), r"bias must be True or False, got 1"),
         (lambda: LSTMCell(3, 4, forget_bias="1"), r"forget_bias must be a number, got '1'"),

@@ -10,11 +10,11 @@ import math
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
 from torch.func import functional_call
 
 from seqmodels.cells import LSTMCell, PeepholeLSTMCell, RecurrentCell
 from seqmodels.layers import Bidirectional, Recurrent, Stacked
+from tests.helpers import max_abs_diff
 
 TOL = 1e-10
 DT = torch.float64
@@ -86,8 +86,15 @@ def test_parameters_and_init():
     hidden = 64  # enough draws that each parameter's max |value| exceeds half the bound
     cell = PeepholeLSTMCell(I, hidden)
     assert isinstance(cell, RecurrentCell) and not isinstance(cell, LSTMCell)
-    assert set(cell.state_dict()) == {"weight_ih", "weight_hh", "bias_ih", "bias_hh",
-                                      "weight_ci", "weight_cf", "weight_co"}
+    assert set(cell.state_dict()) == {
+        "weight_ih",
+        "weight_hh",
+        "bias_ih",
+        "bias_hh",
+        "weight_ci",
+        "weight_cf",
+        "weight_co",
+    }
     assert cell.weight_ih.shape == (4 * hidden, I) and cell.weight_ci.shape == (hidden,)
     assert cell.state_size == (hidden, hidden)
     h, c = cell.init_state(B)

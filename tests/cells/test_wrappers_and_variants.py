@@ -12,7 +12,6 @@ import warnings
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
 from torch.func import functional_call
 
 from seqmodels.cells import (
@@ -28,6 +27,7 @@ from seqmodels.cells import (
 )
 from seqmodels.cells.gates import gate_activations
 from seqmodels.layers import Bidirectional, Recurrent, Stacked
+from tests.helpers import max_abs_diff
 
 TOL = 1e-10
 DT = torch.float64
@@ -35,7 +35,9 @@ T, B, I, H = 5, 3, 4, 6
 LENGTHS = torch.tensor([5, 2, 3])
 
 
-def layer_norm(v: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor | None = None, eps: float = 1e-5) -> torch.Tensor:
+def layer_norm(
+    v: torch.Tensor, gain: torch.Tensor, shift: torch.Tensor | None = None, eps: float = 1e-5
+) -> torch.Tensor:
     mean = v.mean(-1, keepdim=True)
     var = ((v - mean) ** 2).mean(-1, keepdim=True)  # biased variance, as Ba et al.
     out = gain * (v - mean) / torch.sqrt(var + eps)
@@ -105,8 +107,16 @@ def test_layernorm_gru_equals_transcription(seed):
 def test_layernorm_cells_parameters_and_init():
     torch.manual_seed(0)
     lstm = LayerNormLSTMCell(I, 64, forget_bias=1.0)
-    assert set(lstm.state_dict()) == {"weight_ih", "weight_hh", "bias_ih", "bias_hh", "ln_ih.weight",
-                                      "ln_hh.weight", "ln_c.weight", "ln_c.bias"}
+    assert set(lstm.state_dict()) == {
+        "weight_ih",
+        "weight_hh",
+        "bias_ih",
+        "bias_hh",
+        "ln_ih.weight",
+        "ln_hh.weight",
+        "ln_c.weight",
+        "ln_c.bias",
+    }
     assert lstm.ln_ih.weight.shape == (256,) and lstm.ln_c.weight.shape == (64,)
     gru = LayerNormGRUCell(I, 64, bias=False)
     assert set(gru.state_dict()) == {"weight_ih", "weight_hh", "ln_ih.weight", "ln_hh.weight"}
@@ -213,8 +223,8 @@ def test_variational_masks_one_per_sequence_new_per_forward(seed):
     x = torch.randn(T, B, I, dtype=DT, requires_grad=True)
     out, _ = Recurrent(wrapper)(x)
     out.sum().backward()
-    dropped = (wrapper.input_mask == 0)  # (B, I)
-    grad_zero = (x.grad == 0)  # (T, B, I)
+    dropped = wrapper.input_mask == 0  # (B, I)
+    grad_zero = x.grad == 0  # (T, B, I)
     assert torch.equal(grad_zero, dropped.expand(T, B, I))  # the same mask at every step
     first = wrapper.input_mask.clone()
     Recurrent(wrapper)(x)
@@ -254,7 +264,11 @@ def test_weight_drop_equals_transcription_and_resamples_per_forward(seed):
     Recurrent(wrapper)(x)
     assert not torch.equal(mask, wrapper.weight_mask)  # resampled per forward
     assert isinstance(cell.weight_hh, torch.nn.Parameter) and set(dict(cell.named_parameters())) == {
-        "weight_ih", "weight_hh", "bias_ih", "bias_hh"}  # the module is left as it was
+        "weight_ih",
+        "weight_hh",
+        "bias_ih",
+        "bias_hh",
+    }  # the module is left as it was
 
 
 def test_weight_drop_raises_no_warning_and_trains(seed):
@@ -416,12 +430,17 @@ def test_gate_activations_match_the_step(seed):
     assert set(gates) == {"input", "forget", "output"}
     h, (_, c) = cell.step(x_proj, state)
     expected_c = gates["forget"] * state[1] + gates["input"] * torch.tanh(
-        (x_proj + cell.hidden_projection(state[0]))[:, 2 * H : 3 * H])
+        (x_proj + cell.hidden_projection(state[0]))[:, 2 * H : 3 * H]
+    )
     assert max_abs_diff(c, expected_c) <= TOL
     assert max_abs_diff(h, gates["output"] * torch.tanh(layer_norm(c, cell.ln_c.weight, cell.ln_c.bias))) <= TOL
-    for factory, names in ((LSTMCell, {"input", "forget", "output"}), (GRUCell, {"reset", "update"}),
-                           (functools.partial(GRUCell, reset_after=False), {"reset", "update"}),
-                           (LayerNormGRUCell, {"reset", "update"}), (RNNCell, set())):
+    for factory, names in (
+        (LSTMCell, {"input", "forget", "output"}),
+        (GRUCell, {"reset", "update"}),
+        (functools.partial(GRUCell, reset_after=False), {"reset", "update"}),
+        (LayerNormGRUCell, {"reset", "update"}),
+        (RNNCell, set()),
+    ):
         made = factory(input_size=I, hidden_size=H).to(DT)
         values = gate_activations(made, made.input_projection(torch.randn(B, I, dtype=DT)), made.init_state(B))
         assert set(values) == names
@@ -429,16 +448,20 @@ def test_gate_activations_match_the_step(seed):
     gru = GRUCell(I, H).to(DT)
     x_proj, h0 = gru.input_projection(torch.randn(B, I, dtype=DT)), torch.randn(B, H, dtype=DT)
     z = gate_activations(gru, x_proj, h0)["update"]
-    n = torch.tanh(x_proj[:, 2 * H :] + gate_activations(gru, x_proj, h0)["reset"] * gru.hidden_projection(h0)[:, 2 * H :])
+    n = torch.tanh(
+        x_proj[:, 2 * H :] + gate_activations(gru, x_proj, h0)["reset"] * gru.hidden_projection(h0)[:, 2 * H :]
+    )
     assert max_abs_diff(gru.step(x_proj, h0)[0], (1 - z) * n + z * h0) <= TOL
 
 
 # ----------------------------------------------------------------------------- from the configs
 @pytest.mark.parametrize(
-    "name", ["lstm_layernorm", "gru_layernorm", "lstm_zoneout", "lstm_variational", "gru_variational", "lstm_weight_drop"]
+    "name",
+    ["lstm_layernorm", "gru_layernorm", "lstm_zoneout", "lstm_variational", "gru_variational", "lstm_weight_drop"],
 )
 def test_cell_configs_build_a_language_model_that_trains(name):
     from hydra.utils import instantiate
+
     from tests.helpers.configs import compose_config
 
     cfg = compose_config([f"model/cell={name}", "model.vocab_size=11", "model.embedding_dim=6", "model.hidden_size=6"])
@@ -481,6 +504,7 @@ def test_weight_drop_fused_equals_the_step_loop(inner):
         torch.manual_seed(1)
         out, state = Recurrent(cell)(x, lengths=LENGTHS)
         (out.pow(2).sum() + sum(s.sum() for s in flat_state(state))).backward()
-        results.append([out.detach(), *[s.detach() for s in flat_state(state)],
-                        *[p.grad.clone() for p in wrapper.parameters()]])
+        results.append(
+            [out.detach(), *[s.detach() for s in flat_state(state)], *[p.grad.clone() for p in wrapper.parameters()]]
+        )
     assert max_abs_diff(results[0], results[1]) <= TOL

@@ -80,8 +80,9 @@ def words():
 def lm_checkpoint(tmp_path, words):
     torch.manual_seed(0)
     V = len(words.vocab)
-    model = RNNLanguageModel(V, functools.partial(LSTMCell, forget_bias=1.0),
-                             embedding_dim=8, hidden_size=8, dropout=0.1, tie_weights=True)
+    model = RNNLanguageModel(
+        V, functools.partial(LSTMCell, forget_bias=1.0), embedding_dim=8, hidden_size=8, dropout=0.1, tie_weights=True
+    )
     task = LanguageModelingTask(
         model,
         functools.partial(torch.optim.SGD, lr=0.5),
@@ -128,13 +129,21 @@ def test_load_language_model_rebuilds_the_trained_network(lm_checkpoint, words):
 def test_resuming_with_the_trainer_restores_encoder_config_and_schedule(lm_checkpoint, words, tmp_path):
     _, callback = lm_checkpoint
     fresh = LanguageModelingTask(
-        RNNLanguageModel(len(words.vocab), functools.partial(LSTMCell, forget_bias=1.0), 8, 8, dropout=0.1, tie_weights=True),
+        RNNLanguageModel(
+            len(words.vocab), functools.partial(LSTMCell, forget_bias=1.0), 8, 8, dropout=0.1, tie_weights=True
+        ),
         functools.partial(torch.optim.SGD, lr=0.5),
         scheduler=functools.partial(EpochDecay, decay=0.5, max_epoch_before_decay=1),
     )
     assert fresh.encoder is None and fresh.config is None
-    trainer = pl.Trainer(accelerator="cpu", max_epochs=3, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_epochs=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     loader = torch.utils.data.DataLoader(batches(len(words.vocab)), batch_size=None)
     trainer.fit(fresh, loader, loader, ckpt_path=callback.last_model_path)
     assert fresh.encoder == words and fresh.config == lm_config()
@@ -143,12 +152,21 @@ def test_resuming_with_the_trainer_restores_encoder_config_and_schedule(lm_check
 
 def test_classifier_checkpoint_fills_num_classes_from_hparams(tmp_path):
     torch.manual_seed(0)
-    model = RNNClassifier(3, GRUCell,
-                          hidden_size=6, input_size=2, bidirectional=True, pooling="max")
-    config = {"model": {"_target_": "seqmodels.models.RNNClassifier", "num_classes": None, "input_size": 2,
-                        "cell": {"_target_": "seqmodels.cells.GRUCell", "_partial_": True},
-                        "hidden_size": 6, "bidirectional": True, "pooling": "max"}}
-    task = ClassificationTask(model, functools.partial(torch.optim.Adam, lr=0.01), config=config, label_names=["a", "b", "c"])
+    model = RNNClassifier(3, GRUCell, hidden_size=6, input_size=2, bidirectional=True, pooling="max")
+    config = {
+        "model": {
+            "_target_": "seqmodels.models.RNNClassifier",
+            "num_classes": None,
+            "input_size": 2,
+            "cell": {"_target_": "seqmodels.cells.GRUCell", "_partial_": True},
+            "hidden_size": 6,
+            "bidirectional": True,
+            "pooling": "max",
+        }
+    }
+    task = ClassificationTask(
+        model, functools.partial(torch.optim.Adam, lr=0.01), config=config, label_names=["a", "b", "c"]
+    )
     g = torch.Generator().manual_seed(1)
     data = [(torch.randn(4, 5, 2, generator=g), torch.tensor([5, 2, 3, 1]), torch.tensor([0, 1, 2, 1]))] * 2
     callback = fit_and_checkpoint(task, data, tmp_path, epochs=1)

@@ -19,7 +19,6 @@ from pathlib import Path
 import lightning.pytorch as pl
 import pytest
 import torch
-from tests.helpers.configs import QUIET, TINY, cli_env, compose_config, script, shrink
 
 from seqmodels.callbacks import AtomicCheckpointIO, NaNGuard, NonFiniteError
 from seqmodels.callbacks.atomic_checkpoint import stale_temporaries
@@ -29,8 +28,9 @@ from seqmodels.commands.evaluate import evaluate
 from seqmodels.commands.instantiate import build_trainer
 from seqmodels.commands.sample import sample
 from seqmodels.commands.train import train
-
 from tests.helpers import REPO_ROOT
+from tests.helpers.configs import QUIET, TINY, cli_env, compose_config, script, shrink
+
 TINY_CLI = [f"{k}={v}" for k, v in TINY.items() if not k.startswith("data.task.") and k != "data.max_length"]
 
 # two epochs of 10 batches, validation every 5, a checkpoint every 3 steps, dropout (so the RNG matters),
@@ -71,7 +71,9 @@ def wait_for(path: Path, process: subprocess.Popen, timeout: float = 240.0) -> N
     deadline = time.monotonic() + timeout
     while not path.exists():
         if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode} before {path.name}:\n{process.stdout.read()[-3000:]}")
+            raise AssertionError(
+                f"exited with {process.returncode} before {path.name}:\n{process.stdout.read()[-3000:]}"
+            )
         if time.monotonic() > deadline:
             process.kill()
             raise AssertionError(f"{path} did not appear within {timeout} s")
@@ -85,14 +87,29 @@ def kill_and_resume(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("kill")
     env = cli_env(PYTHONPATH=str(REPO_ROOT), OMP_NUM_THREADS="1")  # two runs at once on a small machine
     train_cli = [script("seqmodels-train"), *RUN]
-    full = subprocess.Popen([*train_cli, f"hydra.run.dir={root / 'full'}"], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    full = subprocess.Popen(
+        [*train_cli, f"hydra.run.dir={root / 'full'}"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     marker = root / "stalled"
     cut_dir = root / "cut"
     cut = subprocess.Popen(
-        [*train_cli, f"hydra.run.dir={cut_dir}", "+callbacks.stall._target_=tests.helpers.faults.StallAt",
-         f"+callbacks.stall.step={KILL_AT}", f"+callbacks.stall.marker={marker}"],
-        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            *train_cli,
+            f"hydra.run.dir={cut_dir}",
+            "+callbacks.stall._target_=tests.helpers.faults.StallAt",
+            f"+callbacks.stall.step={KILL_AT}",
+            f"+callbacks.stall.marker={marker}",
+        ],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         wait_for(marker, cut)
@@ -105,11 +122,23 @@ def kill_and_resume(tmp_path_factory) -> dict:
             if p.poll() is None:
                 p.kill()
     assert full.returncode == 0, full_out[-3000:]
-    resumed = subprocess.run([*train_cli, f"hydra.run.dir={cut_dir}", "ckpt_path=last"], cwd=root, env=env,
-                             capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        [*train_cli, f"hydra.run.dir={cut_dir}", "ckpt_path=last"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-3000:]
-    return {"full": root / "full", "cut": cut_dir, "killed_rc": cut.returncode, "marker": marker.read_text(),
-            "at_kill": at_kill, "resumed_out": resumed.stdout}
+    return {
+        "full": root / "full",
+        "cut": cut_dir,
+        "killed_rc": cut.returncode,
+        "marker": marker.read_text(),
+        "at_kill": at_kill,
+        "resumed_out": resumed.stdout,
+    }
 
 
 @pytest.mark.slow
@@ -151,8 +180,11 @@ def test_resumed_run_equals_the_uninterrupted_run(kill_and_resume):
 
 # ------------------------------------------------------------------------------ a kill while saving
 def _checkpoint(version: int, size: int = 1000) -> dict:
-    return {CHECKPOINT_KEY: {"format_version": 1}, "state_dict": {"w": torch.full((size,), float(version))},
-            "version": version}
+    return {
+        CHECKPOINT_KEY: {"format_version": 1},
+        "state_dict": {"w": torch.full((size,), float(version))},
+        "version": version,
+    }
 
 
 def test_a_save_that_fails_halfway_leaves_the_previous_checkpoint(tmp_path, monkeypatch):
@@ -188,8 +220,13 @@ while True:  # rewrite a large checkpoint forever; the test kills this process i
 def test_sigkill_during_a_large_save_leaves_a_loadable_checkpoint(tmp_path):
     io, path = AtomicCheckpointIO(), tmp_path / "last.ckpt"
     io.save_checkpoint({"version": 1, "w": torch.full((12_000_000,), 1.0)}, path)  # 48 MB
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)], env=cli_env(),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(path)],
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not stale_temporaries(path):  # the temporary file exists only while a save is writing
@@ -206,7 +243,7 @@ def test_sigkill_during_a_large_save_leaves_a_loadable_checkpoint(tmp_path):
     loaded = io.load_checkpoint(path)
     assert loaded["version"] >= 1 and torch.equal(loaded["w"], torch.full((12_000_000,), float(loaded["version"])))
     if leftovers:  # killed before the rename: a partial temporary file, never the target
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (a partial pickle fails anywhere in the unpickler)
             torch.load(leftovers[0], weights_only=True)
     io.save_checkpoint({"version": 0, "w": torch.zeros(1)}, path)  # the next save clears what the kill left
     assert stale_temporaries(path) == [] and io.load_checkpoint(path)["version"] == 0
@@ -228,10 +265,18 @@ def tiny_cfg(tmp_path: Path, *overrides: str):
 
 
 def test_a_huge_learning_rate_stops_with_the_step_value_and_remedies(tmp_path):
-    cfg = tiny_cfg(tmp_path, "task.optimizer._target_=torch.optim.SGD", "task.optimizer.lr=1e37", "task.clip_grad_norm=null",
-                   "trainer.limit_train_batches=6", "trainer.enable_progress_bar=false",
-                   "callbacks.model_checkpoint.every_n_train_steps=1", "callbacks.model_checkpoint.monitor=null",
-                   "callbacks.model_checkpoint.save_top_k=0", "~callbacks.early_stopping")
+    cfg = tiny_cfg(
+        tmp_path,
+        "task.optimizer._target_=torch.optim.SGD",
+        "task.optimizer.lr=1e37",
+        "task.clip_grad_norm=null",
+        "trainer.limit_train_batches=6",
+        "trainer.enable_progress_bar=false",
+        "callbacks.model_checkpoint.every_n_train_steps=1",
+        "callbacks.model_checkpoint.monitor=null",
+        "callbacks.model_checkpoint.save_top_k=0",
+        "~callbacks.early_stopping",
+    )
     with pytest.raises(NonFiniteError) as info:
         train(cfg)
     message = str(info.value)
@@ -261,9 +306,16 @@ class InfGradient(pl.LightningModule):
 
 def test_an_infinite_gradient_is_named_before_the_weights_change(tmp_path):
     module = InfGradient()
-    trainer = pl.Trainer(accelerator="cpu", max_steps=3, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, callbacks=[NaNGuard()], default_root_dir=tmp_path,
-                         enable_checkpointing=False)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[NaNGuard()],
+        default_root_dir=tmp_path,
+        enable_checkpointing=False,
+    )
     with pytest.raises(NonFiniteError, match=r"step 0 .*gradient of w \(3,\) has 0 NaN and 3 Inf entries"):
         trainer.fit(module, torch.utils.data.DataLoader(torch.zeros(4, 1), batch_size=2))
     assert torch.equal(module.w.detach(), torch.zeros(3))
@@ -281,10 +333,16 @@ class Overflow(InfGradient):
 
 def test_an_optimizer_step_that_overflows_the_weights_stops_before_its_checkpoint(tmp_path):
     checkpoints = tmp_path / "checkpoints"
-    trainer = pl.Trainer(accelerator="cpu", max_steps=3, logger=False, enable_progress_bar=False,
-                         enable_model_summary=False, default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()],
-                         callbacks=[NaNGuard(), pl.callbacks.ModelCheckpoint(checkpoints, every_n_train_steps=1,
-                                                                             save_last=True)])
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=3,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        plugins=[AtomicCheckpointIO()],
+        callbacks=[NaNGuard(), pl.callbacks.ModelCheckpoint(checkpoints, every_n_train_steps=1, save_last=True)],
+    )
     with pytest.raises(NonFiniteError, match=r"step 0 .*the optimizer step made the weights w \(3,\) non-finite"):
         trainer.fit(Overflow(), torch.utils.data.DataLoader(torch.zeros(4, 1), batch_size=2))
     assert not checkpoints.exists() or not any(checkpoints.iterdir())  # no checkpoint of the overflowed weights
@@ -305,8 +363,15 @@ class Payload:
 def payload(tmp_path) -> tuple[Path, Path]:
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.ckpt"
-    torch.save({CHECKPOINT_KEY: {"format_version": 1, "config": None, "encoder": None}, "state_dict": {},
-                "global_step": 0, "hook": Payload(marker)}, path)
+    torch.save(
+        {
+            CHECKPOINT_KEY: {"format_version": 1, "config": None, "encoder": None},
+            "state_dict": {},
+            "global_step": 0,
+            "hook": Payload(marker),
+        },
+        path,
+    )
     return path, marker
 
 
@@ -335,10 +400,14 @@ def test_a_config_naming_code_is_refused_before_it_runs(tmp_path):
     checkpoint = torch.load(trained["last_model_path"], weights_only=True)
     # Hydra's own blocklist stops os.system, not this: a file write (think ~/.bashrc)
     checkpoint[CHECKPOINT_KEY]["config"]["model"] = {
-        "_target_": "pathlib.Path.write_text", "_args_": [{"_target_": "pathlib.Path", "_args_": [str(marker)]}, "pwned"]}
+        "_target_": "pathlib.Path.write_text",
+        "_args_": [{"_target_": "pathlib.Path", "_args_": [str(marker)]}, "pwned"],
+    }
     evil = tmp_path / "evil_config.ckpt"
     torch.save(checkpoint, evil)
-    with pytest.raises(ValueError, match=r"_target_='pathlib\.Path\.write_text' is outside the modules a checkpoint may"):
+    with pytest.raises(
+        ValueError, match=r"_target_='pathlib\.Path\.write_text' is outside the modules a checkpoint may"
+    ):
         sample(compose_config([f"ckpt_path={evil}"], config_name="sample"))
     with pytest.raises(ValueError, match=r"_target_='pathlib\.Path\.write_text' is outside"):
         evaluate(compose_config([f"ckpt_path={evil}", "logger=csv"], tmp_path / "eval", config_name="eval"))
@@ -352,9 +421,21 @@ def test_a_config_naming_code_is_refused_before_it_runs(tmp_path):
 @pytest.mark.slow
 def test_the_train_cli_refuses_a_pickled_payload(payload, tmp_path):
     path, marker = payload
-    result = subprocess.run([script("seqmodels-train"), *QUIET, *TINY_CLI, "debug=fast", f"ckpt_path={path}",
-                             f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env=cli_env(),
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            script("seqmodels-train"),
+            *QUIET,
+            *TINY_CLI,
+            "debug=fast",
+            f"ckpt_path={path}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+        ],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode != 0
     assert "holds pickled Python code, which was refused and not run" in result.stderr
     assert "weights_only" not in result.stderr, "never advise turning the protection off"
@@ -364,8 +445,14 @@ def test_the_train_cli_refuses_a_pickled_payload(payload, tmp_path):
 # ------------------------------------------------------------------------------ determinism
 @pytest.mark.slow
 def test_two_runs_with_the_same_seed_have_identical_loss_curves(tmp_path):
-    overrides = ("model.dropout=0.1", "model.num_layers=2", "trainer.deterministic=true", "trainer.limit_train_batches=6",
-                 "trainer.max_epochs=2", "data.contiguous=false")
+    overrides = (
+        "model.dropout=0.1",
+        "model.num_layers=2",
+        "trainer.deterministic=true",
+        "trainer.limit_train_batches=6",
+        "trainer.max_epochs=2",
+        "data.contiguous=false",
+    )
     curves = []
     for name in ("a", "b"):
         result = train(tiny_cfg(tmp_path / name, *overrides))

@@ -31,7 +31,7 @@ def modules(tmp_path_factory) -> Iterator[Path]:
     marker = folder / "code_ran"
     (folder / f"{USER}.py").write_text(
         "from seqmodels.cells import GRUCell\n\n\n"
-        "class PlainGRUCell(GRUCell):\n    \"\"\"A user's own cell: here the GRU, unchanged.\"\"\"\n"
+        'class PlainGRUCell(GRUCell):\n    """A user\'s own cell: here the GRU, unchanged."""\n'
     )
     (folder / f"{EVIL}.py").write_text(
         "import pathlib\n\n\n"
@@ -59,8 +59,9 @@ OUTSIDE = "is outside the modules a checkpoint may name"
 
 
 # ------------------------------------------------------------------------------ module boundaries
-@pytest.mark.parametrize("target", [f"{EVIL}.Payload", "torch.nnx.Linear", "torch.optimizers.SGD",
-                                    "seqmodels_extra.Cell", "seqmodels"])
+@pytest.mark.parametrize(
+    "target", [f"{EVIL}.Payload", "torch.nnx.Linear", "torch.optimizers.SGD", "seqmodels_extra.Cell", "seqmodels"]
+)
 def test_a_name_that_only_starts_like_a_trusted_module_is_outside(modules, target):
     """Refused on the string, before any import: ``seqmodelsevil`` exists and imports fine, the others do not."""
     if target == "seqmodels":  # the package itself is a module, not a class
@@ -84,20 +85,32 @@ def test_trusted_names_are_whole_module_paths_or_exact_targets(modules):
 
 
 # ------------------------------------------------------------------------------ kinds under torch
-@pytest.mark.parametrize("target", ["torch.nn.LSTM", "torch.nn.Identity", "torch.optim.Adam",
-                                    "torch.optim.lr_scheduler.StepLR", "torch.optim.lr_scheduler.ReduceLROnPlateau",
-                                    "seqmodels.cells.GRUCell", "seqmodels.models.RNNClassifier"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "torch.nn.LSTM",
+        "torch.nn.Identity",
+        "torch.optim.Adam",
+        "torch.optim.lr_scheduler.StepLR",
+        "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "seqmodels.cells.GRUCell",
+        "seqmodels.models.RNNClassifier",
+    ],
+)
 def test_modules_optimizers_and_schedulers_are_accepted(target):
     check(target)
 
 
-@pytest.mark.parametrize(("target", "trusted"), [
-    ("torch.nn.Parameter", ()),  # a Tensor subclass
-    ("torch.nn.utils.rnn.PackedSequence", ()),
-    ("torch.optim.lr_scheduler.Counter", ()),  # collections.Counter, as the scheduler module imports it
-    ("torch.Tensor", ["torch"]),  # even with all of torch trusted, only the three kinds
-    ("torch.utils.data.DataLoader", ["torch"]),
-])
+@pytest.mark.parametrize(
+    ("target", "trusted"),
+    [
+        ("torch.nn.Parameter", ()),  # a Tensor subclass
+        ("torch.nn.utils.rnn.PackedSequence", ()),
+        ("torch.optim.lr_scheduler.Counter", ()),  # collections.Counter, as the scheduler module imports it
+        ("torch.Tensor", ["torch"]),  # even with all of torch trusted, only the three kinds
+        ("torch.utils.data.DataLoader", ["torch"]),
+    ],
+)
 def test_other_torch_classes_are_refused(target, trusted):
     if target == "torch.optim.lr_scheduler.Counter" and not hasattr(torch.optim.lr_scheduler, "Counter"):
         pytest.skip("this torch's lr_scheduler does not import Counter")
@@ -132,8 +145,15 @@ def user_checkpoint(modules, tmp_path_factory) -> tuple[Path, ClassificationTask
 
     torch.manual_seed(0)
     model = RNNClassifier(3, PlainGRUCell, hidden_size=6, input_size=2)
-    config = {"model": {"_target_": "seqmodels.models.RNNClassifier", "num_classes": 3, "input_size": 2,
-                        "cell": {"_target_": f"{USER}.PlainGRUCell", "_partial_": True}, "hidden_size": 6}}
+    config = {
+        "model": {
+            "_target_": "seqmodels.models.RNNClassifier",
+            "num_classes": 3,
+            "input_size": 2,
+            "cell": {"_target_": f"{USER}.PlainGRUCell", "_partial_": True},
+            "hidden_size": 6,
+        }
+    }
     task = ClassificationTask(model, functools.partial(torch.optim.Adam, lr=0.01), config=config)
     g = torch.Generator().manual_seed(1)
     data = [(torch.randn(4, 5, 2, generator=g), torch.tensor([5, 2, 3, 1]), torch.tensor([0, 1, 2, 1]))] * 2

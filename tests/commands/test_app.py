@@ -54,7 +54,11 @@ def test_a_users_experiment_is_found_without_searchpath(tmp_path, how):
     cwd = tmp_path / "mine" if how == "cwd" else tmp_path
     result = subprocess.run(
         [script("seqmodels-train"), "--cfg", "job", "experiment=my_run"],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = OmegaConf.create(result.stdout)

@@ -15,13 +15,12 @@ import pytest
 import torch
 from hydra.errors import MissingConfigException
 from hydra.utils import get_object, instantiate
-from tests.helpers.configs import CELLS, CONFIG_DIR, EXPERIMENTS, cli_env, compose_config, script
+from lightning.pytorch.strategies import DDPStrategy
 from omegaconf import OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from lightning.pytorch.strategies import DDPStrategy
-
 from seqmodels.cells import RecurrentCell
+from tests.helpers.configs import CELLS, CONFIG_DIR, EXPERIMENTS, cli_env, compose_config, script
 
 TARGET_SECTIONS = ("data", "model", "task", "trainer")
 
@@ -42,7 +41,19 @@ def test_configs_are_where_the_commands_look():
     root = CONFIG_DIR
     for name in ("train.yaml", "eval.yaml", "sample.yaml", "score.yaml", "translate.yaml", "predict.yaml"):
         assert root.joinpath(name).is_file(), name
-    for group in ("paths", "hydra", "data", "model", "task", "trainer", "logger", "callbacks", "experiment", "debug", "hparams_search"):
+    for group in (
+        "paths",
+        "hydra",
+        "data",
+        "model",
+        "task",
+        "trainer",
+        "logger",
+        "callbacks",
+        "experiment",
+        "debug",
+        "hparams_search",
+    ):
         assert root.joinpath(group).is_dir(), group
     assert root.joinpath("model", "cell", "lstm.yaml").is_file()
 
@@ -185,7 +196,18 @@ def test_hparams_search_config_composes(tmp_path):
 def test_wheel_carries_the_configs(tmp_path):
     """A non-editable install must find the configs: the wheel holds every yaml of seqmodels/configs."""
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(CONFIG_DIR.parent)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(CONFIG_DIR.parent),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -196,16 +218,25 @@ def test_wheel_carries_the_configs(tmp_path):
     expected = {f"seqmodels/configs/{p.relative_to(CONFIG_DIR).as_posix()}" for p in CONFIG_DIR.rglob("*.yaml")}
     assert expected and expected <= names, sorted(expected - names)[:5]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    for command, module in [("seqmodels-train", "train"), ("seqmodels-eval", "evaluate"), ("seqmodels-sample", "sample"),
-                            ("seqmodels-score", "score"), ("seqmodels-translate", "translate"),
-                            ("seqmodels-predict", "predict")]:
+    for command, module in [
+        ("seqmodels-train", "train"),
+        ("seqmodels-eval", "evaluate"),
+        ("seqmodels-sample", "sample"),
+        ("seqmodels-score", "score"),
+        ("seqmodels-translate", "translate"),
+        ("seqmodels-predict", "predict"),
+    ]:
         assert f"{command} = seqmodels.commands.{module}:main" in entry_points
 
 
 def test_console_script_composes_from_any_directory(tmp_path):
     result = subprocess.run(
         [script("seqmodels-train"), "--cfg", "job", "experiment=ptb_word_lstm_small"],
-        capture_output=True, text=True, cwd=tmp_path, env=cli_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(),
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = OmegaConf.create(result.stdout)

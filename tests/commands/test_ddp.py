@@ -31,8 +31,10 @@ def importable_helpers(monkeypatch):
 
 def run(overrides, output_dir, **sizes) -> tuple[dict, list[dict]]:
     """train() of the composed config, and what each training process recorded (tests/helpers/ranks.py)."""
-    probe = ["+callbacks.rank_probe._target_=tests.helpers.ranks.RecordRank",
-             f"+callbacks.rank_probe.directory={output_dir / 'ranks'}"]
+    probe = [
+        "+callbacks.rank_probe._target_=tests.helpers.ranks.RecordRank",
+        f"+callbacks.rank_probe.directory={output_dir / 'ranks'}",
+    ]
     cfg = shrink(compose_config(["debug=fast", *QUIET, *overrides, *probe], output_dir), **sizes)
     reason = missing_data(cfg)
     if reason:
@@ -56,10 +58,12 @@ def assert_two_ranks(ranks: list[dict], single_rank: list[dict], epochs: int) ->
 def test_language_model_ddp_sim_matches_one_process(tmp_path):
     common = ["trainer.limit_train_batches=40", "trainer.limit_val_batches=8", "task.optimizer.lr=0.01"]
     sizes = {"model.hidden_size": 32, "model.embedding_dim": 16, "data.bptt": 16, "sample.max_new_tokens": 5}
-    single, single_rank = run([*common, "trainer=cpu"], tmp_path / "single", **sizes,
-                              **{"data.batch_size": 8, "data.eval_batch_size": 8})
-    ddp, ranks = run([*common, "trainer=ddp_sim"], tmp_path / "ddp", **sizes,
-                     **{"data.batch_size": 4, "data.eval_batch_size": 4})
+    single, single_rank = run(
+        [*common, "trainer=cpu"], tmp_path / "single", **sizes, **{"data.batch_size": 8, "data.eval_batch_size": 8}
+    )
+    ddp, ranks = run(
+        [*common, "trainer=ddp_sim"], tmp_path / "ddp", **sizes, **{"data.batch_size": 4, "data.eval_batch_size": 4}
+    )
     assert_two_ranks(ranks, single_rank, single["epochs"])
 
     one, two = single["metrics"]["val/loss"], ddp["metrics"]["val/loss"]
@@ -69,13 +73,21 @@ def test_language_model_ddp_sim_matches_one_process(tmp_path):
 
 
 def test_classifier_ddp_sim_matches_one_process(tmp_path):
-    common = ["experiment=japanese_vowels_gru", "trainer.max_epochs=4", "trainer.limit_train_batches=null",
-              "trainer.limit_val_batches=null", "trainer.limit_test_batches=null", "task.optimizer.lr=0.005"]
+    common = [
+        "experiment=japanese_vowels_gru",
+        "trainer.max_epochs=4",
+        "trainer.limit_train_batches=null",
+        "trainer.limit_val_batches=null",
+        "trainer.limit_test_batches=null",
+        "task.optimizer.lr=0.005",
+    ]
     sizes = {"model.hidden_size": 32}
-    single, single_rank = run([*common, "trainer=cpu"], tmp_path / "single", **sizes,
-                              **{"data.batch_size": 16, "data.eval_batch_size": 16})
-    ddp, ranks = run([*common, "trainer=ddp_sim"], tmp_path / "ddp", **sizes,
-                     **{"data.batch_size": 8, "data.eval_batch_size": 8})
+    single, single_rank = run(
+        [*common, "trainer=cpu"], tmp_path / "single", **sizes, **{"data.batch_size": 16, "data.eval_batch_size": 16}
+    )
+    ddp, ranks = run(
+        [*common, "trainer=ddp_sim"], tmp_path / "ddp", **sizes, **{"data.batch_size": 8, "data.eval_batch_size": 8}
+    )
     assert_two_ranks(ranks, single_rank, single["epochs"])
 
     # Compared on the 370 test series (the 27 held-out validation series are too few: one confident

@@ -31,8 +31,21 @@ def run(cmd: list[str], cwd: Path, timeout: int = 300, **env: str) -> subprocess
 def installed(tmp_path_factory) -> Path:
     """The ``bin/`` of a fresh venv with seqmodels installed from a wheel of this checkout."""
     root = tmp_path_factory.mktemp("wheel_install")
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(root / "dist"),
-         str(REPO_ROOT)], root)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(root / "dist"),
+            str(REPO_ROOT),
+        ],
+        root,
+    )
     (wheel,) = (root / "dist").glob("seqmodels-*.whl")
     venv.create(root / "venv", with_pip=False)
     new_python = root / "venv" / "bin" / "python"
@@ -57,8 +70,17 @@ def test_the_installed_console_script_composes_from_an_unrelated_directory(insta
 
 @pytest.mark.slow
 def test_the_installed_console_script_trains_from_an_unrelated_directory(installed, tmp_path):
-    out = run([str(installed / "seqmodels-train"), "debug=fast", f"paths.log_dir={tmp_path / 'logs'}",
-               "~callbacks.rich_progress_bar", "sample.max_new_tokens=20"],
-              tmp_path, SEQMODELS_CACHE_DIR=str(tmp_path / "cache"), SEQMODELS_DATA_DIR=str(resolve_data_dir())).stdout
+    out = run(
+        [
+            str(installed / "seqmodels-train"),
+            "debug=fast",
+            f"paths.log_dir={tmp_path / 'logs'}",
+            "~callbacks.rich_progress_bar",
+            "sample.max_new_tokens=20",
+        ],
+        tmp_path,
+        SEQMODELS_CACHE_DIR=str(tmp_path / "cache"),
+        SEQMODELS_DATA_DIR=str(resolve_data_dir()),
+    ).stdout
     assert "Last checkpoint:" in out
     assert list((tmp_path / "logs").rglob("last.ckpt")), "the run wrote its checkpoint under paths.log_dir"

@@ -89,8 +89,15 @@ def test_classifier_predictions_are_the_networks_argmax(sst2):
 
 def test_eval_reports_per_class_figures_that_match_a_count_by_hand(sst2):
     root = sst2["root"]
-    result = run([script("seqmodels-eval"), f"ckpt_path={sst2['ckpt']}", "trainer.enable_progress_bar=false",
-                  "hydra.run.dir=eval"], root)
+    result = run(
+        [
+            script("seqmodels-eval"),
+            f"ckpt_path={sst2['ckpt']}",
+            "trainer.enable_progress_bar=false",
+            "hydra.run.dir=eval",
+        ],
+        root,
+    )
     report = json.loads((root / "eval" / "eval.json").read_text())
     names = ["negative", "positive"]
     predicted = [names.index(p["label"]) for p in sst2["predictions"]]
@@ -115,8 +122,10 @@ def test_eval_reports_per_class_figures_that_match_a_count_by_hand(sst2):
 
 
 def test_text_on_the_command_line_and_top_k(sst2):
-    result = run([script("seqmodels-predict"), f"ckpt_path={sst2['ckpt']}", "text=a gripping, funny film — für alle",
-                  "top_k=1"], sst2["root"])
+    result = run(
+        [script("seqmodels-predict"), f"ckpt_path={sst2['ckpt']}", "text=a gripping, funny film — für alle", "top_k=1"],
+        sst2["root"],
+    )
     (line,) = result.stdout.splitlines()
     row = json.loads(line)
     assert set(row) == {"label", "probabilities"} and list(row["probabilities"]) == [row["label"]]
@@ -134,9 +143,19 @@ def test_bad_inputs_are_named(sst2, tmp_path):
     both = run([predict, f"ckpt_path={ckpt}", "input_file=gap.txt", "text=hi"], tmp_path, expect=2)
     assert "give exactly one of text=" in both.stderr
     lm = tmp_path / "lm.ckpt"
-    write_checkpoint(lm, "language_model", {"_target_": "seqmodels.models.RNNLanguageModel", "vocab_size": len(WORDS),
-                                            "cell": LSTM, "embedding_dim": 4, "hidden_size": 4, "num_layers": 1},
-                     word_encoder())
+    write_checkpoint(
+        lm,
+        "language_model",
+        {
+            "_target_": "seqmodels.models.RNNLanguageModel",
+            "vocab_size": len(WORDS),
+            "cell": LSTM,
+            "embedding_dim": 4,
+            "hidden_size": 4,
+            "num_layers": 1,
+        },
+        word_encoder(),
+    )
     refused = run([predict, f"ckpt_path={lm}", "text=the film"], tmp_path, expect=2)
     assert "holds a language model" in refused.stderr and "seqmodels-sample" in refused.stderr
 
@@ -146,15 +165,22 @@ def test_series_classifier_reads_a_ts_file_standardised_as_in_training(tmp_path,
     so the training mean and std travelled in the checkpoint and were applied."""
     ckpt = trained("japanese_vowels_gru", tmp_path / "train")
     test_file = data_dir / "uea_ts" / "JapaneseVowels_TEST.ts"
-    run([script("seqmodels-predict"), f"ckpt_path={ckpt}", f"input_file={test_file}", "output_file=pred.jsonl"],
-        tmp_path)
+    run(
+        [script("seqmodels-predict"), f"ckpt_path={ckpt}", f"input_file={test_file}", "output_file=pred.jsonl"],
+        tmp_path,
+    )
     predictions = read_jsonl(tmp_path / "pred.jsonl")
     rows = [line.strip() for line in test_file.read_text().splitlines()]
     data = rows[rows.index("@data") + 1 :]
     gold = [row.rsplit(":", 1)[1] for row in data if row]
     assert len(predictions) == len(gold) == 370
-    metrics = evaluate(compose_config([f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false", "logger=csv"],
-                                      tmp_path / "eval", config_name="eval"))
+    metrics = evaluate(
+        compose_config(
+            [f"ckpt_path={ckpt}", "trainer.enable_progress_bar=false", "logger=csv"],
+            tmp_path / "eval",
+            config_name="eval",
+        )
+    )
     cross_entropy = -np.mean([math.log(p["probabilities"][g]) for p, g in zip(predictions, gold)])
     assert metrics["test/loss"] == pytest.approx(cross_entropy, rel=1e-4)
     assert metrics["test/acc"] == pytest.approx(np.mean([p["label"] == g for p, g in zip(predictions, gold)]), abs=1e-6)
@@ -189,8 +215,16 @@ def test_regressor_predicts_series_from_an_npz_and_its_mse_is_evals(tmp_path):
     stored = load_checkpoint(ckpt)[CHECKPOINT_KEY]["config"]
     inputs, lengths, targets = instantiate(stored["data"]["task"]).generate("test")  # the split eval reads
     np.savez(tmp_path / "test.npz", inputs=inputs, lengths=lengths)
-    run([script("seqmodels-predict"), f"ckpt_path={ckpt}", "input_file=test.npz", "output_file=values.jsonl",
-         "batch_size=5"], tmp_path)
+    run(
+        [
+            script("seqmodels-predict"),
+            f"ckpt_path={ckpt}",
+            "input_file=test.npz",
+            "output_file=values.jsonl",
+            "batch_size=5",
+        ],
+        tmp_path,
+    )
     predictions = read_jsonl(tmp_path / "values.jsonl")
     assert [p["index"] for p in predictions] == list(range(len(inputs)))
     model, _, _ = load_model(ckpt)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.helpers import REPO_ROOT
-from tests.helpers.configs import QUIET, compose_config, shrink
 
 from seqmodels.commands.train import train
+from tests.helpers import REPO_ROOT
+from tests.helpers.configs import QUIET, compose_config, shrink
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -33,7 +33,11 @@ def runs(tmp_path_factory) -> Path:
     """Two tiny adding-problem runs, labelled as the results runs are (logs/results/<label>)."""
     root = tmp_path_factory.mktemp("runs")
     for cell in ("lstm", "rnn"):
-        cfg = shrink(compose_config([*QUIET, f"experiment=adding_{cell}", "debug=fast", "data.task.seq_len=20"], root / f"adding_{cell}_T20"))
+        cfg = shrink(
+            compose_config(
+                [*QUIET, f"experiment=adding_{cell}", "debug=fast", "data.task.seq_len=20"], root / f"adding_{cell}_T20"
+            )
+        )
         train(cfg)
     return root
 
@@ -43,7 +47,9 @@ def test_results_are_read_from_the_runs_and_written_to_the_docs(runs, tmp_path):
     script = load_script()
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "RESULTS.md").write_text(f"# Results\n\nHand-written notes.\n\n{script.BEGIN}\nold table\n{script.END}\n\nMore notes.\n")
+    (docs / "RESULTS.md").write_text(
+        f"# Results\n\nHand-written notes.\n\n{script.BEGIN}\nold table\n{script.END}\n\nMore notes.\n"
+    )
     results = script.collect(runs, docs, score=False)
 
     written = json.loads((docs / "results.json").read_text())
@@ -99,7 +105,7 @@ def test_the_committed_results_agree_with_the_generator():
     block = script.markdown(results["runs"], docs, adding if adding.is_file() else None)
     page = (docs / "RESULTS.md").read_text()
     assert page.count(script.BEGIN) == 1 and page.count(script.END) == 1
-    assert page[page.index(script.BEGIN):page.index(script.END) + len(script.END)] == block
+    assert page[page.index(script.BEGIN) : page.index(script.END) + len(script.END)] == block
 
 
 def test_targets_match_labels_and_judge_in_the_right_direction():

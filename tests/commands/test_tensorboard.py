@@ -18,11 +18,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from tests.helpers.configs import QUIET, TINY, compose_config, missing_data, shrink
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from seqmodels.commands.train import train
+from tests.helpers.configs import QUIET, TINY, compose_config, missing_data, shrink
 
 pytestmark = pytest.mark.slow
 
@@ -103,9 +103,22 @@ def test_tensorboard_server_serves_the_run(runs):
     log_dir = Path(runs("lm")["log_dir"])
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_dir.parent), "--host", "127.0.0.1",
-         "--port", str(port), "--reload_interval", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tensorboard.main",
+            "--logdir",
+            str(log_dir.parent),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--reload_interval",
+            "1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

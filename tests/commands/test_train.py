@@ -20,13 +20,14 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from tests.helpers import REPO_ROOT
-from tests.helpers.configs import EXPERIMENTS, QUIET, TINY, cli_env, compose_config, missing_data, script, shrink
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig
 
 from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint
 from seqmodels.commands.evaluate import evaluate
 from seqmodels.commands.train import train
+from tests.helpers import REPO_ROOT
+from tests.helpers.configs import EXPERIMENTS, QUIET, TINY, cli_env, compose_config, missing_data, script, shrink
+
 
 def compose_tiny(overrides, tmp_path: Path, **extra) -> DictConfig:
     cfg = shrink(compose_config([*QUIET, *overrides], tmp_path), **extra)
@@ -221,17 +222,25 @@ def test_score_cli_prints_one_json_line_per_sentence(cli_run):
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert [r["sentence"] for r in rows] == sentences
     for row in rows:
-        assert row["log_prob"] < 0 and math.isclose(row["ppl"], math.exp(-row["log_prob"] / row["num_tokens"]), rel_tol=1e-6)
+        assert row["log_prob"] < 0 and math.isclose(
+            row["ppl"], math.exp(-row["log_prob"] / row["num_tokens"]), rel_tol=1e-6
+        )
 
 
 @pytest.mark.slow
 def test_eval_cli_evaluates_the_test_split(cli_run):
     result = run_cli(
-        [script("seqmodels-eval"), f"ckpt_path={cli_run['last']}", "+data.batch_size=8", "trainer.limit_test_batches=2",
-         "trainer.enable_progress_bar=false", f"hydra.run.dir={cli_run['cwd'] / 'eval'}"],
+        [
+            script("seqmodels-eval"),
+            f"ckpt_path={cli_run['last']}",
+            "+data.batch_size=8",
+            "trainer.limit_test_batches=2",
+            "trainer.enable_progress_bar=false",
+            f"hydra.run.dir={cli_run['cwd'] / 'eval'}",
+        ],
         cli_run["cwd"],
     )
-    report = json.loads(result.stdout[result.stdout.index("{"):])
+    report = json.loads(result.stdout[result.stdout.index("{") :])
     assert report["split"] == "test" and math.isfinite(report["test/loss"])
     assert math.isclose(report["test/ppl"], math.exp(report["test/loss"]), rel_tol=1e-5)
 
@@ -266,8 +275,7 @@ def test_example_cell_trains_from_the_cli(tmp_path):
     else — the ./configs folder of the working directory is searched without hydra.searchpath."""
     run_dir = tmp_path / "run"
     run_cli(
-        [script("seqmodels-train"), "model/cell=mgu", "debug=fast", *QUIET, *TINY_CLI,
-         f"hydra.run.dir={run_dir}"],
+        [script("seqmodels-train"), "model/cell=mgu", "debug=fast", *QUIET, *TINY_CLI, f"hydra.run.dir={run_dir}"],
         EXAMPLES,
         PYTHONPATH=str(EXAMPLES),
     )

@@ -18,7 +18,6 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 import torch
-from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 from hypothesis import HealthCheck, example, given, settings
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torch.utils.data import RandomSampler, TensorDataset
@@ -40,6 +39,7 @@ from seqmodels.data.corpora.series_files import SeriesFiles
 from seqmodels.data.language_modeling import StreamBatches, TokenArray, WindowBatches
 from seqmodels.data.resumable import ResumableDataLoader
 from seqmodels.layers import Recurrent, Stacked
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 
 KINDS = {
     "rnn": (RNNCell, torch.nn.RNN, {}),
@@ -160,8 +160,13 @@ def test_text_encoder_file_round_trip(tmp_path_factory, train, probe):
 def test_bucketed_pad_collate_keeps_every_sequence_exactly(lengths, pad, batch):
     rng = np.random.default_rng(len(lengths) * 7 + pad)
     seqs = [rng.integers(4, 30, size=n).astype(np.int32) for n in lengths]
-    sampler = BucketBatchSampler(RandomSampler(range(len(seqs)), generator=torch.Generator().manual_seed(0)),
-                                 batch, False, lengths, pool_factor=2)
+    sampler = BucketBatchSampler(
+        RandomSampler(range(len(seqs)), generator=torch.Generator().manual_seed(0)),
+        batch,
+        False,
+        lengths,
+        pool_factor=2,
+    )
     seen = []
     for indices in sampler:
         inputs, lens, labels = PadCollate(pad)([(seqs[i], i) for i in indices])
@@ -169,7 +174,7 @@ def test_bucketed_pad_collate_keeps_every_sequence_exactly(lengths, pad, batch):
         for row, i in enumerate(indices):
             assert int(lens[row]) == lengths[i] and int(labels[row]) == i
             assert inputs[row, : lengths[i]].tolist() == seqs[i].tolist()
-            assert (inputs[row, lengths[i]:] == pad).all()
+            assert (inputs[row, lengths[i] :] == pad).all()
         seen.extend(indices)
     assert sorted(seen) == list(range(len(seqs)))
 
@@ -190,7 +195,11 @@ def _batches_as_lists(iterable):
 )
 def test_resumable_stream_loader_continues_exactly(n, batch_size, bptt, windows, passes, cut):
     ids = TokenArray(np.arange(n, dtype=np.int64) % 17)
-    make = (lambda: WindowBatches(ids, batch_size, bptt, seed=3)) if windows else (lambda: StreamBatches(ids, batch_size, bptt))
+    make = (
+        (lambda: WindowBatches(ids, batch_size, bptt, seed=3))
+        if windows
+        else (lambda: StreamBatches(ids, batch_size, bptt))
+    )
     kwargs = {"batch_size": None, "generator": torch.Generator().manual_seed(1)}
     original = ResumableDataLoader(make(), **kwargs)
     for _ in range(passes):
@@ -211,12 +220,19 @@ def test_resumable_stream_loader_continues_exactly(n, batch_size, bptt, windows,
 
 
 @FUZZ
-@given(size=st.integers(1, 40), batch_size=st.integers(1, 7), passes=st.integers(0, 3), cut=st.integers(0, 10),
-       complete=st.booleans())
+@given(
+    size=st.integers(1, 40),
+    batch_size=st.integers(1, 7),
+    passes=st.integers(0, 3),
+    cut=st.integers(0, 10),
+    complete=st.booleans(),
+)
 def test_resumable_shuffled_loader_continues_exactly(size, batch_size, passes, cut, complete):
     def make():
         data = TensorDataset(torch.arange(size))
-        return ResumableDataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(5))
+        return ResumableDataLoader(
+            data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(5)
+        )
 
     original = make()
     for _ in range(passes):
@@ -265,8 +281,11 @@ def test_csv_rows_written_by_the_csv_module_read_back_alike(tmp_path_factory, ro
 
 @FUZZ
 @given(
-    rows=st.lists(st.tuples(one_line.filter(lambda t: "\t" not in t), st.sampled_from(["pos", "neg", "0", "1"])),
-                  min_size=1, max_size=20),
+    rows=st.lists(
+        st.tuples(one_line.filter(lambda t: "\t" not in t), st.sampled_from(["pos", "neg", "0", "1"])),
+        min_size=1,
+        max_size=20,
+    ),
     fmt=st.sampled_from(["tsv", "label_first", "fasttext", "jsonl"]),
     crlf=st.booleans(),
 )
@@ -290,8 +309,14 @@ def test_line_formats_read_back_what_was_written(tmp_path_factory, rows, fmt, cr
 @pytest.fixture(scope="module")
 def good_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "good.ckpt"
-    torch.save({CHECKPOINT_KEY: {"format_version": 1, "config": {"a": [1, 2]}, "encoder": None},
-                "state_dict": {"model.w": torch.arange(64.0).reshape(8, 8)}, "global_step": 3}, path)
+    torch.save(
+        {
+            CHECKPOINT_KEY: {"format_version": 1, "config": {"a": [1, 2]}, "encoder": None},
+            "state_dict": {"model.w": torch.arange(64.0).reshape(8, 8)},
+            "global_step": 3,
+        },
+        path,
+    )
     return path.read_bytes()
 
 
@@ -325,8 +350,9 @@ def labelled_series(draw):
     F = draw(st.integers(1, 3))
     value = st.one_of(st.floats(-1e4, 1e4, width=32), st.just(float("nan")))
     lengths = draw(st.lists(st.integers(1, 6), min_size=1, max_size=6))
-    series = [np.array(draw(st.lists(st.lists(value, min_size=F, max_size=F), min_size=n, max_size=n)))
-              for n in lengths]
+    series = [
+        np.array(draw(st.lists(st.lists(value, min_size=F, max_size=F), min_size=n, max_size=n))) for n in lengths
+    ]
     labels = draw(st.lists(st.sampled_from(["a", "b", "10", "9"]), min_size=len(lengths), max_size=len(lengths)))
     return series, labels
 
@@ -345,9 +371,13 @@ def _write_series_formats(folder, series, labels) -> dict[str, dict[str, str]]:
     (folder / "s.ts").write_text(ts, encoding="utf-8")
     rng = np.random.default_rng(len(series))
     steps = [rng.permutation(len(s)) for s in series]  # each series' rows out of time order (the time column
-    rows = [(f"id{i}", t, labels[i], series[i][t])     # restores it), the series interleaved round by round
-            for r in range(max(len(s) for s in series)) for i in range(len(series)) if r < len(series[i])
-            for t in [int(steps[i][r])]]
+    rows = [
+        (f"id{i}", t, labels[i], series[i][t])  # restores it), the series interleaved round by round
+        for r in range(max(len(s) for s in series))
+        for i in range(len(series))
+        if r < len(series[i])
+        for t in [int(steps[i][r])]
+    ]
     header = "label,step,series," + ",".join(f"f{f}" for f in range(F))
     lines = [f"{lab},{t},{key}," + ",".join(_cell(v) for v in values) for key, t, lab, values in rows]
     (folder / "s.csv").write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")

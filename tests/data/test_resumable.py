@@ -81,9 +81,18 @@ class SaveAt(L.Callback):
 def fit(datamodule, tmp_path, ckpt_path=None, callbacks=(), **limits) -> list[list[int]]:
     """The rows of every training batch of a run of ``Recorder`` on ``datamodule``."""
     model = Recorder()
-    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
-                        default_root_dir=tmp_path, callbacks=list(callbacks), **limits)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=tmp_path,
+        callbacks=list(callbacks),
+        **limits,
+    )
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     return model.seen
 
@@ -117,22 +126,29 @@ def test_a_run_resumed_in_its_first_pass_sees_the_batches_of_the_uninterrupted_r
 def test_a_run_resumed_at_or_after_the_end_of_a_pass(stop, tmp_path):
     """Iterable data without a length: only the trainer knows that a pass ended (``complete``)."""
     full, first, rest, state = cut_and_resume(Streamed, stop, tmp_path, limit_train_batches=ROWS // BATCH)
-    assert state == {"train_loader": {"pass": (stop - 1) // 4, "batches": (stop - 1) % 4 + 1,
-                                      "complete": stop % 4 == 0}}
+    assert state == {
+        "train_loader": {"pass": (stop - 1) // 4, "batches": (stop - 1) % 4 + 1, "complete": stop % 4 == 0}
+    }
     assert first == full[:stop] and rest == full[stop:]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: replaying a pass exhausts the shuffled sampler, whose iterator "
-                   "draws one more permutation when it ends; Lightning stops after len(loader) batches and never "
-                   "draws it, so a run resumed in a later pass sees another order than the uninterrupted run")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: replaying a pass exhausts the shuffled sampler, whose iterator "
+    "draws one more permutation when it ends; Lightning stops after len(loader) batches and never "
+    "draws it, so a run resumed in a later pass sees another order than the uninterrupted run",
+)
 @pytest.mark.parametrize("stop", [4, 5], ids=lambda s: f"stop{s}")
 def test_a_shuffled_run_resumed_in_a_later_pass(stop, tmp_path):
     full, first, rest, _ = cut_and_resume(Shuffled, stop, tmp_path)
     assert first == full[:stop] and rest == full[stop:]
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: without a length Lightning fetches one batch ahead to find the "
-                   "end of a pass; the loader counts it as handed out, so the resumed run skips it")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: without a length Lightning fetches one batch ahead to find the "
+    "end of a pass; the loader counts it as handed out, so the resumed run skips it",
+)
 def test_an_uncapped_iterable_run_resumed_in_mid_pass(tmp_path):
     full, first, rest, _ = cut_and_resume(Streamed, 2, tmp_path)
     assert first == full[:2] and rest == full[2:]

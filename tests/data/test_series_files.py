@@ -95,7 +95,8 @@ def test_the_same_series_read_alike_from_ts_csv_and_npz(tmp_path: Path) -> None:
     )
     write(tmp_path / "t.ts", ts)
     rows = ["id,step,label,f0,f1,f2"] + [
-        f"s{i},{t},{lab},{','.join(str(v) for v in s[t])}" for i, (s, lab) in enumerate(zip(series, labels))
+        f"s{i},{t},{lab},{','.join(str(v) for v in s[t])}"
+        for i, (s, lab) in enumerate(zip(series, labels))
         for t in reversed(range(len(s)))
     ]
     write(tmp_path / "t.csv", "\n".join(rows) + "\n")
@@ -150,15 +151,21 @@ def test_ffill_equals_a_naive_loop_on_random_gaps() -> None:
 
 def test_nan_is_refused_by_file_series_and_step_or_handled_by_option(tmp_path: Path) -> None:
     train = write(tmp_path / "Toy_TRAIN.ts", TS_HEADER + "1,2:3,4:a\n5,?,7:8,9,10:b\n")
-    with pytest.raises(ValueError, match=r"Toy_TRAIN\.ts: series #2 \(the 2nd series after @data\) has a missing value "
-                       r"\(NaN\) at time step 1 \(counting from 0\), feature 0; 1 such value.*nan=ffill"):
+    with pytest.raises(
+        ValueError,
+        match=r"Toy_TRAIN\.ts: series #2 \(the 2nd series after @data\) has a missing value "
+        r"\(NaN\) at time step 1 \(counting from 0\), feature 0; 1 such value.*nan=ffill",
+    ):
         SeriesFiles(train).examples("train")
     assert arrays(SeriesFiles(train, nan="ffill"))[1] == [[5, 8], [5, 9], [7, 10]]
     assert arrays(SeriesFiles(train, nan="zero"))[1] == [[5, 8], [0, 9], [7, 10]]
     assert arrays(SeriesFiles(train, nan="drop"))[1] == [[5, 8], [7, 10]]
     long = write(tmp_path / "l.csv", "id,label,a,b\nu,x,1,2\nu,x,3,\n")
-    with pytest.raises(ValueError, match=r"l\.csv: series id='u' has a missing value \(NaN\) at time step 1 "
-                       r"\(counting from 0\), feature 'b', line 3"):
+    with pytest.raises(
+        ValueError,
+        match=r"l\.csv: series id='u' has a missing value \(NaN\) at time step 1 "
+        r"\(counting from 0\), feature 'b', line 3",
+    ):
         SeriesFiles(long).examples("train")
     gone = write(tmp_path / "g.csv", "id,label,a\nu,x,nan\nv,x,1\n")
     with pytest.raises(ValueError, match=r"series id='u' has no time step without a missing value"):
@@ -177,8 +184,11 @@ def test_infinite_values_are_refused_whatever_the_nan_policy(tmp_path: Path) -> 
 def test_labels_only_in_test_are_refused_unless_declared(tmp_path: Path) -> None:
     train = write(tmp_path / "train.csv", "label,v1,v2\na,1,2\nb,3,4\n")
     test = write(tmp_path / "test.csv", "label,v1,v2\na,1,2\nc,5,6\n")
-    with pytest.raises(ValueError, match=r"test\.csv: series at line 3 has label 'c', which is not in the train "
-                       r"file's labels \(\['a', 'b'\]\).*labels=\[\.\.\.\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"test\.csv: series at line 3 has label 'c', which is not in the train "
+        r"file's labels \(\['a', 'b'\]\).*labels=\[\.\.\.\]",
+    ):
         SeriesFiles(train, test=test).examples("test")
     corpus = SeriesFiles(train, test=test, labels=["c", "b", "a"])
     assert corpus.label_names == ("c", "b", "a") and [y for _, y in corpus.examples("test")] == [2, 0]
@@ -220,8 +230,9 @@ def test_datamodule_holds_out_per_class_and_standardises_with_train_statistics(t
     np.savez(tmp_path / "train.npz", X=X, y=y)
     test_X = np.full((1, 2, 2), 7.0)
     np.savez(tmp_path / "test.npz", X=test_X, y=np.array([1]))
-    dm = SeriesClassificationData(tmp_path / "train.npz", test=tmp_path / "test.npz", normalize=True,
-                                  val_fraction=0.25, stratify=True, seed=0)
+    dm = SeriesClassificationData(
+        tmp_path / "train.npz", test=tmp_path / "test.npz", normalize=True, val_fraction=0.25, stratify=True, seed=0
+    )
     dm.setup()
     assert sorted(dm.datasets["valid"].labels) == [0, 0, 1]  # 3 of 12: 2 of the 8, 1 of the 4
     held = held_out(y.tolist(), 0.25, seed=0, stratify=True)
@@ -237,8 +248,9 @@ def test_datamodule_holds_out_per_class_and_standardises_with_train_statistics(t
 
 def test_min_batches_per_epoch_repeats_every_training_example_equally() -> None:
     series = [(np.full((2, 1), float(i)), i % 2) for i in range(6)]
-    dm = ClassificationDataModule(ExampleCorpus(series, ["a", "b"], valid=series[:2]), batch_size=4,
-                                  min_batches_per_epoch=5)
+    dm = ClassificationDataModule(
+        ExampleCorpus(series, ["a", "b"], valid=series[:2]), batch_size=4, min_batches_per_epoch=5
+    )
     dm.setup()
     assert dm.train_repeats == 4  # ceil(5 * 4 / 6)
     seen = [float(v) for x, _, _ in dm.train_dataloader() for v in x[:, 0, 0]]

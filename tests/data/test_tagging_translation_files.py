@@ -52,16 +52,19 @@ def test_parallel_prefix_and_pair_forms_gz_and_a_held_out_validation_share(tmp_p
     assert corpus.splits == ("train", "valid")
     train, valid = corpus.pairs("train"), corpus.pairs("valid")
     assert len(valid) == 5 and len(train) == 15 and sorted(train + valid) == sorted(zip(src, tgt))
-    assert valid == ParallelFiles(str(tmp_path / "train"), source="de", target="en", val_fraction=0.25,
-                                  val_seed=1).pairs("valid")
+    assert valid == ParallelFiles(
+        str(tmp_path / "train"), source="de", target="en", val_fraction=0.25, val_seed=1
+    ).pairs("valid")
     write(tmp_path / "dev.de", "hallo\n")
     write(tmp_path / "dev.en", "hello\n")
-    paired = ParallelFiles(str(tmp_path / "train"), valid=[str(tmp_path / "dev.de"), str(tmp_path / "dev.en")],
-                           source="de", target="en")
+    paired = ParallelFiles(
+        str(tmp_path / "train"), valid=[str(tmp_path / "dev.de"), str(tmp_path / "dev.en")], source="de", target="en"
+    )
     assert paired.pairs("valid") == [("hallo", "hello")] and len(paired.pairs("train")) == 20
     tok = WordTokenizer(lowercase=True)
-    dm = ParallelTextData(str(tmp_path / "train"), source="de", target="en", source_tokenizer=tok,
-                          target_tokenizer=tok, batch_size=4)
+    dm = ParallelTextData(
+        str(tmp_path / "train"), source="de", target="en", source_tokenizer=tok, target_tokenizer=tok, batch_size=4
+    )
     dm.setup()
     batch = next(iter(dm.val_dataloader()))
     assert batch.references == [t for _, t in dm.corpus.pairs("valid")] and batch.source.shape[0] == 1

@@ -42,12 +42,12 @@ def raises(match: str, *args, error: type[Exception] = ValueError, **kwargs) -> 
 # ------------------------------------------------------------------------------ csv
 def test_csv_quotes_commas_line_breaks_crlf_bom_and_blank_lines(tmp_path):
     data = (
-        '\ufefflabel,text\r\n'
+        "\ufefflabel,text\r\n"
         'pos,"Great, really great"\r\n'
-        '\r\n'
+        "\r\n"
         'neg,"She said ""no"".\r\nThen left."\r\n'
-        ',\r\n'  # a row of blank fields: skipped like a blank line
-        'pos,  plain text  \r\n'
+        ",\r\n"  # a row of blank fields: skipped like a blank line
+        "pos,  plain text  \r\n"
     )
     corpus = TextClassificationFiles(write(tmp_path, "reviews.csv", data))
     assert corpus.label_names == ("neg", "pos")
@@ -73,7 +73,9 @@ def test_csv_columns_by_name_in_any_order_and_by_index_without_header(tmp_path):
 def test_header_auto_with_index_columns(tmp_path):
     numeric = write(tmp_path, "n.csv", "label,text\n1,good\n0,bad\n1,fine\n")  # 'label' is no number
     assert texts_and_labels(TextClassificationFiles(numeric, text_column=1, label_column=0)) == [
-        ("good", "1"), ("bad", "0"), ("fine", "1")
+        ("good", "1"),
+        ("bad", "0"),
+        ("fine", "1"),
     ]
     words = write(tmp_path, "w.csv", "sentiment,review\npos,good\nneg,bad\npos,fine\nneg,poor\n")  # once vs twice
     assert TextClassificationFiles(words, text_column=1, label_column=0).label_names == ("neg", "pos")
@@ -85,20 +87,32 @@ def test_header_auto_with_index_columns(tmp_path):
 
 
 def test_csv_refusals_name_the_file_and_line(tmp_path):
-    raises(r"ragged\.csv:3: ragged CSV row: 3 field\(s\), expected 2 as in the header \(quote fields that hold a comma",
-           write(tmp_path, "ragged.csv", "label,text\npos,fine\nneg,bad, really bad\n"))
-    raises(r"nocol\.csv:1: missing column 'text' \(text_column\): the header is \['label', 'review'\].*"
-           r"data\.text_column=.*data\.label_column=0 data\.text_column=1",
-           write(tmp_path, "nocol.csv", "label,review\npos,fine\n"))
-    raises(r"index\.csv:1: missing column: text_column is 5 but the row has 2 field\(s\)",
-           write(tmp_path, "index.csv", "pos,fine\nneg,bad\n"), text_column=5, label_column=0)
+    raises(
+        r"ragged\.csv:3: ragged CSV row: 3 field\(s\), expected 2 as in the header \(quote fields that hold a comma",
+        write(tmp_path, "ragged.csv", "label,text\npos,fine\nneg,bad, really bad\n"),
+    )
+    raises(
+        r"nocol\.csv:1: missing column 'text' \(text_column\): the header is \['label', 'review'\].*"
+        r"data\.text_column=.*data\.label_column=0 data\.text_column=1",
+        write(tmp_path, "nocol.csv", "label,review\npos,fine\n"),
+    )
+    raises(
+        r"index\.csv:1: missing column: text_column is 5 but the row has 2 field\(s\)",
+        write(tmp_path, "index.csv", "pos,fine\nneg,bad\n"),
+        text_column=5,
+        label_column=0,
+    )
     raises(r"emptytext\.csv:3: empty text", write(tmp_path, "emptytext.csv", "label,text\npos,fine\nneg,   \n"))
     raises(r"emptylabel\.csv:2: empty label", write(tmp_path, "emptylabel.csv", "label,text\n ,fine\n"))
-    raises(r"quote\.csv:3: malformed CSV .*must be quoted",
-           write(tmp_path, "quote.csv", 'label,text\npos,fine\nneg,"never closed\n'))
+    raises(
+        r"quote\.csv:3: malformed CSV .*must be quoted",
+        write(tmp_path, "quote.csv", 'label,text\npos,fine\nneg,"never closed\n'),
+    )
     raises(r"header\.csv: no rows after the header", write(tmp_path, "header.csv", "label,text\n\n"))
-    raises(r"twice\.csv:1: the header names column 'text' \(text_column\) 2 times",
-           write(tmp_path, "twice.csv", "text,label,text\na,b,c\n"))
+    raises(
+        r"twice\.csv:1: the header names column 'text' \(text_column\) 2 times",
+        write(tmp_path, "twice.csv", "text,label,text\na,b,c\n"),
+    )
 
 
 # ------------------------------------------------------------------------------ tsv
@@ -106,8 +120,10 @@ def test_tsv_quotes_are_ordinary_characters(tmp_path):
     data = 'id\ttext\tlabel\n1\t"The Matrix" is great\tpos\n2\tan "unbalanced quote\tneg\n'
     corpus = TextClassificationFiles(write(tmp_path, "r.tsv", data))
     assert texts_and_labels(corpus) == [('"The Matrix" is great', "pos"), ('an "unbalanced quote', "neg")]
-    raises(r"t\.tsv:2: ragged TSV row: 4 field\(s\), expected 2 .*a tsv field cannot hold a tab",
-           write(tmp_path, "t.tsv", "text\tlabel\na\tb\tc\td\n"))
+    raises(
+        r"t\.tsv:2: ragged TSV row: 4 field\(s\), expected 2 .*a tsv field cannot hold a tab",
+        write(tmp_path, "t.tsv", "text\tlabel\na\tb\tc\td\n"),
+    )
 
 
 def test_gzip_files_are_read_and_named_by_their_inner_extension(tmp_path):
@@ -124,7 +140,8 @@ def test_json_lines_objects_arrays_and_a_json_array(tmp_path):
     assert texts_and_labels(TextClassificationFiles(lines)) == [("good", "1"), ("bad", "0")]
     arrays = write(tmp_path, "b.jsonl", '[1, "good"]\n[0, "bad"]\n')
     assert texts_and_labels(TextClassificationFiles(arrays, text_column=1, label_column=0)) == [
-        ("good", "1"), ("bad", "0")
+        ("good", "1"),
+        ("bad", "0"),
     ]
     array = write(tmp_path, "c.json", '[\n  {"text": "good", "label": true},\n  {"text": "bad",\n "label": false}\n]')
     corpus = TextClassificationFiles(array)
@@ -134,12 +151,18 @@ def test_json_lines_objects_arrays_and_a_json_array(tmp_path):
 
 def test_json_refusals_name_the_file_and_line(tmp_path):
     raises(r"bad\.jsonl:2: not valid JSON", write(tmp_path, "bad.jsonl", '{"text": "a", "label": 1}\n{"text": \n'))
-    raises(r"key\.jsonl:2: missing column 'label' \(label_column\): the object's keys are \['text', 'y'\]",
-           write(tmp_path, "key.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "y": 0}\n'))
-    raises(r"null\.jsonl:1: a label must be a string or a number, got null",
-           write(tmp_path, "null.jsonl", '{"text": "a", "label": null}\n'))
-    raises(r"list\.jsonl:1: the text must be a string, got \[",
-           write(tmp_path, "list.jsonl", '{"text": ["a"], "label": 1}\n'))
+    raises(
+        r"key\.jsonl:2: missing column 'label' \(label_column\): the object's keys are \['text', 'y'\]",
+        write(tmp_path, "key.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "y": 0}\n'),
+    )
+    raises(
+        r"null\.jsonl:1: a label must be a string or a number, got null",
+        write(tmp_path, "null.jsonl", '{"text": "a", "label": null}\n'),
+    )
+    raises(
+        r"list\.jsonl:1: the text must be a string, got \[",
+        write(tmp_path, "list.jsonl", '{"text": ["a"], "label": 1}\n'),
+    )
     raises(r"kind\.jsonl:1: expected an object \(columns by name\)", write(tmp_path, "kind.jsonl", '[1, "a"]\n'))
     raises(r"open\.json:\d+: the JSON array is not closed", write(tmp_path, "open.json", '[{"text": "a", "label": 1}'))
 
@@ -151,8 +174,11 @@ def test_label_first_lines_with_spaces_tabs_crlf_and_blank_lines(tmp_path):
     assert corpus.paths["train"][0][1] == "label_first"
     assert corpus.label_names == ("0", "1", "10")
     assert texts_and_labels(corpus) == [("a fine film", "1"), ("dull ,  slow", "0"), ("the best", "10")]
-    raises(r"only\.txt:2: expected 'LABEL text', got only 'lonely' \(no text after the label\)",
-           write(tmp_path, "only.txt", "1 fine\nlonely\n"), format="label_first")
+    raises(
+        r"only\.txt:2: expected 'LABEL text', got only 'lonely' \(no text after the label\)",
+        write(tmp_path, "only.txt", "1 fine\nlonely\n"),
+        format="label_first",
+    )
 
 
 def test_fasttext_lines_and_the_one_label_rule(tmp_path):
@@ -160,10 +186,15 @@ def test_fasttext_lines_and_the_one_label_rule(tmp_path):
     corpus = TextClassificationFiles(write(tmp_path, "ft.txt", data))
     assert corpus.paths["train"][0][1] == "fasttext"
     assert texts_and_labels(corpus) == [("great film", "pos"), ("awful", "neg")]
-    raises(r"multi\.txt:2: several labels \['a', 'b'\] on one line; this is single-label classification",
-           write(tmp_path, "multi.txt", "__label__a x\n__label__a __label__b y\n"))
-    raises(r"nolabel\.txt:2: expected '__label__LABEL text'",
-           write(tmp_path, "nolabel.txt", "__label__a x\nplain line\n"), format="fasttext")
+    raises(
+        r"multi\.txt:2: several labels \['a', 'b'\] on one line; this is single-label classification",
+        write(tmp_path, "multi.txt", "__label__a x\n__label__a __label__b y\n"),
+    )
+    raises(
+        r"nolabel\.txt:2: expected '__label__LABEL text'",
+        write(tmp_path, "nolabel.txt", "__label__a x\nplain line\n"),
+        format="fasttext",
+    )
 
 
 # ------------------------------------------------------------------------------ one folder per class
@@ -271,8 +302,11 @@ def test_a_label_only_in_test_is_refused_unless_labels_lists_it(tmp_path):
     corpus = TextClassificationFiles(train, test=test)
     with pytest.raises(ValueError) as info:
         corpus.examples("test")
-    assert re.search(r"test\.txt:2: label '2' does not occur in the training files \(classes: \['0', '1'\]\); "
-                     r"to keep it, list every class: data\.labels=\[0,1,2\]", str(info.value))
+    assert re.search(
+        r"test\.txt:2: label '2' does not occur in the training files \(classes: \['0', '1'\]\); "
+        r"to keep it, list every class: data\.labels=\[0,1,2\]",
+        str(info.value),
+    )
     listed = TextClassificationFiles(train, test=test, labels=[0, 1, 2])
     assert listed.label_names == ("0", "1", "2") and listed.examples("test") == [("fine", 1), ("neutral", 2)]
     ordered = TextClassificationFiles(train, labels=["1", "0"])
@@ -284,8 +318,11 @@ def test_a_label_only_in_test_is_refused_unless_labels_lists_it(tmp_path):
 
 def test_options_are_checked(tmp_path):
     path = write(tmp_path, "a.csv", "label,text\npos,x\nneg,y\n")
-    raises(r"format must be one of \['auto', 'csv', 'tsv', 'jsonl', 'label_first', 'fasttext', 'folder'\], got 'xml'",
-           path, format="xml")
+    raises(
+        r"format must be one of \['auto', 'csv', 'tsv', 'jsonl', 'label_first', 'fasttext', 'folder'\], got 'xml'",
+        path,
+        format="xml",
+    )
     raises(r"text_column must be a column name or a 0-based index, got 1\.5", path, text_column=1.5)
     raises(r"text_column and label_column are the same column \('label'\)", path, text_column="label")
     raises(r"header must be auto, true or false, got 'maybe'", path, header="maybe")

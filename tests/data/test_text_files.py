@@ -67,17 +67,37 @@ def test_line_end_gz_and_byte_order_mark(tmp_path: Path) -> None:
     [
         (lambda d: d / "missing.txt", {}, FileNotFoundError, r"train: .*missing\.txt: no such file or folder"),
         (lambda d: str(d / "*.nothing"), {}, FileNotFoundError, r"train: the glob .*\*\.nothing' matches no file"),
-        (lambda d: (d / "empty_dir").mkdir() or d / "empty_dir", {}, FileNotFoundError,
-         r"the folder .*empty_dir holds no file"),
+        (
+            lambda d: (d / "empty_dir").mkdir() or d / "empty_dir",
+            {},
+            FileNotFoundError,
+            r"the folder .*empty_dir holds no file",
+        ),
         (lambda d: [], {}, ValueError, r"train is an empty list"),
-        (lambda d: write(d / "x.txt", "x\n"), {"val_fraction": 0.0}, ValueError,
-         r"val_fraction must be > 0 when no valid"),
-        (lambda d: write(d / "x.txt", "x\n"), {"val_fraction": 0.6, "test_fraction": 0.5}, ValueError,
-         r"val_fraction \+ test_fraction must leave some train text, got 1\.1"),
-        (lambda d: write(d / "x.txt", "x\n"), {"test_fraction": 1.0}, ValueError,
-         r"test_fraction must be a number in \[0, 1\)"),
-        (lambda d: write(d / "x.txt", "x\n"), {"line_end": "<e os>"}, ValueError,
-         r"line_end must be a token without spaces"),
+        (
+            lambda d: write(d / "x.txt", "x\n"),
+            {"val_fraction": 0.0},
+            ValueError,
+            r"val_fraction must be > 0 when no valid",
+        ),
+        (
+            lambda d: write(d / "x.txt", "x\n"),
+            {"val_fraction": 0.6, "test_fraction": 0.5},
+            ValueError,
+            r"val_fraction \+ test_fraction must leave some train text, got 1\.1",
+        ),
+        (
+            lambda d: write(d / "x.txt", "x\n"),
+            {"test_fraction": 1.0},
+            ValueError,
+            r"test_fraction must be a number in \[0, 1\)",
+        ),
+        (
+            lambda d: write(d / "x.txt", "x\n"),
+            {"line_end": "<e os>"},
+            ValueError,
+            r"line_end must be a token without spaces",
+        ),
     ],
 )
 def test_bad_splits_and_options(tmp_path: Path, make, kwargs, error, match) -> None:

@@ -10,7 +10,15 @@ import pytest
 import torch
 
 from seqmodels.checkpoints import encoder_from_dict
-from seqmodels.data import Multi30k, ParallelCorpus, TextEncoder, TranslationDataModule, TranslationEncoder, Vocab, WordTokenizer
+from seqmodels.data import (
+    Multi30k,
+    ParallelCorpus,
+    TextEncoder,
+    TranslationDataModule,
+    TranslationEncoder,
+    Vocab,
+    WordTokenizer,
+)
 from seqmodels.data.translation import PairCollate, fit_encoder
 from seqmodels.tasks.translation import corpus_bleu
 
@@ -85,7 +93,9 @@ def test_translation_encoder_round_trips_and_decodes_to_eos():
     source = fit_encoder(tokenizer, ["ein hund", "ein mann"], ["<pad>", "<unk>"], None, 1)
     target = fit_encoder(tokenizer, ["a dog", "a man"], ["<pad>", "<unk>", "<bos>", "<eos>"], None, 1)
     encoder = TranslationEncoder(source, target)
-    assert encoder.bos_index == 2 and encoder.eos_index == 3 and encoder.pad_index == 0 and encoder.vocab is source.vocab
+    assert (
+        encoder.bos_index == 2 and encoder.eos_index == 3 and encoder.pad_index == 0 and encoder.vocab is source.vocab
+    )
     again = TranslationEncoder.from_dict(encoder.to_dict())
     assert again == encoder and encoder_from_dict(encoder.to_dict()) == encoder
     dog = target.vocab.stoi["dog"]

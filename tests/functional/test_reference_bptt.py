@@ -11,13 +11,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable
 
 import pytest
 import torch
-from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -31,6 +30,7 @@ from seqmodels.functional import (
     rnn_forward,
 )
 from seqmodels.layers import Recurrent
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 
 TOL = 1e-10
 DT = torch.float64
@@ -50,14 +50,23 @@ class Kind:
 
 
 KINDS = {
-    "rnn_tanh": Kind(partial(RNNCell, nonlinearity="tanh"), partial(rnn_forward, nonlinearity="tanh"),
-                     rnn_backward, 1, partial(nn.RNN, nonlinearity="tanh")),
-    "rnn_relu": Kind(partial(RNNCell, nonlinearity="relu"), partial(rnn_forward, nonlinearity="relu"),
-                     rnn_backward, 1, partial(nn.RNN, nonlinearity="relu")),
+    "rnn_tanh": Kind(
+        partial(RNNCell, nonlinearity="tanh"),
+        partial(rnn_forward, nonlinearity="tanh"),
+        rnn_backward,
+        1,
+        partial(nn.RNN, nonlinearity="tanh"),
+    ),
+    "rnn_relu": Kind(
+        partial(RNNCell, nonlinearity="relu"),
+        partial(rnn_forward, nonlinearity="relu"),
+        rnn_backward,
+        1,
+        partial(nn.RNN, nonlinearity="relu"),
+    ),
     "lstm": Kind(LSTMCell, lstm_forward, lstm_backward, 2, nn.LSTM),
     "gru": Kind(partial(GRUCell, reset_after=True), partial(gru_forward, reset_after=True), gru_backward, 1, nn.GRU),
-    "gru_textbook": Kind(partial(GRUCell, reset_after=False), partial(gru_forward, reset_after=False),
-                         gru_backward, 1),
+    "gru_textbook": Kind(partial(GRUCell, reset_after=False), partial(gru_forward, reset_after=False), gru_backward, 1),
 }
 TORCH_KINDS = [name for name, kind in KINDS.items() if kind.torch_module is not None]
 
@@ -294,9 +303,9 @@ def concat_weights(cell: nn.Module, rows: slice) -> tuple[torch.Tensor, torch.Te
 def test_textbook_gru_equals_transcription(seed):
     """GRUCell(reset_after=False) and gru_forward(reset_after=False) against the textbook equations.
 
-        r = σ(W_r [h, x] + b_r)    z = σ(W_z [h, x] + b_z)
-        h̃ = tanh(W_c [r*h, x] + b_c)
-        h' = (1 - z) * h̃ + z * h       (torch's convention: z weighs the old state)
+    r = σ(W_r [h, x] + b_r)    z = σ(W_z [h, x] + b_z)
+    h̃ = tanh(W_c [r*h, x] + b_c)
+    h' = (1 - z) * h̃ + z * h       (torch's convention: z weighs the old state)
     """
     cell = make_cell(KINDS["gru_textbook"], True)
     (W_r, b_r), (W_z, b_z), (W_c, b_c) = (concat_weights(cell, slice(k * H, (k + 1) * H)) for k in range(3))

@@ -9,15 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from seqmodels.commands.app import CONFIG_DIR, VERSION_BASE
 
-from .paths import DATA_DIR_ENV, REPO_ROOT, resolve_data_dir
+from .paths import DATA_DIR_ENV, resolve_data_dir
+
 EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
 CELLS = sorted(p.stem for p in (CONFIG_DIR / "model" / "cell").glob("*.yaml"))
 

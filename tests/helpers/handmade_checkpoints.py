@@ -59,6 +59,14 @@ def write_checkpoint(
 
 
 def classifier_config(num_classes: int = 3, vocab_size: int = len(WORDS), **extra: Any) -> dict[str, Any]:
-    return {"_target_": "seqmodels.models.RNNClassifier", "num_classes": num_classes, "cell": LSTM,
-            "vocab_size": vocab_size, "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6, "bidirectional": True,
-            **extra}
+    return {
+        "_target_": "seqmodels.models.RNNClassifier",
+        "num_classes": num_classes,
+        "cell": LSTM,
+        "vocab_size": vocab_size,
+        "padding_idx": 0,
+        "embedding_dim": 8,
+        "hidden_size": 6,
+        "bidirectional": True,
+        **extra,
+    }

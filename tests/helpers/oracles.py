@@ -1,13 +1,14 @@
 """Independent oracles for the parity tests, written without seqmodels' own helpers.
 
-    copy_torch_rnn_weights: copy ``torch.nn.RNN/GRU/LSTM`` weights into a list of seqmodels cells,
-        written independently of ``seqmodels.interop`` so that it can serve as its oracle.
-    max_abs_diff: the largest |a - b| over two tensors or (nested) tuples/lists of tensors.
+copy_torch_rnn_weights: copy ``torch.nn.RNN/GRU/LSTM`` weights into a list of seqmodels cells,
+    written independently of ``seqmodels.interop`` so that it can serve as its oracle.
+max_abs_diff: the largest |a - b| over two tensors or (nested) tuples/lists of tensors.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

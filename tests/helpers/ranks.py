@@ -32,8 +32,13 @@ class RecordRank(Callback):
         self.samples += _rows(batch)
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        record = {"global_rank": trainer.global_rank, "world_size": trainer.world_size, "pid": os.getpid(),
-                  "train_batches": self.batches, "train_samples": self.samples}
+        record = {
+            "global_rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "pid": os.getpid(),
+            "train_batches": self.batches,
+            "train_samples": self.samples,
+        }
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
 
@@ -52,5 +57,6 @@ def _rows(batch) -> int:
 
 def read_ranks(directory: Path) -> list[dict]:
     """The records written by :class:`RecordRank` under ``directory``, by rank."""
-    return sorted((json.loads(p.read_text()) for p in Path(directory).glob("rank*.json")),
-                  key=lambda r: r["global_rank"])
+    return sorted(
+        (json.loads(p.read_text()) for p in Path(directory).glob("rank*.json")), key=lambda r: r["global_rank"]
+    )

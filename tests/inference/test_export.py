@@ -9,19 +9,19 @@ import importlib.util
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
-from tests.helpers.configs import QUIET, compose_config, shrink
 
 from seqmodels.cells import GRUCell, LayerNormLSTMCell, LSTMCell, RNNCell, WeightDrop, Zoneout
 from seqmodels.inference.export import (
+    example_inputs,
     export_checkpoint,
     export_onnx,
     export_program,
-    example_inputs,
     front_end,
     state_names,
 )
 from seqmodels.models import RNNClassifier, RNNLanguageModel
+from tests.helpers import max_abs_diff
+from tests.helpers.configs import QUIET, compose_config, shrink
 
 pytestmark = pytest.mark.slow  # each export traces the unrolled loop: seconds
 ONNX_MISSING = [m for m in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(m) is None]
@@ -103,7 +103,11 @@ def test_export_leaves_the_model_as_it_was():
 @needs_onnx
 @pytest.mark.parametrize(
     "make",
-    [lambda: language_model(num_layers=1), lambda: classifier(vocab_size=11), lambda: classifier(input_size=2, pooling="max")],
+    [
+        lambda: language_model(num_layers=1),
+        lambda: classifier(vocab_size=11),
+        lambda: classifier(input_size=2, pooling="max"),
+    ],
     ids=["lm_lstm", "bigru_tokens", "bigru_features_max"],
 )
 def test_onnx_runtime_matches_eager(make, tmp_path):

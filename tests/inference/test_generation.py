@@ -38,7 +38,7 @@ def greedy_by_rerunning(model, context: list[int], steps: int) -> list[int]:
         for _ in range(steps):
             logits, _ = model.eval()(torch.tensor([seq]))
             seq.append(int(logits[0, -1].argmax()))
-    return seq[len(context):]
+    return seq[len(context) :]
 
 
 def sample_by_rerunning(model, context: list[int], steps: int, temperature: float, seed: int) -> list[int]:
@@ -50,7 +50,7 @@ def sample_by_rerunning(model, context: list[int], steps: int, temperature: floa
             logits, _ = model.eval()(torch.tensor([seq]))
             probs = torch.softmax(logits[0, -1].float() / temperature, -1)
             seq.append(int(torch.multinomial(probs, 1, generator=generator)))
-    return seq[len(context):]
+    return seq[len(context) :]
 
 
 def test_boundary_detection(words, chars):
@@ -129,7 +129,10 @@ def test_generate_stops_at_eos(words):
     with torch.no_grad():
         model.decoder.bias[eos] += 100.0
     assert generate(model, words, "the apple", max_new_tokens=5, seed=0) == "the apple"
-    assert generate(model, words, "the apple", max_new_tokens=3, seed=0, stop_at_eos=False) == "the apple <eos> <eos> <eos>"
+    assert (
+        generate(model, words, "the apple", max_new_tokens=3, seed=0, stop_at_eos=False)
+        == "the apple <eos> <eos> <eos>"
+    )
 
 
 def test_generate_empty_prompt(words, chars):
@@ -139,7 +142,9 @@ def test_generate_empty_prompt(words, chars):
     # no boundary: start from a line break when the vocabulary has one, else its first ordinary token
     char_model = tiny_lm(len(chars.vocab))
     first = chars.decode([len(chars.vocab.specials)])
-    assert generate(char_model, chars, "", max_new_tokens=5, seed=0) == generate(char_model, chars, first, max_new_tokens=5, seed=0)
+    assert generate(char_model, chars, "", max_new_tokens=5, seed=0) == generate(
+        char_model, chars, first, max_new_tokens=5, seed=0
+    )
     lines = TextEncoder(CharTokenizer(), Vocab.build(list("ab\nab")))
     assert generate(tiny_lm(len(lines.vocab)), lines, "", max_new_tokens=3, seed=0).startswith("\n")
     only_specials = TextEncoder(CharTokenizer(), Vocab.build([]))
@@ -239,4 +244,6 @@ def test_score_forced_boundary(words):
     expected, _ = manual_log_prob(model, words.encode("the apple"))
     assert without["num_tokens"] == 1 and without["log_prob"] == pytest.approx(expected, rel=1e-12)
     [with_] = score(model, words, ["the apple"], boundary=True)
-    assert with_["log_prob"] == pytest.approx(manual_log_prob(model, [eos, *words.encode("the apple"), eos])[0], rel=1e-12)
+    assert with_["log_prob"] == pytest.approx(
+        manual_log_prob(model, [eos, *words.encode("the apple"), eos])[0], rel=1e-12
+    )

@@ -30,8 +30,9 @@ def ids_by_hand(text: str, lowercase: bool = True) -> list[int]:
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "classifier.ckpt"
-    model = write_checkpoint(path, "classifier", classifier_config(), word_encoder(),
-                             {"num_classes": 3, "label_names": LABELS})
+    model = write_checkpoint(
+        path, "classifier", classifier_config(), word_encoder(), {"num_classes": 3, "label_names": LABELS}
+    )
     return path, model
 
 
@@ -82,8 +83,14 @@ def test_an_empty_text_is_read_as_training_reads_it(classifier):
 
 def test_max_length_of_the_data_cuts_inputs_as_training_did(tmp_path):
     path = tmp_path / "short.ckpt"
-    model = write_checkpoint(path, "classifier", classifier_config(), word_encoder(),
-                             {"num_classes": 3, "label_names": LABELS}, data={"max_length": 2})
+    model = write_checkpoint(
+        path,
+        "classifier",
+        classifier_config(),
+        word_encoder(),
+        {"num_classes": 3, "label_names": LABELS},
+        data={"max_length": 2},
+    )
     result = seqmodels.load(path).predict(["the cast shines"])[0]
     with torch.no_grad():
         probs = torch.softmax(model(torch.tensor([ids_by_hand("the cast")]))[0][0].double(), -1)
@@ -107,10 +114,23 @@ CHUNKS = ["O", "B-NP", "I-NP", "B-VP", "I-VP"]
 @pytest.fixture(scope="module")
 def tagger(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tagger.ckpt"
-    config = {"_target_": "seqmodels.models.RNNTagger", "num_classes": len(CHUNKS), "cell": LSTM,
-              "vocab_size": len(WORDS), "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6}
-    model = write_checkpoint(path, "tagger", config, word_encoder(lowercase=True),
-                             {"num_classes": len(CHUNKS), "label_names": CHUNKS, "span_f1": True}, seed=3)
+    config = {
+        "_target_": "seqmodels.models.RNNTagger",
+        "num_classes": len(CHUNKS),
+        "cell": LSTM,
+        "vocab_size": len(WORDS),
+        "padding_idx": 0,
+        "embedding_dim": 8,
+        "hidden_size": 6,
+    }
+    model = write_checkpoint(
+        path,
+        "tagger",
+        config,
+        word_encoder(lowercase=True),
+        {"num_classes": len(CHUNKS), "label_names": CHUNKS, "span_f1": True},
+        seed=3,
+    )
     return path, model
 
 
@@ -145,8 +165,15 @@ def test_tagger_reads_token_lists_and_conll_rows(tagger, tmp_path):
 
 def test_tags_without_chunks_give_no_spans(tmp_path):
     path = tmp_path / "pos.ckpt"
-    config = {"_target_": "seqmodels.models.RNNTagger", "num_classes": 3, "cell": LSTM, "vocab_size": len(WORDS),
-              "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6}
+    config = {
+        "_target_": "seqmodels.models.RNNTagger",
+        "num_classes": 3,
+        "cell": LSTM,
+        "vocab_size": len(WORDS),
+        "padding_idx": 0,
+        "embedding_dim": 8,
+        "hidden_size": 6,
+    }
     write_checkpoint(path, "tagger", config, word_encoder(), {"num_classes": 3, "label_names": ["NN", "DT", "JJ"]})
     assert "spans" not in seqmodels.load(path).predict(["a film"])[0]
 
@@ -154,17 +181,30 @@ def test_tags_without_chunks_give_no_spans(tmp_path):
 def test_a_tagger_with_feature_columns_needs_them(tmp_path):
     path = tmp_path / "features.ckpt"
     pos = ["<pad>", "<unk>", "DT", "NN", "JJ"]
-    config = {"_target_": "seqmodels.models.RNNTagger", "num_classes": len(CHUNKS), "cell": LSTM,
-              "vocab_size": len(WORDS), "padding_idx": 0, "embedding_dim": 8, "hidden_size": 6,
-              "feature_vocab_sizes": [len(pos)],
-              "feature_embedding_dim": 4}
+    config = {
+        "_target_": "seqmodels.models.RNNTagger",
+        "num_classes": len(CHUNKS),
+        "cell": LSTM,
+        "vocab_size": len(WORDS),
+        "padding_idx": 0,
+        "embedding_dim": 8,
+        "hidden_size": 6,
+        "feature_vocab_sizes": [len(pos)],
+        "feature_embedding_dim": 4,
+    }
 
     def features_count(network):  # large feature embeddings: the tags depend on the POS column
         network.feature_embeddings[0].weight.data.mul_(30.0)
 
-    model = write_checkpoint(path, "tagger", config, word_encoder(),
-                             {"num_classes": len(CHUNKS), "label_names": CHUNKS, "feature_vocabs": [pos]},
-                             data={"corpus": {"word_column": 0, "feature_columns": [1]}}, prepare=features_count)
+    model = write_checkpoint(
+        path,
+        "tagger",
+        config,
+        word_encoder(),
+        {"num_classes": len(CHUNKS), "label_names": CHUNKS, "feature_vocabs": [pos]},
+        data={"corpus": {"word_column": 0, "feature_columns": [1]}},
+        prepare=features_count,
+    )
     predictor = seqmodels.load(path)
     with pytest.raises(ValueError, match=r"inputs\[0\]: the model also reads feature column\(s\) \[1\].*format=conll"):
         predictor.predict(["a film"])
@@ -181,15 +221,27 @@ def test_a_tagger_with_feature_columns_needs_them(tmp_path):
 
 # ------------------------------------------------------------------------------ regressor on series
 def regressor_config(outputs: int = 1) -> dict:
-    return {"_target_": "seqmodels.models.RNNClassifier", "num_classes": outputs, "cell": LSTM, "input_size": 2,
-            "hidden_size": 5}
+    return {
+        "_target_": "seqmodels.models.RNNClassifier",
+        "num_classes": outputs,
+        "cell": LSTM,
+        "input_size": 2,
+        "hidden_size": 5,
+    }
 
 
 def test_regressor_values_standardised_as_in_training(tmp_path):
     path = tmp_path / "regressor.ckpt"
     mean, std = [0.5, 2.0], [0.25, 4.0]
-    model = write_checkpoint(path, "regressor", regressor_config(), None, {}, data={"normalize": True},
-                             input_normalization={"mean": mean, "std": std})
+    model = write_checkpoint(
+        path,
+        "regressor",
+        regressor_config(),
+        None,
+        {},
+        data={"normalize": True},
+        input_normalization={"mean": mean, "std": std},
+    )
     rng = np.random.default_rng(0)
     series = [rng.random((t, 2), dtype=np.float32) for t in (7, 1, 12)]
     results = seqmodels.load(path).predict(series)
@@ -225,8 +277,14 @@ def test_series_problems_are_named(tmp_path):
 @pytest.fixture(scope="module")
 def language_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "lm.ckpt"
-    config = {"_target_": "seqmodels.models.RNNLanguageModel", "vocab_size": len(WORDS), "cell": LSTM,
-              "embedding_dim": 8, "hidden_size": 8, "num_layers": 1}
+    config = {
+        "_target_": "seqmodels.models.RNNLanguageModel",
+        "vocab_size": len(WORDS),
+        "cell": LSTM,
+        "embedding_dim": 8,
+        "hidden_size": 8,
+        "num_layers": 1,
+    }
     write_checkpoint(path, "language_model", config, word_encoder())
     return path
 

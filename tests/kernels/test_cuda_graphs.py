@@ -13,13 +13,14 @@ import pytest
 import torch
 
 import seqmodels
-from seqmodels.kernels import cuda_graphs, loader as native
-from seqmodels.kernels import gru, rnn
+from seqmodels.kernels import cuda_graphs, gru, rnn
+from seqmodels.kernels import loader as native
 
 pytestmark = pytest.mark.usefixtures("seed")
 
-needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
-                                reason="needs a CUDA device; torch.cuda.is_available() is False")
+needs_cuda = pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device; torch.cuda.is_available() is False"
+)
 T, B, I, H = 6, 3, 4, 5
 LENGTHS = torch.tensor([4, 6, 1])
 
@@ -64,19 +65,21 @@ def run_layer(kind, x, state, lengths, graphs: bool, monkeypatch):
     out, h_n = module(x, state, lengths=lengths)
     flat = list(h_n) if isinstance(h_n, tuple) else [h_n]
     loss = (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum() + sum(
-        (h * 0.3).sum() for h in flat)
+        (h * 0.3).sum() for h in flat
+    )
     leaves = [x] + ([] if state is None else list(state) if isinstance(state, tuple) else [state])
     grads = torch.autograd.grad(loss, leaves + list(module.parameters()))
     monkeypatch.delenv("SEQMODELS_CUDA_GRAPHS", raising=False)
     return [out, *flat, *grads]
 
 
-@pytest.mark.parametrize("kind,lengths,with_state", list(itertools.product(["rnn", "gru", "lstm"], [None, LENGTHS],
-                                                                              [False, True])))
+@pytest.mark.parametrize(
+    "kind,lengths,with_state", list(itertools.product(["rnn", "gru", "lstm"], [None, LENGTHS], [False, True]))
+)
 def test_replayed_loops_give_the_eager_numbers(kind, lengths, with_state, stand_in_graphs, monkeypatch):
     """Each call goes through a captured signature and comes back identical to the eager loops, twice over
     with different inputs (the second call replays the graphs made by the first)."""
-    for call in range(2):
+    for _call in range(2):
         x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
         state = None
         if with_state:
@@ -138,8 +141,9 @@ def test_the_cache_keeps_at_most_max_graphs(stand_in_graphs, monkeypatch):
     w = torch.randn(H, H, dtype=torch.float64)
     h0 = torch.zeros(1, H, dtype=torch.float64)
     for steps in range(1, 6):
-        cuda_graphs.run(rnn.aten_forward, (torch.randn(steps, 1, H, dtype=torch.float64), h0, w, w, None, None),
-                        (False,))
+        cuda_graphs.run(
+            rnn.aten_forward, (torch.randn(steps, 1, H, dtype=torch.float64), h0, w, w, None, None), (False,)
+        )
     assert len(cuda_graphs._cache) == 3
     # the most recent signatures stayed: running T=5 again replays, T=1 captures anew
     before = stand_in_graphs.captures

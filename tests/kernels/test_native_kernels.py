@@ -10,12 +10,12 @@ import sys
 import pytest
 import torch
 
-from tests.helpers import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward
 from seqmodels.kernels import common, gru_sequence, lstm_sequence, rnn_sequence
 from seqmodels.kernels import loader as native
 from seqmodels.utils.checks import step_mask
+from tests.helpers import max_abs_diff
 
 needs_compiler = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
 
@@ -226,10 +226,21 @@ def test_without_a_compiler_the_aten_path_runs_with_a_warning(monkeypatch, tmp_p
             assert native.kernels(torch.zeros(1)) is None
         T, B, I, H = 4, 2, 3, 5
         w = weights("lstm", I, H)
-        x, h0, c0 = (torch.randn(T, B, I, dtype=torch.float64), torch.randn(B, H, dtype=torch.float64),
-                     torch.randn(B, H, dtype=torch.float64))
-        values, _ = run("lstm", x.requires_grad_(), h0.requires_grad_(), c0.requires_grad_(), w,
-                        torch.ones(T, B, H, dtype=torch.float64), None, None)
+        x, h0, c0 = (
+            torch.randn(T, B, I, dtype=torch.float64),
+            torch.randn(B, H, dtype=torch.float64),
+            torch.randn(B, H, dtype=torch.float64),
+        )
+        values, _ = run(
+            "lstm",
+            x.requires_grad_(),
+            h0.requires_grad_(),
+            c0.requires_grad_(),
+            w,
+            torch.ones(T, B, H, dtype=torch.float64),
+            None,
+            None,
+        )
         ref_values, _ = reference("lstm", x, h0, c0, w, None, None, None)
         assert max_abs_diff(values, ref_values) <= 1e-12
     finally:
@@ -246,9 +257,11 @@ def test_cached_library_is_reused(tmp_path):
 @needs_compiler
 def test_loading_keeps_denormals():
     """Built with -ffast-math but linked without it: loading must not switch the process to flush-to-zero."""
-    script = ("import torch; from seqmodels.kernels import loader as native; "
-              "assert native.kernels(torch.zeros(1)) is not None; "
-              "x = torch.tensor([1e-39]) * 1.0; print(float(x[0]) != 0.0)")
+    script = (
+        "import torch; from seqmodels.kernels import loader as native; "
+        "assert native.kernels(torch.zeros(1)) is not None; "
+        "x = torch.tensor([1e-39]) * 1.0; print(float(x[0]) != 0.0)"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "True"
@@ -299,7 +312,7 @@ def test_time_loops_find_torchs_blas_and_can_be_switched_off(monkeypatch):
 
     kernels = native.kernels(torch.zeros(1))
     try:
-        ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / native.BLAS_LIBRARIES[0])).sgemm_
+        _ = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / native.BLAS_LIBRARIES[0])).sgemm_
     except (OSError, AttributeError):
         pytest.skip("this torch build does not export sgemm_ from libtorch_cpu")
     assert kernels.blas is not None

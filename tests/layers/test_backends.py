@@ -12,13 +12,13 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqmodels
-from tests.helpers import max_abs_diff
 from seqmodels.cells import GRUCell, LSTMCell, PeepholeLSTMCell, RNNCell
+from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
+from seqmodels.kernels import gru_sequence, lstm_sequence, rnn_sequence
 from seqmodels.layers import Bidirectional, Recurrent, Stacked
 from seqmodels.layers.backends import auto_uses_torch, fused_sequence
 from seqmodels.utils.checks import step_mask
-from seqmodels.functional import gru_backward, gru_forward, lstm_backward, lstm_forward, rnn_backward, rnn_forward
-from seqmodels.kernels import gru_sequence, lstm_sequence, rnn_sequence
+from tests.helpers import max_abs_diff
 
 T, B, I, H = 6, 4, 5, 7
 LENGTHS = torch.tensor([6, 2, 5, 1])
@@ -41,7 +41,10 @@ def run_torch(module, x, hx, lengths):
 def random_hx(kind, layers, directions, dtype):
     shape = (layers * directions, B, H)
     if kind == "lstm":
-        return (torch.randn(shape, dtype=dtype, requires_grad=True), torch.randn(shape, dtype=dtype, requires_grad=True))
+        return (
+            torch.randn(shape, dtype=dtype, requires_grad=True),
+            torch.randn(shape, dtype=dtype, requires_grad=True),
+        )
     return torch.randn(shape, dtype=dtype, requires_grad=True)
 
 
@@ -117,8 +120,13 @@ def test_fused_backward_equals_reference_bptt(kind, use_lengths):
     torch.manual_seed(0)
     lengths = LENGTHS if use_lengths else None
     mask = None if lengths is None else step_mask(lengths, T)
-    cell = LSTMCell(I, H) if kind == "lstm" else GRUCell(I, H) if kind == "gru" else RNNCell(
-        I, H, nonlinearity=kind.split("_")[1])
+    cell = (
+        LSTMCell(I, H)
+        if kind == "lstm"
+        else GRUCell(I, H)
+        if kind == "gru"
+        else RNNCell(I, H, nonlinearity=kind.split("_")[1])
+    )
     cell = cell.double()
     w = [p.detach().requires_grad_() for p in cell.parameters()]
     x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
@@ -212,13 +220,18 @@ def test_auto_policy(monkeypatch, native_kernels):
 def test_torch_backend_with_full_lengths_equals_no_lengths():
     """Lengths that are all T skip packing on the torch backend: same numbers as without lengths."""
     torch.manual_seed(0)
-    for net in (seqmodels.GRU(I, H, num_layers=2, bidirectional=True, backend="torch").double(),
-                seqmodels.LSTM(I, H, backend="torch").double()):
+    for net in (
+        seqmodels.GRU(I, H, num_layers=2, bidirectional=True, backend="torch").double(),
+        seqmodels.LSTM(I, H, backend="torch").double(),
+    ):
         x = torch.randn(T, B, I, dtype=torch.float64)
         out, state = net(x)
         out_full, state_full = net(x, lengths=torch.full((B,), T))
         assert torch.equal(out, out_full)
-        for a, b in zip(state if isinstance(state, tuple) else (state,), state_full if isinstance(state_full, tuple) else (state_full,)):
+        for a, b in zip(
+            state if isinstance(state, tuple) else (state,),
+            state_full if isinstance(state_full, tuple) else (state_full,),
+        ):
             assert torch.equal(a, b)
 
 

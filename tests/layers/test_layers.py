@@ -7,13 +7,13 @@ import functools
 
 import pytest
 import torch
-from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import seqmodels
 from seqmodels.cells import GRUCell, LSTMCell, RecurrentCell, RNNCell
 from seqmodels.layers import Bidirectional, Recurrent, Stacked, reverse_padded
+from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 
 pytestmark = pytest.mark.usefixtures("seed")
 
@@ -33,8 +33,9 @@ KINDS = {
 # ---------------------------------------------------------------------------- helpers
 def _torch_module(kind: str, num_layers: int, bidirectional: bool, batch_first: bool, dropout: float = 0.0):
     _, cls, kwargs = KINDS[kind]
-    return cls(I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
-               dropout=dropout, **kwargs).double()
+    return cls(
+        I, H, num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, dropout=dropout, **kwargs
+    ).double()
 
 
 def _torch_forward(module, x, hx, lengths, batch_first):
@@ -113,8 +114,9 @@ def test_recurrent_matches_torch(kind, lengths, batch_first, with_state):
 def test_bidirectional_matches_torch(kind, lengths, batch_first, with_state):
     ref = _torch_module(kind, 1, True, batch_first)
     factory = KINDS[kind][0]
-    layer = Bidirectional(factory(input_size=I, hidden_size=H), factory(input_size=I, hidden_size=H),
-                          batch_first=batch_first).double()
+    layer = Bidirectional(
+        factory(input_size=I, hidden_size=H), factory(input_size=I, hidden_size=H), batch_first=batch_first
+    ).double()
     cells = [layer.forward_layer.cell, layer.backward_layer.cell]
     copy_torch_rnn_weights(cells, ref)
     is_lstm = kind == "lstm"
@@ -162,8 +164,8 @@ def test_outputs_past_the_end_are_zero(kind):
         out, _ = layer.double()(x, lengths=LENGTHS)
         for b, length in enumerate(LENGTHS.tolist()):
             assert not out[length:, b].any(), name
-            alone, _ = layer(x[:length, b: b + 1])  # the sequence by itself, no padding
-            assert max_abs_diff(out[:length, b: b + 1], alone) <= TOL, name
+            alone, _ = layer(x[:length, b : b + 1])  # the sequence by itself, no padding
+            assert max_abs_diff(out[:length, b : b + 1], alone) <= TOL, name
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -208,7 +210,9 @@ def test_layers_reject_bad_lengths(lengths, match):
             layer(x, lengths=lengths)
 
 
-@pytest.mark.parametrize("shape,match", [((T, I), "must be 3-D"), ((T, B, I + 1), "has 4 features, expected input_size=3")])
+@pytest.mark.parametrize(
+    "shape,match", [((T, I), "must be 3-D"), ((T, B, I + 1), "has 4 features, expected input_size=3")]
+)
 def test_layers_reject_bad_input(shape, match):
     for layer in _layers_of_every_kind("lstm").values():
         with pytest.raises(ValueError, match=match):
@@ -281,7 +285,7 @@ def test_dropout_in_training_equals_torch_with_same_seed(kind):
 class MinimalGatedCell(RecurrentCell):
     """Minimal gated unit (Zhou et al. 2016), written only against the cell contract::
 
-        f = σ(W_f x + U_f h + b_f),   h̃ = tanh(W_h x + U_h (f * h) + b_h),   h' = (1 - f) h + f h̃
+    f = σ(W_f x + U_f h + b_f),   h̃ = tanh(W_h x + U_h (f * h) + b_h),   h' = (1 - f) h + f h̃
     """
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
@@ -352,8 +356,13 @@ def test_custom_cell_runs_in_every_layer_with_lengths(cell_cls):
     }
     for name, (layer, num_layers, D) in layers.items():
         layer = layer.double()
-        cells = layer.cells() if isinstance(layer, Stacked) else (
-            [layer.cell] if isinstance(layer, Recurrent) else [layer.forward_layer.cell, layer.backward_layer.cell])
+        cells = (
+            layer.cells()
+            if isinstance(layer, Stacked)
+            else (
+                [layer.cell] if isinstance(layer, Recurrent) else [layer.forward_layer.cell, layer.backward_layer.cell]
+            )
+        )
         out, state = layer(x, lengths=LENGTHS)
         ref_out, ref_finals = _reference_stack(cells, num_layers, D, x, lens)
         assert max_abs_diff(out, ref_out) <= TOL, name
@@ -361,7 +370,7 @@ def test_custom_cell_runs_in_every_layer_with_lengths(cell_cls):
         for k, s in enumerate(flat):
             for b in range(B):
                 expected = ref_finals[b][k]
-                got = tuple(t[b: b + 1] for t in s) if isinstance(s, tuple) else s[b: b + 1]
+                got = tuple(t[b : b + 1] for t in s) if isinstance(s, tuple) else s[b : b + 1]
                 assert max_abs_diff(got, expected) <= TOL, (name, k, b)
                 if cell_cls is CountingCell:  # the state froze after the last real step
                     assert got[1].item() == lens[b]

@@ -6,11 +6,11 @@ import functools
 
 import pytest
 import torch
-from tests.helpers import copy_torch_rnn_weights
 from torch import nn
 
 from seqmodels.cells import GRUCell, LSTMCell, RNNCell
 from seqmodels.models import RNNClassifier, RNNLanguageModel, last_pool, max_pool, mean_pool
+from tests.helpers import copy_torch_rnn_weights
 
 V, E, H = 11, 6, 5
 
@@ -55,7 +55,9 @@ def test_lm_init_state_is_zero_and_equivalent_to_none():
     model = lm().eval()
     tokens = torch.randint(0, V, (4, 3))
     state = model.init_state(4)
-    assert len(state) == 2 and all(t.shape == (4, H) and t.dtype == torch.float64 and not t.any() for s in state for t in s)
+    assert len(state) == 2 and all(
+        t.shape == (4, H) and t.dtype == torch.float64 and not t.any() for s in state for t in s
+    )
     torch.testing.assert_close(model(tokens, state)[0], model(tokens)[0])
 
 
@@ -281,7 +283,10 @@ def test_classifier_dropout_spares_raw_features_but_not_embeddings():
     seen = []
     for model, inputs in [
         (RNNClassifier(2, GRUCell, hidden_size=H, input_size=3, dropout=0.5), torch.randn(4, 6, 3)),
-        (RNNClassifier(2, GRUCell, hidden_size=H, vocab_size=V, embedding_dim=E, dropout=0.5), torch.randint(0, V, (4, 6))),
+        (
+            RNNClassifier(2, GRUCell, hidden_size=H, vocab_size=V, embedding_dim=E, dropout=0.5),
+            torch.randint(0, V, (4, 6)),
+        ),
     ]:
         model.rnn.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
         model.train()(inputs)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tests.helpers import max_abs_diff
 
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.models import RNNClassifier, RNNLanguageModel
 from seqmodels.models.embedding_dropout import embedding_dropout
+from tests.helpers import max_abs_diff
 
 V, E, H = 13, 6, 6
 
@@ -26,7 +26,9 @@ def test_defaults_add_no_parameters():
     keys = set(lm().state_dict())
     assert not any("initial_state" in k for k in keys)
     assert set(lm(learn_initial_state=True).state_dict()) - keys == {f"initial_state.values.{i}" for i in range(4)}
-    clf = RNNClassifier(3, GRUCell, hidden_size=H, vocab_size=V, bidirectional=True, num_layers=2, learn_initial_state=True)
+    clf = RNNClassifier(
+        3, GRUCell, hidden_size=H, vocab_size=V, bidirectional=True, num_layers=2, learn_initial_state=True
+    )
     assert len(clf.initial_state.values) == 4  # 2 layers x 2 directions, one h each
 
 
@@ -111,9 +113,9 @@ def test_embedding_dim_none_means_hidden_size():
 
 def test_awd_experiment_combines_the_regularisers(tmp_path):
     from hydra.utils import instantiate
-    from tests.helpers.configs import compose_config
 
     from seqmodels.cells import VariationalDropout, WeightDrop
+    from tests.helpers.configs import compose_config
 
     cfg = compose_config(["experiment=ptb_word_lstm_awd"], tmp_path)
     model = instantiate(cfg.model, vocab_size=50)

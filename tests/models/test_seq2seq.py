@@ -52,7 +52,12 @@ def test_attention_follows_its_formula_and_masks_padding(kind):
     context, weights = attention(query, keys, mask)
     assert context.shape == (2, 5, 3) and weights.shape == (2, 5, 6)
     if kind == "additive":
-        Wq, Wk, b, v = attention.query_proj.weight, attention.key_proj.weight, attention.key_proj.bias, attention.v.weight[0]
+        Wq, Wk, b, v = (
+            attention.query_proj.weight,
+            attention.key_proj.weight,
+            attention.key_proj.bias,
+            attention.v.weight[0],
+        )
         scores = torch.tanh((query @ Wq.T)[:, :, None, :] + (keys @ Wk.T + b)[:, None, :, :]) @ v  # (B, T, S)
     else:
         scores = query @ attention.key_proj.weight @ keys.transpose(1, 2)  # q^T W k
@@ -67,7 +72,9 @@ def test_attention_follows_its_formula_and_masks_padding(kind):
     assert torch.equal(attention(query, noisy, mask)[0], context)
     # one step (B, Q) is the same as a one-step sequence
     single, single_weights = attention(query[:, 2], keys, mask)
-    assert torch.allclose(single, context[:, 2], atol=1e-14) and torch.allclose(single_weights, weights[:, 2], atol=1e-14)
+    assert torch.allclose(single, context[:, 2], atol=1e-14) and torch.allclose(
+        single_weights, weights[:, 2], atol=1e-14
+    )
 
 
 def test_attention_shape_errors_name_the_argument():
@@ -123,13 +130,19 @@ def test_bridge_starts_every_decoder_state_from_the_encoder_summary():
     memory = model.encode(*sources([4, 2]))
     state = model.initial_state(memory)
     h0, c0 = state.rnn[0]
-    assert torch.allclose(h0, torch.tanh(model.bridge[0](memory.summary))) and torch.allclose(c0, torch.tanh(model.bridge[1](memory.summary)))
+    assert torch.allclose(h0, torch.tanh(model.bridge[0](memory.summary))) and torch.allclose(
+        c0, torch.tanh(model.bridge[1](memory.summary))
+    )
     assert h0.shape == (2, 7) and state.feed is None
     # z is the top layer's final states: forward at the last real step, reverse at step 0
     H = model.hidden_size
-    assert torch.equal(memory.summary[1, :H], memory.outputs[1, 1, :H]) and torch.equal(memory.summary[1, H:], memory.outputs[1, 0, H:])
+    assert torch.equal(memory.summary[1, :H], memory.outputs[1, 1, :H]) and torch.equal(
+        memory.summary[1, H:], memory.outputs[1, 0, H:]
+    )
     no_bridge = make_model("additive", bridge=False)
-    assert no_bridge.bridge is None and torch.equal(no_bridge.initial_state(no_bridge.encode(*sources([3]))).rnn[0], torch.zeros(1, 10, dtype=torch.float64))
+    assert no_bridge.bridge is None and torch.equal(
+        no_bridge.initial_state(no_bridge.encode(*sources([3]))).rnn[0], torch.zeros(1, 10, dtype=torch.float64)
+    )
 
 
 def test_scheduled_sampling_feeds_the_model_its_own_samples():
@@ -294,10 +307,17 @@ def test_reversal_is_learned_to_exact_match(attention):
         schedule.step()
     model.eval()
     source, lengths, target, _ = reversal_batch(300, torch.Generator().manual_seed(99))
-    for hyps in (greedy_decode(model, source, lengths, BOS, EOS, 20), beam_search(model, source, lengths, BOS, EOS, 3, 20)):
+    for hyps in (
+        greedy_decode(model, source, lengths, BOS, EOS, 20),
+        beam_search(model, source, lengths, BOS, EOS, 3, 20),
+    ):
         wrong = [b for b in range(300) if hyps.tokens[b] != target[b, 1 : int(lengths[b]) + 1].tolist()]
-        assert not wrong, f"{len(wrong)} of 300 reversed wrongly, e.g. {source[wrong[0]].tolist()} -> {hyps.tokens[wrong[0]]}"
+        assert not wrong, (
+            f"{len(wrong)} of 300 reversed wrongly, e.g. {source[wrong[0]].tolist()} -> {hyps.tokens[wrong[0]]}"
+        )
     # attention learned to look where the answer is: output step t attends most to source position len-1-t
     hyps = greedy_decode(model, source[:20], lengths[:20], BOS, EOS, 20)
-    aligned = [int(hyps.attention[b][t].argmax()) == int(lengths[b]) - 1 - t for b in range(20) for t in range(int(lengths[b]))]
+    aligned = [
+        int(hyps.attention[b][t].argmax()) == int(lengths[b]) - 1 - t for b in range(20) for t in range(int(lengths[b]))
+    ]
     assert sum(aligned) / len(aligned) > 0.75, sum(aligned) / len(aligned)  # (0.93 and 1.0 when written; chance ~0.25)

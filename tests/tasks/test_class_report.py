@@ -24,8 +24,13 @@ def test_per_class_figures_match_counts_by_hand():
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        assert row == {"label": names[c], "precision": pytest.approx(precision), "recall": pytest.approx(recall),
-                       "f1": pytest.approx(f1), "support": tp + fn}
+        assert row == {
+            "label": names[c],
+            "precision": pytest.approx(precision),
+            "recall": pytest.approx(recall),
+            "f1": pytest.approx(f1),
+            "support": tp + fn,
+        }
     f1s = [row["f1"] for row in report["classes"]]
     supports = [row["support"] for row in report["classes"]]
     assert report["macro"]["f1"] == pytest.approx(sum(f1s) / 4)

@@ -147,7 +147,9 @@ def test_data_module_holds_out_validation_and_builds_inventories(tmp_path):
     other.setup("fit")
     assert len(dm.datasets["valid"]) == 10 and len(dm.datasets["train"]) == 30
     # the held-out sentences depend on val_seed only, not on the shuffling seed
-    assert [s.tolist() for s in dm.datasets["valid"].sequences] == [s.tolist() for s in other.datasets["valid"].sequences]
+    assert [s.tolist() for s in dm.datasets["valid"].sequences] == [
+        s.tolist() for s in other.datasets["valid"].sequences
+    ]
     # tags: train by frequency then test-only ones; words from the (reduced) train split only
     assert dm.label_names == ("B-NP", "I-NP", "O", "I-LST") and dm.num_classes == 4
     held = {dm.vocab.itos[s[0]] for s in dm.datasets["valid"].sequences}
@@ -189,7 +191,9 @@ def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
     dm = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, unk_replace=1.0, bucket=False)
     dm.setup("fit")
     (pos,) = dm.feature_vocabs
-    assert pos.itos[:2] == ["<pad>", "<unk>"] and sorted(pos.itos[2:]) == ["X", "Y", "Z"] and dm.feature_vocab_sizes == [5]
+    assert (
+        pos.itos[:2] == ["<pad>", "<unk>"] and sorted(pos.itos[2:]) == ["X", "Y", "Z"] and dm.feature_vocab_sizes == [5]
+    )
     inputs, lengths, tags = next(iter(dm.train_dataloader()))
     assert inputs.shape == (30, 3, 2) and lengths.tolist() == [3] * 30
     # channel 1 is the POS column, aligned with the words; unk_replace touches the words only
@@ -199,14 +203,20 @@ def test_feature_columns_reach_the_batch_as_extra_channels(tmp_path):
     held_out = [dm.vocab.itos[s[0, 0]] for s in dm.datasets["valid"].sequences]
     assert held_out == ["<unk>"] * 10
     # given vocabularies (a checkpoint's) are used as they are, even where the data would build others
-    given = TaggingDataModule(corpus, batch_size=40, val_fraction=0.25, bucket=False, feature_vocabs=[["<pad>", "<unk>", "Y", "X"]])
+    given = TaggingDataModule(
+        corpus, batch_size=40, val_fraction=0.25, bucket=False, feature_vocabs=[["<pad>", "<unk>", "Y", "X"]]
+    )
     given.setup("fit")
     assert given.feature_vocabs[0].itos == ["<pad>", "<unk>", "Y", "X"]
     assert given.datasets["test"].sequences[0][:, 1].tolist() == [3, 2]  # X, Y
     assert given.datasets["train"].sequences[0][2, 1] == 1, "Z is not in the given vocabulary: <unk>"
-    with pytest.raises(ValueError, match=r"feature_vocabs has 2 vocabularies but the corpus has 1 feature_columns \[1\]"):
+    with pytest.raises(
+        ValueError, match=r"feature_vocabs has 2 vocabularies but the corpus has 1 feature_columns \[1\]"
+    ):
         TaggingDataModule(corpus, feature_vocabs=[["<pad>"], ["<pad>"]]).setup()
-    with pytest.raises(ValueError, match=r"feature_vocabs has 1 vocabularies but the corpus has 0 feature_columns \[\]"):
+    with pytest.raises(
+        ValueError, match=r"feature_vocabs has 1 vocabularies but the corpus has 0 feature_columns \[\]"
+    ):
         TaggingDataModule(tiny_corpus(tmp_path), feature_vocabs=[["<pad>"]]).setup()
     with pytest.raises(ValueError, match=r"feature_vocabs must be a list of token lists"):
         TaggingDataModule(corpus, feature_vocabs=["X", "Y"])
@@ -224,18 +234,26 @@ def test_feature_columns_are_checked(tmp_path):
         ConllCorpus(root, {"train": "train.txt"}, tag_column=2, feature_columns=[2])
     with pytest.raises(ValueError, match=r"feature_columns must be a list of integer"):
         ConllCorpus(root, {"train": "train.txt"}, feature_columns="1")
-    with pytest.raises(ValueError, match=r"train\.txt:1: feature_columns \[2\] name the tag_column -1 \(rows of 3 columns\)"):
+    with pytest.raises(
+        ValueError, match=r"train\.txt:1: feature_columns \[2\] name the tag_column -1 \(rows of 3 columns\)"
+    ):
         ConllCorpus(root, {"train": "train.txt"}, tag_column=-1, feature_columns=[2]).features("train")
     assert ConllCorpus(root, {"train": "train.txt"}, feature_columns=None).feature_columns == ()
-    with pytest.raises(ValueError, match=r"train\.txt:1: feature_columns entry 7 is out of range for rows of 3 columns"):
+    with pytest.raises(
+        ValueError, match=r"train\.txt:1: feature_columns entry 7 is out of range for rows of 3 columns"
+    ):
         ConllCorpus(root, {"train": "train.txt"}, feature_columns=[7]).features("train")
 
 
 def test_tagger_with_features_embeds_each_channel():
     torch.manual_seed(0)
-    model = RNNTagger(3, LSTMCell, vocab_size=10, embedding_dim=4, hidden_size=5, feature_vocab_sizes=[6, 4], feature_embedding_dim=2)
+    model = RNNTagger(
+        3, LSTMCell, vocab_size=10, embedding_dim=4, hidden_size=5, feature_vocab_sizes=[6, 4], feature_embedding_dim=2
+    )
     assert model.rnn.input_size == 4 + 2 * 2
-    inputs = torch.stack([torch.randint(2, 10, (2, 5)), torch.randint(2, 6, (2, 5)), torch.randint(2, 4, (2, 5))], dim=-1)
+    inputs = torch.stack(
+        [torch.randint(2, 10, (2, 5)), torch.randint(2, 6, (2, 5)), torch.randint(2, 4, (2, 5))], dim=-1
+    )
     logits, _ = model(inputs, torch.tensor([5, 3]))
     assert logits.shape == (2, 5, 3)
     changed = inputs.clone()
@@ -254,7 +272,11 @@ def test_tagger_with_features_embeds_each_channel():
 
 def test_tagger_padding_never_changes_real_steps():
     torch.manual_seed(0)
-    model = RNNTagger(5, GRUCell, vocab_size=20, embedding_dim=6, hidden_size=7, num_layers=2, padding_idx=0).double().eval()
+    model = (
+        RNNTagger(5, GRUCell, vocab_size=20, embedding_dim=6, hidden_size=7, num_layers=2, padding_idx=0)
+        .double()
+        .eval()
+    )
     inputs = torch.randint(1, 20, (3, 6))
     lengths = torch.tensor([6, 4, 2])
     logits, _ = model(inputs, lengths)
@@ -276,7 +298,9 @@ def test_task_loss_is_the_mean_over_real_tokens():
     task = TaggingTask(model, torch.optim.Adam, label_names=["B-NP", "I-NP", "O"])
     logits = torch.randn(2, 4, 3)
     tags = torch.tensor([[0, 1, 2, 1], [2, 0, IGNORE_INDEX, IGNORE_INDEX]])
-    manual = -torch.cat([logits[0].log_softmax(-1)[range(4), tags[0]], logits[1, :2].log_softmax(-1)[range(2), tags[1, :2]]]).mean()
+    manual = -torch.cat(
+        [logits[0].log_softmax(-1)[range(4), tags[0]], logits[1, :2].log_softmax(-1)[range(2), tags[1, :2]]]
+    ).mean()
     assert torch.allclose(task.loss(logits, tags), manual)
     with pytest.raises(ValueError, match="span_f1=True needs label_names"):
         TaggingTask(model, torch.optim.Adam)
@@ -317,11 +341,10 @@ def _learn_previous_parity() -> None:
 @pytest.mark.parametrize("experiment", ["conll2000_chunk_bilstm", "conll2000_chunk_bilstm_pos"])
 def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(experiment, tmp_path):
     """(test_train.py runs conll2000_pos_bilstm, like every experiment, with debug=fast too.)"""
-    from tests.helpers.configs import QUIET, compose_config, missing_data, shrink
-
     from seqmodels.checkpoints import CHECKPOINT_KEY, load_checkpoint, load_model
     from seqmodels.commands.evaluate import evaluate
     from seqmodels.commands.train import train
+    from tests.helpers.configs import QUIET, compose_config, missing_data, shrink
 
     cfg = shrink(compose_config([*QUIET, f"experiment={experiment}", "debug=fast", "logger=csv"], tmp_path / "run"))
     if missing_data(cfg):
@@ -339,7 +362,9 @@ def test_chunking_trains_tests_and_evaluates_from_its_checkpoint(experiment, tmp
     # with the POS column as input: 44 tags + <pad>, <unk>, stored in the checkpoint (evaluation reuses them)
     assert [e.num_embeddings for e in model.feature_embeddings] == ([46] if experiment.endswith("_pos") else [])
     features = stored["hyper_parameters"].get("feature_vocabs")
-    assert (features is not None and [len(v) for v in features] == [46] and features[0][:2] == ["<pad>", "<unk>"]) == experiment.endswith("_pos")
+    assert (
+        features is not None and [len(v) for v in features] == [46] and features[0][:2] == ["<pad>", "<unk>"]
+    ) == experiment.endswith("_pos")
 
     eval_cfg = compose_config(
         [f"ckpt_path={result['last_model_path']}", "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false"],

@@ -125,7 +125,9 @@ def classification_batch(seed=0, B=8, T=6, C=3):
 
 def test_classifier_overfits_one_batch():
     torch.manual_seed(0)
-    model = RNNClassifier(3, GRUCell, hidden_size=16, vocab_size=V, embedding_dim=8, bidirectional=True, pooling="mean", padding_idx=0)
+    model = RNNClassifier(
+        3, GRUCell, hidden_size=16, vocab_size=V, embedding_dim=8, bidirectional=True, pooling="mean", padding_idx=0
+    )
     task = ClassificationTask(model, adam(0.03))
     batch = classification_batch()
     loss = lambda: nn.functional.cross_entropy(task(batch[0], batch[1]), batch[2]).item()  # noqa: E731
@@ -155,7 +157,9 @@ def test_regression_task_learns_a_sum():
     halves = [tuple(t[:11] for t in batch), tuple(t[11:] for t in batch)]
     metrics = trainer().validate(task, Data(halves), verbose=False)[0]
     assert metrics["val/mse"] == pytest.approx(after, rel=1e-5) and metrics["val/loss"] == metrics["val/mse"]
-    assert trainer().test(task, Data(halves).train_dataloader(), verbose=False)[0]["test/mse"] == pytest.approx(after, rel=1e-5)
+    assert trainer().test(task, Data(halves).train_dataloader(), verbose=False)[0]["test/mse"] == pytest.approx(
+        after, rel=1e-5
+    )
 
 
 # ---------------------------------------------------------------------------- carried state
@@ -338,8 +342,11 @@ class LRRecorder(pl.Callback):
 
 def test_schedulers_as_partials_under_the_trainer():
     recorder = LRRecorder()
-    task = LanguageModelingTask(tiny_lm(), functools.partial(torch.optim.SGD, lr=1.0),
-                                scheduler=functools.partial(EpochDecay, decay=0.5, max_epoch_before_decay=2))
+    task = LanguageModelingTask(
+        tiny_lm(),
+        functools.partial(torch.optim.SGD, lr=1.0),
+        scheduler=functools.partial(EpochDecay, decay=0.5, max_epoch_before_decay=2),
+    )
     trainer(max_epochs=4, callbacks=[recorder]).fit(task, Data(lm_batches(1)))
     assert recorder.lrs == [1.0, 1.0, 0.5, 0.25]
     # divide by 4 on a plateau of val/loss (pytorch/examples); a tiny rate keeps val/loss flat
@@ -397,18 +404,28 @@ def test_hparams_are_plain_data():
 
     config = OmegaConf.create({"model": {"_target_": "x.Y", "sizes": [1, 2]}, "seed": 3})
     task = ClassificationTask(
-        RNNClassifier(2, GRUCell, hidden_size=4, vocab_size=V), adam(),
-        label_names=OmegaConf.create(["a", "b"]), config=config,
+        RNNClassifier(2, GRUCell, hidden_size=4, vocab_size=V),
+        adam(),
+        label_names=OmegaConf.create(["a", "b"]),
+        config=config,
     )
     assert dict(task.hparams) == {
-        "num_classes": 2, "label_names": ["a", "b"], "clip_grad_norm": None,
-        "scheduler_monitor": "val/loss", "scheduler_interval": "epoch",
+        "num_classes": 2,
+        "label_names": ["a", "b"],
+        "clip_grad_norm": None,
+        "scheduler_monitor": "val/loss",
+        "scheduler_interval": "epoch",
     }
     assert type(task.config) is dict and task.config == {"model": {"_target_": "x.Y", "sizes": [1, 2]}, "seed": 3}
     lm_task = LanguageModelingTask(tiny_lm(), adam())
     assert set(lm_task.hparams) == {
-        "clip_grad_norm", "carry_state", "sample_prompt", "sample_length", "sample_temperature",
-        "scheduler_monitor", "scheduler_interval",
+        "clip_grad_norm",
+        "carry_state",
+        "sample_prompt",
+        "sample_length",
+        "sample_temperature",
+        "scheduler_monitor",
+        "scheduler_interval",
     }
 
 

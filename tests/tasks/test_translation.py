@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.helpers.configs import QUIET, cli_env, compose_config, missing_data, script, shrink
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from seqmodels.cells import GRUCell
 from seqmodels.checkpoints import load_translator
+from seqmodels.commands.evaluate import evaluate
+from seqmodels.commands.train import train
 from seqmodels.commands.translate import quote_text_override
 from seqmodels.inference.decoding import translate
 from seqmodels.models import Seq2Seq
 from seqmodels.tasks import TranslationTask
 from seqmodels.tasks.translation import corpus_bleu, gather_strings
-from seqmodels.commands.evaluate import evaluate
-from seqmodels.commands.train import train
+from tests.helpers.configs import QUIET, cli_env, compose_config, missing_data, script, shrink
 
 SENTENCE = "ein Mann fährt Fahrrad ."
 
@@ -32,8 +32,9 @@ def run(tmp_path_factory) -> dict:
     output_dir = tmp_path_factory.mktemp("multi30k")
     # an untrained model writes until its step limit: a short limit and a narrow beam keep the test quick
     overrides = ["experiment=multi30k_gru_attention", "debug=fast", "task.max_length=12", "task.test_beam_size=3"]
-    cfg = shrink(compose_config([*QUIET, *overrides], output_dir),
-                 **{"data.batch_size": 16, "data.eval_batch_size": 16})
+    cfg = shrink(
+        compose_config([*QUIET, *overrides], output_dir), **{"data.batch_size": 16, "data.eval_batch_size": 16}
+    )
     reason = missing_data(cfg)
     if reason:
         pytest.skip(reason)
@@ -53,7 +54,11 @@ def test_training_logs_bleu_samples_and_attention(run):
     assert {"val/bleu", "val/ppl", "val/loss", "test/bleu"} <= set(tags["scalars"])
     assert "val/attention" in tags["images"]
     assert any(t.startswith("val/translations") for t in tags["tensors"])
-    text = events.Tensors(next(t for t in tags["tensors"] if t.startswith("val/translations")))[0].tensor_proto.string_val[0].decode()
+    text = (
+        events.Tensors(next(t for t in tags["tensors"] if t.startswith("val/translations")))[0]
+        .tensor_proto.string_val[0]
+        .decode()
+    )
     assert text.startswith("| source | reference | translation |") and text.count("\n") == 2 + 5 - 1
 
 
@@ -62,9 +67,14 @@ def test_evaluate_reproduces_the_test_figures_from_the_checkpoint(run, tmp_path)
     result = run["result"]
     # the test figures of train(cfg) come from the best checkpoint (here the only epoch's)
     cfg = compose_config(
-        [f"ckpt_path={result['best_model_path']}", "trainer.limit_test_batches=2", "trainer.enable_progress_bar=false",
-         "+data.eval_batch_size=16"],
-        tmp_path, config_name="eval",
+        [
+            f"ckpt_path={result['best_model_path']}",
+            "trainer.limit_test_batches=2",
+            "trainer.enable_progress_bar=false",
+            "+data.eval_batch_size=16",
+        ],
+        tmp_path,
+        config_name="eval",
     )
     metrics = evaluate(cfg)
     assert metrics["test/loss"] == pytest.approx(result["metrics"]["test/loss"], rel=1e-5)
@@ -89,17 +99,23 @@ def test_translate_cli_round_trips_the_checkpoint(run, tmp_path):
 
     (tmp_path / "in.de").write_text(f"{SENTENCE}\nzwei Hunde spielen im Schnee .\n", encoding="utf-8")
     out = tmp_path / "out.en"
-    two = run_cli([script("seqmodels-translate"), f"ckpt_path={ckpt}", "input_file=in.de", f"output_file={out}", "beam_size=3"], tmp_path)
+    two = run_cli(
+        [script("seqmodels-translate"), f"ckpt_path={ckpt}", "input_file=in.de", f"output_file={out}", "beam_size=3"],
+        tmp_path,
+    )
     assert two.returncode == 0, two.stderr[-2000:]
     assert out.read_text(encoding="utf-8").splitlines() == expected and two.stdout == ""
     assert not list(tmp_path.glob("outputs")) and not (tmp_path / ".hydra").exists()  # nothing else written
 
 
-
 def test_text_override_is_quoted_for_hydra():
     assert quote_text_override(["ckpt_path=x", f"text={SENTENCE}"]) == ["ckpt_path=x", f"text='{SENTENCE}'"]
     assert quote_text_override(["text=it's a \\ b"]) == ["text='it\\'s a \\\\ b'"]
-    assert quote_text_override(['text="already quoted"', "text=[a,b]", "beam_size=3"]) == ['text="already quoted"', "text=[a,b]", "beam_size=3"]
+    assert quote_text_override(['text="already quoted"', "text=[a,b]", "beam_size=3"]) == [
+        'text="already quoted"',
+        "text=[a,b]",
+        "beam_size=3",
+    ]
 
 
 def test_translate_refuses_other_checkpoints_and_bad_calls(tmp_path):
@@ -130,7 +146,9 @@ def test_bleu_is_sacrebleus_corpus_bleu():
 
     hyps = ["a man rides a bike .", "two dogs play in the snow", "a woman"]
     refs = ["A man is riding a bike.", "Two dogs play in the snow.", "A woman sings."]
-    assert corpus_bleu(hyps, refs, lowercase=True) == pytest.approx(sacrebleu.corpus_bleu(hyps, [refs], lowercase=True).score)
+    assert corpus_bleu(hyps, refs, lowercase=True) == pytest.approx(
+        sacrebleu.corpus_bleu(hyps, [refs], lowercase=True).score
+    )
     assert corpus_bleu(hyps, refs) < corpus_bleu(hyps, refs, lowercase=True)
     assert corpus_bleu(refs, refs) == pytest.approx(100.0)
     assert gather_strings(hyps) == hyps  # one process: its own strings

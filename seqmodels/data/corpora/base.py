@@ -16,8 +16,9 @@ from __future__ import annotations
 import gzip
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable, Iterator, Sequence
+from typing import Any, BinaryIO
 
 from ...utils.io import file_digest
 

@@ -172,7 +172,7 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, list[str]]]:
             except csv.Error as err:
                 raise ValueError(
                     f"{path}:{start}: malformed CSV ({err}); a field holding a comma, a quote or a line break must "
-                    f"be quoted, with its quotes doubled (\"say \"\"hi\"\"\")"
+                    f'be quoted, with its quotes doubled ("say ""hi""")'
                 ) from None
             yield start, fields
             start = reader.line_num + 1
@@ -240,7 +240,8 @@ def read_delimited(
     text = read_file_text(path, encoding)
     kind = "CSV" if delimiter == "," else "TSV"
     records = [
-        (n, fields) for n, fields in (_csv_records(path, text) if delimiter == "," else _tsv_records(text))
+        (n, fields)
+        for n, fields in (_csv_records(path, text) if delimiter == "," else _tsv_records(text))
         if any(f.strip() for f in fields)
     ]
     if not records:
@@ -259,8 +260,9 @@ def read_delimited(
             column = [f[label_column].strip() for _, f in records if -len(f) <= label_column < len(f)]
             header = _first_row_is_a_header(column)
             if header:
-                log.info("%s: header=auto: the first row is read as a header (its label %r is not a class)",
-                         path, column[0])
+                log.info(
+                    "%s: header=auto: the first row is read as a header (its label %r is not a class)", path, column[0]
+                )
     first_line, first = records[0]
     names = first if header else None
     width = len(first)
@@ -281,9 +283,7 @@ def read_delimited(
         raise ValueError(f"{path}: no rows after the header")
     for number, fields in body:
         if len(fields) != width:
-            quoting = (
-                "quote fields that hold a comma" if delimiter == "," else "a tsv field cannot hold a tab: use csv"
-            )
+            quoting = "quote fields that hold a comma" if delimiter == "," else "a tsv field cannot hold a tab: use csv"
             raise ValueError(
                 f"{path}:{number}: ragged {kind} row: {len(fields)} field(s), expected {width} as in the "
                 f"{'header' if header else 'first row'} ({quoting})"

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from .base import (
     ClassificationCorpus,
@@ -101,11 +102,17 @@ class SST2(ClassificationCorpus):
     REMOTES["phrases"] = [REMOTES["glue"][0], *REMOTES["sentence"][1:]]
     # split -> (sub-folder, file name); the file may also lie directly in `path`
     _FILES = {
-        "sentence": {"train": ("sentence", "stsa.binary.train"), "valid": ("sentence", "stsa.binary.dev"),
-                     "test": ("sentence", "stsa.binary.test")},
+        "sentence": {
+            "train": ("sentence", "stsa.binary.train"),
+            "valid": ("sentence", "stsa.binary.dev"),
+            "test": ("sentence", "stsa.binary.test"),
+        },
         "glue": {"train": ("glue", "train.tsv"), "valid": ("glue", "dev.tsv")},
-        "phrases": {"train": ("glue", "train.tsv"), "valid": ("sentence", "stsa.binary.dev"),
-                    "test": ("sentence", "stsa.binary.test")},
+        "phrases": {
+            "train": ("glue", "train.tsv"),
+            "valid": ("sentence", "stsa.binary.dev"),
+            "test": ("sentence", "stsa.binary.test"),
+        },
     }
     _LABELS = {"0": 0, "1": 1}
 

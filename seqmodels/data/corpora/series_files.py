@@ -176,9 +176,13 @@ class SeriesFiles(ClassificationCorpus):
                 t, f = (int(v) for v in np.argwhere(bad)[0])
                 feature = repr(data.features[f]) if data.features else str(f)
                 line = f", line {int(data.step_lines[i][t])}" if data.step_lines is not None else ""
-                kind, fix = ("an infinite value", "") if infinite.any() else (
-                    "a missing value (NaN)",
-                    "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) to fill or drop them",
+                kind, fix = (
+                    ("an infinite value", "")
+                    if infinite.any()
+                    else (
+                        "a missing value (NaN)",
+                        "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) to fill or drop them",
+                    )
                 )
                 raise ValueError(
                     f"{path}: series {data.where[i]} has {kind} at time step {t} (counting from 0), "
@@ -218,7 +222,9 @@ class SeriesFiles(ClassificationCorpus):
             for where, label in zip(s.where, s.labels):
                 if label not in index:
                     allow = (
-                        " or add it to labels=[...] to allow a class without training series" if split != "train" else ""
+                        " or add it to labels=[...] to allow a class without training series"
+                        if split != "train"
+                        else ""
                     )
                     raise ValueError(
                         f"{self.files[split]}: series {where} has label {label!r}, which is not in {source} "

@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sysconfig
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
+from ..vocab import EOS
 from .base import (
     TextCorpus,
     check_split,
@@ -27,7 +29,6 @@ from .base import (
     require_file,
 )
 from .download import Remote, download_corpus
-from ..vocab import EOS
 
 SPLITS = ("train", "valid", "test")
 

@@ -124,8 +124,11 @@ class TextFiles(TextCorpus):
         for key, entry in (("valid", valid), ("test", test)):
             if entry is not None:
                 self.files[key] = expand_files(entry, key)
-        self.carved = tuple(s for s, fraction in (("valid", self.val_fraction), ("test", self.test_fraction))
-                            if s not in self.files and fraction > 0)
+        self.carved = tuple(
+            s
+            for s, fraction in (("valid", self.val_fraction), ("test", self.test_fraction))
+            if s not in self.files and fraction > 0
+        )
         self.splits = tuple(s for s in SPLITS if s in self.files or s in self.carved)
         self.encoding = encoding
         self.line_end = line_end
