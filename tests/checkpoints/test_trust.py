@@ -190,3 +190,26 @@ def test_load_model_never_instantiates_a_lookalike_module(user_checkpoint, modul
     with pytest.raises(ValueError, match=rf"_target_='{EVIL}\.Payload' {OUTSIDE}"):
         load_model(evil, trusted=[USER])
     assert not modules.exists()
+
+
+def test_a_target_inside_a_list_is_checked_and_named_by_its_path():
+    """A config can hold code in a list (callbacks, layers): every item is walked, and the refusal names it."""
+    config = {"model": {"_target_": "seqmodels.models.RNNClassifier", "layers": [{"x": 1}, {"_target_": "os.system"}]}}
+    with pytest.raises(ValueError, match=r"^f\.ckpt: config\.model\.layers\[1\]\._target_='os\.system' is outside"):
+        check_targets(config, "f.ckpt")
+    nested = [[{"_target_": "subprocess.Popen"}]]
+    with pytest.raises(ValueError, match=r"config\[0\]\[0\]\._target_='subprocess\.Popen'"):
+        check_targets(nested, "f.ckpt")
+
+
+def test_the_environment_variable_lists_several_modules_separated_by_commas(monkeypatch):
+    monkeypatch.setenv(TRUST_ENV, "functools, collections")
+    check_targets({"a": {"_target_": "functools.partial"}, "b": {"_target_": "collections.OrderedDict"}}, "f.ckpt")
+    monkeypatch.setenv(TRUST_ENV, "functools")
+    with pytest.raises(ValueError, match=r"config\.b\._target_='collections\.OrderedDict' is outside"):
+        check_targets({"a": {"_target_": "functools.partial"}, "b": {"_target_": "collections.OrderedDict"}}, "f.ckpt")
+
+
+def test_a_target_that_is_not_a_string_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"config\.model\._target_=5 is outside"):
+        check_targets({"model": {"_target_": 5}}, "f.ckpt")
