@@ -5,7 +5,8 @@ Text encoding: ``tokenizer_base`` (the ``Tokenizer`` base class and registry), `
 (``TextEncoder`` = tokenizer + vocabulary, the object checkpoints carry as JSON).
 Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthetic`` long-range tasks.
 DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
-``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``.
+``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``;
+``from_files``: the same over a user's own files named by path (``data.train=...`` on the command line).
 """
 
 from .batching import BucketBatchSampler, SequenceDataset
@@ -19,15 +20,19 @@ from .corpora import (
     ExampleCorpus,
     PennTreebank,
     PythonStdlibCorpus,
+    SeriesFiles,
     StringCorpus,
     TextClassificationFiles,
     TextCorpus,
+    TextFiles,
     TinyShakespeare,
     UEATimeSeries,
     WikiText,
 )
 from .encoder import TextEncoder, build_vocab, one_hot
+from .from_files import ConllData, ParallelTextData, SeriesClassificationData, TextData
 from .language_modeling import LanguageModelingDataModule, StreamBatches, WindowBatches
+from .parallel_files import ParallelFiles
 from .synthetic import AddingProblem, CopyMemory, Parity, SyntheticDataModule, SyntheticTask
 from .tagging import TaggingDataModule
 from .token_cache import TokenCache
@@ -61,6 +66,7 @@ __all__ = [
     "ClassificationDataModule",
     "CoNLL2000",
     "ConllCorpus",
+    "ConllData",
     "CopyMemory",
     "ExampleCorpus",
     "LanguageModelingDataModule",
@@ -68,11 +74,15 @@ __all__ = [
     "NGramTokenizer",
     "PadCollate",
     "ParallelCorpus",
+    "ParallelFiles",
+    "ParallelTextData",
     "Parity",
     "PennTreebank",
     "PythonStdlibCorpus",
     "SentenceTokenizer",
     "SequenceDataset",
+    "SeriesClassificationData",
+    "SeriesFiles",
     "StreamBatches",
     "StringCorpus",
     "SyntheticDataModule",
@@ -80,7 +90,9 @@ __all__ = [
     "TaggingDataModule",
     "TextClassificationFiles",
     "TextCorpus",
+    "TextData",
     "TextEncoder",
+    "TextFiles",
     "TinyShakespeare",
     "TokenCache",
     "Tokenizer",

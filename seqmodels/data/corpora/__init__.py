@@ -1,10 +1,12 @@
 """Corpora: small loader classes over local files (opt-in, checksum-verified downloads).
 
 Language modeling (``read(split) -> str``): :class:`PythonStdlibCorpus` (the embedded default,
-no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`.
+no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`, and any text of the
+user's in :class:`TextFiles` (files, folders, globs).
 Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMDB`,
 :class:`UEATimeSeries`, and the user's own labelled texts in :class:`TextClassificationFiles`
-(csv, tsv, JSON lines, ``LABEL text``, fastText lines, one folder per class).
+(csv, tsv, JSON lines, ``LABEL text``, fastText lines, one folder per class) and labelled time series
+in :class:`SeriesFiles` (UEA ``.ts``, CSV, ``.npz``).
 In memory: :class:`StringCorpus`, :class:`ExampleCorpus`.
 Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 """
@@ -13,8 +15,10 @@ from .base import ClassificationCorpus, TextCorpus
 from .download import Remote
 from .memory import ExampleCorpus, StringCorpus
 from .sentiment import IMDB, SST2
+from .series_files import SeriesFiles
 from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
 from .text_classification import TextClassificationFiles
+from .text_files import TextFiles
 from .timeseries import UEATimeSeries, read_ts
 
 __all__ = [
@@ -25,9 +29,11 @@ __all__ = [
     "PennTreebank",
     "PythonStdlibCorpus",
     "Remote",
+    "SeriesFiles",
     "StringCorpus",
     "TextClassificationFiles",
     "TextCorpus",
+    "TextFiles",
     "TinyShakespeare",
     "UEATimeSeries",
     "WikiText",
