@@ -198,7 +198,7 @@ def test_fasttext_lines_and_the_one_label_rule(tmp_path):
 
 
 # ------------------------------------------------------------------------------ one folder per class
-def test_folder_per_class_with_nested_and_hidden_files(tmp_path):
+def test_folder_per_class_with_nested_and_hidden_files(tmp_path, caplog):
     root = tmp_path / "train"
     write(root, "pos/1.txt", "good\n")
     write(root, "pos/more/2.txt", "very good")
@@ -206,8 +206,11 @@ def test_folder_per_class_with_nested_and_hidden_files(tmp_path):
     write(root, "neg/3.txt", "\ufeffbad\r\n")
     write(root, "unsup/4.txt", "unlabelled")
     write(root, "urls.txt", "a file beside the class folders is not read")
-    corpus = TextClassificationFiles(root)
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.text_classification"):
+        corpus = TextClassificationFiles(root)
     assert corpus.paths["train"] == [(root, "folder")]
+    assert any("read 1 folder(s) as folder (a folder with sub-folders: one per class)" in r.message
+               for r in caplog.records)
     assert corpus.label_names == ("neg", "pos", "unsup")
     chosen = TextClassificationFiles(root, labels=["neg", "pos"])  # aclImdb's train/unsup left out
     assert texts_and_labels(chosen) == [("bad", "neg"), ("good", "pos"), ("very good", "pos")]

@@ -198,7 +198,8 @@ class TextClassificationFiles(ClassificationCorpus):
                 )
         picks = Counter((fmt, why) for _, fmt, why in found if why)
         for (fmt, why), n in picks.items():
-            log.info("%s %s: format=auto read %d file(s) as %s (%s)", self.name, split, n, fmt, why)
+            what = "folder(s)" if fmt == "folder" else "file(s)"
+            log.info("%s %s: format=auto read %d %s as %s (%s)", self.name, split, n, what, fmt, why)
         return [(p, fmt) for p, fmt, _ in found]
 
     def _folder_entries(self, split: str, path: Path) -> list[tuple[Path, str, str]]:
