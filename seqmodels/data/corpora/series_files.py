@@ -181,7 +181,8 @@ class SeriesFiles(ClassificationCorpus):
                     if infinite.any()
                     else (
                         "a missing value (NaN)",
-                        "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) to fill or drop them",
+                        "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) "
+                        "to fill or drop them",
                     )
                 )
                 raise ValueError(
