@@ -91,8 +91,9 @@ def shrink(cfg: DictConfig, **extra) -> DictConfig:
 
 def missing_data(cfg: DictConfig) -> str | None:
     """Why the experiment cannot run here (its corpus folder is absent, or it reads files the user names), or None."""
-    if OmegaConf.select(cfg, "data.corpus") is not None and OmegaConf.is_missing(cfg.data.corpus, "train"):
-        return f"experiment {cfg.name} reads the user's files (data.train=...): see test_text_classifier_cli.py"
+    data = OmegaConf.select(cfg, "data")
+    if isinstance(data, DictConfig) and "train" in data.keys() and OmegaConf.is_missing(data, "train"):
+        return f"experiment {cfg.name} reads the user's files (data.train=...): run in tests/commands/test_*_cli.py"
     path = OmegaConf.select(cfg, "data.corpus.path")
     if path is not None and not Path(path).exists():
         return f"data for experiment {cfg.name} not found at {path} (set SEQMODELS_DATA_DIR)"
