@@ -81,6 +81,9 @@ def hint(error: BaseException) -> str:
     if isinstance(error, MissingConfigException):
         return "--help lists every config group and its options; --cfg job prints the composed config"
     if isinstance(error, MissingMandatoryValue):
+        key = getattr(error, "full_key", None)
+        if key and key != "ckpt_path":  # e.g. data.train of the experiments that read the user's files
+            return f"give it on the command line: {key}=<value>; --cfg job prints the composed config"
         return "give it on the command line, e.g. ckpt_path=logs/<name>/<time>/checkpoints/last.ckpt"
     if isinstance(error, (HydraException, OmegaConfBaseException)):
         return "overrides are key=value, group=option, +key=value (add) or ~key (remove); --cfg job shows the config"

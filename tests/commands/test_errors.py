@@ -14,6 +14,13 @@ from seqmodels.commands.instantiate import ConfigTypeError
 from tests.helpers.configs import cli_env, script
 
 
+def missing(key: str) -> MissingMandatoryValue:
+    """What OmegaConf raises for a ``???`` value read at ``key`` (it names the key in ``full_key``)."""
+    error = MissingMandatoryValue(f"Missing mandatory value: {key}")
+    error.full_key = key
+    return error
+
+
 @pytest.mark.parametrize(
     ("error", "hint"),
     [
@@ -22,6 +29,7 @@ from tests.helpers.configs import cli_env, script
         (UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte"), "data.encoding=latin-1"),
         (MissingConfigException("Could not find 'model/cell/nosuch'\nConfig search path:\n\tprovider=main"), "--help"),
         (MissingMandatoryValue("Missing mandatory value: ckpt_path"), "ckpt_path=logs/"),
+        (missing("data.train"), "give it on the command line: data.train=<value>"),
         (OverrideParseException("x", "no viable alternative"), "+key=value"),
         (ConfigTypeError("model (X): __init__() got an unexpected keyword argument 'nosuch'"), "key=value"),
     ],
