@@ -209,8 +209,9 @@ def test_folder_per_class_with_nested_and_hidden_files(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.text_classification"):
         corpus = TextClassificationFiles(root)
     assert corpus.paths["train"] == [(root, "folder")]
-    assert any("read 1 folder(s) as folder (a folder with sub-folders: one per class)" in r.message
-               for r in caplog.records)
+    assert any(
+        "read 1 folder(s) as folder (a folder with sub-folders: one per class)" in r.message for r in caplog.records
+    )
     assert corpus.label_names == ("neg", "pos", "unsup")
     chosen = TextClassificationFiles(root, labels=["neg", "pos"])  # aclImdb's train/unsup left out
     assert texts_and_labels(chosen) == [("bad", "neg"), ("good", "pos"), ("very good", "pos")]
