@@ -31,10 +31,10 @@ from .instantiate import (
     build_trainer,
     check_ckpt_path,
     data_sizes,
+    flush_denormal,
     int_option,
     null_fields,
     resolve_data_dir,
-    set_flush_denormal,
     setup_data,
 )
 from .train import scalar_metrics
@@ -47,7 +47,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     the training run's ``paths.data_dir`` are re-rooted at this run's ``paths.data_dir``, and
     ``cfg.data`` (``+data.batch_size=64``) is merged over the stored data config.
     """
-    set_flush_denormal(cfg)
+    with flush_denormal(cfg):
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         L.seed_everything(int_option(cfg, "seed"), workers=True)
     ckpt_path = check_ckpt_path(cfg.ckpt_path)

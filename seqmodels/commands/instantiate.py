@@ -16,7 +16,8 @@ which sizes come from the data, and nothing is inferred behind its back. A const
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -240,6 +241,23 @@ def set_flush_denormal(cfg: DictConfig) -> None:
         raise ValueError(f"flush_denormal must be true or false, got {wanted!r}")
     if not torch.set_flush_denormal(wanted) and wanted:
         log.warning("flush_denormal: this CPU cannot flush denormal floats (no SSE3); they stay as they are")
+
+
+def denormals_flushed() -> bool:
+    """Whether this thread flushes denormal floats now (torch has no getter: a float64 denormal reads as 0)."""
+    return torch.tensor([1e-323], dtype=torch.float64).item() == 0.0
+
+
+@contextmanager
+def flush_denormal(cfg: DictConfig) -> Iterator[None]:
+    """:func:`set_flush_denormal` for the length of a command, then the caller's setting again: ``train(cfg)``
+    called from a notebook or a test leaves the process's floating-point mode as it found it."""
+    before = denormals_flushed()
+    set_flush_denormal(cfg)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:

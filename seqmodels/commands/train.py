@@ -34,10 +34,10 @@ from .instantiate import (
     build_loggers,
     build_model_and_task,
     build_trainer,
+    flush_denormal,
     hparams,
     int_option,
     resolve_data_dir,
-    set_flush_denormal,
     setup_data,
 )
 from .run_record import utc_now, write_result
@@ -54,8 +54,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     ``output_dir``, ``global_step``, ``sample`` (text, language models only), ``name``. The same
     figures, with the command, wall time and hardware, go to ``<output_dir>/result.json``.
     """
+    with flush_denormal(cfg):
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict[str, Any]:
     started_at, start = utc_now(), time.perf_counter()
-    set_flush_denormal(cfg)
 
     if cfg.get("seed") is not None:
         L.seed_everything(int_option(cfg, "seed"), workers=True)

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from unittest.mock import patch
 
 import pytest
 import torch
@@ -308,3 +309,17 @@ def test_flush_denormal_is_applied_and_checked(default_denormals, tmp_path):
     assert (torch.tensor([1e-39], dtype=torch.float32) * 1.0).item() == 0.0  # float32 denormal
     with pytest.raises(ValueError, match="flush_denormal must be true or false, got 'yes'"):
         set_flush_denormal(compose_config(["flush_denormal=yes"], tmp_path))
+
+
+def test_train_and_evaluate_leave_the_callers_denormal_mode(default_denormals, tmp_path):
+    """flush_denormal holds for the command only: the tests (or a notebook) that run after it see denormals again."""
+    tiny = 1e-323
+    seen = []
+    record = lambda cfg: seen.append(torch.tensor([tiny], dtype=torch.float64).item())  # noqa: E731
+    with patch("seqmodels.commands.train._train", record), patch("seqmodels.commands.evaluate._evaluate", record):
+        train(compose_config([], tmp_path))
+        assert torch.tensor([tiny], dtype=torch.float64).item() > 0
+        torch.set_flush_denormal(True)  # a caller that flushes keeps flushing after flush_denormal=false
+        evaluate(compose_config(["flush_denormal=false"], tmp_path))
+        assert torch.tensor([tiny], dtype=torch.float64).item() == 0.0
+    assert seen == [0.0, tiny]
