@@ -19,7 +19,7 @@ from .series_files import SeriesFiles
 from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
 from .text_classification import TextClassificationFiles
 from .text_files import TextFiles
-from .timeseries import UEATimeSeries, read_ts
+from .timeseries import TsReader, UEATimeSeries, read_ts
 
 __all__ = [
     "IMDB",
@@ -35,6 +35,7 @@ __all__ = [
     "TextCorpus",
     "TextFiles",
     "TinyShakespeare",
+    "TsReader",
     "UEATimeSeries",
     "WikiText",
     "read_ts",

@@ -75,6 +75,54 @@ def fill_missing(x: np.ndarray, policy: str) -> np.ndarray:
     return np.where(np.isnan(out), 0.0, out)  # features never observed in the series
 
 
+NAN_FIX = "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) to fill or drop them"
+EMPTY_FIX = "use nan=ffill or nan=zero, or remove the series"
+
+
+def clean_series(
+    x: np.ndarray,
+    nan: str,
+    subject: str,
+    features: Sequence[str] | None = None,
+    step_lines: np.ndarray | None = None,
+    nan_fix: str = NAN_FIX,
+    empty_fix: str = EMPTY_FIX,
+) -> np.ndarray:
+    """``x`` (T, F) as float32 with the missing-value policy ``nan`` applied (module docstring), as training
+    and prediction read a series alike.
+
+    An infinite value (or one beyond float32's range, about 3.4e38) is refused, and a NaN with ``nan=error``:
+    the ``ValueError`` says ``<subject> has ... at time step t (counting from 0), feature f[, line n]; k such
+    value(s) in this series<nan_fix>``, the feature by name when ``features`` names them and the line when
+    ``step_lines`` gives each step's. A series that ``nan=drop`` leaves empty is refused too.
+    """
+    with np.errstate(over="ignore"):
+        x32 = np.asarray(x, dtype=np.float32)
+    infinite, missing = np.isinf(x32), np.isnan(x32)
+    if infinite.any() or (missing.any() and nan == "error"):
+        bad = infinite if infinite.any() else missing
+        t, f = (int(v) for v in np.argwhere(bad)[0])
+        feature = repr(features[f]) if features else str(f)
+        line = f", line {int(step_lines[t])}" if step_lines is not None else ""
+        if not infinite.any():
+            kind, fix = "a missing value (NaN)", nan_fix
+        elif np.isfinite(np.asarray(x, dtype=np.float64)[t, f]):
+            kind, fix = "a value beyond float32's range (about 3.4e38)", ""
+        else:
+            kind, fix = "an infinite value", ""
+        raise ValueError(
+            f"{subject} has {kind} at time step {t} (counting from 0), "
+            f"feature {feature}{line}; {int(bad.sum())} such value(s) in this series{fix}"
+        )
+    if missing.any():
+        x32 = fill_missing(x32, nan).astype(np.float32)
+        if len(x32) == 0:
+            raise ValueError(
+                f"{subject} has no time step without a missing value, so nan=drop leaves it empty; {empty_fix}"
+            )
+    return x32
+
+
 class SeriesFiles(ClassificationCorpus):
     """Labelled time series from a train file and optional validation and test files.
 
@@ -168,36 +216,17 @@ class SeriesFiles(ClassificationCorpus):
         return read_series_set(self.files[split], self.format, **self.options)  # type: ignore[arg-type]
 
     def _clean(self, split: str, data: SeriesSet) -> list[np.ndarray]:
-        path, out = self.files[split], []
-        for i, x in enumerate(data.series):
-            infinite, missing = np.isinf(x), np.isnan(x)
-            if infinite.any() or (missing.any() and self.nan == "error"):
-                bad = infinite if infinite.any() else missing
-                t, f = (int(v) for v in np.argwhere(bad)[0])
-                feature = repr(data.features[f]) if data.features else str(f)
-                line = f", line {int(data.step_lines[i][t])}" if data.step_lines is not None else ""
-                kind, fix = (
-                    ("an infinite value", "")
-                    if infinite.any()
-                    else (
-                        "a missing value (NaN)",
-                        "; pass nan=zero, nan=ffill or nan=drop (data.nan=... on the command line) "
-                        "to fill or drop them",
-                    )
-                )
-                raise ValueError(
-                    f"{path}: series {data.where[i]} has {kind} at time step {t} (counting from 0), "
-                    f"feature {feature}{line}; {int(bad.sum())} such value(s) in this series{fix}"
-                )
-            if missing.any():
-                x = fill_missing(x, self.nan)
-                if len(x) == 0:
-                    raise ValueError(
-                        f"{path}: series {data.where[i]} has no time step without a missing value, so nan=drop "
-                        "leaves it empty; use nan=ffill or nan=zero, or remove the series"
-                    )
-            out.append(x.astype(np.float32))
-        return out
+        path = self.files[split]
+        return [
+            clean_series(
+                x,
+                self.nan,
+                f"{path}: series {data.where[i]}",
+                data.features,
+                data.step_lines[i] if data.step_lines is not None else None,
+            )
+            for i, x in enumerate(data.series)
+        ]
 
     def _load(self) -> dict[str, list[tuple[np.ndarray, int]]]:
         if self._data is not None:
