@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -373,3 +374,53 @@ def test_errors_name_the_argument():
     _, _, cache = lstm_forward(x, None, None, *p)
     with pytest.raises(ValueError, match="grad_c_n"):
         lstm_backward(None, None, torch.zeros(B, H + 1, dtype=DT), cache)
+
+
+# one entry per functional pair: (forward without its state arguments, backward, gates G, state names)
+CHECKED = {
+    "rnn": (lambda x, states, *p: rnn_forward(x, *states, *p), rnn_backward, 1, ("h0",)),
+    "lstm": (lambda x, states, *p: lstm_forward(x, *states, *p), lstm_backward, 4, ("h0", "c0")),
+    "gru": (lambda x, states, *p: gru_forward(x, *states, *p), gru_backward, 3, ("h0",)),
+}
+
+
+@pytest.mark.parametrize("name", list(CHECKED))
+def test_every_bad_argument_is_refused_naming_it_and_its_shape(name):
+    """Each argument of each forward and backward, wrongly shaped in turn: the whole message, written out
+    here (T, B, I, H = 6, 4, 3, 5), names the argument, the shape it must have and the shape it got."""
+    forward, backward, G, state_names = CHECKED[name]
+    x = torch.randn(T, B, I, dtype=DT)
+    params = [torch.randn(G * H, I, dtype=DT), torch.randn(G * H, H, dtype=DT)]
+    params += [torch.randn(G * H, dtype=DT), torch.randn(G * H, dtype=DT)]
+    states = [None] * len(state_names)
+
+    def refused(message: str, x=x, states=states, params=params) -> None:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            forward(x, states, *params)
+
+    GH = G * H
+    refused(f"weight_hh must be a 2-D tensor ({G}*H, H), got ({GH * H},)", params=[*params[:1], params[1].reshape(-1)])
+    refused(f"weight_hh must be a 2-D tensor ({G}*H, H), got list", params=[params[0], [[0.0]], *params[2:]])
+    wide = torch.randn(GH, H + 1, dtype=DT)  # then H = 6 and G*H rows do not match
+    refused(f"weight_hh must have shape ({G}*H, H), got ({GH}, {H + 1})", params=[params[0], wide, *params[2:]])
+    refused(f"weight_ih must have shape ({GH}, input_size), got ({GH - 1}, {I})", params=[params[0][1:], *params[1:]])
+    refused(f"weight_ih must have shape ({GH}, input_size), got float", params=[1.0, *params[1:]])
+    refused(f"bias_ih must be None or have shape ({GH},), got ({GH - 1},)", params=[*params[:2], params[2][1:], None])
+    refused(f"bias_hh must be None or have shape ({GH},), got ({GH}, 1)", params=[*params[:3], params[3][:, None]])
+    refused(f"bias_ih must be None or have shape ({GH},), got list", params=[*params[:2], [0.0] * GH, None])
+    for i, state_name in enumerate(state_names):
+        bad = [None] * len(state_names)
+        bad[i] = torch.zeros(B + 1, H, dtype=DT)
+        refused(f"{state_name} must be None or have shape ({B}, {H}), got ({B + 1}, {H})", states=bad)
+        bad[i] = torch.zeros(B, H).numpy()
+        refused(f"{state_name} must be None or have shape ({B}, {H}), got ndarray", states=bad)
+
+    _, _, cache = forward(x, states, *params)
+    grad_names = ["grad_outputs", "grad_h_n"] + (["grad_c_n"] if name == "lstm" else [])
+    shapes = [(T, B, H), (B, H), (B, H)]
+    for i, grad_name in enumerate(grad_names):
+        grads: list = [None] * len(grad_names)
+        grads[i] = torch.zeros(*shapes[i][:-1], H + 1, dtype=DT)
+        message = f"{grad_name} must be None or have shape {shapes[i]}, got {(*shapes[i][:-1], H + 1)}"
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            backward(*grads, cache)
