@@ -9,6 +9,7 @@ when it is instantiated.
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 import torch
 
 from seqmodels.checkpoints import CHECKPOINT_KEY, TRUST_ENV, check_targets, load_model
+from seqmodels.checkpoints.trust import iter_targets
 from seqmodels.models import RNNClassifier
 from seqmodels.tasks import ClassificationTask
 from tests.checkpoints.test_checkpoint import fit_and_checkpoint
@@ -213,3 +215,32 @@ def test_the_environment_variable_lists_several_modules_separated_by_commas(monk
 def test_a_target_that_is_not_a_string_is_refused_by_name():
     with pytest.raises(ValueError, match=r"config\.model\._target_=5 is outside"):
         check_targets({"model": {"_target_": 5}}, "f.ckpt")
+
+
+def test_iter_targets_walks_dicts_and_lists_in_order_from_the_root_named_config():
+    config = {"a": {"_target_": "x", "b": [{"_target_": "y"}, 3, [{"_target_": "z"}]]}, "_target_": "top", "c": "d"}
+    expected = [("config.a", "x"), ("config.a.b[0]", "y"), ("config.a.b[2][0]", "z"), ("config", "top")]
+    assert list(iter_targets(config)) == expected
+    assert list(iter_targets([{"_target_": "x"}], "cfg")) == [("cfg[0]", "x")]
+
+
+def test_the_refusal_names_the_trusted_modules_and_the_top_level_package_to_allow():
+    """The whole message, written out: the default ``where`` is ``config``, the trusted modules are the three
+    built-in ones (no environment variable, no ``trusted=``) and the hint names the target's top-level package."""
+    expected = (
+        "f.ckpt: config.model._target_='os.path.join' is outside the modules a checkpoint may name "
+        "(seqmodels, torch.nn, torch.optim); instantiating it could run any code. If you trust this file, "
+        f"allow the module with {TRUST_ENV}=os"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        check_targets({"model": {"_target_": "os.path.join"}}, "f.ckpt")
+    with pytest.raises(ValueError, match=r"\(seqmodels, torch\.nn, torch\.optim, my\.pkg\); .* allow the module with"):
+        check_targets({"model": {"_target_": "os.path.join"}}, "f.ckpt", trusted=["my.pkg"])
+
+
+def test_only_a_trailing_dot_is_dropped_from_a_trusted_name():
+    """``trust_test_cellX`` is trusted as written (its last letter kept): its target passes the module check and
+    fails only at the import, as the module does not exist."""
+    for trusted in ("trust_test_cellX", "trust_test_cellX."):
+        with pytest.raises(ValueError, match=r"_target_='trust_test_cellX\.Cell' cannot be imported"):
+            check_targets({"_target_": "trust_test_cellX.Cell"}, "f.ckpt", trusted=[trusted])
