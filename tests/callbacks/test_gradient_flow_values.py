@@ -246,3 +246,108 @@ def test_logged_scalars_equal_the_oracles(tmp_path):
     assert logged("clipping/fraction") == pytest.approx({2: 1.0, 4: 0.5}, rel=1e-6)
     assert logged("clipping/mean_ratio") == pytest.approx({2: (ratios[0] + ratios[1]) / 2, 4: ratios[3]}, rel=1e-6)
     assert logged("clipping/max_ratio") == pytest.approx({2: max(ratios[0], ratios[1]), 4: ratios[3]}, rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ edge cases of the probe
+def test_a_gate_exactly_at_the_threshold_is_not_saturated():
+    """Zero weights and biases: every gate is σ(0) = 0.5 exactly; with saturation 0.5 it is neither below
+    0.5 nor above 1 - 0.5, so no value is saturated (the bounds are strict)."""
+    stack = Stacked(LSTMCell, 2, 3, num_layers=1).to(DT)
+    with torch.no_grad():
+        for p in stack.parameters():
+            p.zero_()
+    with RecurrentProbe(stack) as probe:
+        stack(torch.randn(4, 2, 2, dtype=DT))
+    stats = probe.gate_statistics(0.5)["layer0"]
+    assert set(stats) == {"input", "forget", "output"}
+    for name, values in stats.items():
+        assert torch.equal(values["mean"], torch.full((4,), 0.5, dtype=DT)), name
+        assert torch.equal(values["saturated"], torch.zeros(4, dtype=DT)), name
+
+
+def test_steps_the_loss_never_reaches_have_a_zero_norm():
+    """L = Σ of the first step's outputs: ∂L/∂h_0 is all ones (nothing flows back from later steps, which the
+    loss does not read), so its norm is √H for every sequence; h_1, h_2, ... get no gradient at all (their
+    hooks never run) and read 0."""
+    stack = make_stack(GRUCell)
+    with RecurrentProbe(stack) as probe:
+        out, _ = stack(torch.randn(T, B, I, dtype=DT))
+        out[0].sum().backward()
+    expected = torch.tensor([math.sqrt(H)] + [0.0] * (T - 1), dtype=DT)
+    assert torch.allclose(probe.gradient_norms()["layer0"], expected, rtol=1e-12, atol=0)
+
+
+def test_a_torch_backend_runs_custom_inside_the_block_and_is_restored():
+    stack = Stacked(LSTMCell, I, H, num_layers=2, backend="torch").to(DT)
+    layers = [stack, *stack.layers]  # the stack runs torch's kernel; its layers keep the default
+    assert [m.backend for m in layers] == ["torch", "auto", "auto"]
+    with RecurrentProbe(stack):
+        assert [m.backend for m in layers] == ["custom", "auto", "auto"]
+    assert [m.backend for m in layers] == ["torch", "auto", "auto"]
+
+
+def test_layers_are_named_by_their_path_and_a_lone_layer_is_rnn():
+    from seqmodels.callbacks.probe import layer_name
+    from seqmodels.layers import Recurrent
+
+    assert layer_name("model.rnn.layers.1.backward_layer") == "layer1_bwd"
+    assert layer_name("model.encoder.layers.0.forward_layer") == "encoder_layer0_fwd"
+    assert layer_name("") == "rnn"
+    with RecurrentProbe(Recurrent(GRUCell(I, H))) as probe:
+        assert list(probe.probes) == ["rnn"]
+
+
+# ------------------------------------------------------------------------------ the first/last ratio
+class Recorder:
+    """The part of a Lightning logger the callback's scalars go to."""
+
+    def __init__(self) -> None:
+        self.logged: dict[str, float] = {}
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        self.logged.update(metrics)
+
+
+TWO_STEPS = torch.randn(2, B, I, dtype=DT, generator=torch.Generator().manual_seed(2))
+
+
+def first_over_last(loss) -> dict[str, float]:
+    """The callback's hooks called as a Trainer calls them on optimizer step 0, on a two-step batch: the
+    logged ratio tags."""
+    from types import SimpleNamespace
+
+    stack = make_stack(LSTMCell)
+    recorder = Recorder()
+    trainer = SimpleNamespace(is_global_zero=True, global_step=0, loggers=[recorder])
+    callback = GradientFlowMonitor(every_n_steps=1)
+    callback.on_train_batch_start(trainer, stack, None, 0)
+    out, _ = stack(TWO_STEPS)
+    loss(out).backward()
+    callback.on_after_backward(trainer, stack)
+    assert "gates/layer0/forget/mean" in recorder.logged  # the probe did run
+    return {tag: value for tag, value in recorder.logged.items() if tag.endswith("first_over_last")}
+
+
+def test_the_first_over_last_ratio_from_two_steps_and_never_over_a_last_step_without_gradient():
+    norms = state_gradient_norms(make_stack(LSTMCell).layers[0].cell, TWO_STEPS, torch.full((B,), 2))
+    expected = {"gradient_flow/layer0/first_over_last": float(norms[0] / norms[1])}
+    assert first_over_last(loss_fn) == pytest.approx(expected, rel=1e-10)
+    assert first_over_last(lambda out: out[0].sum()) == {}  # ∂L/∂h_1 = 0: no ratio (not inf)
+
+
+# ------------------------------------------------------------------------------ the figures
+def test_the_figures_label_every_line_and_keep_gates_on_zero_to_one():
+    from seqmodels.callbacks.gradient_flow import gates_figure, gradient_flow_figure
+
+    norms = {"layer0": torch.tensor([1.0, 0.5, 0.25]), "layer1": torch.tensor([2.0, 1.0, 1e-40])}
+    (ax,) = gradient_flow_figure(norms).axes
+    assert ax.get_yscale() == "log"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["layer0", "layer1"]
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[1.0, 0.5, 0.25], [2.0, 1.0, 1e-30]]
+
+    gate = {"mean": torch.tensor([0.2, 0.3]), "saturated": torch.tensor([0.0, 0.0])}
+    stats = {"layer0": {"input": gate, "forget": gate}, "layer1": {"reset": gate}}
+    axes = gates_figure(stats).axes
+    assert [a.get_ylabel() for a in axes] == ["layer0", "layer1"]
+    assert [a.get_ylim() for a in axes] == [(0.0, 1.0), (0.0, 1.0)]
+    assert [[t.get_text() for t in a.get_legend().get_texts()] for a in axes] == [["input", "forget"], ["reset"]]
