@@ -2,19 +2,24 @@
 
 A diverging run otherwise goes on for hours writing NaN weights into ``last.ckpt``. The guard checks
 
-* the training loss, in ``on_before_backward`` (before the backward pass),
-* every gradient, in ``on_before_optimizer_step`` (after backward and before clipping and the
-  optimizer step; callbacks run before the task's own hook, which clips), and
-* every weight, in ``on_train_batch_end``: a step with finite gradients can still overflow
-  (``w - lr * g`` with a huge ``lr``); Lightning runs checkpoint callbacks after all others, so
-  this check comes before the batch's checkpoint is written,
+* the training loss and the gradients together, once per optimizer step, before the step: one finite
+  check of two scalars, the loss and the total gradient norm (a gradient with a NaN or Inf entry has a
+  non-finite 2-norm). A :class:`~seqmodels.tasks.SequenceTask` hands the guard the norm its clipping
+  computes anyway (``grad_norm_hooks``), so the check reads no gradient itself; for any other
+  LightningModule the guard computes the norm (one fused pass over the gradients);
+* every weight, before a checkpoint is written (``on_save_checkpoint``): a step with finite gradients
+  can still overflow (``w - lr * g`` with a huge ``lr``). Such weights make the next step's loss
+  non-finite, and the guard then names the weights, not the loss,
 
 and raises :class:`NonFiniteError` naming the step (the number of optimizer steps completed before
 the failing one, i.e. ``trainer.global_step`` during its forward pass), the epoch and batch, the
 offending value (and parameter), the last checkpoint and the usual remedies. No checkpoint is
 written for the failing step, so the last one on disk holds the last good weights (for the loss and
 gradient checks the weights in memory are still those too: the error comes before
-``optimizer.step()``).
+``optimizer.step()``). Only a failure scans the parameters one by one, to name the bad one.
+
+Cost: one host read of a two-element tensor per optimizer step (on CUDA, the one synchronisation the
+guarantee needs: the step must not run on non-finite gradients); nothing per weight.
 """
 
 from __future__ import annotations
@@ -38,51 +43,108 @@ def _format(value: float) -> str:
     return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else f"{value:.6g}"
 
 
+def _total_norm(pl_module: pl.LightningModule) -> torch.Tensor | None:
+    """The 2-norm of all gradients together (None when no parameter has one)."""
+    grads = [p.grad for p in pl_module.parameters() if p.grad is not None]
+    if not grads:
+        return None
+    get_total_norm = getattr(torch.nn.utils, "get_total_norm", None)  # torch >= 2.6: fused per device
+    if get_total_norm is not None:
+        return get_total_norm(grads)
+    return torch.linalg.vector_norm(torch.stack([g.detach().norm().to(grads[0].device) for g in grads]))
+
+
 class NaNGuard(Callback):
-    """Raise :class:`NonFiniteError` when the training loss or a gradient is not finite.
+    """Raise :class:`NonFiniteError` when the training loss, a gradient or a weight is not finite.
 
     Args:
-        check_loss: check the loss before backward.
-        check_gradients: check every parameter's gradient before the optimizer step.
+        check_loss: check the training loss (before each optimizer step).
+        check_gradients: check the gradients (before each optimizer step) and the weights (before each
+            checkpoint is written).
     """
 
     def __init__(self, check_loss: bool = True, check_gradients: bool = True) -> None:
         self.check_loss = bool(check_loss)
         self.check_gradients = bool(check_gradients)
+        self._losses: list[torch.Tensor] = []  # this optimizer step's losses (several with accumulation)
+        self._hooked: list | None = None  # the module's grad_norm_hooks while the guard is in them
 
+    # ---------------------------------------------------------------------------------- wiring
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        hooks = getattr(pl_module, "grad_norm_hooks", None)
+        if isinstance(hooks, list) and self._check_norm not in hooks:
+            hooks.append(self._check_norm)
+            self._hooked = hooks
+        self._fit_trainer = trainer
+        self._losses = []
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._unhook()
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        self._unhook()
+
+    def _unhook(self) -> None:
+        if self._hooked is not None and self._check_norm in self._hooked:
+            self._hooked.remove(self._check_norm)
+        self._hooked = None
+
+    # ---------------------------------------------------------------------------------- checks
     def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: torch.Tensor) -> None:
-        if self.check_loss and not bool(torch.isfinite(loss.detach()).all()):
-            what = f"the training loss is {_format(_value(loss))}"
-            raise NonFiniteError(self._message(trainer, what, trainer.global_step, updated=False))
+        if self.check_loss:
+            self._losses.append(loss.detach())
 
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
-        if not self.check_gradients or getattr(trainer.precision_plugin, "scaler", None) is not None:
-            return  # 16-mixed: the GradScaler skips steps with Inf gradients by design
+        if self._hooked is not None:
+            return  # the task calls _check_norm with the norm it computes for clipping, right after this hook
+        mixed = getattr(trainer.precision_plugin, "scaler", None) is not None
+        # 16-mixed: the GradScaler skips steps with Inf gradients by design
+        norm = _total_norm(pl_module) if self.check_gradients and not mixed else None
+        self._check(trainer, pl_module, norm)
+
+    def _check_norm(self, norm: torch.Tensor) -> None:
+        """Called by the task with the total gradient norm (before clipping), before the optimizer step."""
+        trainer = self._fit_trainer
+        mixed = getattr(trainer.precision_plugin, "scaler", None) is not None
+        self._check(trainer, trainer.lightning_module, None if mixed or not self.check_gradients else norm)
+
+    def _check(self, trainer: pl.Trainer, pl_module: pl.LightningModule, norm: torch.Tensor | None) -> None:
+        losses, self._losses = self._losses, []
+        scalars = [x.float().reshape(-1) for x in losses] + ([norm.float().reshape(1)] if norm is not None else [])
+        if not scalars or bool(torch.isfinite(torch.cat([s.to(scalars[0].device) for s in scalars])).all()):
+            return
+        step = trainer.global_step
+        bad_loss = next((x for x in losses if not bool(torch.isfinite(x).all())), None)
+        if bad_loss is not None:
+            self._check_weights(trainer, pl_module, step - 1)  # weights an earlier step overflowed make it so
+            raise NonFiniteError(self._message(trainer, f"the training loss is {_format(_value(bad_loss))}", step))
         for name, param in pl_module.named_parameters():
             grad = param.grad
             if grad is None or bool(torch.isfinite(grad).all()):
                 continue
             bad = grad[~torch.isfinite(grad)]
             nans, infs = int(torch.isnan(bad).sum()), int(torch.isinf(bad).sum())
-            example = _format(float(bad.flatten()[0]))
             what = (
                 f"the gradient of {name} {tuple(param.shape)} has {nans} NaN and {infs} Inf entries "
-                f"(e.g. {example}) while the loss was finite"
+                f"(e.g. {_format(float(bad.flatten()[0]))}) while the loss was finite"
             )
-            raise NonFiniteError(self._message(trainer, what, trainer.global_step, updated=False))
+            raise NonFiniteError(self._message(trainer, what, step))
+        # every entry finite, only their sum of squares overflowed: clipping scales them to 0, the step is harmless
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs, batch, batch_idx) -> None:
-        if not self.check_gradients:
-            return
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        if self.check_gradients:
+            self._check_weights(trainer, pl_module, trainer.global_step - 1)
+
+    def _check_weights(self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int) -> None:
         for name, param in pl_module.named_parameters():
             if not bool(torch.isfinite(param.detach()).all()):
                 what = f"the optimizer step made the weights {name} {tuple(param.shape)} non-finite (the gradients were finite)"
-                raise NonFiniteError(self._message(trainer, what, trainer.global_step - 1, updated=True))
+                raise NonFiniteError(self._message(trainer, what, step, updated=True))
 
     @staticmethod
-    def _message(trainer: pl.Trainer, what: str, step: int, updated: bool) -> str:
+    def _message(trainer: pl.Trainer, what: str, step: int, updated: bool = False) -> str:
         batch = trainer.fit_loop.epoch_loop.batch_progress.current.ready - 1
         checkpoint = next((c for c in trainer.checkpoint_callbacks if isinstance(c, ModelCheckpoint)), None)
         saved = (checkpoint.last_model_path or checkpoint.best_model_path) if checkpoint is not None else ""

@@ -30,20 +30,34 @@ def encoder_to_dict(encoder: Any) -> dict | None:
     return to_plain(encoder, "encoder")
 
 
-def total_grad_norm(parameters: Iterable[nn.Parameter], max_norm: float | None) -> torch.Tensor:
-    """The 2-norm of all gradients together, computed once; clip them to ``max_norm`` when given.
+def total_grad_norm(
+    parameters: Iterable[nn.Parameter],
+    max_norm: float | None,
+    inspect: Callable[[torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """The 2-norm of all gradients together, computed once; ``inspect(norm)`` sees it, then the gradients
+    are clipped to ``max_norm`` when given (scaled by ``min(1, max_norm / (norm + 1e-6))``).
 
     Returns the norm *before* clipping (what ``torch.nn.utils.clip_grad_norm_`` returns).
     """
     params = [p for p in parameters if p.grad is not None]
     if not params:
         return torch.zeros(())
-    if max_norm is not None:
-        return nn.utils.clip_grad_norm_(params, max_norm)
     get_total_norm = getattr(nn.utils, "get_total_norm", None)  # torch >= 2.6
-    if get_total_norm is not None:
-        return get_total_norm([p.grad for p in params])
-    return nn.utils.clip_grad_norm_(params, math.inf)
+    clip_with_norm = getattr(nn.utils, "clip_grads_with_norm_", None)
+    if get_total_norm is None or clip_with_norm is None:
+        norm = nn.utils.clip_grad_norm_(params, math.inf)  # the norm alone (scale 1)
+        if inspect is not None:
+            inspect(norm)
+        if max_norm is not None:
+            nn.utils.clip_grad_norm_(params, max_norm)
+        return norm
+    norm = get_total_norm([p.grad for p in params])
+    if inspect is not None:
+        inspect(norm)
+    if max_norm is not None:
+        clip_with_norm(params, max_norm, norm)
+    return norm
 
 
 def _call_factory(factory: Callable, name: str, argument: Any) -> Any:
@@ -119,6 +133,9 @@ class SequenceTask(pl.LightningModule):
         # {"mean": [F], "std": [F]} when the data module standardised real-valued inputs (taken at setup),
         # stored in checkpoints so that prediction applies the same (x - mean) / std
         self.input_normalization: dict | None = None
+        # called with the total gradient norm each optimizer step, before clipping and the step: the NaN
+        # guard checks it there, so that no gradient is read twice
+        self.grad_norm_hooks: list[Callable[[torch.Tensor], None]] = []
 
     # ------------------------------------------------------------------- config
     @property
@@ -174,8 +191,12 @@ class SequenceTask(pl.LightningModule):
         }
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
-        norm = total_grad_norm(self.parameters(), self.clip_grad_norm)
+        norm = total_grad_norm(self.parameters(), self.clip_grad_norm, self._call_grad_norm_hooks)
         self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def _call_grad_norm_hooks(self, norm: torch.Tensor) -> None:
+        for hook in self.grad_norm_hooks:
+            hook(norm)
 
     # --------------------------------------------------------------- checkpoint
     def on_save_checkpoint(self, checkpoint: dict) -> None:
