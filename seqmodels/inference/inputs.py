@@ -20,8 +20,14 @@ format     suffixes                    one example is
 ``npy``    ``.npy``                    a row of the array (N, T, F), all of length T
 ``ts``     ``.ts``                     a series of a UEA/UCR ``.ts`` file (dimensions separated by
                                        ``:``, values by ``,``; a class label after the last ``:``
-                                       when ``@classLabel true``, ignored)
+                                       when ``@classLabel true``, ignored), read by the training
+                                       parser :class:`~seqmodels.data.corpora.timeseries.TsReader`
 =========  ==========================  =========================================================
+
+A model of real-valued series reads its files with :func:`read_series` instead: the training reader's
+formats (``.ts``; CSV with a row per time step and a series-id column, or a row per series, through
+:class:`~seqmodels.data.corpora.series_readers.CsvSeries`; ``.npz`` with ``X`` (N, T, F) or (N, T)) and
+``.npy``, each series yielded as soon as it is read.
 
 ``text_column`` None takes ``text``, else ``sentence``, else the only column. Blank examples (an
 empty or whitespace-only line or text) raise ``ValueError`` naming ``file:line`` unless
@@ -35,13 +41,15 @@ import csv
 import json
 import math
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import numpy as np
 
 from ..data.corpora.base import open_binary
+from ..data.corpora.series_readers import CsvSeries
+from ..data.corpora.timeseries import TsReader
 
 FORMATS = ("text", "csv", "tsv", "jsonl", "conll", "npz", "npy", "ts")
 SUFFIXES = {
@@ -56,6 +64,8 @@ SUFFIXES = {
     ".ts": "ts",
 }
 SERIES_FORMATS = ("npz", "npy", "ts")
+SERIES_READ = ("ts", "csv", "tsv", "npz", "npy")  # what read_series reads
+SERIES_SUFFIXES = {".ts": "ts", ".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".npz": "npz", ".npy": "npy"}
 TEXT_COLUMNS = ("text", "sentence")
 _ROWS_PER_READ = 256  # rows of an array read from a file at a time
 
@@ -66,12 +76,15 @@ class Example(NamedTuple):
     ``value``: a string (text formats), a tuple of token rows, each a tuple of column strings
     (``conll``), a list of token strings (``jsonl`` with a list), or a float32 array (T, F) (series).
     ``where``: ``file:line`` or ``file[row]``, for error messages. ``position``: what the output record
-    gets to say where its input was, ``{"line": n}`` (1-based) or ``{"index": i}`` (0-based array row).
+    gets to say where its input was, ``{"line": n}`` (1-based), with ``"id"`` for a series of a CSV file with a
+    series-id column, or ``{"index": i}`` (0-based array row). ``lines``: per time step of a series read from
+    rows of a CSV file, the line of each step (for messages), else None.
     """
 
     value: Any
     where: str
-    position: dict[str, int]
+    position: dict[str, Any]
+    lines: Any = None
 
 
 def input_format(path: str | Path, fmt: str | None = None) -> str:
@@ -231,7 +244,10 @@ def _array_rows(f: IO[bytes], shape: tuple[int, ...], dtype: np.dtype, where: st
         left -= count
 
 
-def _check_series_array(shape: tuple[int, ...], where: str) -> None:
+def _check_series_array(shape: tuple[int, ...], where: str, univariate: bool = False) -> None:
+    """An (N, T, F) array, or with ``univariate`` also (N, T) (one feature, as the training ``.npz`` reader takes)."""
+    if len(shape) == 2 and univariate:
+        return
     if len(shape) != 3:
         raise ValueError(
             f"{where}: the array must be (N, T, F) — N series of T steps with F features — got shape {shape}"
@@ -267,7 +283,7 @@ def _npz(path: Path) -> Iterator[Example]:
         with archive.open(f"{key}.npy") as f:
             where = f"{path}[{key}]"
             shape, dtype = _array_header(f, where)
-            _check_series_array(shape, where)
+            _check_series_array(shape, where, univariate=True)
             if lengths is not None:
                 if lengths.shape != (shape[0],) or not np.issubdtype(lengths.dtype, np.integer):
                     raise ValueError(
@@ -281,7 +297,8 @@ def _npz(path: Path) -> Iterator[Example]:
                     )
             for i, row in enumerate(_array_rows(f, shape, dtype, where)):
                 n = int(lengths[i]) if lengths is not None else shape[1]
-                yield Example(np.array(row[:n], dtype=np.float32), f"{path}[{i}]", {"index": i})
+                value = np.array(row[:n], dtype=np.float32)
+                yield Example(value[:, None] if value.ndim == 1 else value, f"{path}[{i}]", {"index": i})
 
 
 def _npy(path: Path) -> Iterator[Example]:
@@ -292,45 +309,19 @@ def _npy(path: Path) -> Iterator[Example]:
             yield Example(np.array(row, dtype=np.float32), f"{path}[{i}]", {"index": i})
 
 
-def _ts_value(token: str, where: str) -> float:
-    token = token.strip()
-    if token == "?":
-        return math.nan
-    try:
-        return float(token)
-    except ValueError:
-        raise ValueError(f"{where}: {token[:30]!r} is not a number") from None
-
-
 def _ts(path: Path, encoding: str) -> Iterator[Example]:
-    labelled, dims, in_data = False, None, False
-    for number, line in _lines(path, encoding):
-        line, where = line.strip(), f"{path}:{number}"
-        if not line or line.startswith("#"):
-            continue
-        if not in_data:
-            if not line.startswith("@"):
-                raise ValueError(f"{where}: expected a '@key value' header line or @data, got {line[:40]!r}")
-            key, _, value = line[1:].partition(" ")
-            key = key.lower()
-            if key == "data":
-                in_data = True
-            elif key == "classlabel":
-                labelled = value.split()[:1] == ["true"]
-            elif key == "dimensions":
-                dims = int(value)
-            elif key == "timestamps" and value.strip().lower() == "true":
-                raise ValueError(f"{where}: @timeStamps true is not supported (only plain value lists)")
-            continue
-        channels = line.split(":")[:-1] if labelled else line.split(":")
-        if dims is not None and len(channels) != dims:
-            raise ValueError(f"{where}: expected {dims} dimensions separated by ':', got {len(channels)}")
-        values = [[_ts_value(v, where) for v in ch.split(",")] for ch in channels]
-        if len({len(v) for v in values}) != 1:
-            raise ValueError(f"{where}: dimensions have different lengths {sorted({len(v) for v in values})}")
-        yield Example(np.asarray(values, dtype=np.float32).T.copy(), where, {"line": number})  # (F, T) -> (T, F)
-    if not in_data:
-        raise ValueError(f"{path}: no @data line (empty or not a .ts file)")
+    for series in TsReader(path, encoding, labels="optional"):  # a class label, if any, is not an input
+        yield Example(series.values.astype(np.float32), f"{path}:{series.line}", {"line": series.line})
+
+
+def _series_csv(path: Path, encoding: str, delimiter: str | None, columns: dict[str, Any]) -> Iterator[Example]:
+    reader = CsvSeries(path, delimiter=delimiter, encoding=encoding, labels="optional", stream=True, **columns)
+    for series in reader:
+        if series.id is None:  # one row per series
+            yield Example(series.values, f"{path}:{series.line}", {"line": series.line})
+        else:
+            where = f"{path}:{series.line} (series {reader.series_id}={series.id!r})"
+            yield Example(series.values, where, {"line": series.line, "id": series.id}, series.step_lines)
 
 
 def read_examples(
@@ -359,6 +350,65 @@ def read_examples(
         "ts": lambda: _ts(path, encoding),
     }
     return _nonblank(readers[fmt](), skip_empty)
+
+
+def series_format(path: str | Path, fmt: str | None = None) -> str:
+    """The format of a file of real-valued series: ``fmt`` checked, or from ``path``'s suffix (``.gz`` looked
+    past) as the training reader takes it (``.txt`` is csv), with ``.npy`` besides."""
+    path = Path(path)
+    if fmt is not None:
+        if fmt not in SERIES_READ:
+            raise ValueError(
+                f"format={fmt} is not a format of real-valued series (this model reads series (T, F)); "
+                f"give one of {list(SERIES_READ)} or null (from the file's suffix)"
+            )
+        return fmt
+    suffix = (Path(path.stem).suffix if path.suffix == ".gz" else path.suffix).lower()
+    if suffix not in SERIES_SUFFIXES:
+        raise ValueError(
+            f"{path}: cannot tell the format of its series from the suffix {suffix or '(none)'!r} "
+            f"(known: {', '.join(sorted(SERIES_SUFFIXES))}); pass format=ts, csv, tsv, npz or npy"
+        )
+    return SERIES_SUFFIXES[suffix]
+
+
+def read_series(
+    path: str | Path,
+    fmt: str | None = None,
+    encoding: str = "utf-8",
+    label_column: str = "label",
+    id_column: str | None = None,
+    time_column: str | None = None,
+    feature_columns: Sequence[str] | None = None,
+    delimiter: str | None = None,
+) -> Iterator[Example]:
+    """The real-valued series (float arrays (T, F)) of ``path``, read lazily, in the formats of the training
+    reader (:mod:`seqmodels.data.corpora.series_readers`): a UEA ``.ts`` file (labels, if any, skipped), CSV
+    (``csv``; ``tsv``: tab-separated) in the long layout (a row per time step and a series-id column: each
+    example's position has its ``id``) or the wide one (a row per series), an ``.npz`` (``inputs`` or ``X``
+    (N, T, F) or (N, T), optional ``lengths``) or an ``.npy`` (N, T, F).
+
+    The CSV options are the training data config's (``label_column``: left out of the values when present;
+    ``id_column``, ``time_column``, ``feature_columns``, ``delimiter``). A long-layout file is read a series at
+    a time, so the rows of each series must be together. Missing values (``?``, empty cells, ...) are NaN here;
+    the predictor applies the training data's ``nan`` policy.
+    """
+    path = Path(path).expanduser()
+    fmt = series_format(path, fmt)
+    _check_file(path)
+    if fmt == "ts":
+        return _ts(path, encoding)
+    if fmt == "npz":
+        return _npz(path)
+    if fmt == "npy":
+        return _npy(path)
+    columns = {
+        "label_column": label_column,
+        "id_column": id_column,
+        "time_column": time_column,
+        "feature_columns": None if feature_columns is None else [str(c) for c in feature_columns],
+    }
+    return _series_csv(path, encoding, delimiter or ("\t" if fmt == "tsv" else ","), columns)
 
 
 def count_examples(path: str | Path, fmt: str | None = None, skip_empty: bool = False) -> int | None:
@@ -397,4 +447,13 @@ def _array_length(path: Path, fmt: str) -> int:
             return _array_header(f, str(path))[0][0]
 
 
-__all__ = ["Example", "FORMATS", "SERIES_FORMATS", "count_examples", "input_format", "read_examples"]
+__all__ = [
+    "Example",
+    "FORMATS",
+    "SERIES_FORMATS",
+    "count_examples",
+    "input_format",
+    "read_examples",
+    "read_series",
+    "series_format",
+]

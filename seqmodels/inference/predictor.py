@@ -15,7 +15,9 @@ Labels are the strings the training data named its classes with (stored in the c
 the task's hyper-parameters); a checkpoint without them gives the class indices as strings, with a
 warning. Inputs are read as training read them: text through the stored tokenizer and vocabulary
 (unknown words as ``<unk>``, an empty text as one ``<unk>``, at most the data's ``max_length`` steps),
-real-valued series (T, F) standardised with the training mean and std when the data module did so.
+real-valued series (T, F) with their missing values (NaN) treated by the training data's ``nan`` policy
+(``error`` when it names none: a NaN is refused with where it is) and standardised with the training mean and
+std when the data module did so.
 Every input is predicted on its own: a batch is padded and carries each input's length, so the
 result never depends on the other inputs of the batch.
 
@@ -38,6 +40,7 @@ from torch import Tensor, nn
 
 from ..checkpoints import CHECKPOINT_KEY, load_checkpoint, model_from_checkpoint
 from ..data.chunks import is_chunk_scheme, spans
+from ..data.corpora.series_files import clean_series
 from ..data.tokenizers import tokenizer_from_dict
 from ..data.vocab import PAD, UNK, Vocab
 from ..models import RNNClassifier, RNNLanguageModel, RNNTagger, Seq2Seq
@@ -241,6 +244,28 @@ class Predictor:
             return min(num_classes, DEFAULT_TOP_K)
         return min(_positive_int("top_k", top_k), num_classes)
 
+    def series_options(self, **given: Any) -> dict[str, Any]:
+        """The CSV options of :func:`~seqmodels.inference.inputs.read_series` (``label_column``, ``id_column``,
+        ``time_column``, ``feature_columns``, ``delimiter``): each one ``given`` unless None, else the training data
+        config's (``data.id_column=...`` of the run that wrote the checkpoint), else the reader's default."""
+        defaults = {
+            "label_column": "label",
+            "id_column": None,
+            "time_column": None,
+            "feature_columns": None,
+            "delimiter": None,
+        }
+        unknown = sorted(set(given) - set(defaults))
+        if unknown:
+            raise ValueError(f"series_options: unknown option(s) {unknown}; known: {sorted(defaults)}")
+        options = {}
+        for key, default in defaults.items():
+            value = given.get(key)
+            options[key] = value if value is not None else self.data_config.get(key, default)
+        if isinstance(options["feature_columns"], str):
+            options["feature_columns"] = [options["feature_columns"]]
+        return options
+
     # ------------------------------------------------------------------ inputs -> arrays
     def _encode(self, example: Example) -> tuple[np.ndarray, list[str] | None]:
         """``(array, tokens)``: ids (T,), ids with features (T, 1+F) or floats (T, F); the tagger's tokens."""
@@ -267,9 +292,18 @@ class Predictor:
                 f"{example.where}: this model reads real-valued series (T, {self.input_size}), not text; "
                 "give an .npz, .npy or .ts file"
             )
-        x = np.asarray(value.detach().cpu() if isinstance(value, Tensor) else value, dtype=np.float32)
+        x = np.asarray(value.detach().cpu() if isinstance(value, Tensor) else value, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != self.input_size:
             raise ValueError(f"{example.where}: a series must be (T >= 1, F={self.input_size}), got shape {x.shape}")
+        nan = str(self.data_config.get("nan") or "error")
+        x = clean_series(  # missing values as training's data.nan treated them, before the standardisation
+            x,
+            nan,
+            f"{example.where}: the series",
+            step_lines=example.lines,
+            nan_fix=f"; the model was trained with data.nan={nan}: fill or remove the missing values",
+            empty_fix="fill the missing values or remove the series",
+        )
         if self.normalization is not None:
             mean, std = self.normalization
             x = (x - mean) / std
