@@ -1,6 +1,6 @@
 """TextFiles / TextData: splits from files, folders, globs and lists; validation and test cut off the end of
 train at line starts (against a hand count); line_end; .gz; errors naming the split and the file; the
-cache key; and a corpus read in bounded memory (tracemalloc)."""
+cache key; a corpus read in bounded memory (tracemalloc); blocks that hold exactly the text of the lines."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from seqmodels.data import CharTokenizer, WordTokenizer
+from seqmodels.data.corpora import text_files
 from seqmodels.data.corpora.text_files import TextFiles, expand_files
 from seqmodels.data.from_files import TextData
 
@@ -157,3 +160,57 @@ def test_a_large_text_is_read_in_bounded_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert total == 12_000_000
     assert peak < 4_000_000  # about one block of 1 MB (plus its lines), never the 12 MB file
+
+
+def lines_one_by_one(corpus: TextFiles, split: str) -> list[str]:
+    """The split's text read a line at a time (how TextFiles read before it read blocks): the oracle."""
+    files = corpus.files["train"] if split in corpus.carved or (split == "train" and corpus.carved) else None
+    files = files or corpus.files[split]
+    start, stop = corpus.bounds()[split] if files is corpus.files["train"] and corpus.carved else (0, None)
+    out, offset = [], 0
+    for path in files:
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, 1):
+                first, offset = offset, offset + len(raw)
+                if first < start or (stop is not None and first >= stop):
+                    continue
+                line = raw.decode("utf-8")
+                if number == 1 and line.startswith("\ufeff"):
+                    line = line[1:]
+                out.append(line if corpus.line_end is None else line.rstrip("\r\n") + f" {corpus.line_end}\n")
+    return out
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=60)
+@given(
+    texts=st.lists(st.text(alphabet="ab \r\n\ufeffé", min_size=1, max_size=60), min_size=1, max_size=3),
+    read_bytes=st.integers(1, 16),
+    line_end=st.sampled_from([None, "<eos>"]),
+    fractions=st.sampled_from([(0.05, 0.05), (0.3, 0.2), (0.5, 0.0)]),
+)
+def test_blocks_hold_the_same_text_as_lines_one_by_one(tmp_path, monkeypatch, texts, read_bytes, line_end, fractions):
+    """Any cut of the files into blocks (down to a byte each) gives the lines' text exactly: \\r\\n and lone \\r,
+    a last line without a newline, byte-order marks, line_end, and the valid/test cuts at line starts."""
+    monkeypatch.setattr(text_files, "READ_BYTES", read_bytes)
+    folder = tmp_path / f"t{abs(hash((tuple(texts), read_bytes, line_end, fractions)))}"
+    paths = [folder / f"{k}.txt" for k in range(len(texts))]
+    for path, text in zip(paths, texts):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+    corpus = TextFiles(paths, val_fraction=fractions[0], test_fraction=fractions[1], line_end=line_end)
+    for split in corpus.splits:
+        expected = lines_one_by_one(corpus, split)
+        if expected:
+            assert corpus.read(split) == "".join(expected), split
+        else:
+            with pytest.raises(ValueError, match=f"{split}: no text"):
+                corpus.read(split)
+
+
+def test_a_decode_error_names_its_line_whatever_the_block(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"".join(b"line %d\n" % k for k in range(1, 40)) + b"bad \xff\n" + b"after\n")
+    for read_bytes in (1, 7, 64, 1 << 18):
+        monkeypatch.setattr(text_files, "READ_BYTES", read_bytes)
+        with pytest.raises(ValueError, match=r"bad\.txt:40: cannot decode byte\(s\) b'\\xff'"):
+            TextFiles(path, valid=path, test_fraction=0).read("train")

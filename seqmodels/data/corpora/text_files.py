@@ -13,15 +13,16 @@ A split that is not given is cut from the end of the train text: with only ``tra
 starts (a line belongs to the part its first byte lies in). With ``valid`` given, ``val_fraction`` is
 not used; with ``test`` given or ``test_fraction=0``, no test text is cut.
 
-Text is read one line at a time and handed out in blocks of about a megabyte, so that a corpus of
-many gigabytes is never held in memory (a single line is held whole). ``line_end`` (e.g. ``"<eos>"``)
-ends every line with that token, as word-level corpora (Penn Treebank, WikiText) do.
+Text is read in blocks of a quarter megabyte cut after a newline, so that a corpus of many gigabytes is never
+held in memory (a single line is held whole). ``line_end`` (e.g. ``"<eos>"``) ends every line with that token,
+as word-level corpora (Penn Treebank, WikiText) do.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,17 @@ from .base import TextCorpus, check_split, decode_error, iter_blocks, open_binar
 
 SPLITS = ("train", "valid", "test")
 GLOB_CHARS = frozenset("*?[")
+READ_BYTES = 1 << 18
+"""Files are read, decoded and handed out in blocks of about this many bytes (cut after a newline)."""
+_LINE_END = re.compile(r"\r*\n")  # what ``line.rstrip("\r\n")`` takes off a line
+
+
+def _line_start(block: bytes, pos: int) -> int:
+    """The first line start at or after ``pos`` in ``block`` (whole lines), or ``len(block)``."""
+    if pos <= 0 or block[pos - 1] == 0x0A:
+        return max(pos, 0)
+    found = block.find(b"\n", pos)
+    return len(block) if found < 0 else found + 1
 
 
 def _visible(path: Path, root: Path) -> bool:
@@ -166,35 +178,66 @@ class TextFiles(TextCorpus):
 
     # ------------------------------------------------------------------ reading
 
-    def _lines(self, files: Sequence[Path], start: int = 0, stop: int | None = None) -> Iterator[str]:
-        """Lines (ends kept, ``line_end`` added) of ``files`` whose first byte lies in ``[start, stop)``."""
-        offset = 0
+    def _blocks(self, files: Sequence[Path], start: int = 0, stop: int | None = None) -> Iterator[str]:
+        """The lines (ends kept, ``line_end`` added) of ``files`` whose first byte lies in ``[start, stop)``.
+
+        Read in blocks of about :data:`READ_BYTES` bytes cut after a newline and decoded at once (a single line
+        longer than that is held whole); the text is that of the lines one by one, a byte-order mark at the start
+        of a file dropped, and a decode error names the file and line.
+        """
+        offset = 0  # of the current file's first byte, counted over all of ``files``
         suffix = f" {self.line_end}\n" if self.line_end else None
         for path in files:
             with open_binary(path) as f:
-                for number, raw in enumerate(f, 1):
-                    first, offset = offset, offset + len(raw)
-                    if first < start:
+                pending, line, first = b"", 1, True  # bytes after the last newline; the number of the next line
+                while True:
+                    chunk = f.read(READ_BYTES)
+                    data = pending + chunk if pending else chunk
+                    cut = data.rfind(b"\n") + 1 if chunk else len(data)
+                    if not cut:
+                        if not chunk:
+                            break
+                        pending = data
                         continue
-                    if stop is not None and first >= stop:
+                    block, pending = data[:cut], data[cut:]
+                    begin, end = 0, len(block)
+                    if offset < start:  # skip the lines that start before ``start``
+                        begin = _line_start(block, min(start - offset, end))
+                    if stop is not None and offset + end > stop:
+                        end = _line_start(block, max(stop - offset, begin))
+                    if begin < end:
+                        number = line + block.count(b"\n", 0, begin)
+                        yield self._decode(block[begin:end], path, number, first and begin == 0, suffix)
+                    first = False
+                    offset += len(block)
+                    line += block.count(b"\n")
+                    if stop is not None and offset >= stop:
                         return
-                    try:
-                        line = raw.decode(self.encoding)
-                    except UnicodeDecodeError as err:
-                        raise decode_error(path, number, err, self.encoding) from None
-                    if number == 1 and line.startswith("\ufeff"):
-                        line = line[1:]  # a byte-order mark is not text
-                    yield line if suffix is None else line.rstrip("\r\n") + suffix
+
+    def _decode(self, raw: bytes, path: Path, number: int, file_start: bool, suffix: str | None) -> str:
+        """``raw`` (whole lines, the first numbered ``number``) as text: a leading BOM dropped, ``line_end`` added."""
+        try:
+            text = raw.decode(self.encoding)
+        except UnicodeDecodeError as err:
+            raise decode_error(path, number + raw.count(b"\n", 0, err.start), err, self.encoding) from None
+        if file_start and text.startswith("\ufeff"):
+            text = text[1:]  # a byte-order mark is not text
+        if suffix is None:
+            return text
+        body = _LINE_END.sub(suffix, text) if "\r" in text else text.replace("\n", suffix)
+        if not text.endswith("\n"):  # the file's last line has no newline: it ends here
+            body = body.rstrip("\r") + suffix
+        return body
 
     def iter_text(self, split: str) -> Iterator[str]:
         check_split(split, self.splits, self.name)
         if split in self.files and not (split == "train" and self.carved):
-            pieces = self._lines(self.files[split])
+            pieces = self._blocks(self.files[split])
         else:
             start, stop = self.bounds()[split]
-            pieces = self._lines(self.files["train"], start, stop)
+            pieces = self._blocks(self.files["train"], start, stop)
         empty = True
-        for block in iter_blocks(pieces):
+        for block in iter_blocks(pieces, READ_BYTES):  # joins only the text of small files
             empty = False
             yield block
         if empty:
