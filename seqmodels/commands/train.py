@@ -12,7 +12,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..data.resumable import ResumableTrainData
 from ..inference.generation import generate
 from ..models import RNNLanguageModel
 from .app import hydra_command
+from .data_paths import absolute_data_paths
 from .instantiate import (
     build_callbacks,
     build_loggers,
@@ -46,8 +47,10 @@ log = logging.getLogger(__name__)
 report_log = logging.getLogger("seqmodels.report")  # the run's log file only (configs/hydra/default.yaml)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[str, Any]:
     """Train (or resume, with ``cfg.ckpt_path``) the configured task; optionally test; print a summary.
+
+    ``extra_callbacks`` join those of ``cfg.callbacks`` (the end-to-end benchmark times the steps with one).
 
     Returns a dict: ``metrics`` (floats: last logged train/val metrics, plus ``test/*`` when
     ``cfg.test``), ``best_model_path``, ``last_model_path``, ``log_dir`` (TensorBoard),
@@ -55,15 +58,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     figures, with the command, wall time and hardware, go to ``<output_dir>/result.json``.
     """
     with flush_denormal(cfg):
-        return _train(cfg)
+        return _train(cfg, extra_callbacks)
 
 
-def _train(cfg: DictConfig) -> dict[str, Any]:
+def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, Any]:
     started_at, start = utc_now(), time.perf_counter()
 
     if cfg.get("seed") is not None:
         L.seed_everything(int_option(cfg, "seed"), workers=True)
     resolve_data_dir(cfg)
+    absolute_data_paths(cfg)  # the stored config then finds the user's files from any working directory
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg)  # `last`: this run directory's last.ckpt
     # read with weights_only=True (clear errors, no code runs) before anything else; Lightning's load is weights_only too
     resume_from = load_checkpoint(ckpt_path) if ckpt_path else None
@@ -77,7 +81,7 @@ def _train(cfg: DictConfig) -> dict[str, Any]:
     if ckpt_path and resume_from is not None:
         check_resume(ckpt_path, resume_from, task)
         del resume_from
-    trainer = build_trainer(cfg, build_callbacks(cfg), build_loggers(cfg))
+    trainer = build_trainer(cfg, [*build_callbacks(cfg), *extra_callbacks], build_loggers(cfg))
     for logger in trainer.loggers:
         logger.log_hyperparams(hparams(cfg))
 

@@ -315,7 +315,7 @@ def test_train_and_evaluate_leave_the_callers_denormal_mode(default_denormals, t
     """flush_denormal holds for the command only: the tests (or a notebook) that run after it see denormals again."""
     tiny = 1e-323
     seen = []
-    record = lambda cfg: seen.append(torch.tensor([tiny], dtype=torch.float64).item())  # noqa: E731
+    record = lambda cfg, *_: seen.append(torch.tensor([tiny], dtype=torch.float64).item())  # noqa: E731
     with patch("seqmodels.commands.train._train", record), patch("seqmodels.commands.evaluate._evaluate", record):
         train(compose_config([], tmp_path))
         assert torch.tensor([tiny], dtype=torch.float64).item() > 0
