@@ -76,6 +76,8 @@ def with_user_configs(argv: list[str], folders: list[Path]) -> list[str]:
 
 def hint(error: BaseException) -> str:
     """One line telling the user what to do next, in the command line's own terms."""
+    if "Config group override must be a string" in str(error):  # group=null
+        return "a config group is switched off with its option none: logger=none, callbacks=none"
     if isinstance(error, UnicodeDecodeError):
         return "the file is not UTF-8: name its encoding, e.g. data.encoding=latin-1"
     if isinstance(error, MissingConfigException):

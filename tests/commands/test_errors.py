@@ -31,6 +31,7 @@ def missing(key: str) -> MissingMandatoryValue:
         (MissingMandatoryValue("Missing mandatory value: ckpt_path"), "ckpt_path=logs/"),
         (missing("data.train"), "give it on the command line: data.train=<value>"),
         (OverrideParseException("x", "no viable alternative"), "+key=value"),
+        (ValueError("Config group override must be a string or a list. Got NoneType"), "logger=none, callbacks=none"),
         (ConfigTypeError("model (X): __init__() got an unexpected keyword argument 'nosuch'"), "key=value"),
     ],
 )
@@ -62,6 +63,7 @@ class SystemCall:
         ("seqmodels-train", ["model/cell=nosuch"], "Could not find 'model/cell/nosuch'"),
         ("seqmodels-train", ["model.num_layers=0", "debug=fast"], "model.num_layers must be a positive integer, got 0"),
         ("seqmodels-train", ["model.nosuch=1"], "Could not override 'model.nosuch'"),
+        ("seqmodels-train", ["logger=null", "--cfg", "job"], "Config group override must be a string"),
         ("seqmodels-eval", [], "Missing mandatory value: ckpt_path"),
         ("seqmodels-sample", ["ckpt_path=nosuch.ckpt"], "ckpt_path=nosuch.ckpt: no such file"),
         ("seqmodels-sample", ["ckpt_path=evil.ckpt"], "holds pickled Python code, which was refused and not run"),
@@ -82,3 +84,12 @@ def test_hydra_full_error_shows_the_whole_trace(tmp_path):
     result = run([script("seqmodels-train"), "model.num_layers=0", "debug=fast"], tmp_path, HYDRA_FULL_ERROR="1")
     assert result.returncode == 1 and "Traceback" in result.stderr
     assert "model.num_layers must be a positive integer, got 0" in result.stderr
+
+
+def test_logger_none_and_callbacks_none_build_nothing(tmp_path):
+    from seqmodels.commands.instantiate import build_callbacks, build_loggers
+    from tests.helpers.configs import compose_config
+
+    cfg = compose_config(["logger=none", "callbacks=none"], tmp_path)
+    assert build_loggers(cfg) == [] and build_callbacks(cfg) == []
+    assert build_loggers(compose_config([], tmp_path)) != []  # the default: TensorBoard
