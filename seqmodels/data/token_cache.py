@@ -13,20 +13,24 @@ Layout of one entry, ``<cache>/lm/<corpus name>-<key>/``::
 vocabulary settings, so a changed file or setting gets a fresh entry and a second run with the same
 ones reads the memmaps without tokenizing anything.
 
-Tokenizing streams: text is read in pieces (``corpus.iter_text``), tokenized in pieces
-(``tokenizer.iter_tokenize``) and the ids appended to a temporary file, so the corpus never has to
-fit in memory. The train split is tokenized once: tokens get provisional ids (first-seen order)
-while they are counted, the vocabulary is built from the counts, and the provisional ids are then
-mapped to the final ones with a lookup table. Every file is written under a temporary name and
-renamed into place; a ``.bin`` is trusted only when its ``.json`` exists, names the current
-encoder, and the file has exactly the recorded size.
+Tokenizing streams: text is read in pieces (``corpus.iter_text``), turned into ids in blocks
+(:mod:`seqmodels.data.token_ids`: code points for characters, the library's parallel encoder for BPE, token
+strings otherwise) and appended to a temporary file, so the corpus never has to fit in memory. The train
+split's vocabulary comes first: BPE's is its subword set (nothing counted), characters are counted in a pass of
+their own (``bincount`` over code points) before train is encoded like any split; any other tokenizer's train
+tokens are tokenized once, getting provisional ids (first-seen order) while they are counted, and the
+provisional ids are then mapped to the final ones with a lookup table. Every file is written under a temporary
+name and renamed into place; a ``.bin`` is trusted only when its ``.json`` exists, names the current encoder,
+and the file has exactly the recorded size.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ import numpy as np
 from ..utils.io import atomic_open, atomic_write_json, file_digest, json_digest, read_json
 from .corpora.base import TextCorpus
 from .encoder import TextEncoder, build_vocab
+from .token_ids import count_characters, id_blocks, is_char
 from .tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
@@ -87,6 +92,9 @@ class TokenCache:
         self.key = json_digest(settings)
         self.folder = Path(cache_dir) / "lm" / f"{corpus.name or type(corpus).__name__}-{self.key[:20]}"
         self._encoder: TextEncoder | None = None
+        self.timings: dict[str, float] = {}
+        """Seconds spent per phase of building the cache in this process (``train_tokenizer``, ``count_train``,
+        ``tokenize_train``, ``remap_train``, ``tokenize_valid``, ...); empty when everything came from the cache."""
 
     # ------------------------------------------------------------------ encoder
 
@@ -124,19 +132,32 @@ class TokenCache:
     def _build_encoder_and_train_ids(self) -> TextEncoder:
         tokenizer = tokenizer_from_dict(self.tokenizer.to_dict())  # a copy: training does not touch the caller's
         if not tokenizer.is_trained:
-            tokenizer.train(self.corpus.iter_text("train"))
+            with self._timed("train_tokenizer"):
+                tokenizer.train(self.corpus.iter_text("train"))
         self.folder.mkdir(parents=True, exist_ok=True)
+        if tokenizer.vocabulary() is not None or is_char(tokenizer):
+            # a closed vocabulary (BPE) needs no counts; characters are counted apart, then encoded like any split
+            with self._timed("count_train"):
+                counts = {} if tokenizer.vocabulary() is not None else count_characters(self.corpus.iter_text("train"))
+            vocab = build_vocab(tokenizer, counts, self.specials, self.max_size, self.min_freq)
+            encoder = TextEncoder(tokenizer, vocab)
+            self._write_encoder(encoder)
+            self._encoder = encoder
+            self._encode_split("train")
+            return encoder
+        return self._count_and_write_train_ids(tokenizer)
+
+    def _count_and_write_train_ids(self, tokenizer: Tokenizer) -> TextEncoder:
+        """One pass over train: tokens get provisional ids while counted, then remapped to the vocabulary's."""
         index: dict[str, int] = {}
         counts = np.zeros(0, dtype=np.int64)
         fd, tmp = tempfile.mkstemp(prefix=".train.provisional.", suffix=".tmp", dir=self.folder)
         try:
-            total = 0
-            with os.fdopen(fd, "wb") as out:
+            with self._timed("tokenize_train"), os.fdopen(fd, "wb") as out:
                 for tokens in tokenizer.iter_tokenize(self.corpus.iter_text("train"), TOKENIZE_BLOCK_CHARS):
                     prov = provisional_ids(tokens, index, np.uint32)
                     counts = _add_counts(counts, prov, len(index))
                     prov.tofile(out)
-                    total += len(prov)
             token_strings = list(index)
             vocab = build_vocab(
                 tokenizer, dict(zip(token_strings, counts.tolist())), self.specials, self.max_size, self.min_freq
@@ -145,12 +166,19 @@ class TokenCache:
             lut = _lookup_table(token_strings, encoder)
             self._write_encoder(encoder)
             self._encoder = encoder
-            provisional = np.memmap(tmp, dtype=np.uint32, mode="r", shape=(total,)) if total else np.zeros(0, np.uint32)
-            self._write_ids("train", (lut[provisional[i : i + REMAP_BLOCK]] for i in range(0, total, REMAP_BLOCK)))
-            del provisional
+            with self._timed("remap_train"):
+                self._write_ids("train", (lut[block] for block in _read_blocks(tmp, np.uint32, REMAP_BLOCK)))
         finally:
             os.unlink(tmp)
         return encoder
+
+    @contextmanager
+    def _timed(self, phase: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[phase] = self.timings.get(phase, 0.0) + time.perf_counter() - start
 
     # ------------------------------------------------------------------ ids
 
@@ -183,18 +211,9 @@ class TokenCache:
 
     def _encode_split(self, split: str) -> None:
         encoder = self.encoder()
-        vocab = encoder.vocab
-        stoi, unk = vocab.stoi, vocab.unk_index
-        dtype = ids_dtype(len(vocab))
-
-        def blocks() -> Iterable[np.ndarray]:
-            for tokens in encoder.tokenizer.iter_tokenize(self.corpus.iter_text(split), TOKENIZE_BLOCK_CHARS):
-                if unk is not None:
-                    yield np.fromiter(map(stoi.get, tokens, repeat(unk)), dtype=dtype, count=len(tokens))
-                else:
-                    yield np.asarray(vocab.encode(tokens), dtype=dtype)
-
-        self._write_ids(split, blocks())
+        dtype = ids_dtype(len(encoder.vocab))
+        with self._timed(f"tokenize_{split}"):
+            self._write_ids(split, id_blocks(encoder, self.corpus.iter_text(split), dtype, TOKENIZE_BLOCK_CHARS))
 
     def is_cached(self, split: str) -> bool:
         """Whether ``split``'s ids are complete on disk for the current encoder."""
@@ -233,6 +252,14 @@ def provisional_ids(tokens: list[str], index: dict[str, int], dtype: Any = np.in
     if new:
         index.update(zip(new, range(len(index), len(index) + len(new))))
     return np.fromiter(map(index.__getitem__, tokens), dtype=dtype, count=len(tokens))
+
+
+def _read_blocks(path: str | os.PathLike[str], dtype: Any, count: int) -> Iterator[np.ndarray]:
+    """The values of a raw file in blocks of ``count`` (plain reads: a memmap would keep every page it touched
+    resident, as much memory as the file)."""
+    with open(path, "rb") as f:
+        while len(block := np.fromfile(f, dtype=dtype, count=count)):
+            yield block
 
 
 def _add_counts(counts: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:

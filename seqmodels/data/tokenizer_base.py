@@ -59,6 +59,22 @@ def split_at_safe_cuts(text: str, size: int) -> list[str]:
     return pieces
 
 
+def iter_pieces(chunks: Iterable[str], block_chars: int = BLOCK_CHARS) -> Iterator[str]:
+    """The text of ``chunks`` regrouped into pieces of about ``block_chars`` characters or more, cut only at a
+    newline between two non-space characters (:func:`_last_safe_cut`); ``"".join`` of them is the text."""
+    buffer = ""
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) < block_chars:
+            continue
+        cut = _last_safe_cut(buffer)
+        if cut > 0:
+            yield buffer[:cut]
+            buffer = buffer[cut:]
+    if buffer:
+        yield buffer
+
+
 class Tokenizer(ABC):
     """Base class: a reversible-as-far-as-possible map between text and token strings."""
 
@@ -114,20 +130,11 @@ class Tokenizer(ABC):
         """Tokenize text that arrives in pieces, yielding lists whose concatenation is
         ``tokenize("".join(chunks))`` while holding only about ``block_chars`` characters at a time.
 
-        Pieces are cut only at a newline between two non-space characters (see
-        :func:`_last_safe_cut`); a text without such a place is held whole.
+        Pieces are cut only at a newline between two non-space characters (see :func:`iter_pieces`);
+        a text without such a place is held whole.
         """
-        buffer = ""
-        for chunk in chunks:
-            buffer += chunk
-            if len(buffer) < block_chars:
-                continue
-            cut = _last_safe_cut(buffer)
-            if cut > 0:
-                yield self.tokenize(buffer[:cut])
-                buffer = buffer[cut:]
-        if buffer:
-            yield self.tokenize(buffer)
+        for piece in iter_pieces(chunks, block_chars):
+            yield self.tokenize(piece)
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.to_dict() == self.to_dict()
@@ -140,4 +147,4 @@ class Tokenizer(ABC):
         return f"{type(self).__name__}({args})"
 
 
-__all__ = ["BLOCK_CHARS", "TOKENIZERS", "Tokenizer", "split_at_safe_cuts"]
+__all__ = ["BLOCK_CHARS", "TOKENIZERS", "Tokenizer", "iter_pieces", "split_at_safe_cuts"]

@@ -128,19 +128,34 @@ def test_tinyshakespeare_char_vocabulary(data_dir: Path, tmp_path: Path) -> None
 # ---------------------------------------------------------------- memmap == in-memory encoding
 
 
+class ChunkedCorpus(StringCorpus):
+    """A StringCorpus that hands its text out in pieces of ``chunk`` characters, as files are read."""
+
+    def __init__(self, *texts: str, chunk: int) -> None:
+        super().__init__(*texts)
+        self.chunk = chunk
+
+    def iter_text(self, split):
+        text = self.read(split)
+        yield from (text[i : i + self.chunk] for i in range(0, len(text), self.chunk))
+
+    def read(self, split):
+        return "".join(StringCorpus.iter_text(self, split))
+
+
 @settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None, max_examples=25
 )
 @given(
-    train=st.text(alphabet="ab c\n.é", min_size=1, max_size=300),
-    valid=st.text(alphabet="abz \nq", max_size=100),
+    train=st.text(alphabet="ab c\n.é😀", min_size=1, max_size=300),
+    valid=st.text(alphabet="abz \nq😀\U0010ffff", max_size=100),
     block=st.integers(1, 64),
     max_size=st.one_of(st.none(), st.integers(3, 6)),
     word=st.booleans(),
 )
 def test_memmap_cache_equals_in_memory_ids(monkeypatch, train, valid, block, max_size, word) -> None:
     monkeypatch.setattr(token_cache, "TOKENIZE_BLOCK_CHARS", block)  # many small pieces
-    corpus = StringCorpus(train, valid)
+    corpus = ChunkedCorpus(train, valid, chunk=block)
     tok = WordTokenizer() if word else CharTokenizer()
     with tempfile.TemporaryDirectory() as cache:
         cache_entry = token_cache.TokenCache(corpus, tok, cache, max_size=max_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, example, given, settings
@@ -330,3 +331,27 @@ def test_split_at_safe_cuts_and_parallel_bpe(text: str, size: int) -> None:
         assert bpe.tokenize(text) == whole
     finally:
         bpe_module.PARALLEL_PIECE = old
+
+
+@pytest.mark.parametrize("piece", [16, 64, 1 << 13])
+def test_bpe_trained_on_safe_pieces_learns_the_library_merges(monkeypatch, piece: int) -> None:
+    """Training cuts long texts into pieces (for the library's parallelism); the merges are those the library
+    learns from the uncut texts, trained here directly."""
+    import tokenizers as hf
+
+    import seqmodels.data.bpe as bpe_module
+
+    texts = [TRAIN_TEXT * 3, "one more text\n  with  spaces\n\nand blank lines " * 20]
+    monkeypatch.setattr(bpe_module, "PARALLEL_PIECE", piece)
+    ours = BPETokenizer(vocab_size=400, min_frequency=2).train(iter(texts))
+    tok = hf.Tokenizer(hf.models.BPE())
+    tok.pre_tokenizer = hf.pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    trainer = hf.trainers.BpeTrainer(
+        vocab_size=400, min_frequency=2, initial_alphabet=hf.pre_tokenizers.ByteLevel.alphabet(), show_progress=False
+    )
+    tok.train_from_iterator(texts, trainer=trainer)
+    library = json.loads(tok.to_str())["model"]
+    assert ours.to_dict()["model"]["model"]["merges"] == library["merges"]
+    assert ours.to_dict()["model"]["model"]["vocab"] == library["vocab"]
+    text = texts[0][:3000]
+    np.testing.assert_array_equal(ours.encode_ids(text), tok.encode(text).ids)
