@@ -95,6 +95,10 @@ def test_decode_defaults_are_greedy_100_steps_and_mean_log_probability_for_beams
     hyps = decode(never_ends, torch.zeros(2, 1, dtype=torch.long), None, BOS, EOS)
     assert hyps.tokens == [[2] * 100, [2] * 100]
     assert hyps.scores == pytest.approx([100 * math.log(0.5)] * 2, abs=1e-9)
+    # the default beam is 1: greedy, which a beam of 2 would not reproduce here
+    by_hand = [greedy_by_hand(random_table, s, 100)[0] for s in range(SENTENCES)]
+    assert beam_search(LengthAwareDecoder(random_table), SOURCE, LENGTHS, BOS, EOS, 2, 100).tokens != by_hand
+    assert decode(LengthAwareDecoder(random_table), SOURCE, LENGTHS, BOS, EOS).tokens == by_hand
     # beam search's default length penalty is 1 (the mean log-probability), which no other alpha here matches
     best = {a: [brute_force(random_table, s, int(n), a)[0] for s, n in enumerate(LIMITS)] for a in (0, 1, 2)}
     assert best[1] != best[0] and best[1] != best[2]
