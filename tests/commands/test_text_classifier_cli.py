@@ -68,7 +68,7 @@ def test_train_on_my_csv_from_the_command_line(tmp_path):
     assert "format=auto read 1 file(s) as csv (extension .csv)" in log
     assert "30 training examples, 3 classes: food 10, music 10, sport 10" in log
     stored = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")[CHECKPOINT_KEY]
-    assert stored["config"]["data"]["train"] == "train.csv"
+    assert stored["config"]["data"]["train"] == str(tmp_path.resolve() / "train.csv")  # absolute: eval runs anywhere
     assert stored["config"]["data"]["encoding"] == "latin-1"
 
 

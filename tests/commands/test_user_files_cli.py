@@ -85,7 +85,8 @@ def test_sequence_classifier_on_ts_train_and_npz_test_from_the_command_line(tmp_
     assert "test/acc" in done.stdout and "val/acc" in done.stdout
     checkpoint = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
     stored = checkpoint[CHECKPOINT_KEY]
-    assert stored["config"]["data"]["train"] == "train.ts" and stored["config"]["model"]["input_size"] == 2
+    assert stored["config"]["data"]["train"] == str(tmp_path.resolve() / "train.ts")  # absolute: eval runs anywhere
+    assert stored["config"]["model"]["input_size"] == 2
     assert list(checkpoint["hyper_parameters"]["label_names"]) == ["up", "down"]  # the @classLabel order
 
 
