@@ -29,7 +29,7 @@ Language models get :meth:`Predictor.sample` and :meth:`Predictor.score`
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 from pathlib import Path
 from typing import Any, cast
@@ -55,6 +55,9 @@ KINDS = {
     "TranslationTask": "translator",
 }
 PREDICTS = ("classifier", "tagger", "regressor")
+# how a CSV file of series is read (SeriesClassificationData's options), with the reader's defaults
+SERIES_OPTIONS = {"label_column": "label", "id_column": None, "time_column": None, "feature_columns": None}
+SERIES_OPTIONS["delimiter"] = None
 DEFAULT_TOP_K = 10  # classes listed by default (all of them when there are at most this many)
 
 
@@ -244,24 +247,18 @@ class Predictor:
             return min(num_classes, DEFAULT_TOP_K)
         return min(_positive_int("top_k", top_k), num_classes)
 
-    def series_options(self, **given: Any) -> dict[str, Any]:
+    def series_options(self, changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The CSV options of :func:`~seqmodels.inference.inputs.read_series` (``label_column``, ``id_column``,
-        ``time_column``, ``feature_columns``, ``delimiter``): each one ``given`` unless None, else the training data
-        config's (``data.id_column=...`` of the run that wrote the checkpoint), else the reader's default."""
-        defaults = {
-            "label_column": "label",
-            "id_column": None,
-            "time_column": None,
-            "feature_columns": None,
-            "delimiter": None,
-        }
-        unknown = sorted(set(given) - set(defaults))
+        ``time_column``, ``feature_columns``, ``delimiter``) as the training data config set them (the reader's
+        defaults where it has none), with ``changes`` over them (a None among them unsets one: ``{"time_column":
+        None}``)."""
+        options = {key: self.data_config.get(key, default) for key, default in SERIES_OPTIONS.items()}
+        unknown = sorted(set(changes or {}) - set(SERIES_OPTIONS))
         if unknown:
-            raise ValueError(f"series_options: unknown option(s) {unknown}; known: {sorted(defaults)}")
-        options = {}
-        for key, default in defaults.items():
-            value = given.get(key)
-            options[key] = value if value is not None else self.data_config.get(key, default)
+            raise ValueError(
+                f"unknown series option(s) {unknown}: a file of series is read with {sorted(SERIES_OPTIONS)}"
+            )
+        options.update(changes or {})
         if isinstance(options["feature_columns"], str):
             options["feature_columns"] = [options["feature_columns"]]
         return options

@@ -62,10 +62,10 @@ def test_csv_options_default_to_the_stored_training_config(tmp_path):
         "feature_columns": None,
         "delimiter": None,
     }
-    assert trained.series_options(time_column="u", feature_columns="f")["time_column"] == "u"
-    assert trained.series_options(feature_columns="f")["feature_columns"] == ["f"]
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['idcolumn'\]"):
-        trained.series_options(idcolumn="w")
+    changed = trained.series_options({"time_column": None, "feature_columns": "f"})  # None unsets a stored option
+    assert changed["time_column"] is None and changed["id_column"] == "walk" and changed["feature_columns"] == ["f"]
+    with pytest.raises(ValueError, match=r"unknown series option\(s\) \['idcolumn'\]"):
+        trained.series_options({"idcolumn": "w"})
 
 
 def test_missing_values_follow_the_training_policy_before_standardisation(tmp_path):
