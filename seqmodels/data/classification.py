@@ -27,7 +27,7 @@ from .batching import SequenceDataset, split_loader
 from .corpora.base import ClassificationCorpus
 from .encoder import TextEncoder, build_vocab
 from .resumable import ResumableTrainData
-from .token_cache import provisional_ids
+from .token_ids import provisional_ids
 from .tokenizers import Tokenizer, tokenizer_from_dict
 from .vocab import PAD, UNK, Vocab
 

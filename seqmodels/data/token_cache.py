@@ -40,7 +40,7 @@ import numpy as np
 from ..utils.io import atomic_open, atomic_write_json, file_digest, json_digest, read_json
 from .corpora.base import TextCorpus
 from .encoder import TextEncoder, build_vocab
-from .token_ids import count_characters, id_blocks, is_char
+from .token_ids import count_characters, id_blocks, is_char, provisional_blocks
 from .tokenizers import Tokenizer, tokenizer_from_dict
 
 FORMAT_VERSION = 1
@@ -154,8 +154,8 @@ class TokenCache:
         fd, tmp = tempfile.mkstemp(prefix=".train.provisional.", suffix=".tmp", dir=self.folder)
         try:
             with self._timed("tokenize_train"), os.fdopen(fd, "wb") as out:
-                for tokens in tokenizer.iter_tokenize(self.corpus.iter_text("train"), TOKENIZE_BLOCK_CHARS):
-                    prov = provisional_ids(tokens, index, np.uint32)
+                text = self.corpus.iter_text("train")
+                for prov in provisional_blocks(tokenizer, text, index, TOKENIZE_BLOCK_CHARS):
                     counts = _add_counts(counts, prov, len(index))
                     prov.tofile(out)
             token_strings = list(index)
@@ -240,18 +240,6 @@ class TokenCache:
         if meta["tokens"] == 0:
             return np.zeros(0, dtype=meta["dtype"])
         return np.memmap(bin_path, dtype=meta["dtype"], mode="r", shape=(meta["tokens"],))
-
-
-def provisional_ids(tokens: list[str], index: dict[str, int], dtype: Any = np.int64) -> np.ndarray:
-    """Ids of ``tokens`` in ``index`` (token -> provisional id), adding unseen tokens to it.
-
-    Runs at C speed (no Python loop over tokens). The ids of new tokens follow set order, which
-    varies between processes; only counts and the final vocabulary ids matter, and those do not.
-    """
-    new = set(tokens).difference(index)
-    if new:
-        index.update(zip(new, range(len(index), len(index) + len(new))))
-    return np.fromiter(map(index.__getitem__, tokens), dtype=dtype, count=len(tokens))
 
 
 def _read_blocks(path: str | os.PathLike[str], dtype: Any, count: int) -> Iterator[np.ndarray]:

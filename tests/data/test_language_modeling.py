@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import seqmodels.data.token_cache as token_cache
+import seqmodels.data.token_ids as token_ids
 from seqmodels.data import (
     BPETokenizer,
     CharTokenizer,
@@ -168,6 +169,31 @@ def test_memmap_cache_equals_in_memory_ids(monkeypatch, train, valid, block, max
     from seqmodels.data import Vocab
 
     assert encoder.vocab == Vocab.build(tok.tokenize(train), specials=("<unk>", "<eos>"), max_size=max_size)
+
+
+@pytest.mark.parametrize("tokenizer", [WordTokenizer(), WordTokenizer(lowercase=True, pattern=r"\w+|[^\w\s]")])
+def test_train_tokens_counted_in_worker_processes_give_the_same_vocabulary_and_ids(
+    tmp_path: Path, monkeypatch, tokenizer
+) -> None:
+    """Past PARALLEL_AFTER_CHARS the train tokens are counted by forked workers, each with its own token index;
+    the vocabulary (ranks and ties included) and the ids are those of the whole text tokenized at once."""
+    rng = np.random.default_rng(0)
+    words = [f"W{k}" if k % 3 else f"w{k}," for k in rng.zipf(1.3, 3000) % 400]
+    lines = [" ".join(words[i : i + 7]) + "\n" for i in range(0, len(words), 7)]
+    train, valid = "".join(lines[:380]), "".join(lines[380:])
+    contexts = []
+    get_context = token_ids.multiprocessing.get_context
+    monkeypatch.setattr(token_ids.multiprocessing, "get_context", lambda m: contexts.append(m) or get_context(m))
+    monkeypatch.setattr(token_ids, "PARALLEL_AFTER_CHARS", 500)
+    monkeypatch.setattr(token_cache, "TOKENIZE_BLOCK_CHARS", 300)  # about 50 blocks, most of them in the workers
+    cache = token_cache.TokenCache(ChunkedCorpus(train, valid, chunk=97), tokenizer, tmp_path, max_size=60)
+    encoder = cache.encoder()
+    assert contexts == ["fork"]
+    from seqmodels.data import Vocab
+
+    assert encoder.vocab == Vocab.build(tokenizer.tokenize(train), specials=("<unk>", "<eos>"), max_size=60)
+    np.testing.assert_array_equal(cache.ids("train"), encoder.encode(train))
+    np.testing.assert_array_equal(cache.ids("valid"), encoder.encode(valid))
 
 
 def test_bpe_is_trained_on_train_and_saved_as_library_json(tmp_path: Path, monkeypatch) -> None:
