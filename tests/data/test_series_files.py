@@ -4,6 +4,8 @@ epoch floor. Oracles: the values written by hand, Python's statistics module, na
 
 from __future__ import annotations
 
+import gzip
+import re
 import statistics
 from pathlib import Path
 
@@ -259,3 +261,75 @@ def test_min_batches_per_epoch_repeats_every_training_example_equally() -> None:
     plain = ClassificationDataModule(ExampleCorpus(series, ["a", "b"], valid=series[:2]), batch_size=4)
     plain.setup()
     assert plain.train_repeats == 1 and len(plain.datasets["train"]) == 6
+
+
+def test_a_bad_cell_of_a_wide_file_names_file_line_column_and_why_it_was_read_wide(tmp_path: Path) -> None:
+    """Without an id column a file is read one row per series; a word among the values is most likely a
+    long file missing its id column, so the message says how the file was read and how to read it long."""
+    path = write(tmp_path / "w.csv", "label,v1,v2\nup,1,2\ndown,3,fast\n")
+    expected = (
+        f"{path}:3: column 'v2': 'fast' is not a number (this file is read one row per series, because it has "
+        "no id column ('id' or id_column=<column>); for one row per time step name the series-id column with "
+        "id_column=<column>)"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        SeriesFiles(path).examples("train")
+
+
+def test_a_delimiter_compressed_files_and_float32_after_filling(tmp_path: Path) -> None:
+    semicolons = write(tmp_path / "s.csv", "label;v1;v2\nup;;2\ndown;3;4\n")
+    corpus = SeriesFiles(semicolons, delimiter=";", nan="zero")
+    assert arrays(corpus) == [[[0], [2]], [[3], [4]]]  # the missing v1 of "up" filled with 0
+    assert {x.dtype for x, _ in corpus.examples("train")} == {np.dtype(np.float32)}
+    for name, text in (("c.csv.gz", "label,v1\nup,1\ndown,2\n"), ("t.tsv.gz", "label\tv1\nup\t1\ndown\t2\n")):
+        (tmp_path / name).write_bytes(gzip.compress(text.encode()))
+        assert arrays(SeriesFiles(tmp_path / name)) == [[[1]], [[2]]], name
+
+
+def test_series_refusals_in_full(tmp_path: Path) -> None:
+    """Each message written out whole: the option or file, the value, what to do."""
+    good = write(tmp_path / "g.csv", "label,v1\nup,1\ndown,2\n")
+
+    def refused(message: str, *args, **kwargs) -> None:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            SeriesFiles(*args, **kwargs).examples("train")
+
+    refused("delimiter must be one character (or null for ',' / tab for .tsv), got ';;'", good, delimiter=";;")
+    refused("labels lists ['a', 'b'] more than once", good, labels=["a", "b", "c", "b", "a"])
+    refused("train is required: the path of a .ts, .csv or .npz file", None)
+    refused(
+        f"train: {tmp_path / 'g.dat'}: cannot tell the format from the suffix '.dat' (known: .csv, .npz, .ts, .tsv, "
+        ".txt); pass format=ts, format=csv or format=npz",
+        write(tmp_path / "g.dat", "label,v1\n"),
+    )
+    refused(
+        f"{good}: series at line 3 has label 'down', which is not in labels=['up', 'flat'] (['up', 'flat']); "
+        "correct the label",
+        good,
+        labels=["up", "flat"],
+    )
+    np.savez(tmp_path / "extra.npz", X=np.ones((2, 3)), y=np.array([0, 1]), w=np.ones(2))
+    refused(
+        f"{tmp_path / 'extra.npz'}: unknown arrays ['w'] (it holds ['X', 'y', 'w']); expected X (N, T, F) or (N, T) "
+        "or an object array of (T, F) arrays, y (N,) labels, optional lengths (N,)",
+        tmp_path / "extra.npz",
+    )
+    np.savez(tmp_path / "half.npz", X=np.ones((2, 3)), y=np.array([0.0, 1.5]))
+    with pytest.raises(ValueError, match=r"half\.npz: y\[1\] = \S*1\.5\)?: class labels must be integers or strings$"):
+        SeriesFiles(tmp_path / "half.npz").examples("train")
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.ones((3, 1)), np.zeros((2, 2))
+    np.savez(tmp_path / "widths.npz", X=ragged, y=np.array([0, 1]))
+    widths = tmp_path / "widths.npz"
+    refused(f"{widths}: X[1] has 2 features but X[0] has 1", widths, allow_pickle=True)
+
+
+ORDINALS = [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st")]
+
+
+@pytest.mark.parametrize(("k", "ordinal"), ORDINALS)
+def test_a_ts_series_is_named_by_its_number_and_ordinal(tmp_path: Path, k: int, ordinal: str) -> None:
+    """The k-th series after @data holds a missing value."""
+    train = write(tmp_path / "T.ts", TS_HEADER + "1:4:a\n" * (k - 1) + "1:?:a\n")
+    with pytest.raises(ValueError, match=rf"T\.ts: series #{k} \(the {ordinal} series after @data\) has a missing"):
+        SeriesFiles(train).examples("train")

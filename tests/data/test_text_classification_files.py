@@ -380,3 +380,89 @@ def test_datamodule_split_is_disjoint_complete_and_stratified(tmp_path):
     assert sorted(train + valid) == sorted(corpus.examples("train"))  # complete and disjoint: texts are unique
     assert not {x for x, _ in train} & {x for x, _ in valid}
     assert {y for _, y in valid} == {0, 1} and {y for _, y in train} == {0, 1}
+
+
+def test_lines_ended_by_a_lone_carriage_return_are_lines_too(tmp_path):
+    """Old Mac line ends (``\\r`` alone), mixed with ``\\r\\n`` and ``\\n``: each ends a line, errors count them."""
+    corpus = TextClassificationFiles(write(tmp_path, "mac.txt", "1 a fine film\r0 dull\r\n1 the best\n0 bad\r"))
+    assert texts_and_labels(corpus) == [("a fine film", "1"), ("dull", "0"), ("the best", "1"), ("bad", "0")]
+    raises(r"cr\.txt:3: expected 'LABEL text', got only 'lonely'", write(tmp_path, "cr.txt", "1 a\r0 b\rlonely\r"))
+
+
+def test_a_folder_format_asked_for_is_not_logged_as_an_auto_choice(tmp_path, caplog):
+    write(tmp_path / "train", "pos/1.txt", "good")
+    write(tmp_path / "train", "neg/2.txt", "bad")
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.text_classification"):
+        corpus = TextClassificationFiles(tmp_path / "train", format="folder")
+    assert corpus.paths["train"] == [(tmp_path / "train", "folder")]
+    assert not [r.message for r in caplog.records if "format=auto" in r.message]
+
+
+def test_repr_names_the_first_three_files_per_split_and_the_first_ten_classes(tmp_path):
+    files = [write(tmp_path, f"{i}.tsv", "text\tlabel\n" + "".join(f"t\t{c}\n" for c in range(12))) for i in range(4)]
+    corpus = TextClassificationFiles(files, format="tsv")
+    shown = [str(p) for p in files[:3]]
+    classes = [str(c) for c in range(10)]
+    assert repr(corpus) == f"TextClassificationFiles({{'train': {shown}}}, format='tsv', classes={classes})"
+
+
+def test_negative_column_indices_and_the_column_refusals_in_full(tmp_path):
+    """Indices count from the end down to minus the width, as Python's do; the refusals, written out whole."""
+    path = write(tmp_path, "n.csv", "pos,good film\nneg,bad film\n")
+    corpus = TextClassificationFiles(path, text_column=-1, label_column=-2, header=False)
+    assert texts_and_labels(corpus) == [("good film", "pos"), ("bad film", "neg")]
+
+    def refused(message: str, *args, **kwargs) -> None:
+        raises(f"^{re.escape(message)}$", *args, **kwargs)
+
+    refused(f"{path}: text_column and label_column name the same column (0, -2)", path, text_column=0, label_column=-2)
+    refused(
+        f"{path}:1: missing column: label_column is -3 but the row has 2 field(s) ['pos', 'good film'] "
+        "(columns count from 0)",
+        path,
+        text_column=1,
+        label_column=-3,
+    )
+    named = write(tmp_path, "h.csv", "label,text\npos,good\nneg,bad\n")
+    refused(
+        f"{named}:1: missing column: text_column is 2 but the header has 2 field(s) ['label', 'text'] "
+        "(columns count from 0)",
+        named,
+        text_column=2,
+        label_column=0,
+        header=True,
+    )
+    wide = write(tmp_path, "w.csv", ",".join(f"c{i}" for i in range(12)) + ",text\n" + "x," * 12 + "y\n")
+    refused(
+        f"{wide}:1: missing column 'label' (label_column): the header is {[f'c{i}' for i in range(12)]}. Name the "
+        "columns with data.text_column=... data.label_column=... (header names, or 0-based indices for a file "
+        "without a header, e.g. data.label_column=0 data.text_column=1)",
+        wide,
+    )
+
+
+def test_the_log_counts_each_class_and_a_compressed_file_is_picked_by_its_inner_extension(tmp_path, caplog):
+    rows = "".join(f"text {c}\t{c}\n" for c in range(21)) + "more\t3\n"
+    path = tmp_path / "many.tsv.gz"
+    path.write_bytes(gzip.compress(("text\tlabel\n" + rows).encode()))
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.text_classification"):
+        TextClassificationFiles(path)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "text_classification train: format=auto read 1 file(s) as tsv (extension .tsv)" in messages
+    counts = ", ".join(f"{c} {2 if c == 3 else 1}" for c in range(20))
+    assert f"text_classification: 22 training examples, 21 classes: {counts} ..." in messages
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.text_classification"):
+        TextClassificationFiles(write(tmp_path, "two.tsv", "text\tlabel\na\tx\nb\ty\nc\ty\n"))
+    assert "text_classification: 3 training examples, 2 classes: x 1, y 2" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_split_without_rows_is_refused_naming_its_files(tmp_path):
+    """A test folder whose only class is not among ``labels``: every file is left out, none is left."""
+    write(tmp_path / "train", "pos/1.txt", "good")
+    write(tmp_path / "train", "neg/2.txt", "bad")
+    test = tmp_path / "test"
+    write(test, "meh/3.txt", "so so")
+    corpus = TextClassificationFiles(tmp_path / "train", test=test, labels=["neg", "pos"])
+    with pytest.raises(ValueError, match=f"^{re.escape(f'text_classification test: no examples in {[str(test)]}')}$"):
+        corpus.examples("test")

@@ -5,6 +5,7 @@ cache key; a corpus read in bounded memory (tracemalloc); blocks that hold exact
 from __future__ import annotations
 
 import gzip
+import re
 import tracemalloc
 from pathlib import Path
 
@@ -214,3 +215,26 @@ def test_a_decode_error_names_its_line_whatever_the_block(tmp_path, monkeypatch)
         monkeypatch.setattr(text_files, "READ_BYTES", read_bytes)
         with pytest.raises(ValueError, match=r"bad\.txt:40: cannot decode byte\(s\) b'\\xff'"):
             TextFiles(path, valid=path, test_fraction=0).read("train")
+
+
+def test_the_fingerprint_tells_the_cuts_apart_and_repr_names_the_splits(tmp_path: Path) -> None:
+    """Swapping the valid and test shares cuts other text: the cache key must change with it."""
+    a = write(tmp_path / "t.txt", "some text\n")
+    assert TextFiles(a, val_fraction=0.1, test_fraction=0.2).fingerprint()["cut"] == {"valid": 0.1, "test": 0.2}
+    assert TextFiles(a, test=a, val_fraction=0.3).fingerprint()["cut"] == {"valid": 0.3}
+    assert repr(TextFiles(a, test=a)) == "TextFiles(name='t', splits=('train', 'valid', 'test'))"
+
+
+def test_an_empty_train_file_beside_its_own_valid_and_test_files_has_no_text(tmp_path: Path) -> None:
+    """Nothing is cut from train here, so it is read whole, and found to hold no text."""
+    empty, ok = write(tmp_path / "e.txt", ""), write(tmp_path / "ok.txt", "fine\n")
+    corpus = TextFiles(empty, valid=ok, test=ok)
+    assert corpus.read("valid") == "fine\n"
+    with pytest.raises(ValueError, match=rf"^train: no text in \['{re.escape(str(empty))}'\]$"):
+        corpus.read("train")
+
+
+def test_a_list_of_files_is_named_after_the_first(tmp_path: Path) -> None:
+    a, b = write(tmp_path / "alpha.txt", "a\n"), write(tmp_path / "beta.txt", "b\n")
+    assert TextFiles([a, b]).name == "alpha" and TextFiles(str(b)).name == "beta"
+    assert TextFiles([a, b], name="both").name == "both"
