@@ -44,16 +44,26 @@ typecheck: $(STAMP)
 
 # Mutation testing (not part of `make test`; docs/TESTING.md): mutmut 3 mutates the modules configured in
 # pyproject.toml ([tool.mutmut]) one function at a time and runs the tests that execute it, one module at a
-# time, one worker (minutes per module on 2 cores; seqmodels/functional the longest). Results stay in mutants/
-# (a rerun only tries what changed); `make mutate-report` prints each module's score and its survivors.
-# One module: make mutate MUTATE_MODULES=seqmodels.data.resumable
+# time, one worker (minutes per module on 2 cores; the kernels and seqmodels/functional the longest). Results
+# stay in mutants/ (a rerun only tries what changed); `make mutate-report` prints each module's score and its
+# survivors. One module: make mutate MUTATE_MODULES=seqmodels.data.resumable
+# A seeded sample of N mutants per module instead of all: make mutate MUTATE_SAMPLE=40 (the names are read from
+# mutants/, which any earlier run fills with every configured module's mutants)
 MUTATE_MODULES ?= seqmodels.checkpoints.trust seqmodels.inference.decoding seqmodels.data.resumable \
-	seqmodels.callbacks.probe seqmodels.callbacks.gradient_flow seqmodels.functional
+	seqmodels.callbacks.probe seqmodels.callbacks.gradient_flow seqmodels.functional \
+	seqmodels.data.corpora.labeled_text seqmodels.data.corpora.text_classification \
+	seqmodels.data.corpora.series_files seqmodels.data.corpora.series_readers seqmodels.data.corpora.text_files \
+	seqmodels.kernels.common seqmodels.kernels.lstm seqmodels.kernels.gru seqmodels.kernels.rnn
+MUTATE_SAMPLE ?=
 mutate: $(STAMP)
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"
-	for module in $(MUTATE_MODULES); do \
+	set -f; for module in $(MUTATE_MODULES); do \
+		names="$$module.*"; \
+		if [ -n "$(MUTATE_SAMPLE)" ]; then \
+			names=$$($(BIN)/python scripts/mutation_report.py mutants --sample $(MUTATE_SAMPLE) $$module) || exit 1; \
+		fi; \
 		SEQMODELS_DATA_DIR=$${SEQMODELS_DATA_DIR:-$(CURDIR)/../shared/data} OMP_NUM_THREADS=1 \
-			$(BIN)/mutmut run --max-children 1 "$$module.*" || exit 1; \
+			$(BIN)/mutmut run --max-children 1 $$names || exit 1; \
 	done
 	$(BIN)/python scripts/mutation_report.py mutants --survivors
 

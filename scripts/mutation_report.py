@@ -1,17 +1,22 @@
 """The mutation score of each module after ``make mutate``, and its surviving mutants.
 
     python scripts/mutation_report.py [mutants/] [--survivors]
+    python scripts/mutation_report.py [mutants/] --sample N MODULE   # N seeded mutant names of MODULE
 
 Reads mutmut's per-file result files (``mutants/<path>.py.meta``, JSON: mutant name -> the exit code
 of the tests run against it) and prints, per module: mutants, killed, survived, no test reached it,
 timeouts, not run yet, and the score killed / (killed + survived + no tests). ``--survivors`` lists
-the mutants no test noticed (``mutmut show NAME`` prints one's diff).
+the mutants no test noticed (``mutmut show NAME`` prints one's diff). ``--sample N MODULE`` prints the
+names of a seeded random sample of N of the mutants of MODULE (dotted: ``seqmodels.functional`` is every
+file under it), ``random.Random(0).sample`` of their sorted names, for ``mutmut run NAME ...`` when a
+module is too large to run whole (``make mutate MUTATE_SAMPLE=N``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 from collections import Counter
 from pathlib import Path
 
@@ -50,14 +55,26 @@ def summary(codes: dict[str, int | None]) -> dict[str, float]:
     return row
 
 
+def sample(results: dict[str, dict[str, int | None]], module: str, n: int, seed: int = 0) -> list[str]:
+    """``random.Random(seed).sample`` of ``n`` of the sorted names of ``module``'s mutants (all when fewer)."""
+    names = sorted(name for codes in results.values() for name in codes if name.startswith(module + "."))
+    if not names:
+        raise SystemExit(f"no mutants of {module}: check [tool.mutmut] only_mutate, or run `make mutate` once")
+    return random.Random(seed).sample(names, min(n, len(names)))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("root", nargs="?", type=Path, default=Path("mutants"))
     p.add_argument("--survivors", action="store_true", help="also list the surviving mutants")
+    p.add_argument("--sample", nargs=2, metavar=("N", "MODULE"), help="print N seeded mutant names of MODULE")
     args = p.parse_args(argv)
     results = module_results(args.root)
     if not results:
         raise SystemExit(f"no mutmut results under {args.root}: run `make mutate` first")
+    if args.sample:
+        print("\n".join(sample(results, args.sample[1], int(args.sample[0]))))
+        return
     print(f"| module | mutants | {' | '.join(COLUMNS)} | score |")
     print("|---|" + "---:|" * (len(COLUMNS) + 2))
     for module, codes in results.items():
