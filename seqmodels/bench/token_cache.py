@@ -12,7 +12,8 @@ DataModule (so vocabulary counting and BPE training on the train split are inclu
 * the wall time of that call and the corpus's bytes per second through it (all splits: train, and valid and
   test cut from its end);
 * the phases the cache timed itself (BPE training; tokenizing train, valid, test);
-* peak resident memory: the subprocess's ``VmHWM`` and its own children's (``RUSAGE_CHILDREN``).
+* peak resident memory: the subprocess's ``VmHWM``, and the largest of its own children's (``RUSAGE_CHILDREN``:
+  the word tokenizer's forked workers, whose figure counts the pages they share with the parent).
 
 The reference is a subprocess that reads the same files in blocks of about 1 MB, cuts each block into pieces of
 about 64 kB at newlines (as the cache does) and encodes them with the trained BPE's ``encode_batch``, reading each
@@ -189,13 +190,15 @@ def summarize(runs: dict[str, list[dict[str, Any]]], nbytes: int) -> list[dict[s
     for case, results in runs.items():
         walls = [r["wall_s"] for r in results]
         speeds = [nbytes / 2**20 / w for w in walls]
-        rss = [max(r["peak_rss_mb"], r["children_peak_rss_mb"]) for r in results]
+        rss = [r["peak_rss_mb"] for r in results]
+        workers = [r["children_peak_rss_mb"] for r in results]
         row = {
             "case": case,
             "runs": len(results),
             "wall_s": _median_spread(walls),
             "mb_per_s": _median_spread(speeds),
             "peak_rss_mb": _median_spread(rss),
+            "worker_peak_rss_mb": _median_spread(workers),
             "tokens": _total(results[0]["tokens"]),
         }
         phases: dict[str, list[float]] = {}
@@ -223,7 +226,7 @@ def _fmt3(values: tuple[float, float, float], digits: int) -> str:
 def print_table(rows: list[dict[str, Any]], nbytes: int) -> None:
     print(f"corpus: {nbytes / 2**20:.1f} MB; medians (min-max)")
     head = f"{'case':16} {'runs':>4} {'wall s':>22} {'MB/s':>20} {'encode MB/s':>20} {'peak RSS MB':>20}"
-    print(f"{head} {'tokens':>14} {'x HF':>5} {'enc x HF':>8}  phases (s)")
+    print(f"{head} {'worker':>6} {'tokens':>14} {'x HF':>5} {'enc x HF':>8}  phases (s)")
     for r in rows:
         ratio = f"{r['vs_reference']:.2f}" if "vs_reference" in r else ""
         encode_ratio = f"{r['encode_vs_reference']:.2f}" if "encode_vs_reference" in r else ""
@@ -231,7 +234,8 @@ def print_table(rows: list[dict[str, Any]], nbytes: int) -> None:
         phases = ", ".join(f"{k} {v:.1f}" for k, v in r["phases_s"].items())
         print(
             f"{r['case']:16} {r['runs']:>4} {_fmt3(r['wall_s'], 1):>22} {_fmt3(r['mb_per_s'], 1):>20} {encode:>20} "
-            f"{_fmt3(r['peak_rss_mb'], 0):>20} {r['tokens']:>14,} {ratio:>5} {encode_ratio:>8}  {phases}"
+            f"{_fmt3(r['peak_rss_mb'], 0):>20} {r['worker_peak_rss_mb'][0]:>6.0f} {r['tokens']:>14,} {ratio:>5} "
+            f"{encode_ratio:>8}  {phases}"
         )
 
 

@@ -98,7 +98,7 @@ def test_medians_ranges_and_ratios_of_several_runs() -> None:
         return {
             "wall_s": wall,
             "peak_rss_mb": rss,
-            "children_peak_rss_mb": 0.0,
+            "children_peak_rss_mb": rss / 2,
             "tokens": {"train": 9, "valid": 1},
             "phases_s": phases or {},
         }
@@ -115,7 +115,8 @@ def test_medians_ranges_and_ratios_of_several_runs() -> None:
     bpe, word, hf = bench.summarize(runs, 4 * 2**20)
     assert word["encode_mb_per_s"] == (2.0, 2.0, 2.0)  # the remapping of provisional ids is part of encoding
     assert bpe["wall_s"] == (4.0, 2.0, 8.0) and bpe["mb_per_s"] == (1.0, 0.5, 2.0)
-    assert bpe["peak_rss_mb"] == (600.0, 500.0, 700.0) and bpe["tokens"] == 10
+    assert bpe["peak_rss_mb"] == (600.0, 500.0, 700.0) and bpe["worker_peak_rss_mb"] == (300.0, 250.0, 350.0)
+    assert bpe["tokens"] == 10
     assert bpe["encode_mb_per_s"] == (2.0, 1.0, 4.0)
     assert hf["mb_per_s"] == (3.0, 2.0, 4.0) and hf["tokens"] == 11 and "vs_reference" not in hf
     assert bpe["vs_reference"] == pytest.approx(1.0 / 3.0) and bpe["encode_vs_reference"] == pytest.approx(2.0 / 3.0)
