@@ -222,9 +222,10 @@ class SequenceTask(pl.LightningModule):
             set_rng_state(rng)
 
     # ------------------------------------------------------------------ logging
-    def log_train_loss(self, loss: torch.Tensor, batch_size: int) -> None:
+    def log_train_loss(self, loss: torch.Tensor, batch_size: int | torch.Tensor) -> None:
         """``train/loss`` every step (this rank's) and ``train/loss_epoch``, its mean over the epoch
-        weighted by ``batch_size`` over all ranks, logged at the epoch's end.
+        weighted by ``batch_size`` (an int, or a 0-d tensor on the loss's device: summed there, never read
+        back until the epoch's end) over all ranks, logged at the epoch's end.
 
         The epoch mean is summed here rather than handed to ``self.log`` each step (an epoch-level,
         batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step, which a small model's

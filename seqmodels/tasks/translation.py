@@ -173,7 +173,7 @@ class TranslationTask(SequenceTask):
 
     def training_step(self, batch: TranslationBatch, batch_idx: int) -> Tensor:
         loss = self.loss(self._logits(batch, self.sampling_rate), batch.target[:, 1:], self.label_smoothing)
-        self.log_train_loss(loss, int((batch.target_lengths - 1).sum()))
+        self.log_train_loss(loss, (batch.target_lengths - 1).sum())  # a tensor: no host read per step
         return loss
 
     def _eval_step(self, batch: TranslationBatch, stage: str) -> None:

@@ -307,11 +307,21 @@ class StepLosses(pl.Callback):
         self.epoch_means.append(trainer.callback_metrics["train/loss_epoch"].item())
 
 
-def test_epoch_loss_is_the_token_weighted_mean_of_the_steps():
+class TensorCounted(LanguageModelingTask):
+    """Counts its tokens in a 0-d tensor, as the tagging and translation tasks do (no host read per step)."""
+
+    def training_step(self, batch, batch_idx):
+        loss = self.shared_step(batch, "train")
+        self.log_train_loss(loss, torch.tensor(batch[1].numel()))
+        return loss
+
+
+@pytest.mark.parametrize("task_class", [LanguageModelingTask, TensorCounted])
+def test_epoch_loss_is_the_token_weighted_mean_of_the_steps(task_class):
     sizes = [5, 3, 7]  # tokens per batch: 3 rows × these lengths
     callback = StepLosses()
     t = trainer(max_epochs=2, limit_val_batches=0, callbacks=[callback])
-    t.fit(LanguageModelingTask(tiny_lm(), adam()), Data(lm_batches(sizes=sizes)))
+    t.fit(task_class(tiny_lm(), adam()), Data(lm_batches(sizes=sizes)))
     assert len(callback.losses) == 6 and len(callback.epoch_means) == 2
     for epoch, logged in enumerate(callback.epoch_means):
         losses = callback.losses[3 * epoch : 3 * epoch + 3]
