@@ -308,6 +308,13 @@ def test_series_refusals_in_full(tmp_path: Path) -> None:
         good,
         labels=["up", "flat"],
     )
+    nolabel = write(tmp_path / "n.csv", "id,v1\na,1\n")
+    refused(
+        f"{nolabel}:1: no label column 'label' in the header (the columns are ['id', 'v1']); "
+        "name it with label_column=<column>",
+        nolabel,
+    )
+    refused(f"{good}: feature_columns ['label'] are the label, id or time column", good, feature_columns=["label"])
     np.savez(tmp_path / "extra.npz", X=np.ones((2, 3)), y=np.array([0, 1]), w=np.ones(2))
     refused(
         f"{tmp_path / 'extra.npz'}: unknown arrays ['w'] (it holds ['X', 'y', 'w']); expected X (N, T, F) or (N, T) "
