@@ -342,6 +342,9 @@ def test_the_figures_label_every_line_and_keep_gates_on_zero_to_one():
     norms = {"layer0": torch.tensor([1.0, 0.5, 0.25]), "layer1": torch.tensor([2.0, 1.0, 1e-40])}
     (ax,) = gradient_flow_figure(norms).axes
     assert ax.get_yscale() == "log"
+    assert ax.get_title() == "‖∂L/∂h_t‖ through time"  # what is plotted, in the words of the module docstring
+    assert ax.get_xlabel() == "time step t (processing order)"
+    assert ax.get_ylabel() == "‖∂L/∂h_t‖ (mean over sequences)"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["layer0", "layer1"]
     assert [list(line.get_ydata()) for line in ax.get_lines()] == [[1.0, 0.5, 0.25], [2.0, 1.0, 1e-30]]
 
