@@ -466,3 +466,11 @@ def test_a_split_without_rows_is_refused_naming_its_files(tmp_path):
     corpus = TextClassificationFiles(tmp_path / "train", test=test, labels=["neg", "pos"])
     with pytest.raises(ValueError, match=f"^{re.escape(f'text_classification test: no examples in {[str(test)]}')}$"):
         corpus.examples("test")
+
+
+def test_header_auto_logs_why_it_took_the_first_row_for_a_header(tmp_path, caplog):
+    numeric = write(tmp_path, "n.csv", "label,text\n1,good\n0,bad\n")
+    with caplog.at_level(logging.INFO, logger="seqmodels.data.corpora.labeled_text"):
+        TextClassificationFiles(numeric, text_column=1, label_column=0)
+    expected = f"{numeric}: header=auto: the first row is read as a header (its label 'label' is not a class)"
+    assert expected in [r.getMessage() for r in caplog.records]
