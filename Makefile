@@ -53,7 +53,7 @@ MUTATE_MODULES ?= seqmodels.checkpoints.trust seqmodels.inference.decoding seqmo
 	seqmodels.callbacks.probe seqmodels.callbacks.gradient_flow seqmodels.functional \
 	seqmodels.data.corpora.labeled_text seqmodels.data.corpora.text_classification \
 	seqmodels.data.corpora.series_files seqmodels.data.corpora.series_readers seqmodels.data.corpora.text_files \
-	seqmodels.kernels.common seqmodels.kernels.lstm seqmodels.kernels.gru seqmodels.kernels.rnn
+	seqmodels.kernels
 MUTATE_SAMPLE ?=
 mutate: $(STAMP)
 	$(BIN)/python -m pip install --quiet "mutmut>=3.8,<4"

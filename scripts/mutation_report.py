@@ -5,7 +5,8 @@
 
 Reads mutmut's per-file result files (``mutants/<path>.py.meta``, JSON: mutant name -> the exit code
 of the tests run against it) and prints, per module: mutants, killed, survived, no test reached it,
-timeouts, not run yet, and the score killed / (killed + survived + no tests). ``--survivors`` lists
+timeouts, crashes (the test process died of a signal), not run yet, and the score killed / (killed +
+survived + no tests); timeouts and crashes are detections left out of the score. ``--survivors`` lists
 the mutants no test noticed (``mutmut show NAME`` prints one's diff). ``--sample N MODULE`` prints the
 names of a seeded random sample of N of the mutants of MODULE (dotted: ``seqmodels.functional`` is every
 file under it), ``random.Random(0).sample`` of their sorted names, for ``mutmut run NAME ...`` when a
@@ -33,8 +34,11 @@ STATUS = {
     -24: "timeout",
     152: "timeout",
     255: "timeout",
+    -11: "crash",  # SIGSEGV: a mutated C-loop driver handed the C code a wrong pointer or size
+    -9: "timeout",  # SIGKILL: the hard stop one CPU second after the timeout's SIGXCPU
+    -6: "crash",  # SIGABRT: the C library or glibc caught the corruption
 }
-COLUMNS = ("killed", "survived", "no tests", "timeout", "not run", "other")
+COLUMNS = ("killed", "survived", "no tests", "timeout", "crash", "not run", "other")
 
 
 def module_results(root: Path) -> dict[str, dict[str, int | None]]:
