@@ -93,3 +93,20 @@ def test_logger_none_and_callbacks_none_build_nothing(tmp_path):
     cfg = compose_config(["logger=none", "callbacks=none"], tmp_path)
     assert build_loggers(cfg) == [] and build_callbacks(cfg) == []
     assert build_loggers(compose_config([], tmp_path)) != []  # the default: TensorBoard
+
+
+def test_build_hands_keyword_objects_over_as_they_are():
+    """The objects a command passes (a model, an encoder with a 10k-word vocabulary) reach the constructor
+    themselves, not OmegaConf copies of them (wrapping such a vocabulary took seconds per command)."""
+    from omegaconf import OmegaConf
+
+    from seqmodels.commands.instantiate import build
+
+    vocabulary = {"itos": [f"w{i}" for i in range(10_000)]}
+    node = OmegaConf.create({"_target_": "builtins.dict", "a": 1})
+    built = build(node, "task", encoder=vocabulary)
+    assert built["encoder"] is vocabulary and built["a"] == 1
+    with pytest.raises(
+        ValueError, match=r"trainer \(lightning.pytorch.Trainer\): `max_epochs`"
+    ):  # Lightning's MisconfigurationException, named
+        build(OmegaConf.create({"_target_": "lightning.pytorch.Trainer", "max_epochs": -5}), "trainer", callbacks=[])
