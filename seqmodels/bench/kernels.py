@@ -231,9 +231,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--no-generation", action="store_true", help="skip the generation benchmark")
     p.add_argument(
-        "--e2e", action="store_true", help="also time ptb_word_lstm_small training: our trainer vs a plain PyTorch loop"
+        "--e2e",
+        action="store_true",
+        help="also time seqmodels-train on ptb_word_lstm_small against a plain loop and pytorch/examples' script",
     )
-    p.add_argument("--e2e-batches", type=int, default=150, help="timed training batches per side (default 150)")
+    p.add_argument("--e2e-batches", type=int, default=200, help="timed training steps per side (default 200)")
+    p.add_argument("--e2e-repeats", type=int, default=3, help="rounds of the sides (default 3)")
     p.add_argument(
         "--data-dir", default=None, help="folder holding ptb/ for --e2e (default: $SEQMODELS_DATA_DIR, else ./data)"
     )
@@ -284,15 +287,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     e2e = None
     if args.e2e:
+        from .training import format_result
         from .training import run as run_e2e
 
         data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
-        e2e = run_e2e(data_dir, batches=args.e2e_batches)
-        print(
-            f"training {e2e['experiment']} ({e2e['timed_batches']} batches, {e2e['tokens']} tokens): "
-            f"plain loop {e2e['plain_tokens_per_s']:.0f} tok/s, seqmodels trainer "
-            f"{e2e['trainer_tokens_per_s']:.0f} tok/s, ratio {e2e['ratio']:.2f}"
-        )
+        e2e = run_e2e(data_dir, batches=args.e2e_batches, repeats=args.e2e_repeats, device=device.type)
+        print(format_result(e2e))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(

@@ -1,142 +1,371 @@
-"""End-to-end training speed: our Lightning trainer against a plain PyTorch loop, same everything.
+"""End-to-end training speed: ``seqmodels-train`` as users run it, against the loops it replaces.
 
-Both sides train the same :class:`~seqmodels.models.RNNLanguageModel` (same initial weights) on the
-same batches in the same order from the experiment's data module, with SGD, gradient-norm
-clipping and the hidden state carried across batches (pytorch/examples ``word_language_model``).
-The plain loop is exactly that and nothing else; our side is ``LanguageModelingTask`` in a
-Lightning ``Trainer`` with its per-step logging (loss, gradient norm), without loggers,
-checkpoints, progress bar or validation. After ``warmup`` batches each side is timed over
-``batches`` batches, the two sides alternating ``repeats`` times (each repeat continues training
-from where that side stopped); the figures are the median tokens/s of each side and their
-ratio ours / plain (higher is better).
+For an experiment (by default pytorch/examples' ``word_language_model`` setting on PTB:
+``experiment=ptb_word_lstm_small data.bptt=35 model.dropout=0.2``: a 2×200 LSTM, batch 20, BPTT 35, SGD
+lr 20, clip 0.25), each side is timed over ``batches`` training steps after ``warmup`` steps:
 
-    seqmodels-bench --e2e --data-dir ../shared/data           # ptb_word_lstm_small
+* **seqmodels-train**: the experiment composed and run by :func:`seqmodels.commands.train.train`, as
+  the console command runs it: every default callback (checkpoints, early stopping, learning-rate
+  monitor, rich progress bar, NaN guard), the TensorBoard logger, its data loader. Only validation and
+  the test pass are off (``trainer.limit_val_batches=0 test=false``, early stopping then checks nothing); a callback added through
+  ``train(cfg, extra_callbacks=…)`` reads the clock at the start of step ``warmup`` and of step
+  ``warmup + batches``, so each timed step is a whole cycle of data loading, hooks, logging and the bar;
+* **bare**, optional: the same command with ``callbacks=none logger=none
+  trainer.enable_progress_bar=false`` (what callbacks and logging cost);
+* **plain loop**: the network ``seqmodels-train`` builds (same initial weights), on the same batches
+  held in memory (its data loading is not timed), with the experiment's optimizer and clipping, the
+  language models' state carried across batches, the task's loss — and nothing else (no metrics, no
+  logging);
+* **peer** (PTB word-level experiments): pytorch/examples ``word_language_model``'s loop as published
+  (:mod:`.peer_word_lm`): its own ``RNNModel`` with ``nn.LSTM``, its own batching of the PTB token
+  stream, its manual SGD update;
+* **loader**: the experiment's training data loader alone, batches per second (the steps' data loading
+  is not the bottleneck while this is many times the step rate).
+
+The sides alternate ``repeats`` times (the order rotating each round; each round starts the command
+afresh and continues the loops); the figures are each side's median tokens/s (steps/s for the loader)
+with its range, and the ratios of ``seqmodels-train`` to each side per round (median and range; higher
+is faster). Tokens are target tokens for language models and input tokens (sequence lengths summed)
+for the others.
+
+    seqmodels-bench --only-e2e --data-dir ../shared/data
+    python -m seqmodels.bench.training --data-dir ../shared/data --bare
+    python -m seqmodels.bench.training --experiment imdb_bilstm --override ""
 """
 
 from __future__ import annotations
 
+import argparse
 import copy
+import json
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 from torch import nn
 
 from ..commands.app import CONFIG_DIR, VERSION_BASE
 from ..commands.instantiate import build_model_and_task, setup_data
+from ..commands.train import train
 from ..utils.state import detach_state
+from .peer_word_lm import PeerTrainer, read_corpus
+
+EXPERIMENT = "ptb_word_lstm_small"
+# pytorch/examples word_language_model's defaults where they differ from the experiment's
+PEER_OVERRIDES = ("data.bptt=35", "model.dropout=0.2")
+BARE_OVERRIDES = ("callbacks=none", "logger=none", "trainer.enable_progress_bar=false")
+IGNORE_INDEX = -100  # the tagging task's padding label (cross_entropy's default ignore_index)
 
 
-class _StepTimer(L.Callback):
-    """Wall time from the start of batch ``warmup`` to the end of the last batch."""
+def batch_tokens(batch: Any) -> int:
+    """Tokens in a training batch: targets of a language model's ``(inputs, targets)``, source and target
+    lengths of a translation batch, the lengths of an ``(inputs, lengths, labels)`` batch."""
+    if hasattr(batch, "target_lengths"):
+        return int(batch.source_lengths.sum()) + int(batch.target_lengths.sum())
+    if len(batch) == 2:
+        return int(batch[1].numel())
+    return int(batch[1].sum())
 
-    def __init__(self, warmup: int) -> None:
-        self.warmup = warmup
+
+class StepClock(L.Callback):
+    """Wall time from the start of step ``warmup`` to the start of step ``warmup + steps``, and the tokens
+    of the steps in between."""
+
+    def __init__(self, warmup: int, steps: int, synchronize: Callable[[], None] = lambda: None) -> None:
+        self.warmup, self.steps, self.synchronize = warmup, steps, synchronize
+        self.seen = 0
+        self.tokens = 0
         self.start: float | None = None
         self.end: float | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            self.start = time.perf_counter()
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.end = time.perf_counter()
+        if self.seen in (self.warmup, self.warmup + self.steps):
+            self.synchronize()
+            if self.seen == self.warmup:
+                self.start = time.perf_counter()
+            else:
+                self.end = time.perf_counter()
+        if self.warmup <= self.seen < self.warmup + self.steps:
+            self.tokens += batch_tokens(batch)
+        self.seen += 1
 
     def elapsed(self) -> float:
         if self.start is None or self.end is None:
-            raise ValueError(f"no batch was timed: the run had no batch after the {self.warmup} warm-up batches")
+            raise ValueError(
+                f"no step was timed: the run made {self.seen} steps, the clock needs {self.warmup + self.steps + 1}"
+            )
         return self.end - self.start
 
 
-def compose_experiment(experiment: str, data_dir: Path, output_dir: Path) -> Any:
-    """The experiment's training config, as ``seqmodels-train experiment=…`` composes it."""
+def compose_experiment(experiment: str, overrides: Sequence[str], data_dir: Path, output_dir: Path) -> Any:
+    """The training config, as ``seqmodels-train experiment=… <overrides>`` composes it."""
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=VERSION_BASE):
-        overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", f"paths.output_dir={output_dir}"]
-        return compose("train", overrides=overrides)
+        return compose(
+            "train",
+            overrides=[
+                f"experiment={experiment}",
+                *overrides,
+                f"paths.data_dir={data_dir}",
+                f"paths.output_dir={output_dir}",
+            ],
+        )
 
 
-def plain_loop(model: nn.Module, batches: list, lr: float, clip: float, warmup: int) -> float:
-    """pytorch/examples-style training over ``batches``; seconds spent after ``warmup`` batches."""
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[], None]) -> tuple[float, int]:
+    """Run ``train(cfg)`` for ``warmup + steps + 1`` steps; the seconds and tokens of the timed steps."""
+    clock = StepClock(warmup, steps, synchronize)
+    cfg.trainer.max_steps = warmup + steps + 1
+    cfg.trainer.limit_val_batches = 0
+    cfg.test = False
+    stopping = (cfg.get("callbacks") or {}).get("early_stopping")
+    if stopping is not None:  # without validation it would look for val/loss at the epoch's end, and fail
+        with open_dict(stopping):
+            stopping.check_on_train_epoch_end = False
+    train(cfg, extra_callbacks=[clock])
+    return clock.elapsed(), clock.tokens
+
+
+def plain_loss(task: Any, batch: Any, state: Any) -> tuple[torch.Tensor, Any]:
+    """The loss the task's ``training_step`` computes on ``batch``, and the state to carry (language
+    models): the network's forward and the loss, without metrics or logging."""
+    if hasattr(batch, "target_lengths"):  # translation: teacher forcing
+        logits = task.model(
+            batch.source, batch.source_lengths, batch.target[:, :-1], batch.target_lengths - 1, task.sampling_rate
+        )[0]
+        return task.loss(logits, batch.target[:, 1:], task.label_smoothing), None
+    if len(batch) == 2:  # language model
+        inputs, targets = batch
+        logits, state = task.model(inputs, None if state is None else detach_state(state))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return loss, state if getattr(task, "carry_state", False) else None
+    inputs, lengths, labels = batch
+    logits = task.model(inputs, lengths)[0]
+    if logits.dim() == 3:  # tagging: one label per token, padding ignored
+        logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    return nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX), None
+
+
+def plain_loop(task: Any, batches: list, warmup: int, synchronize: Callable[[], None] = lambda: None) -> float:
+    """The task's training on ``batches`` as a hand-written loop; seconds after ``warmup`` batches.
+
+    The experiment's optimizer (``task.optimizer_factory``) and clipping (``task.clip_grad_norm``), the
+    optimizer built once and kept across calls (``task._plain_optimizer``)."""
+    model = task.model
+    optimizer = getattr(task, "_plain_optimizer", None)
+    if optimizer is None:
+        optimizer = task._plain_optimizer = task.optimizer_factory(model.parameters())
+    clip = task.clip_grad_norm
     model.train()
     state = None
     start = None
-    for index, (inputs, targets) in enumerate(batches):
+    for index, batch in enumerate(batches):
         if index == warmup:
+            synchronize()
             start = time.perf_counter()
-        if state is not None:
-            state = detach_state(state)
-        logits, state = model(inputs, state)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss, state = plain_loss(task, batch, state)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        if clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
         optimizer.step()
+    synchronize()
     if start is None:
         raise ValueError(f"no batch was timed: warmup={warmup} of {len(batches)} batches")
     return time.perf_counter() - start
 
 
-def trainer_loop(task: L.LightningModule, datamodule: Any, total: int, warmup: int) -> float:
-    timer = _StepTimer(warmup)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        devices=1,
-        max_steps=total,
-        limit_train_batches=total,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-        num_sanity_val_steps=0,
-    )
-    trainer.fit(task, datamodule)
-    return timer.elapsed()
+def loader_seconds(datamodule: Any, warmup: int, steps: int) -> float:
+    """Seconds to draw ``steps`` batches from a fresh training loader after ``warmup`` of them."""
+    start = None
+    drawn = 0
+    for drawn, _ in enumerate(datamodule.train_dataloader()):
+        if drawn == warmup:
+            start = time.perf_counter()
+        if drawn == warmup + steps:
+            break
+    if start is None or drawn < warmup + steps:
+        raise ValueError(f"the training loader has {drawn + 1} batches, fewer than warmup + steps + 1")
+    return time.perf_counter() - start
+
+
+def _to(batch: Any, device: str) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if hasattr(batch, "_fields"):  # a NamedTuple batch
+        return type(batch)(*(_to(x, device) for x in batch))
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(_to(x, device) for x in batch)
+    return batch
+
+
+def _spread(values: Sequence[float]) -> list[float]:
+    return [round(min(values), 4), round(max(values), 4)]
 
 
 def run(
-    data_dir: Path, experiment: str = "ptb_word_lstm_small", batches: int = 150, warmup: int = 10, repeats: int = 3
+    data_dir: Path,
+    experiment: str = EXPERIMENT,
+    overrides: Sequence[str] = PEER_OVERRIDES,
+    batches: int = 200,
+    warmup: int = 20,
+    repeats: int = 3,
+    bare: bool = False,
+    peer: bool | None = None,
+    device: str = "cpu",
 ) -> dict:
-    """Tokens/s of both sides on ``batches`` timed batches of ``experiment``; returns the figures."""
-    with tempfile.TemporaryDirectory() as output_dir:
-        cfg = compose_experiment(experiment, data_dir, Path(output_dir))
-        return _run(cfg, experiment, batches, warmup, repeats)
+    """Tokens/s of each side over ``batches`` timed steps, ``repeats`` rounds; returns the figures.
 
+    ``peer`` (default: for the ``ptb_word_*`` experiments) adds pytorch/examples' loop on PTB.
+    """
+    if batches < 1 or warmup < 0 or repeats < 1:
+        raise ValueError(f"batches >= 1, warmup >= 0, repeats >= 1 are needed; got {batches}, {warmup}, {repeats}")
+    peer = experiment.startswith("ptb_word") if peer is None else peer
+    overrides = [*overrides, f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}"]
+    synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = compose_experiment(experiment, overrides, data_dir, Path(tmp) / "setup")
+        datamodule = setup_data(cfg, "fit")
+        if cfg.get("seed") is not None:
+            torch.manual_seed(int(cfg.seed))
+        _, task = build_model_and_task(cfg, datamodule)
+        plain_task = copy.deepcopy(task).to(device)
+        loader_batches = []
+        for batch in datamodule.train_dataloader():
+            loader_batches.append(_to(batch, device))
+            if len(loader_batches) == warmup + batches:
+                break
+        if len(loader_batches) <= warmup:
+            raise ValueError(f"the training data has {len(loader_batches)} batches, warmup={warmup} needs more")
+        plain_tokens = sum(batch_tokens(b) for b in loader_batches[warmup:])
+        peer_trainer = None
+        if peer:
+            bptt, batch_size = int(cfg.data.bptt), int(cfg.data.batch_size)
+            peer_trainer = PeerTrainer(
+                read_corpus(_ptb_train_file(data_dir)),
+                emsize=int(cfg.model.embedding_dim),
+                nhid=int(cfg.model.hidden_size),
+                nlayers=int(cfg.model.num_layers),
+                dropout=float(cfg.model.dropout),
+                batch_size=batch_size,
+                bptt=bptt,
+                lr=float(cfg.task.optimizer.lr),
+                clip=float(cfg.task.clip_grad_norm),
+                device=device,
+            )
 
-def _run(cfg: Any, experiment: str, batches: int, warmup: int, repeats: int) -> dict:
-    datamodule = setup_data(cfg, "fit")
-    torch.manual_seed(0)
-    model, task = build_model_and_task(cfg, datamodule)
-    plain_model = copy.deepcopy(model)
-    total = warmup + batches
-    loader_batches = []
-    for batch in datamodule.train_dataloader():
-        loader_batches.append(batch)
-        if len(loader_batches) == total:
-            break
-    tokens = sum(b[1].numel() for b in loader_batches[warmup:])
-    lr = float(cfg.task.optimizer.lr)
-    clip = float(cfg.task.clip_grad_norm)
-    plain_s, ours_s = [], []
-    for _ in range(repeats):
-        plain_s.append(plain_loop(plain_model, loader_batches, lr, clip, warmup))
-        ours_s.append(trainer_loop(task, datamodule, total, warmup))
-    result = {
+        sides = ["seqmodels-train", *(["bare"] if bare else []), "plain loop", *(["peer"] if peer else []), "loader"]
+        rates: dict[str, list[float]] = {side: [] for side in sides}
+        steps_per_s: list[float] = []
+        for round_ in range(repeats):
+            for side in sides[round_ % len(sides) :] + sides[: round_ % len(sides)]:
+                if side in ("seqmodels-train", "bare"):
+                    extra = BARE_OVERRIDES if side == "bare" else ()
+                    run_cfg = compose_experiment(
+                        experiment, [*overrides, *extra], data_dir, Path(tmp) / f"{side}-{round_}"
+                    )
+                    seconds, tokens = command_seconds(run_cfg, warmup, batches, synchronize)
+                    if side == "seqmodels-train":
+                        steps_per_s.append(batches / seconds)
+                elif side == "plain loop":
+                    seconds, tokens = plain_loop(plain_task, loader_batches, warmup, synchronize), plain_tokens
+                elif side == "peer":
+                    assert peer_trainer is not None
+                    seconds = peer_trainer.run(batches, warmup, synchronize)
+                    tokens = batches * peer_trainer.bptt * peer_trainer.batch_size
+                else:
+                    seconds, tokens = loader_seconds(datamodule, warmup, batches), batches  # batches/s
+                rates[side].append(tokens / seconds)
+    result: dict[str, Any] = {
         "experiment": experiment,
+        "overrides": list(overrides),
+        "device": device,
+        "threads": torch.get_num_threads(),
         "timed_batches": batches,
+        "warmup": warmup,
         "repeats": repeats,
-        "tokens": tokens,
-        "plain_tokens_per_s": tokens / statistics.median(plain_s),
-        "trainer_tokens_per_s": tokens / statistics.median(ours_s),
-        "plain_spread_s": [round(min(plain_s), 3), round(max(plain_s), 3)],
-        "trainer_spread_s": [round(min(ours_s), 3), round(max(ours_s), 3)],
+        "tokens_per_s": {side: statistics.median(v) for side, v in rates.items() if side != "loader"},
+        "tokens_per_s_range": {side: _spread(v) for side, v in rates.items() if side != "loader"},
+        "rounds": rates,
+        "ratios": {},
     }
-    result["ratio"] = result["trainer_tokens_per_s"] / result["plain_tokens_per_s"]
+    ours = rates["seqmodels-train"]
+    for side in sides[1:-1]:
+        ratios = [a / b for a, b in zip(ours, rates[side])]
+        result["ratios"][side] = {"median": statistics.median(ratios), "range": _spread(ratios)}
+    loader_ratios = [a / b for a, b in zip(rates["loader"], steps_per_s)]
+    result["loader"] = {
+        "batches_per_s": statistics.median(rates["loader"]),
+        "range": _spread(rates["loader"]),
+        "times_step_rate": {"median": statistics.median(loader_ratios), "range": _spread(loader_ratios)},
+    }
     return result
+
+
+def _ptb_train_file(data_dir: Path) -> Path:
+    for name in ("ptb.train.txt", "ptb.train.txt.gz"):
+        if (data_dir / "ptb" / name).is_file():
+            return data_dir / "ptb" / name
+    raise FileNotFoundError(f"no ptb/ptb.train.txt[.gz] under {data_dir} (the peer trains on PTB)")
+
+
+def format_result(r: dict) -> str:
+    """The figures as a table: tokens/s per side (median, range) and seqmodels-train's ratio to each."""
+    lines = [
+        f"end-to-end training, {r['experiment']} {' '.join(r['overrides'])}: {r['timed_batches']} timed steps "
+        f"after {r['warmup']}, {r['repeats']} rounds, {r['threads']} threads",
+        f"{'side':<16} {'tokens/s':>10} {'range':>17}  {'seqmodels-train / side':>24}",
+    ]
+    for side, median in r["tokens_per_s"].items():
+        low, high = r["tokens_per_s_range"][side]
+        ratio = r["ratios"].get(side)
+        shown = f"{ratio['median']:.3f} ({ratio['range'][0]:.3f}-{ratio['range'][1]:.3f})" if ratio else ""
+        lines.append(f"{side:<16} {median:>10.0f} {f'{low:.0f}-{high:.0f}':>17}  {shown:>24}")
+    loader = r["loader"]
+    times = loader["times_step_rate"]
+    lines.append(
+        f"loader alone: {loader['batches_per_s']:.0f} batches/s ({loader['range'][0]:.0f}-{loader['range'][1]:.0f}), "
+        f"{times['median']:.1f}x seqmodels-train's steps/s ({times['range'][0]:.1f}-{times['range'][1]:.1f})"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m seqmodels.bench.training", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", default=None, help="the data sets (default: $SEQMODELS_DATA_DIR, else ./data)")
+    p.add_argument("--experiment", nargs="+", default=[EXPERIMENT], help=f"one or more (default {EXPERIMENT})")
+    p.add_argument(
+        "--override",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help=f"overrides of the experiment (default: {' '.join(PEER_OVERRIDES)}; --override '' for none)",
+    )
+    p.add_argument("--batches", type=int, default=200, help="timed steps per side and round (default 200)")
+    p.add_argument("--warmup", type=int, default=20, help="untimed steps before them (default 20)")
+    p.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
+    p.add_argument("--bare", action="store_true", help="also time the command with callbacks=none logger=none")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
+    args = p.parse_args(argv)
+    data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
+    overrides = PEER_OVERRIDES if args.override is None else [o for o in args.override if o]
+    results = []
+    for experiment in args.experiment:
+        r = run(data_dir, experiment, overrides, args.batches, args.warmup, args.repeats, args.bare, None, args.device)
+        print(format_result(r), flush=True)
+        results.append(r)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
