@@ -124,7 +124,9 @@ def check(trained: dict, rows: list[dict], position: list[dict]) -> None:
 def test_the_stored_config_names_the_files_by_absolute_path(trained):
     stored = load_checkpoint(trained["ckpt"])[CHECKPOINT_KEY]["config"]["data"]
     root = trained["root"]
-    assert (stored["train"], stored["valid"], stored["test"]) == tuple(str(root / f"{s}.csv") for s in ("train", "valid", "test"))
+    assert (stored["train"], stored["valid"], stored["test"]) == tuple(
+        str(root / f"{s}.csv") for s in ("train", "valid", "test")
+    )
 
 
 def test_csv_one_row_per_step_read_with_the_training_columns(trained):

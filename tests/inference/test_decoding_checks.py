@@ -153,8 +153,20 @@ NOT_A_SOURCE = "source must be a (batch, seq) LongTensor, got "
         (None, TWO, torch.tensor([[-1], [4]]), "max_length must be positive, got -1"),
     ],
     ids=[
-        "not-a-model", "no-decode-step", "list-source", "1d-source", "3d-source", "three-limits", "one-limit",
-        "bool-limit", "float-limit", "str-limit", "zero-limit", "negative-limit", "a-zero-limit", "a-negative-limit",
+        "not-a-model",
+        "no-decode-step",
+        "list-source",
+        "1d-source",
+        "3d-source",
+        "three-limits",
+        "one-limit",
+        "bool-limit",
+        "float-limit",
+        "str-limit",
+        "zero-limit",
+        "negative-limit",
+        "a-zero-limit",
+        "a-negative-limit",
     ],
 )
 def test_bad_arguments_are_refused_naming_the_argument_and_the_value(search, model, source, max_length, message):
