@@ -208,12 +208,13 @@ def summarize(runs: dict[str, list[dict[str, Any]]], nbytes: int) -> list[dict[s
         row["phases_s"] = {k: statistics.median(v) for k, v in phases.items()}
         # encoding alone: the phases that turn text into ids, without BPE training or a counting pass of its own
         encode = [sum(v for k, v in r.get("phases_s", {}).items() if k.startswith(ENCODE_PHASES)) for r in results]
-        if all(encode):
-            row["encode_mb_per_s"] = _median_spread([nbytes / 2**20 / e for e in encode])
+        encode_mbps = _median_spread([nbytes / 2**20 / e for e in encode]) if all(encode) else None
+        if encode_mbps is not None:
+            row["encode_mb_per_s"] = encode_mbps
         if ref_mbps is not None and case != "hf_encode_batch":
             row["vs_reference"] = statistics.median(speeds) / ref_mbps
-            if "encode_mb_per_s" in row:
-                row["encode_vs_reference"] = row["encode_mb_per_s"][0] / ref_mbps
+            if encode_mbps is not None:
+                row["encode_vs_reference"] = encode_mbps[0] / ref_mbps
         rows.append(row)
     return rows
 

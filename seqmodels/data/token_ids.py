@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import islice, repeat
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def id_blocks(encoder: TextEncoder, chunks: Iterable[str], dtype: np.dtype, bloc
         for chunk in chunks:
             yield lut[code_points(chunk)]
     elif is_bpe(tokenizer):
-        yield from _bpe_id_blocks(tokenizer, encoder, chunks, dtype)
+        yield from _bpe_id_blocks(cast(BPETokenizer, tokenizer), encoder, chunks, dtype)
     else:
         stoi, unk = vocab.stoi, vocab.unk_index
         for tokens in tokenizer.iter_tokenize(chunks, block_chars):
@@ -164,9 +164,9 @@ def provisional_blocks(
         pending = deque(pool.apply_async(_worker_ids, (piece,)) for piece in islice(pieces, 2 * WORKERS))
         while pending:
             pid, ids, new = pending.popleft().get()
-            piece = next(pieces, None)
-            if piece is not None:
-                pending.append(pool.apply_async(_worker_ids, (piece,)))
+            following = next(pieces, None)
+            if following is not None:
+                pending.append(pool.apply_async(_worker_ids, (following,)))
             if new:
                 known = [index.setdefault(token, len(index)) for token in new]
                 tables[pid] = np.concatenate([tables.get(pid, np.zeros(0, np.uint32)), np.asarray(known, np.uint32)])
