@@ -153,15 +153,18 @@ def plain_loss(task: Any, batch: Any, state: Any) -> tuple[torch.Tensor, Any]:
     return nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX), None
 
 
-def plain_loop(task: Any, batches: list, warmup: int, synchronize: Callable[[], None] = lambda: None) -> float:
+def plain_loop(
+    task: Any,
+    optimizer: torch.optim.Optimizer,
+    batches: list,
+    warmup: int,
+    synchronize: Callable[[], None] = lambda: None,
+) -> float:
     """The task's training on ``batches`` as a hand-written loop; seconds after ``warmup`` batches.
 
-    The experiment's optimizer (``task.optimizer_factory``) and clipping (``task.clip_grad_norm``), the
-    optimizer built once and kept across calls (``task._plain_optimizer``)."""
+    ``optimizer`` is the experiment's (``task.optimizer_factory``), kept by the caller across calls; the
+    clipping is the task's (``task.clip_grad_norm``)."""
     model = task.model
-    optimizer = getattr(task, "_plain_optimizer", None)
-    if optimizer is None:
-        optimizer = task._plain_optimizer = task.optimizer_factory(model.parameters())
     clip = task.clip_grad_norm
     model.train()
     state = None
@@ -236,7 +239,8 @@ def run(
         if cfg.get("seed") is not None:
             torch.manual_seed(int(cfg.seed))
         _, task = build_model_and_task(cfg, datamodule)
-        plain_task = copy.deepcopy(task).to(device)
+        plain_task: Any = copy.deepcopy(task).to(device)
+        plain_optimizer = plain_task.optimizer_factory(plain_task.model.parameters())
         loader_batches = []
         for batch in datamodule.train_dataloader():
             loader_batches.append(_to(batch, device))
@@ -275,7 +279,10 @@ def run(
                     if side == "seqmodels-train":
                         steps_per_s.append(batches / seconds)
                 elif side == "plain loop":
-                    seconds, tokens = plain_loop(plain_task, loader_batches, warmup, synchronize), plain_tokens
+                    seconds, tokens = (
+                        plain_loop(plain_task, plain_optimizer, loader_batches, warmup, synchronize),
+                        plain_tokens,
+                    )
                 elif side == "peer":
                     assert peer_trainer is not None
                     seconds = peer_trainer.run(batches, warmup, synchronize)
