@@ -77,6 +77,46 @@ def test_results_are_read_from_the_runs_and_written_to_the_docs(runs, tmp_path):
     assert (docs / "RESULTS.md").read_text().count("### adding_lstm_T20") == 1
 
 
+@pytest.mark.slow
+def test_runs_already_in_the_docs_are_kept_unless_redone_or_replaced(runs, tmp_path):
+    script = load_script()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "RESULTS.md").write_text(f"# Results\n\n{script.BEGIN}\n{script.END}\n")
+    elsewhere = {  # a run summarised on another machine; its logs are not here
+        "label": "sst2_bilstm",
+        "command": "seqmodels-train experiment=sst2_bilstm",
+        "finished_at": "2026-11-20T10:00:00Z",
+        "wall_time_s": 134.6,
+        "epochs": 7,
+        "global_step": 700,
+        "hardware": {},
+        "accelerator": "CPUAccelerator",
+        "metrics": {"test/acc": 0.86},
+        "target": {"metric": "test/acc", "op": ">=", "value": 0.5, "achieved": 0.86, "met": True, "anchor": "old"},
+        "figure": "figures/results/sst2_bilstm.png",
+    }
+    stale = {**elsewhere, "label": "adding_lstm_T20", "command": "stale", "target": None}
+    (docs / "results.json").write_text(json.dumps({"runs": [stale, elsewhere]}))
+
+    labels = [r["label"] for r in script.collect(runs, docs, score=False)["runs"]]
+    assert labels == ["adding_lstm_T20", "adding_rnn_T20", "sst2_bilstm"]  # sorted, the stale one redone
+    written = {r["label"]: r for r in json.loads((docs / "results.json").read_text())["runs"]}
+    assert written["adding_lstm_T20"]["command"] != "stale"
+    kept = written["sst2_bilstm"]
+    assert kept["command"] == "seqmodels-train experiment=sst2_bilstm" and kept["wall_time_s"] == 134.6
+    # judged again against today's TARGETS entry: 0.86 >= 0.85, with that entry's anchor
+    assert kept["target"]["value"] == 0.85 and kept["target"]["met"] is True and kept["target"]["achieved"] == 0.86
+    assert kept["target"]["anchor"] == script.target_for("sst2_bilstm").anchor
+    assert "### sst2_bilstm" in (docs / "RESULTS.md").read_text()
+
+    script.collect(runs, docs, score=False, keep=False)
+    assert [r["label"] for r in json.loads((docs / "results.json").read_text())["runs"]] == [
+        "adding_lstm_T20",
+        "adding_rnn_T20",
+    ]
+
+
 def test_results_md_without_markers_is_refused(tmp_path):
     script = load_script()
     page = tmp_path / "RESULTS.md"
