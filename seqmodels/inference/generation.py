@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..utils.state import map_state
+
 
 def _eos_index(encoder: Any) -> int | None:
     vocab = getattr(encoder, "vocab", None)
@@ -130,12 +132,15 @@ def generate_ids(
     top_p: float | None = None,
     seed: int | None = None,
     stop_token: int | None = None,
+    condition: Any = None,
 ) -> list[int]:
     """Sample up to ``max_new_tokens`` ids after ``context`` (non-empty ids), one step at a time.
 
     Each step draws ``x ~ softmax(filter(logits / temperature))``; ``temperature == 0`` takes the
     argmax. ``seed`` makes the draw reproducible without touching torch's global generator.
-    Stops after ``stop_token`` (not included in the result).
+    Stops after ``stop_token`` (not included in the result). ``condition``: what a conditional model
+    (:class:`~seqmodels.models.ConditionalLanguageModel`) is told at every call, for a batch of one
+    (``model(tokens, condition, state)``, ``model.step(tokens, condition, state)``); None for a plain one.
 
     Returns the new ids only.
     """
@@ -148,9 +153,10 @@ def generate_ids(
         generator = torch.Generator(device=device)
         generator.manual_seed(int(seed))
     new: list[int] = []
+    conditioned = () if condition is None else (condition,)  # the arguments between tokens and state
     with _EvalMode(model):
         tokens = torch.tensor([list(context)], dtype=torch.long, device=device)  # (1, P)
-        logits, state = model(tokens)  # (1, P, V)
+        logits, state = model(tokens, *conditioned)  # (1, P, V)
         last = logits[0, -1]  # (V,)
         step = getattr(model, "step", None)  # one time step without the sequence machinery, when offered
         for _ in range(max_new_tokens):
@@ -170,10 +176,10 @@ def generate_ids(
                 break
             new.append(token)
             if step is not None:
-                logits, state = step(torch.tensor([token], device=device), state)  # (1, V)
+                logits, state = step(torch.tensor([token], device=device), *conditioned, state)  # (1, V)
                 last = logits[0]
             else:
-                logits, state = model(torch.tensor([[token]], device=device), state)  # (1, 1, V)
+                logits, state = model(torch.tensor([[token]], device=device), *conditioned, state)  # (1, 1, V)
                 last = logits[0, -1]
     return new
 
@@ -244,6 +250,13 @@ def score(
                 "(the first token is only context)"
             )
         sequences.append(seq)
+    return [{"sentence": sentence, **row} for sentence, row in zip(sentences, score_ids(model, sequences))]
+
+
+def score_ids(model: nn.Module, sequences: Sequence[Sequence[int]], condition: Any = None) -> list[dict[str, Any]]:
+    """``log p(seq[1:] | seq[0])`` of each id sequence (at least 2 ids; the first is context only), in one
+    padded forward pass; ``condition`` as for :func:`generate_ids`, for a batch of one (shared by every
+    sequence). Returns ``log_prob``, ``ppl``, ``num_tokens`` and ``token_log_probs`` per sequence."""
     if not sequences:
         return []
     device = _device(model)
@@ -251,17 +264,19 @@ def score(
     tokens = torch.zeros(len(sequences), longest, dtype=torch.long, device=device)  # (N, L), padded at the end
     for i, seq in enumerate(sequences):
         tokens[i, : len(seq)] = torch.tensor(seq)
+    conditioned: tuple[Any, ...] = ()
+    if condition is not None:  # the one condition, repeated for the N sequences
+        conditioned = (map_state(lambda t: t.expand(len(sequences), *t.shape[1:]), condition),)
     with _EvalMode(model):
-        logits, _ = model(tokens[:, :-1])  # (N, L-1, V)
+        logits, _ = model(tokens[:, :-1], *conditioned)  # (N, L-1, V)
         log_probs = torch.log_softmax(logits.double(), dim=-1)
         picked = log_probs.gather(-1, tokens[:, 1:, None]).squeeze(-1)  # (N, L-1)
     results = []
-    for i, (sentence, seq) in enumerate(zip(sentences, sequences)):
+    for i, seq in enumerate(sequences):
         terms = picked[i, : len(seq) - 1].tolist()
         total = math.fsum(terms)
         results.append(
             {
-                "sentence": sentence,
                 "log_prob": total,
                 "ppl": math.exp(-total / len(terms)) if -total / len(terms) < 709.0 else math.inf,
                 "num_tokens": len(terms),

@@ -2,6 +2,7 @@
 
 from .attention import AdditiveAttention, Attention, MultiplicativeAttention
 from .classifier import RNNClassifier
+from .conditional_lm import ConditionalLanguageModel
 from .language_model import RNNLanguageModel
 from .pooling import POOLINGS, last_pool, max_pool, mean_pool
 from .seq2seq import Seq2Seq
@@ -11,6 +12,7 @@ __all__ = [
     "POOLINGS",
     "AdditiveAttention",
     "Attention",
+    "ConditionalLanguageModel",
     "MultiplicativeAttention",
     "RNNClassifier",
     "RNNLanguageModel",

@@ -59,6 +59,9 @@ class RNNLanguageModel(nn.Module):
         learn_initial_state: the state a sequence starts from (``state=None``) is learned
             (:class:`~seqmodels.models.initial_state.LearnedInitialState`, initialised at zero)
             instead of zeros.
+        extra_input_size: features a subclass concatenates to the embedding at every step (the
+            condition of :class:`~seqmodels.models.ConditionalLanguageModel`): the first layer reads
+            ``E + extra_input_size`` inputs. This class has nothing to concatenate: it must stay 0 here.
 
     ``forward(tokens (B, T) long, state=None) -> (logits (B, T, V), state)``, where ``state`` is
     the :class:`~seqmodels.layers.Stacked` list of L per-layer cell states.
@@ -81,8 +84,17 @@ class RNNLanguageModel(nn.Module):
         embedding_dropout: float = 0.0,
         output_dropout: float | None = None,
         learn_initial_state: bool = False,
+        *,
+        extra_input_size: int = 0,
     ) -> None:
         super().__init__()
+        if isinstance(extra_input_size, bool) or not isinstance(extra_input_size, int) or extra_input_size < 0:
+            raise ValueError(f"extra_input_size must be an integer >= 0, got {extra_input_size!r}")
+        if extra_input_size and type(self) is RNNLanguageModel:
+            raise ValueError(
+                "extra_input_size is for subclasses that concatenate features to each step's input "
+                "(ConditionalLanguageModel); RNNLanguageModel has none: leave it 0"
+            )
         if bidirectional:
             raise ValueError(
                 "a language model cannot be bidirectional: it predicts token t+1 from tokens 1..t, and a "
@@ -112,7 +124,13 @@ class RNNLanguageModel(nn.Module):
             input_size = embedding_dim
         self.embedding_dim = input_size
         self.rnn = Stacked(
-            cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True, backend=backend
+            cell,
+            input_size + extra_input_size,
+            hidden_size,
+            num_layers,
+            dropout=self.dropout_p,
+            batch_first=True,
+            backend=backend,
         )
         self.drop = nn.Dropout(self.dropout_p)
         self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
