@@ -26,6 +26,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 log = logging.getLogger(__name__)
@@ -215,6 +216,11 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
         value = cfg.trainer.get(key) if isinstance(cfg.trainer, (DictConfig, Mapping)) else None
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"trainer.{key} must be an integer, got {short(value)}")
+    if not loggers:  # logger=none: a learning-rate monitor has nowhere to write (Lightning refuses it at fit)
+        kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+        if len(kept) < len(callbacks):
+            log.info("logger=none: the learning-rate monitor is left out (it writes to a logger)")
+        callbacks = kept
     return build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
 

@@ -95,6 +95,24 @@ def test_logger_none_and_callbacks_none_build_nothing(tmp_path):
     assert build_loggers(compose_config([], tmp_path)) != []  # the default: TensorBoard
 
 
+def test_logger_none_keeps_the_default_callbacks_but_the_learning_rate_monitor(tmp_path):
+    """`logger=none` alone trains: Lightning refuses a LearningRateMonitor without a logger at fit time."""
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from seqmodels.commands.instantiate import build_callbacks, build_loggers, build_trainer
+    from tests.helpers.configs import compose_config
+
+    cfg = compose_config(["logger=none"], tmp_path)
+    callbacks = build_callbacks(cfg)
+    assert any(isinstance(c, LearningRateMonitor) for c in callbacks)  # the default callbacks have one
+    trainer = build_trainer(cfg, callbacks, build_loggers(cfg))
+    assert not any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks)
+    assert any(isinstance(c, ModelCheckpoint) for c in trainer.callbacks)
+    with_logger = compose_config([], tmp_path)
+    trainer = build_trainer(with_logger, build_callbacks(with_logger), build_loggers(with_logger))
+    assert any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks)
+
+
 def test_build_hands_keyword_objects_over_as_they_are():
     """The objects a command passes (a model, an encoder with a 10k-word vocabulary) reach the constructor
     themselves, not OmegaConf copies of them (wrapping such a vocabulary took seconds per command)."""
