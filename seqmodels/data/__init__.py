@@ -15,6 +15,7 @@ from .classification import ClassificationDataModule, PadCollate
 from .conll import CoNLL2000, ConllCorpus, read_conll
 from .corpora import (
     IMDB,
+    IMDBReviewText,
     SST2,
     ClassificationCorpus,
     ExampleCorpus,
@@ -54,6 +55,7 @@ __all__ = [
     "BOS",
     "EOS",
     "IMDB",
+    "IMDBReviewText",
     "PAD",
     "SST2",
     "TOKENIZERS",

@@ -1,7 +1,8 @@
 """Corpora: small loader classes over local files (opt-in, checksum-verified downloads).
 
 Language modeling (``read(split) -> str``): :class:`PythonStdlibCorpus` (the embedded default,
-no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`, and any text of the
+no download), :class:`TinyShakespeare`, :class:`PennTreebank`, :class:`WikiText`, IMDB's training reviews
+(:class:`IMDBReviewText`), and any text of the
 user's in :class:`TextFiles` (files, folders, globs).
 Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMDB`,
 :class:`UEATimeSeries`, and the user's own labelled texts in :class:`TextClassificationFiles`
@@ -14,6 +15,7 @@ Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 from .base import ClassificationCorpus, TextCorpus
 from .download import Remote
 from .memory import ExampleCorpus, StringCorpus
+from .review_text import IMDBReviewText
 from .sentiment import IMDB, SST2
 from .series_files import SeriesFiles
 from .text import PennTreebank, PythonStdlibCorpus, TinyShakespeare, WikiText
@@ -23,6 +25,7 @@ from .timeseries import TsReader, UEATimeSeries, read_ts
 
 __all__ = [
     "IMDB",
+    "IMDBReviewText",
     "SST2",
     "ClassificationCorpus",
     "ExampleCorpus",
