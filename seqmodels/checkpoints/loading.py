@@ -21,6 +21,16 @@ from ..models import RNNLanguageModel, Seq2Seq
 from .format import CHECKPOINT_KEY, load_checkpoint, model_state_dict
 from .trust import check_targets
 
+# keys of a model config that say where the network's weights start (commands/ applies them after building it),
+# not constructor arguments: a stored config is rebuilt without them, so a model trained with init_from loads from
+# its own checkpoint without the language model's file (defined here, the lowest layer that reads configs)
+MODEL_INIT_KEYS = ("init_from", "pretrained_embeddings", "freeze_embeddings")
+
+
+def without_init_keys(model_cfg: dict) -> dict:
+    """``model_cfg`` (a plain dict) without the keys of :data:`MODEL_INIT_KEYS`."""
+    return {k: v for k, v in model_cfg.items() if k not in MODEL_INIT_KEYS}
+
 
 def encoder_from_dict(data: dict | None):
     """Rebuild a ``TextEncoder`` (or a ``TranslationEncoder``) from its ``to_dict()`` (None stays None)."""
@@ -93,7 +103,7 @@ def model_from_checkpoint(
         )
     check_targets(config["model"], str(path), "config.model", trusted)  # a _target_ is code: only trusted classes
     encoder = encoder_from_dict(extra.get("encoder"))
-    model_cfg = _fill_sizes({**config["model"], **overrides}, checkpoint, encoder, path)
+    model_cfg = _fill_sizes(without_init_keys({**config["model"], **overrides}), checkpoint, encoder, path)
     try:
         model = instantiate(model_cfg)
     except Exception as error:
@@ -132,4 +142,12 @@ def load_translator(path: str, map_location: str | torch.device = "cpu") -> tupl
     return model, encoder, config
 
 
-__all__ = ["encoder_from_dict", "load_language_model", "load_model", "load_translator", "model_from_checkpoint"]
+__all__ = [
+    "MODEL_INIT_KEYS",
+    "encoder_from_dict",
+    "load_language_model",
+    "load_model",
+    "load_translator",
+    "model_from_checkpoint",
+    "without_init_keys",
+]

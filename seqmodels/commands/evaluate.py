@@ -28,6 +28,7 @@ from .instantiate import (
     TASK_SIZES,
     build,
     build_loggers,
+    build_model,
     build_trainer,
     check_ckpt_path,
     data_sizes,
@@ -89,7 +90,7 @@ def _evaluate(cfg: DictConfig) -> dict[str, float]:
                 f"{ckpt_path}: model.{key}={stored_value} in the checkpoint but the data gives {sizes[key]}; "
                 "the data differs from the data the model was trained on"
             )
-    model = build(run.model, "model")
+    model = build_model(run.model)
     task_kwargs = null_fields(run.task, sizes, TASK_SIZES)
     task = build(run.task, "task", model=model, config=stored, **task_kwargs)
     trainer = build_trainer(cfg, [], build_loggers(cfg))

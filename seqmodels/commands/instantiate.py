@@ -5,6 +5,7 @@ Training builds, in order::
     data    = instantiate(cfg.data); data.prepare_data(); data.setup("fit")
     sizes   = vocab_size / num_classes / input_size / padding_idx / encoder / label_names of `data`
     model   = instantiate(cfg.model)          # its null size fields filled from `sizes` first
+              then model.init_from / pretrained_embeddings / freeze_embeddings (model_init.py)
     task    = instantiate(cfg.task, model=model, config=<resolved cfg>, <null fields from sizes>)
     trainer = instantiate(cfg.trainer, logger=[...cfg.logger], callbacks=[...cfg.callbacks])
 
@@ -28,6 +29,8 @@ from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor
 from omegaconf import DictConfig, OmegaConf, open_dict
+
+from .model_init import apply_model_init, strip_init_keys
 
 log = logging.getLogger(__name__)
 
@@ -153,9 +156,13 @@ def setup_data(cfg: DictConfig, stage: str) -> Any:
     return datamodule
 
 
-def build_model_and_task(cfg: DictConfig, datamodule: Any) -> tuple[torch.nn.Module, L.LightningModule]:
+def build_model_and_task(
+    cfg: DictConfig, datamodule: Any, fresh: bool = True
+) -> tuple[torch.nn.Module, L.LightningModule]:
     """The network (``cfg.model``, sizes filled from the data into the config) and its task.
 
+    The network starts where ``model.init_from``/``pretrained_embeddings``/``freeze_embeddings`` say
+    (:mod:`.model_init`); ``fresh=False`` (a resumed run, whose checkpoint replaces the weights) reads no file.
     The task gets the fully resolved config as ``config`` (stored in every checkpoint, so that
     ``seqmodels-sample``/``-score``/``-eval`` can rebuild the network from the file alone).
     """
@@ -163,12 +170,19 @@ def build_model_and_task(cfg: DictConfig, datamodule: Any) -> tuple[torch.nn.Mod
     with open_dict(cfg.model):
         for key, value in null_fields(cfg.model, sizes, MODEL_SIZES).items():
             cfg.model[key] = value
-    model = build(cfg.model, "model")
+    model = build_model(cfg.model)
+    apply_model_init(cfg.model, model, datamodule, fresh=fresh)
     resolved = resolved_dict(cfg)
     resolved.pop("hydra", None)
     task_kwargs = null_fields(cfg.task, sizes, TASK_SIZES)
     task = build(cfg.task, "task", model=model, config=resolved, **task_kwargs)
     return model, task
+
+
+def build_model(node: DictConfig) -> torch.nn.Module:
+    """The network of the model config ``node``, built without the keys that say where its weights start
+    (:data:`~seqmodels.checkpoints.loading.MODEL_INIT_KEYS`: no constructor arguments)."""
+    return build(strip_init_keys(node), "model")
 
 
 def build_loggers(cfg: DictConfig) -> list:

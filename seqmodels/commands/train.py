@@ -76,7 +76,7 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, 
         "run %s: output in %s%s", cfg.get("name"), cfg.paths.output_dir, f", resuming {ckpt_path}" if ckpt_path else ""
     )
     datamodule = setup_data(cfg, "fit")
-    model, task = build_model_and_task(cfg, datamodule)
+    model, task = build_model_and_task(cfg, datamodule, fresh=not ckpt_path)  # resuming: init_from is not read
     log.info("model %s: %s parameters", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}")
     if ckpt_path and resume_from is not None:
         check_resume(ckpt_path, resume_from, task)
