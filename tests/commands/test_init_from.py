@@ -20,6 +20,7 @@ from seqmodels.commands.instantiate import build_model
 from seqmodels.commands.model_init import apply_model_init
 from seqmodels.data import CharTokenizer, TextEncoder, Vocab, WordTokenizer
 from seqmodels.data.batching import SequenceDataset
+from seqmodels.data.translation import PairDataset, TranslationEncoder
 from tests.helpers.configs import QUIET, compose_config, shrink
 from tests.helpers.handmade_checkpoints import LSTM, classifier_config, write_checkpoint
 
@@ -88,6 +89,36 @@ def test_the_classifier_takes_the_checkpoints_weights_and_rows_by_token(tmp_path
     assert "covering 66.7% of the 6 training tokens (specials left out)" in message
     assert "fresh rows for e.g. 'zebra', 'quokka'" in message
     assert "the reverse direction from its fresh weights" in message
+
+
+KIND_CONFIGS = {  # model configs for the data above (a Seq2Seq: its source side), 2 layers of 5 as the LM
+    "tagger": {"_target_": "seqmodels.models.RNNTagger", "num_classes": 3, "padding_idx": 0},
+    "seq2seq": {"_target_": "seqmodels.models.Seq2Seq", "num_classes": 4, "padding_idx": 0},
+    "language_model": {"_target_": "seqmodels.models.RNNLanguageModel"},  # continued on a new vocabulary
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_CONFIGS))
+def test_every_kind_takes_the_rows_of_its_input_vocabulary(tmp_path, kind):
+    path = write_lm(tmp_path / "lm.ckpt")
+    stored = torch.load(path, weights_only=True)["state_dict"]
+    data = datamodule()
+    if kind == "seq2seq":  # the source side is the data's vocabulary; the target another one
+        target = TextEncoder(WordTokenizer(), Vocab(["<pad>", "<bos>", "<eos>", "x"], ["<pad>", "<bos>", "<eos>"]))
+        data.encoder = TranslationEncoder(data.encoder, target)
+        data.datasets = {
+            "train": PairDataset(data.datasets["train"].sequences, [np.array([1, 3, 2])] * 2, [("", "")] * 2)
+        }
+    cfg = OmegaConf.create({**KIND_CONFIGS[kind], "cell": LSTM, "vocab_size": len(DATA_WORDS), "embedding_dim": 6,
+                            "hidden_size": 5, "num_layers": 2, "init_from": str(path)})  # fmt: skip
+    model = build(cfg, data)
+    embedding = model.source_embedding if kind == "seq2seq" else model.embedding
+    stack = model.encoder if kind == "seq2seq" else model.rnn
+    for i, word in enumerate(DATA_WORDS):
+        if word in LM_WORDS and word != "<pad>":
+            assert torch.equal(embedding.weight[i], stored["model.embedding.weight"][LM_WORDS.index(word)])
+    forward = stack.cells()[2 if stack.bidirectional else 1]  # layer 2's forward direction
+    assert torch.equal(forward.weight_hh, stored["model.rnn.layers.1.cell.weight_hh"])
 
 
 def test_a_relative_path_is_stored_absolute(tmp_path, monkeypatch):
