@@ -263,6 +263,10 @@ def test_pretrain_then_fine_tune_from_the_command_line(tmp_path, caplog):
     predict(compose_config([f"ckpt_path={clf_path}", "text=a fine cast", f"output_file={out}"], config_name="predict"))
     assert json.loads(out.read_text(encoding="utf-8"))["label"] in ("neg", "pos")
 
+    resume = clf_cfg.copy()  # a resume does not read the language model's (moved) file
+    resume.ckpt_path, resume.trainer.max_epochs, resume.test = clf_path, 2, False
+    assert train(resume)["epochs"] == 2
+
     with pytest.raises(FileNotFoundError) as error:  # a new run from the moved file: one block naming the key
         train(clf_cfg)
     assert report(error.value).startswith(f"error: model.init_from={lm_path}: no such file")
