@@ -460,13 +460,12 @@ def test_gate_activations_match_the_step(seed):
     ["lstm_layernorm", "gru_layernorm", "lstm_zoneout", "lstm_variational", "gru_variational", "lstm_weight_drop"],
 )
 def test_cell_configs_build_a_language_model_that_trains(name):
-    from hydra.utils import instantiate
-
+    from seqmodels.commands.instantiate import build_model
     from tests.helpers.configs import compose_config
 
     cfg = compose_config([f"model/cell={name}", "model.vocab_size=11", "model.embedding_dim=6", "model.hidden_size=6"])
     torch.manual_seed(0)
-    model = instantiate(cfg.model)
+    model = build_model(cfg.model)
     cells = model.rnn.cells()
     assert type(cells[0]).__name__ == cfg.model.cell._target_.rsplit(".", 1)[1]
     tokens = torch.randint(0, 11, (2, 7))

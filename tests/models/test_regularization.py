@@ -112,13 +112,12 @@ def test_embedding_dim_none_means_hidden_size():
 
 
 def test_awd_experiment_combines_the_regularisers(tmp_path):
-    from hydra.utils import instantiate
-
     from seqmodels.cells import VariationalDropout, WeightDrop
+    from seqmodels.commands.instantiate import build_model
     from tests.helpers.configs import compose_config
 
-    cfg = compose_config(["experiment=ptb_word_lstm_awd"], tmp_path)
-    model = instantiate(cfg.model, vocab_size=50)
+    cfg = compose_config(["experiment=ptb_word_lstm_awd", "model.vocab_size=50"], tmp_path)
+    model = build_model(cfg.model)
     for cell in model.rnn.cells():
         assert isinstance(cell, WeightDrop) and cell.weight_dropout == 0.5
         assert isinstance(cell.cell, VariationalDropout) and cell.cell.input_dropout > 0
