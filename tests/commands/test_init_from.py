@@ -218,6 +218,7 @@ REVIEWS = [
 
 @pytest.mark.slow
 def test_pretrain_then_fine_tune_from_the_command_line(tmp_path, caplog):
+    from seqmodels.commands.evaluate import evaluate
     from seqmodels.commands.predict import predict
     from seqmodels.commands.train import train
 
@@ -262,6 +263,10 @@ def test_pretrain_then_fine_tune_from_the_command_line(tmp_path, caplog):
     out = tmp_path / "predictions.jsonl"  # seqmodels-predict ckpt_path=... text=..., in process
     predict(compose_config([f"ckpt_path={clf_path}", "text=a fine cast", f"output_file={out}"], config_name="predict"))
     assert json.loads(out.read_text(encoding="utf-8"))["label"] in ("neg", "pos")
+    evaluated = evaluate(  # seqmodels-eval ckpt_path=... split=val, in process
+        compose_config([f"ckpt_path={clf_path}", "split=val", "logger=csv"], tmp_path / "e", config_name="eval")
+    )
+    assert 0 <= evaluated["val/acc"] <= 1
 
     resume = clf_cfg.copy()  # a resume does not read the language model's (moved) file
     resume.ckpt_path, resume.trainer.max_epochs, resume.test = clf_path, 2, False
