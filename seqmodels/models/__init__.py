@@ -2,9 +2,10 @@
 
 from .attention import AdditiveAttention, Attention, MultiplicativeAttention
 from .classifier import RNNClassifier
+from .groups import layer_groups
 from .conditional_lm import ConditionalLanguageModel
 from .language_model import RNNLanguageModel
-from .pooling import POOLINGS, last_pool, max_pool, mean_pool
+from .pooling import POOLINGS, concat_pool, last_pool, max_pool, mean_pool
 from .seq2seq import Seq2Seq
 from .tagger import RNNTagger
 
@@ -18,7 +19,9 @@ __all__ = [
     "RNNLanguageModel",
     "RNNTagger",
     "Seq2Seq",
+    "concat_pool",
     "last_pool",
+    "layer_groups",
     "max_pool",
     "mean_pool",
 ]

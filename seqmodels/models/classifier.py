@@ -11,7 +11,7 @@ from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
 from .initial_state import LearnedInitialState
 from .language_model import check_tokens
-from .pooling import get_pooling
+from .pooling import get_pooling, pooled_size
 
 
 class RNNClassifier(nn.Module):
@@ -21,7 +21,7 @@ class RNNClassifier(nn.Module):
 
         x_t = dropout(E[tokens_t])  or  dropout(W_in f_t + b)  or  f_t    # (B, T, E)
         o_t = Stacked(cell, bidirectional)(x_t, lengths)                  # (B, T, D*H)
-        z   = pool(o, lengths)                                            # (B, D*H)
+        z   = pool(o, lengths)                                            # (B, D*H), concat: (B, 3*D*H)
         logits = head(dropout(z))                                         # (B, num_classes)
 
     Args:
@@ -39,7 +39,8 @@ class RNNClassifier(nn.Module):
             when None the features enter the first layer directly (its ``W_ih`` is already linear).
         input_size: F, features per step of real-valued inputs (B, T, F).
         pooling: ``"last"`` (forward: last real step; reverse: step 0 — the final states),
-            ``"mean"`` or ``"max"`` over the valid steps. See :mod:`seqmodels.models.pooling`.
+            ``"mean"`` or ``"max"`` over the valid steps, or ``"concat"``, ULMFiT's ``[last; max; mean]``
+            (3·D·H features). See :mod:`seqmodels.models.pooling`.
         head_hidden_size: when given, the head is ``Linear -> ReLU -> Dropout -> Linear`` with this
             hidden width; else one ``Linear``.
         padding_idx: embedding row kept at zero and out of the gradient (the vocabulary's ``<pad>``).
@@ -113,7 +114,7 @@ class RNNClassifier(nn.Module):
         self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None
         self.drop = nn.Dropout(self.dropout_p)
         self.input_drop = nn.Identity() if isinstance(self.encoder, nn.Identity) else self.drop
-        features = self.rnn.output_size
+        features = pooled_size(pooling, self.rnn.output_size)
         if head_hidden_size is None:
             self.head: nn.Module = nn.Linear(features, num_classes)
         else:
@@ -140,7 +141,7 @@ class RNNClassifier(nn.Module):
             raise ValueError(f"inputs have {inputs.shape[-1]} features, expected input_size={self.input_size}")
 
     def features(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
-        """The pooled representation z (B, D*H) and the final states."""
+        """The pooled representation z (B, D*H; concat: B, 3*D*H) and the final states."""
         self.check_inputs(inputs)
         if self.embedding_dropout:
             assert isinstance(self.encoder, nn.Embedding)  # embedding_dropout needs vocab_size (checked in __init__)
@@ -152,7 +153,7 @@ class RNNClassifier(nn.Module):
         out, state = self.rnn(x, state, lengths=lengths)  # (B, T, D*H); validates lengths
         if lengths is not None:
             lengths = torch.as_tensor(lengths).to(device=x.device, dtype=torch.long)
-        return self.pool(out, lengths, self.num_directions), state  # (B, D*H)
+        return self.pool(out, lengths, self.num_directions), state  # (B, D*H) or (B, 3*D*H)
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:
         z, state = self.features(inputs, lengths)

@@ -52,11 +52,24 @@ def max_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) ->
     return output.masked_fill(~mask, float("-inf")).amax(dim=1)  # (B, F)
 
 
+def concat_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -> Tensor:
+    """ULMFiT's concat pooling (Howard & Ruder 2018, §3.3): ``[last ; max ; mean]`` over the valid steps.
+
+    (B, T, F) -> (B, 3F): :func:`last_pool` (the final states of both directions), :func:`max_pool`
+    and :func:`mean_pool`, in that order.
+    """
+    parts = [last_pool(output, lengths, num_directions), max_pool(output, lengths), mean_pool(output, lengths)]
+    return torch.cat(parts, dim=-1)  # (B, 3F)
+
+
 POOLINGS: dict[str, Callable[[Tensor, Tensor | None, int], Tensor]] = {
     "last": last_pool,
     "mean": mean_pool,
     "max": max_pool,
+    "concat": concat_pool,
 }
+# how many times the layer output's width each pooling returns
+POOLED_WIDTH = {"last": 1, "mean": 1, "max": 1, "concat": 3}
 
 
 def get_pooling(name: str) -> Callable[[Tensor, Tensor | None, int], Tensor]:
@@ -65,3 +78,9 @@ def get_pooling(name: str) -> Callable[[Tensor, Tensor | None, int], Tensor]:
         return POOLINGS[name]
     except (KeyError, TypeError):
         raise ValueError(f"pooling must be one of {sorted(POOLINGS)}, got {name!r}") from None
+
+
+def pooled_size(name: str, features: int) -> int:
+    """Width of ``name``'s output for layer outputs of ``features`` (D*H) features: 3·D·H for concat."""
+    get_pooling(name)
+    return POOLED_WIDTH[name] * features

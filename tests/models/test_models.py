@@ -259,7 +259,7 @@ def test_classifier_padding_idx_row_is_zero():
     [
         (dict(vocab_size=None), "exactly one of vocab_size"),
         (dict(input_size=3), "exactly one of vocab_size"),
-        (dict(pooling="attention"), r"pooling must be one of \['last', 'max', 'mean'\]"),
+        (dict(pooling="attention"), r"pooling must be one of \['concat', 'last', 'max', 'mean'\]"),
         (dict(padding_idx=V), "padding_idx"),
         (dict(num_classes=0), "num_classes"),
     ],
