@@ -35,7 +35,15 @@ from .model_init import apply_model_init, strip_init_keys
 log = logging.getLogger(__name__)
 
 # Sizes that only the data knows after setup(); a model/task yaml opts in by listing the key as null.
-MODEL_SIZES = ("vocab_size", "num_classes", "input_size", "padding_idx", "feature_vocab_sizes")
+MODEL_SIZES = (
+    "vocab_size",
+    "num_classes",
+    "input_size",
+    "padding_idx",
+    "feature_vocab_sizes",
+    "condition_sizes",
+    "condition_features",
+)
 TASK_SIZES = ("encoder", "num_classes", "label_names", "feature_vocabs")
 # config sections not worth logging as hyper-parameters
 NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
@@ -122,7 +130,8 @@ def resolve_data_dir(cfg: DictConfig) -> Path:
 def data_sizes(datamodule: Any) -> dict[str, Any]:
     """What the model and task need to know about the data, read from a set-up data module.
 
-    ``vocab_size``, ``num_classes``, ``input_size``, ``label_names``, ``feature_vocab_sizes`` are the data module's attributes
+    ``vocab_size``, ``num_classes``, ``input_size``, ``label_names``, ``feature_vocab_sizes``, ``condition_sizes``,
+    ``condition_features`` (a conditional language model's data) are the data module's attributes
     of those names; ``padding_idx`` is its vocabulary's ``pad_index``; ``encoder`` is its
     ``TextEncoder`` as a JSON-able dict. Absent or None values are left out.
     """
@@ -137,6 +146,8 @@ def data_sizes(datamodule: Any) -> dict[str, Any]:
         "padding_idx": getattr(vocab, "pad_index", None) if vocab is not None else None,
         "label_names": list(label_names) if label_names is not None else None,
         "feature_vocab_sizes": getattr(datamodule, "feature_vocab_sizes", None),
+        "condition_sizes": getattr(datamodule, "condition_sizes", None),
+        "condition_features": getattr(datamodule, "condition_features", None),
         "feature_vocabs": [list(v.itos) for v in feature_vocabs] if feature_vocabs else None,
         "encoder": encoder.to_dict() if encoder is not None else None,
     }

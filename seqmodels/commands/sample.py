@@ -1,6 +1,9 @@
 """``seqmodels-sample``: generate text from a language-model checkpoint.
 
 seqmodels-sample ckpt_path=… prompt="ROMEO:" max_new_tokens=500 temperature=0.7 top_k=20 num_samples=3
+
+A conditional language model's samples need a condition, ``field:value`` pairs (:mod:`seqmodels.data.conditions`):
+seqmodels-sample ckpt_path=… condition=label:pos        seqmodels-sample ckpt_path=… condition="meter:6/8 key:G"
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from ..checkpoints import load_language_model
+from ..inference.conditional import condition_input, is_conditional, load_conditions
 from ..inference.generation import generate
 from .app import hydra_command
 from .instantiate import check_ckpt_path
@@ -15,7 +19,10 @@ from .instantiate import check_ckpt_path
 
 def sample(cfg: DictConfig) -> list[str]:
     """Print ``cfg.num_samples`` texts generated from the checkpoint's language model; return them."""
-    model, encoder, _ = load_language_model(check_ckpt_path(cfg.ckpt_path))
+    path = check_ckpt_path(cfg.ckpt_path)
+    model, encoder, _ = load_language_model(path)
+    conditions = load_conditions(path) if is_conditional(model) else None
+    condition = condition_input(model, conditions, cfg.get("condition"), path)
     num = int(cfg.get("num_samples", 1))
     if num < 1:
         raise ValueError(f"num_samples must be a positive integer, got {num}")
@@ -31,6 +38,7 @@ def sample(cfg: DictConfig) -> list[str]:
             top_k=cfg.get("top_k"),
             top_p=cfg.get("top_p"),
             seed=None if seed is None else int(seed) + i,
+            condition=condition,
         )
         texts.append(text)
         print(text, flush=True)

@@ -275,10 +275,11 @@ class Conditions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Conditions:
-        if not isinstance(data, Mapping) or not isinstance(data.get("fields", []), list):
+        listed = data.get("fields", []) if isinstance(data, Mapping) else None
+        if isinstance(listed, (str, bytes)) or not isinstance(listed, Iterable):  # a list (or Hydra's ListConfig)
             raise ValueError(f"a Conditions dict has 'fields' (a list) and 'value_fields', got {data!r:.80}")
         fields = []
-        for item in data.get("fields", []):
+        for item in listed:
             if not isinstance(item, Mapping) or "name" not in item or "values" not in item:
                 raise ValueError(
                     f"each entry of a Conditions dict's 'fields' has 'name' and 'values', got {item!r:.80}"

@@ -1,5 +1,5 @@
 """DataModules over a user's own files, named by path: what ``configs/data/sequence_classification.yaml``,
-``text.yaml``, ``conll.yaml`` and ``parallel_text.yaml`` build.
+``text.yaml``, ``conll.yaml``, ``parallel_text.yaml`` and ``conditional_text.yaml`` build.
 
 Each is the project's DataModule for its task with a corpus made from ``train``/``valid``/``test``
 paths, so that a command line needs no corpus section::
@@ -21,7 +21,11 @@ from typing import Any
 
 from .bpe import BPETokenizer
 from .classification import ClassificationDataModule
+from .conditional_text import ConditionalTextDataModule
+from .conditions import Conditions
 from .conll import ConllCorpus
+from .corpora.conditional_text import ConditionalTextFiles
+from .corpora.labeled_text import Column
 from .corpora.series_files import SeriesFiles
 from .corpora.text_classification import TextClassificationFiles
 from .corpora.text_files import TextFiles
@@ -158,6 +162,53 @@ class TextData(LanguageModelingDataModule):
                 if options.get(key, default) != default:
                     log.info("data.%s=%s is not used with BPE: its vocab_size bounds the vocabulary", key, options[key])
                     options[key] = default
+        super().__init__(corpus, **options)
+
+
+class ConditionalTextData(ConditionalTextDataModule):
+    """A conditional language model's data from a user's csv, tsv or JSON-lines files
+    (:class:`ConditionalTextFiles`): a text column and condition columns, batched as
+    :mod:`seqmodels.data.conditional_text` says.
+
+    Args:
+        train, valid, test: each a file, a folder, a glob or a list of them (``valid``/``test`` optional;
+            without ``valid``, ``val_fraction`` of train is held out).
+        format, text_column, condition_columns, value_columns, header, encoding, name: how the files are read
+            (see :class:`ConditionalTextFiles`).
+        conditions: the fields and values to read the conditions with (a
+            :class:`~seqmodels.data.conditions.Conditions` or its dict); None: from the training files.
+        **options: :class:`~seqmodels.data.conditional_text.ConditionalTextDataModule`'s arguments
+            (``tokenizer``, ``batch_size``, ``max_length``, ``specials``, ``val_fraction``, ``seed``, ...).
+    """
+
+    def __init__(
+        self,
+        train: Any,
+        valid: Any = None,
+        test: Any = None,
+        format: str = "auto",
+        text_column: Column = "text",
+        condition_columns: Sequence[Column] | Column | None = ("label",),
+        value_columns: Sequence[Column] | Column | None = (),
+        header: bool | str = "auto",
+        encoding: str = "utf-8",
+        name: str = "conditional_text",
+        conditions: Conditions | dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        corpus = ConditionalTextFiles(
+            train,
+            valid,
+            test,
+            format=format,
+            text_column=text_column,
+            condition_columns=condition_columns,
+            value_columns=value_columns,
+            header=header,
+            encoding=encoding,
+            conditions=conditions,
+            name=name,
+        )
         super().__init__(corpus, **options)
 
 

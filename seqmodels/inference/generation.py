@@ -16,6 +16,12 @@ as that one token (word tokenizers: yes; a character tokenizer splits it into 5 
 character model has never seen it, even when its vocabulary lists it as a special).
 :func:`generate` stops at ``<eos>`` whenever the vocabulary has one.
 
+Conditional models (:class:`~seqmodels.models.ConditionalLanguageModel`) get their ``condition`` (the
+model's tensors for a batch of one; :func:`seqmodels.inference.conditional.condition_input` makes them from
+``"field:value"`` text) at every call. Their sequences are always read between boundaries, as their data
+module wrote them: ``[start, x_1..x_n, <eos>]`` with ``start`` = ``<bos>`` when the vocabulary has it, else
+``<eos>`` (:func:`start_token`); ``boundary`` is then not used.
+
 An ``encoder`` is anything with ``encode(text) -> list[int]``, ``decode(ids) -> str`` and a
 ``vocab`` with ``eos_index`` (None when absent) — :class:`seqmodels.data.TextEncoder`.
 """
@@ -60,6 +66,19 @@ def default_prompt(encoder: Any) -> str:
     if first >= len(vocab):
         raise ValueError("prompt is empty and the vocabulary holds only special tokens; give a prompt")
     return encoder.decode([first])
+
+
+def start_token(encoder: Any) -> int:
+    """The id a conditional sequence starts from: ``<bos>`` when the vocabulary has it, else ``<eos>``."""
+    vocab = encoder.vocab
+    start = getattr(vocab, "bos_index", None)
+    start = _eos_index(encoder) if start is None else start
+    if start is None or _eos_index(encoder) is None:
+        raise ValueError(
+            "a conditional language model's vocabulary needs an <eos> token (the end of a sequence, and its start "
+            f"when there is no <bos>); its specials are {list(getattr(vocab, 'specials', ()))}"
+        )
+    return int(start)
 
 
 def _use_boundary(encoder: Any, boundary: bool | None) -> int | None:
@@ -195,6 +214,7 @@ def generate(
     seed: int | None = None,
     boundary: bool | None = None,
     stop_at_eos: bool = True,
+    condition: Any = None,
 ) -> str:
     """Sample a continuation of ``prompt`` and return prompt and continuation, decoded.
 
@@ -210,21 +230,22 @@ def generate(
         seed: makes the sample reproducible.
         boundary: read the prompt after an ``<eos>`` (None: when the tokenizer produces ``<eos>``).
         stop_at_eos: stop when ``<eos>`` is drawn (when the vocabulary has one).
+        condition: a conditional model's condition (see the module docstring); None for a plain model.
     """
     if not isinstance(prompt, str):
         raise ValueError(f"prompt must be a string, got {type(prompt).__name__}")
-    start = _use_boundary(encoder, boundary)
+    start = _use_boundary(encoder, boundary) if condition is None else start_token(encoder)
     if not prompt and start is None:
         prompt = default_prompt(encoder)
     prompt_ids = list(encoder.encode(prompt)) if prompt else []
     context = ([start] if start is not None else []) + prompt_ids
     stop = _eos_index(encoder) if stop_at_eos else None
-    new = generate_ids(model, context, max_new_tokens, temperature, top_k, top_p, seed, stop)
+    new = generate_ids(model, context, max_new_tokens, temperature, top_k, top_p, seed, stop, condition)
     return encoder.decode(prompt_ids + new)
 
 
 def score(
-    model: nn.Module, encoder: Any, sentences: Sequence[str], boundary: bool | None = None
+    model: nn.Module, encoder: Any, sentences: Sequence[str], boundary: bool | None = None, condition: Any = None
 ) -> list[dict[str, Any]]:
     """Log-probability of each sentence under the model.
 
@@ -234,23 +255,28 @@ def score(
 
     Returns one dict per sentence: ``sentence``, ``log_prob``, ``ppl``, ``num_tokens`` and
     ``token_log_probs`` (the per-token terms of the sum).
+
+    With a conditional model's ``condition`` (one, shared by every sentence) a sentence is scored between
+    its boundaries, ``log p(x_1..x_n, <eos> | start, c)``.
     """
     if isinstance(sentences, str):
         raise ValueError("sentences must be a list of strings, got a single string")
-    eos = _use_boundary(encoder, boundary)
+    eos = _use_boundary(encoder, boundary) if condition is None else _eos_index(encoder)
+    start = eos if condition is None else start_token(encoder)
     sequences = []
     for sentence in sentences:
         if not isinstance(sentence, str):
             raise ValueError(f"sentences must be strings, got {type(sentence).__name__}: {sentence!r}")
         ids = list(encoder.encode(sentence))
-        seq = [eos] + ids + [eos] if eos is not None else ids
+        seq = [start] + ids + [eos] if eos is not None else ids
         if len(seq) < 2:
             raise ValueError(
                 f"sentence {sentence!r} has {len(ids)} token(s): without an <eos> boundary at least 2 are needed "
                 "(the first token is only context)"
             )
         sequences.append(seq)
-    return [{"sentence": sentence, **row} for sentence, row in zip(sentences, score_ids(model, sequences))]
+    rows = score_ids(model, sequences, condition)
+    return [{"sentence": sentence, **row} for sentence, row in zip(sentences, rows)]
 
 
 def score_ids(model: nn.Module, sequences: Sequence[Sequence[int]], condition: Any = None) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ result never depends on the other inputs of the batch.
 
 Language models get :meth:`Predictor.sample` and :meth:`Predictor.score`
 (:mod:`seqmodels.inference.generation`), encoder–decoders :meth:`Predictor.translate`
-(:mod:`seqmodels.inference.decoding`).
+(:mod:`seqmodels.inference.decoding`). A conditional language model's ``sample`` and ``score`` take
+``condition=``: ``"field:value field:value"`` or a mapping, with the values its training data had
+(``Predictor.conditions`` lists them; :mod:`seqmodels.inference.conditional`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ..data.tokenizers import tokenizer_from_dict
 from ..data.vocab import PAD, UNK, Vocab
 from ..models import RNNClassifier, RNNLanguageModel, RNNTagger, Seq2Seq
 from . import decoding, generation
+from .conditional import condition_input, stored_conditions
 from .inputs import Example
 
 KINDS = {
@@ -98,7 +101,8 @@ class Predictor:
     ``encoder`` (``TextEncoder``/``TranslationEncoder`` or None), ``config`` (the stored training
     config), ``kind`` (``classifier``, ``tagger``, ``regressor``, ``language_model``,
     ``translator``), ``label_names`` (None for regressors and generators), ``input_type`` (``text``,
-    ``tokens`` or ``series``).
+    ``tokens`` or ``series``), ``conditions`` (a conditional language model's fields and their values:
+    :class:`~seqmodels.data.conditions.Conditions`; None for other models).
     """
 
     def __init__(
@@ -111,8 +115,10 @@ class Predictor:
         feature_vocabs: Sequence[Sequence[str]] | None = None,
         input_normalization: dict | None = None,
         source: str = "the model",
+        conditions: Any = None,
     ) -> None:
         self.model, self.encoder, self.config, self.kind, self.source = model, encoder, config, kind, source
+        self.conditions = conditions
         self.data_config: dict = (config or {}).get("data") or {}
         self.device = next(model.parameters()).device
         self.label_names = None if label_names is None else [str(n) for n in label_names]
@@ -171,6 +177,7 @@ class Predictor:
             feature_vocabs=hparams.get("feature_vocabs"),
             input_normalization=extra.get("input_normalization"),
             source=str(path),
+            conditions=stored_conditions(checkpoint),
         )
 
     @property
@@ -407,17 +414,24 @@ class Predictor:
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        condition: str | Mapping[str, Any] | None = None,
     ) -> str:
         """A language model's continuation of ``prompt`` (prompt included):
-        :func:`~seqmodels.inference.generation.generate`."""
+        :func:`~seqmodels.inference.generation.generate`. A conditional model needs ``condition``
+        (``"label:pos"``, ``{"label": "pos"}``; a value its training data never had is refused with the known ones)
+        and starts from its start token: ``prompt=""`` gives a whole sequence."""
         self._need("language_model", "sample")
-        return generation.generate(self.model, self.encoder, prompt, max_new_tokens, temperature, top_k, top_p, seed)
+        tensors = condition_input(self.model, self.conditions, condition, self.source)
+        return generation.generate(
+            self.model, self.encoder, prompt, max_new_tokens, temperature, top_k, top_p, seed, condition=tensors
+        )
 
-    def score(self, sentences: Sequence[str]) -> list[dict[str, Any]]:
+    def score(self, sentences: Sequence[str], condition: str | Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Log-probability and perplexity of each sentence under a language model:
-        :func:`~seqmodels.inference.generation.score`."""
+        :func:`~seqmodels.inference.generation.score`; a conditional model's under ``condition`` (one for all)."""
         self._need("language_model", "score")
-        return generation.score(self.model, self.encoder, sentences)
+        tensors = condition_input(self.model, self.conditions, condition, self.source)
+        return generation.score(self.model, self.encoder, sentences, condition=tensors)
 
     def translate(
         self,
