@@ -141,6 +141,9 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             example k times per epoch, shuffled together), so that per-epoch settings (validation,
             early-stopping patience, learning-rate plateaus, max_epochs) mean as many optimizer steps
             on 40 series as on 100,000. None: one pass per epoch.
+        train_examples: keep only this many training examples, after the validation share is held out: a
+            seeded (``seed``), stratified draw (:func:`held_out`'s rule), for learning curves (accuracy against
+            the labelled examples used). The vocabulary is built from the kept ones. None: all.
 
     After ``setup()``: ``num_classes``, ``label_names``, ``vocab``/``encoder`` (None for real-valued),
     ``vocab_size`` (None for real-valued), ``input_size`` (F for real-valued, else None), ``pad_index``.
@@ -166,6 +169,7 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         pool_factor: int = 50,
         stratify: bool = False,
         min_batches_per_epoch: int | None = None,
+        train_examples: int | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(corpus, ClassificationCorpus):
@@ -192,6 +196,11 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
         floor = min_batches_per_epoch
         if floor is not None and (isinstance(floor, bool) or not isinstance(floor, int) or floor < 1):
             raise ValueError(f"min_batches_per_epoch must be None or a positive integer, got {min_batches_per_epoch!r}")
+        if train_examples is not None and (
+            isinstance(train_examples, bool) or not isinstance(train_examples, int) or train_examples < 1
+        ):
+            raise ValueError(f"train_examples must be None or a positive integer, got {train_examples!r}")
+        self.train_examples = train_examples
         self.corpus = corpus
         self.tokenizer = tokenizer if tokenizer is not None else (encoder.tokenizer if encoder is not None else None)
         self.batch_size = batch_size
@@ -249,9 +258,24 @@ class ClassificationDataModule(ResumableTrainData, L.LightningDataModule):
             held = held_out([y for _, y in train], self.val_fraction, self.seed, self.stratify)
             out["valid"] = [train[i] for i in sorted(held)]
             out["train"] = [ex for i, ex in enumerate(train) if i not in held]
+        if self.train_examples is not None:
+            out["train"] = self._subset(out["train"], self.train_examples)
         if "test" in self.corpus.splits:
             out["test"] = self.corpus.examples("test")
         return out
+
+    def _subset(self, train: list[tuple[Any, Any]], n: int) -> list[tuple[Any, Any]]:
+        """``n`` of the training examples, stratified and seeded (``seed + 1``: apart from the validation draw),
+        in their file order."""
+        if n > len(train):
+            raise ValueError(
+                f"train_examples={n} but the train split has {len(train):,} examples (after the validation share "
+                "is held out): lower data.train_examples or set it to null for all"
+            )
+        if n == len(train):
+            return train
+        kept = held_out([y for _, y in train], n / len(train), self.seed + 1, stratify=True)
+        return [train[i] for i in sorted(kept)]
 
     def _encode_texts(self, splits: dict[str, list[tuple[Any, Any]]]) -> dict[str, list[np.ndarray]]:
         """Build (or take) the encoder, then encode every split; the train texts are tokenized once.

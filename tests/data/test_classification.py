@@ -276,3 +276,36 @@ def test_trainer_fit_with_bucketing() -> None:
     )
     trainer.fit(_BagOfWords(dm.vocab_size), datamodule=dm)
     assert trainer.global_step == 2 * 7  # 54 training examples in batches of 8, twice
+
+
+def _subset_module(train_examples, seed=3):
+    labels = [0] * 60 + [1] * 30 + [2] * 10
+    train = [(f"text{i} word{i % 7}", y) for i, y in enumerate(labels)]
+    corpus = ExampleCorpus(train, ["a", "b", "c"], valid=[("text0 word0", 0)], test=[("text1", 1)])
+    data = ClassificationDataModule(corpus, WordTokenizer(), train_examples=train_examples, seed=seed)
+    data.setup()
+    return data, train
+
+
+def test_train_examples_keeps_a_seeded_stratified_subset_and_builds_the_vocabulary_from_it():
+    data, train = _subset_module(20)
+    kept = list(zip(data.datasets["train"].sequences, data.datasets["train"].labels))
+    texts = [data.encoder.decode(ids.tolist()) for ids, _ in kept]
+    assert len(kept) == 20
+    counts = {c: sum(1 for _, y in kept if y == c) for c in (0, 1, 2)}
+    assert counts == {0: 12, 1: 6, 2: 2}  # 60/30/10 of 100, scaled to 20
+    assert all(text in {t for t, _ in train} for text in texts)  # drawn from train, texts whole
+    kept_words = {w for text in texts for w in text.split()}
+    dropped_only = {w for t, _ in train for w in t.split()} - kept_words
+    assert dropped_only and not any(w in data.vocab.stoi for w in dropped_only)  # vocabulary of the kept ones
+    again, _ = _subset_module(20)
+    other, _ = _subset_module(20, seed=4)
+    assert [s.tolist() for s in again.datasets["train"].sequences] == [s.tolist() for s, _ in kept]
+    assert [again.encoder.decode(s.tolist()) for s in other.datasets["train"].sequences] != texts
+
+
+def test_train_examples_beyond_the_train_split_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"train_examples=101 but the train split has 100 examples"):
+        _subset_module(101)
+    with pytest.raises(ValueError, match="train_examples must be None or a positive integer, got 0"):
+        _subset_module(0)
