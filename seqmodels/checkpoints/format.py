@@ -13,6 +13,8 @@ A Lightning checkpoint written by a seqmodels task holds, besides Lightning's ow
     }
 
 (``input_normalization`` is absent from checkpoints written before it was added: read it with ``.get``.)
+A conditional language model's task adds ``"conditions"``: its fields and their values
+(:meth:`seqmodels.data.conditions.Conditions.to_dict`), which name the ids its condition embeddings were trained on.
 
 Everything in it is str/int/float/bool/None, lists and str-keyed dicts, so the whole file loads
 with ``torch.load(path, weights_only=True)``: no pickled classes, no code run at load time.
