@@ -47,7 +47,7 @@ class ConditionalLanguageModel(RNNLanguageModel):
         cell: a cell factory, as for :class:`~seqmodels.models.RNNLanguageModel`.
         condition_sizes: ``[n_1, ..., n_K]``, the number of values of each categorical field (from the
             data: ``Conditions.sizes``); None or ``[]``: no categorical field.
-        condition_features: F, the size of the real-valued condition vector (0: none).
+        condition_features: F, the size of the real-valued condition vector (0 or None: none).
         condition_dim: D, the embedding size of each categorical field.
         condition_mode: ``init``, ``input`` or ``both`` (see above).
         **options: :class:`~seqmodels.models.RNNLanguageModel`'s other arguments (``embedding_dim``,
@@ -68,7 +68,7 @@ class ConditionalLanguageModel(RNNLanguageModel):
         vocab_size: int,
         cell: CellFactory,
         condition_sizes: Sequence[int] | None = None,
-        condition_features: int = 0,
+        condition_features: int | None = 0,
         condition_dim: int = 32,
         condition_mode: str = "init",
         **options: Any,
@@ -76,6 +76,7 @@ class ConditionalLanguageModel(RNNLanguageModel):
         if condition_mode not in CONDITION_MODES:
             raise ValueError(f"condition_mode must be one of {list(CONDITION_MODES)}, got {condition_mode!r}")
         sizes = [] if condition_sizes is None else list(condition_sizes)
+        condition_features = 0 if condition_features is None else condition_features
         for j, n in enumerate(sizes):
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"condition_sizes[{j}] must be a positive integer (values of field {j}), got {n!r}")
@@ -86,7 +87,8 @@ class ConditionalLanguageModel(RNNLanguageModel):
         if not sizes and not condition_features:
             raise ValueError(
                 "a conditional language model needs a condition: condition_sizes (categorical fields) and/or "
-                "condition_features > 0 (a real-valued vector); both are empty"
+                "condition_features > 0 (a real-valued vector); both are empty (seqmodels-train fills them from a "
+                "conditional data module, e.g. data=conditional_text, which the configured data is not)"
             )
         if condition_mode != "input" and options.get("learn_initial_state"):
             raise ValueError(

@@ -160,6 +160,8 @@ def test_condition_kinds_and_refusals():
         both(tokens, torch.tensor([[0, 0], [1, 1]]))
     with pytest.raises(ValueError, match="needs a condition"):
         ConditionalLanguageModel(V, LSTMCell)
+    with pytest.raises(ValueError, match="fills them from a conditional data module, e.g. data=conditional_text"):
+        ConditionalLanguageModel(V, LSTMCell, condition_sizes=None, condition_features=None)  # the yaml's nulls
     with pytest.raises(ValueError, match="condition_mode must be one of"):
         ConditionalLanguageModel(V, LSTMCell, condition_sizes=[2], condition_mode="start")
     with pytest.raises(ValueError, match="learn_initial_state=True with condition_mode='init'"):
