@@ -61,11 +61,12 @@ def test_sixteenth_note_grid(tmp_path):
 
 def test_onsets_round_to_the_nearest_step_and_short_notes_keep_one_frame(tmp_path):
     # beat 0.3 -> 0.6 eighths -> frame 1; its end 0.9 -> 1.8 -> 2: frame 1 only.
+    # beat 0.25 -> 0.5 eighths, half way: rounds up to frame 1; its end 0.75 -> 1.5 -> 2: frame 1 only.
     # beat 1.0-1.1 (a fifth of an eighth): frame 2 and no more.
-    notes = [(60, 0.3, 0.9), (62, 1.0, 1.1)]
+    notes = [(60, 0.3, 0.9), (64, 0.25, 0.75), (62, 1.0, 1.1)]
     roll = read_piano_roll(write_midi(tmp_path / "a.mid", notes), steps_per_quarter=2)
-    np.testing.assert_array_equal(roll.frames, roll_from_sets([set(), {60}, {62}]))
-    assert roll.off_grid == 1
+    np.testing.assert_array_equal(roll.frames, roll_from_sets([set(), {60, 64}, {62}]))
+    assert roll.off_grid == 2
 
 
 def test_the_grid_follows_ticks_through_a_tempo_change(tmp_path):
