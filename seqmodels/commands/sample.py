@@ -4,6 +4,9 @@ seqmodels-sample ckpt_path=… prompt="ROMEO:" max_new_tokens=500 temperature=0.
 
 A conditional language model's samples need a condition, ``field:value`` pairs (:mod:`seqmodels.data.conditions`):
 seqmodels-sample ckpt_path=… condition=label:pos        seqmodels-sample ckpt_path=… condition="meter:6/8 key:G"
+
+A piano-roll model's checkpoint gives music instead (:mod:`.sample_music`):
+seqmodels-sample ckpt_path=… output_file=tune.mid num_frames=128   (output_file=tune.wav: audio too)
 """
 
 from __future__ import annotations
@@ -15,10 +18,18 @@ from ..inference.conditional import condition_input, is_conditional, load_condit
 from ..inference.generation import generate
 from .app import hydra_command
 from .instantiate import check_ckpt_path
+from .sample_music import frame_model_from_checkpoint, sample_music
 
 
 def sample(cfg: DictConfig) -> list[str]:
-    """Print ``cfg.num_samples`` texts generated from the checkpoint's language model; return them."""
+    """Print ``cfg.num_samples`` texts generated from the checkpoint's language model; return them.
+
+    A piano-roll model's checkpoint writes ``cfg.output_file`` (MIDI, and WAV when it ends in ``.wav``)
+    instead; the files written are returned.
+    """
+    frame_model = frame_model_from_checkpoint(check_ckpt_path(cfg.ckpt_path))
+    if frame_model is not None:
+        return [str(p) for p in sample_music(cfg, *frame_model)]
     path = check_ckpt_path(cfg.ckpt_path)
     model, encoder, _ = load_language_model(path)
     conditions = load_conditions(path) if is_conditional(model) else None
