@@ -1,14 +1,16 @@
 """Data: tokenizers, vocabularies, corpora and Lightning DataModules.
 
 Text encoding: ``tokenizer_base`` (the ``Tokenizer`` base class and registry), ``tokenizers``
-(characters, words, sentences, n-grams; ``bpe`` for subwords), ``vocab`` (token <-> id), ``encoder``
-(``TextEncoder`` = tokenizer + vocabulary, the object checkpoints carry as JSON).
+(characters, words, sentences, n-grams; ``bpe`` for subwords; ``abc_tokens`` for ABC music notation),
+``vocab`` (token <-> id), ``encoder`` (``TextEncoder`` = tokenizer + vocabulary, the object checkpoints
+carry as JSON).
 Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthetic`` long-range tasks.
 DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
 ``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``;
 ``from_files``: the same over a user's own files named by path (``data.train=...`` on the command line).
 """
 
+from .abc_tokens import ABCTokenizer
 from .batching import BucketBatchSampler, SequenceDataset
 from .bpe import BPETokenizer
 from .classification import ClassificationDataModule, PadCollate
@@ -52,6 +54,7 @@ from .translation import Multi30k, ParallelCorpus, TranslationDataModule, Transl
 from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
 
 __all__ = [
+    "ABCTokenizer",
     "BOS",
     "EOS",
     "IMDB",

@@ -1,7 +1,8 @@
 """Tokenizers: text -> list of token strings, and back.
 
 Kinds: characters, words (whitespace or a regex, optional lowercasing),
-sentences, n-grams of any of those, and subword BPE (``seqmodels.data.bpe``). Every one is a
+sentences, n-grams of any of those, subword BPE (``seqmodels.data.bpe``) and ABC music notation
+(``seqmodels.data.abc_tokens``). Every one is a
 :class:`~seqmodels.data.tokenizer_base.Tokenizer` (its interface is described there) and registers
 itself in :data:`TOKENIZERS` under its ``type_name``; :func:`tokenizer_from_dict` rebuilds one from
 its dict. This module imports every built-in tokenizer, so all of them are registered once it is loaded.
@@ -16,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from .abc_tokens import ABCTokenizer
 from .bpe import BPETokenizer
 from .tokenizer_base import BLOCK_CHARS, TOKENIZERS, Tokenizer
 
@@ -241,6 +243,7 @@ __all__ = [
     "SentenceTokenizer",
     "NGramTokenizer",
     "BPETokenizer",
+    "ABCTokenizer",
     "split_sentences",
     "ngrams",
     "tokenizer_from_dict",
