@@ -8,10 +8,13 @@ Classification (``examples(split) -> [(x, label)]``): :class:`SST2`, :class:`IMD
 :class:`UEATimeSeries`, and the user's own labelled texts in :class:`TextClassificationFiles`
 (csv, tsv, JSON lines, ``LABEL text``, fastText lines, one folder per class) and labelled time series
 in :class:`SeriesFiles` (UEA ``.ts``, CSV, ``.npz``).
+Folk tunes in ABC notation (``tunes(split)``, ``pairs(split)``, conditioned ``examples(split)``): :class:`AbcCorpus`,
+:class:`NottinghamABC`.
 In memory: :class:`StringCorpus`, :class:`ExampleCorpus`.
 Synthetic long-range tasks live in :mod:`seqmodels.data.synthetic`.
 """
 
+from .abc import AbcCorpus, AbcTune, NottinghamABC, parse_abc, read_abc, split_tunes
 from .base import ClassificationCorpus, TextCorpus
 from .download import Remote
 from .memory import ExampleCorpus, StringCorpus
@@ -25,6 +28,9 @@ from .timeseries import TsReader, UEATimeSeries, read_ts
 
 __all__ = [
     "IMDB",
+    "AbcCorpus",
+    "AbcTune",
+    "NottinghamABC",
     "IMDBReviewText",
     "SST2",
     "ClassificationCorpus",
@@ -41,5 +47,8 @@ __all__ = [
     "TsReader",
     "UEATimeSeries",
     "WikiText",
+    "parse_abc",
+    "read_abc",
     "read_ts",
+    "split_tunes",
 ]
