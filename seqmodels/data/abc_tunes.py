@@ -30,8 +30,8 @@ class AbcTuneData(ConditionalTextDataModule):
     """Conditioned folk tunes (see the module docstring).
 
     Args:
-        path: the Nottingham folder (holding ``ABC_cleaned/``); with ``files`` unset.
-        files: instead, any ``.abc`` files or folders of them (a list or one path).
+        path: the Nottingham folder (holding ``ABC_cleaned/``).
+        files: any ``.abc`` files or folders of them (a list or one path), read instead of ``path`` when given.
         fractions: shares of (train, valid, test) tunes.
         split_seed: seeds the split by tune (kept apart from ``seed``, the training order's, so that changing
             the run's seed keeps the same test tunes).
@@ -54,8 +54,8 @@ class AbcTuneData(ConditionalTextDataModule):
         conditions: Conditions | Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        if (path is None) == (files is None):
-            raise ValueError("give either path (the Nottingham folder) or files (.abc files or folders), not both")
+        if path is None and files is None:
+            raise ValueError("give path (the Nottingham folder) or files (.abc files or folders of them)")
         corpus: AbcCorpus
         if files is not None:
             corpus = AbcCorpus(files, fractions, split_seed, fields, encoding, conditions)

@@ -374,7 +374,7 @@ def test_the_data_module_batches_tokens_lengths_and_condition(tmp_path):
         assert values == tune.condition(["M", "L", "K"]) | ({"M": "none"} if tune.field("M") is None else {})
         seen.add(tune.number)
     assert seen == {t.number for t in corpus.tunes("train")}
-    with pytest.raises(ValueError, match="give either path"):
+    with pytest.raises(ValueError, match="give path"):
         AbcTuneData(tokenizer=ABCTokenizer())
 
 
