@@ -195,6 +195,16 @@ def test_freezing_needs_an_embedding():
         build(real)
 
 
+def test_pretrained_embeddings_fill_the_rows_of_the_file(tmp_path):
+    pytest.importorskip("seqmodels.models.pretrained", reason="the word-vector reader (models/pretrained.py) not here")
+    vectors = tmp_path / "vectors.txt"  # GloVe text: a word and 6 numbers per line
+    vectors.write_text("the 1 2 3 4 5 6\nzebra -1 -2 -3 -4 -5 -6\n", encoding="utf-8")
+    model = build(node(pretrained_embeddings=str(vectors), freeze_embeddings=True))
+    assert model.encoder.weight[DATA_WORDS.index("the")].tolist() == [1, 2, 3, 4, 5, 6]
+    assert model.encoder.weight[DATA_WORDS.index("zebra")].tolist() == [-1, -2, -3, -4, -5, -6]
+    assert not model.encoder.weight.requires_grad
+
+
 def test_the_init_keys_are_left_out_when_a_stored_config_is_rebuilt(tmp_path):
     path = tmp_path / "clf.ckpt"
     network = write_checkpoint(path, "classifier", classifier_config(), TextEncoder(WordTokenizer(), Vocab(["<pad>"])))
