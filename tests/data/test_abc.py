@@ -114,7 +114,7 @@ def test_decode_keeps_tokens_apart_and_fields_on_their_own_lines():
     ]
 
 
-def test_tokens_never_lose_text_and_read_back(tmp_path):
+def test_tokens_never_lose_text_and_read_back():
     alphabet = st.sampled_from(list("ABCDEFGabcdefgzxZ^_=,'/23|:[]{}()<>-.~!+\"%\\KMLP &y\n"))
 
     @settings(max_examples=300, deadline=None)
