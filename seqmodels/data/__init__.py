@@ -17,10 +17,10 @@ from .classification import ClassificationDataModule, PadCollate
 from .conll import CoNLL2000, ConllCorpus, read_conll
 from .corpora import (
     IMDB,
-    IMDBReviewText,
     SST2,
     ClassificationCorpus,
     ExampleCorpus,
+    IMDBReviewText,
     PennTreebank,
     PythonStdlibCorpus,
     SeriesFiles,
