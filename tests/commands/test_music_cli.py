@@ -1,4 +1,4 @@
-"""The Nottingham experiments end to end on MIDI files the test writes (debug=fast): training logs the
+"""A Nottingham experiment end to end on MIDI files the test writes (debug=fast): training logs the
 Bernoulli NLL, the frame accuracy and a sampled roll (image, audio) to TensorBoard; seqmodels-sample turns
 the checkpoint into a MIDI file and a WAV file."""
 
@@ -39,11 +39,13 @@ def write_tunes(folder: Path, n: int = 10) -> None:
 
 
 def test_nottingham_experiment_trains_logs_and_samples(tmp_path):
-    """nottingham_lstm; the rnn and gru experiments run with debug=fast in test_train.py's every-experiment test."""
-    write_tunes(tmp_path / "data" / "nottingham" / "MIDI")
-    cfg = shrink(compose_config(["experiment=nottingham_lstm", "debug=fast", *QUIET], tmp_path / "run"))
-    cfg.paths.data_dir = str(tmp_path / "data")
+    """nottingham_lstm on a user's folder of MIDI files (data=midi); the three experiments run on the shared
+    Nottingham files with debug=fast in test_train.py's every-experiment test."""
+    write_tunes(tmp_path / "tunes")
+    overrides = ["experiment=nottingham_lstm", "data=midi", f"data.corpus.path={tmp_path / 'tunes'}", "debug=fast"]
+    cfg = shrink(compose_config([*overrides, *QUIET], tmp_path / "run"))
     result = train(cfg)
+    assert result["metrics"]["val/nll"] > 0 and cfg.data.corpus._target_.endswith("MidiFiles")
 
     metrics = result["metrics"]
     for key in ("train/loss", "val/loss", "val/nll", "val/acc", "test/nll", "test/acc"):
