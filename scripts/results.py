@@ -96,6 +96,16 @@ TARGETS: list[tuple[str, Target]] = [
         Target("test/f1", ">=", 0.91, "the tuned conll2000_chunk_bilstm on words alone: 0.910"),
     ),
     (r"word_lm_ptb.*", Target("test/ppl", None, None, "the tuned ptb_word_lstm_small: 114.2 (Zaremba et al. 114.5)")),
+    (
+        r"nottingham_(rnn|gru|lstm).*",
+        Target(
+            "test/nll",
+            None,
+            None,
+            "Chung et al. 2014 Table 2, Nottingham (tanh/GRU/LSTM at ~20k parameters, Boulanger-Lewandowski's "
+            "piano rolls and split, not these files): report only",
+        ),
+    ),
 ]
 
 # sentences scored by every PTB language model: a grammatical one and the same words shuffled
