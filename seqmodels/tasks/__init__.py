@@ -4,7 +4,7 @@ from .base import SequenceTask
 from .classification import ClassificationTask
 from .language_modeling import LanguageModelingTask
 from .regression import RegressionTask
-from .schedulers import EpochDecay
+from .schedulers import EpochDecay, SlantedTriangular
 from .tagging import TaggingTask
 from .translation import TranslationTask
 
@@ -14,6 +14,7 @@ __all__ = [
     "LanguageModelingTask",
     "RegressionTask",
     "SequenceTask",
+    "SlantedTriangular",
     "TaggingTask",
     "TranslationTask",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import math
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -12,6 +14,10 @@ from torch import nn
 
 from ..checkpoints import CHECKPOINT_KEY, checkpoint_extra, to_plain
 from ..checkpoints.resume import RNG_KEY, rng_state, set_rng_state
+from ..models.groups import group_names, layer_groups
+from .finetuning import UNFREEZE_UNITS, UnfreezeSchedule, check_layer_lr_decay, discriminative_lrs
+
+log = logging.getLogger(__name__)
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], Any]
@@ -89,6 +95,18 @@ class SequenceTask(pl.LightningModule):
             :func:`seqmodels.checkpoints.load_model` can rebuild the model.
         encoder: ``TextEncoder`` (or its ``to_dict()``) stored in checkpoints; None when the
             inputs are not text. When None, it is taken from the data module's ``encoder`` at setup.
+        layer_lr_decay: discriminative learning rates (ULMFiT; 2.6 there): the optimizer gets one parameter
+            group per layer group of the model (:func:`~seqmodels.models.groups.layer_groups`, named, so the
+            LR monitor logs ``lr-<Optimizer>/<group>``), group g of G at ``lr / layer_lr_decay^(G-1-g)``;
+            the optimizer's other settings (weight decay, …) as its config says. None: one group.
+        unfreeze: gradual unfreezing: ``"gradual"`` (ULMFiT: the last layer group alone in epoch 0, one more
+            group from the top each epoch) or ``{group: first epoch (or step) it trains}`` (groups not
+            named train from the start); None: everything trains. See :mod:`seqmodels.tasks.finetuning`.
+            Parameters frozen before the task was built stay frozen.
+        unfreeze_unit: ``"epoch"`` or ``"step"`` (optimizer steps): what the ``unfreeze`` numbers count.
+
+    A scheduler config whose ``total_steps`` is None gets the trainer's ``estimated_stepping_batches``, and
+    one whose ``max_lr`` is None each parameter group's rate (``OneCycleLR``): see ``configure_optimizers``.
     """
 
     def __init__(
@@ -101,6 +119,9 @@ class SequenceTask(pl.LightningModule):
         scheduler_interval: str = "epoch",
         config: dict | None = None,
         encoder: Any = None,
+        layer_lr_decay: float | None = None,
+        unfreeze: Any = None,
+        unfreeze_unit: str = "epoch",
     ) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
@@ -136,6 +157,21 @@ class SequenceTask(pl.LightningModule):
         # called with the total gradient norm each optimizer step, before clipping and the step: the NaN
         # guard checks it there, so that no gradient is read twice
         self.grad_norm_hooks: list[Callable[[torch.Tensor], None]] = []
+        self.layer_lr_decay = check_layer_lr_decay(layer_lr_decay)
+        if unfreeze_unit not in UNFREEZE_UNITS:
+            raise ValueError(f"unfreeze_unit must be one of {list(UNFREEZE_UNITS)}, got {unfreeze_unit!r}")
+        unfreeze = to_plain(unfreeze, "unfreeze")
+        self.unfreeze_schedule: UnfreezeSchedule | None = None
+        if unfreeze is not None or self.layer_lr_decay is not None:
+            option = "unfreeze" if unfreeze is not None else "layer_lr_decay"
+            try:
+                names = group_names(model)
+            except (TypeError, ValueError) as error:
+                raise type(error)(f"{option} needs the model's layer groups: {error}") from error
+            if unfreeze is not None:
+                self.unfreeze_schedule = UnfreezeSchedule(unfreeze, names, unfreeze_unit)
+        self._thaw: dict[int, nn.Parameter] = {}  # the parameters the unfreeze schedule froze, by id
+        self._frozen_groups: list[str] | None = None
 
     # ------------------------------------------------------------------- config
     @property
@@ -175,12 +211,38 @@ class SequenceTask(pl.LightningModule):
 
     # ---------------------------------------------------------------- optimizer
     def configure_optimizers(self) -> Any:
-        optimizer = _call_factory(self.optimizer_factory, "optimizer", self.parameters())
+        """The optimizer (one named parameter group per layer group with ``layer_lr_decay``) and the scheduler.
+
+        A scheduler partial with ``total_steps=None`` is called with the trainer's
+        ``estimated_stepping_batches`` (so it must step per step), one with ``max_lr=None`` with the list of
+        the parameter groups' rates (``OneCycleLR`` then keeps the discriminative ratios).
+        """
+        params: Any = self.parameters()
+        if self.layer_lr_decay is not None:
+            params = [{"params": group, "name": name} for name, group in layer_groups(self.model)]
+            if sum(len(g["params"]) for g in params) != len(list(self.parameters())):
+                raise ValueError("layer_lr_decay: the task has parameters outside its model's layer groups")
+        optimizer = _call_factory(self.optimizer_factory, "optimizer", params)
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise ValueError(f"optimizer(params) must return a torch Optimizer, got {type(optimizer).__name__}")
+        if self.layer_lr_decay is not None:
+            self._set_discriminative_lrs(optimizer, [g["name"] for g in params])
         if self.scheduler_factory is None:
             return optimizer
-        scheduler = _call_factory(self.scheduler_factory, "scheduler", optimizer)
+        factory = self.scheduler_factory
+        fill = self._scheduler_fill(optimizer)
+        if fill:
+            factory = functools.partial(factory, **fill)
+        try:
+            scheduler = _call_factory(factory, "scheduler", optimizer)
+        except TypeError as error:
+            if "unexpected keyword" not in str(error):
+                raise
+            raise TypeError(
+                f"{error}. An experiment that sets task.scheduler itself keeps its _target_ when a "
+                "task/scheduler=... option is chosen too (Hydra merges the two): name the scheduler in your own "
+                "experiment instead"
+            ) from error
         return {
             "optimizer": optimizer,
             "lr_scheduler": {
@@ -189,6 +251,94 @@ class SequenceTask(pl.LightningModule):
                 "monitor": self.scheduler_monitor,
             },
         }
+
+    def _set_discriminative_lrs(self, optimizer: torch.optim.Optimizer, names: list[str]) -> None:
+        """Group g of G at ``lr / layer_lr_decay^(G-1-g)``, ``lr`` the optimizer's own (its config's) rate."""
+        if [g.get("name") for g in optimizer.param_groups] != names:
+            raise ValueError(
+                "layer_lr_decay: task.optimizer must build its optimizer from the parameter groups it is given "
+                f"({', '.join(names)}), got groups {[g.get('name') for g in optimizer.param_groups]}"
+            )
+        lr = optimizer.defaults.get("lr")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, torch.Tensor)):
+            raise ValueError(f"layer_lr_decay needs an optimizer with a learning rate lr, got lr={lr!r}")
+        assert self.layer_lr_decay is not None
+        for group, rate in zip(optimizer.param_groups, discriminative_lrs(float(lr), len(names), self.layer_lr_decay)):
+            group["lr"] = rate
+
+    def _scheduler_fill(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        """The scheduler arguments the config left None for the task to fill: ``total_steps``, ``max_lr``."""
+        keywords = getattr(self.scheduler_factory, "keywords", None) or {}
+        fill: dict[str, Any] = {}
+        if "total_steps" in keywords and keywords["total_steps"] is None:
+            if self.scheduler_interval != "step":
+                raise ValueError(
+                    "task.scheduler.total_steps is null, to be counted in optimizer steps, so the scheduler must "
+                    f"step every step: set task.scheduler_interval=step (got {self.scheduler_interval!r})"
+                )
+            total = self.trainer.estimated_stepping_batches
+            if not math.isfinite(total):
+                raise ValueError(
+                    "task.scheduler.total_steps is null, to be taken from the trainer, but the trainer's length is "
+                    "unbounded: set trainer.max_steps (or trainer.max_epochs), or task.scheduler.total_steps"
+                )
+            fill["total_steps"] = max(1, int(total))
+        if "max_lr" in keywords and keywords["max_lr"] is None:
+            fill["max_lr"] = [float(g["lr"]) for g in optimizer.param_groups]
+        return fill
+
+    # ------------------------------------------------------------- unfreezing
+    def on_fit_start(self) -> None:
+        strategy = self.trainer.strategy if self._trainer is not None else None
+        ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)
+        if (
+            self.unfreeze_schedule is not None
+            and ddp_kwargs is not None
+            and not ddp_kwargs.get("find_unused_parameters")
+        ):
+            raise ValueError(
+                "unfreeze under DDP freezes parameters after DDP has wrapped the model, which DDP allows only with "
+                "trainer.strategy=ddp_find_unused_parameters_true (or ddp_spawn_find_unused_parameters_true)"
+            )
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.unfreeze_schedule is not None:
+            self.apply_unfreezing(self.current_epoch, self.global_step)
+
+    def apply_unfreezing(self, epoch: int, step: int) -> list[str]:
+        """Freeze the layer groups the schedule keeps frozen at (``epoch``, ``step``), thaw the others; returns
+        the frozen groups. Only what this schedule froze is thawed: a parameter frozen by anything else (e.g.
+        frozen embeddings) stays frozen. A frozen parameter's gradient is dropped (``grad = None``), so the
+        optimizer skips it entirely: no step, no moment update, no weight decay."""
+        assert self.unfreeze_schedule is not None
+        frozen = self.unfreeze_schedule.frozen(epoch, step)
+        if frozen == self._frozen_groups:
+            return frozen
+        for name, params in layer_groups(self.model):
+            for p in params:
+                if name in frozen and p.requires_grad:
+                    p.requires_grad_(False)
+                    p.grad = None
+                    self._thaw[id(p)] = p
+                elif name not in frozen and id(p) in self._thaw:
+                    self._thaw.pop(id(p)).requires_grad_(True)
+        if self._frozen_groups is not None or frozen:
+            training = [n for n in self.unfreeze_schedule.names if n not in frozen]
+            log.info(
+                "unfreeze: %s %d: training %s; frozen %s",
+                self.unfreeze_schedule.unit,
+                epoch if self.unfreeze_schedule.unit == "epoch" else step,
+                ", ".join(training),
+                ", ".join(frozen) or "nothing",
+            )
+        self._frozen_groups = frozen
+        return frozen
+
+    def on_fit_end(self) -> None:
+        for p in self._thaw.values():  # a model trained for fewer epochs than the schedule leaves nothing frozen
+            p.requires_grad_(True)
+        self._thaw.clear()
+        self._frozen_groups = None
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         norm = total_grad_norm(self.parameters(), self.clip_grad_norm, self._call_grad_norm_hooks)

@@ -58,9 +58,23 @@ class TaggingTask(SequenceTask):
         config: dict | None = None,
         encoder: Any = None,
         feature_vocabs: Sequence[Sequence[str]] | None = None,
+        layer_lr_decay: float | None = None,
+        unfreeze: Any = None,
+        unfreeze_unit: str = "epoch",
     ) -> None:
+        unfreeze = to_plain(unfreeze, "unfreeze")  # plain data in hparams (Hydra passes a DictConfig)
         super().__init__(
-            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+            model,
+            optimizer,
+            scheduler,
+            clip_grad_norm,
+            scheduler_monitor,
+            scheduler_interval,
+            config,
+            encoder,
+            layer_lr_decay=layer_lr_decay,
+            unfreeze=unfreeze,
+            unfreeze_unit=unfreeze_unit,
         )
         if num_classes is None:
             num_classes = getattr(model, "num_classes", None)

@@ -94,6 +94,9 @@ class TranslationTask(SequenceTask):
         scheduler_interval: str = "epoch",
         config: dict | None = None,
         encoder: Any = None,
+        layer_lr_decay: float | None = None,
+        unfreeze: Any = None,
+        unfreeze_unit: str = "epoch",
     ) -> None:
         if isinstance(encoder, Mapping):  # a dict, or the DictConfig Hydra passes
             encoder = TranslationEncoder.from_dict(to_plain(encoder, "encoder"))
@@ -101,8 +104,19 @@ class TranslationTask(SequenceTask):
             raise ValueError(
                 f"encoder must be a TranslationEncoder (source and target sides), got {type(encoder).__name__}"
             )
+        unfreeze = to_plain(unfreeze, "unfreeze")  # plain data in hparams (Hydra passes a DictConfig)
         super().__init__(
-            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+            model,
+            optimizer,
+            scheduler,
+            clip_grad_norm,
+            scheduler_monitor,
+            scheduler_interval,
+            config,
+            encoder,
+            layer_lr_decay=layer_lr_decay,
+            unfreeze=unfreeze,
+            unfreeze_unit=unfreeze_unit,
         )
         for name, value in (("sampling_rate", sampling_rate), ("label_smoothing", label_smoothing)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:

@@ -425,6 +425,9 @@ def test_hparams_are_plain_data():
         "clip_grad_norm": None,
         "scheduler_monitor": "val/loss",
         "scheduler_interval": "epoch",
+        "layer_lr_decay": None,
+        "unfreeze": None,
+        "unfreeze_unit": "epoch",
     }
     assert type(task.config) is dict and task.config == {"model": {"_target_": "x.Y", "sizes": [1, 2]}, "seed": 3}
     lm_task = LanguageModelingTask(tiny_lm(), adam())
@@ -436,6 +439,9 @@ def test_hparams_are_plain_data():
         "sample_temperature",
         "scheduler_monitor",
         "scheduler_interval",
+        "layer_lr_decay",
+        "unfreeze",
+        "unfreeze_unit",
     }
 
 
