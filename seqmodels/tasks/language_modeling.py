@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -10,10 +11,12 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from ..checkpoints import to_plain
+from ..checkpoints.format import CHECKPOINT_KEY
 from ..checkpoints.resume import STATE_KEY
 from ..inference.generation import generate
 from ..utils.state import detach_state, map_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
+from .conditional import conditional_loss, datamodule_conditions, is_conditional, sample_text
 
 LN2 = math.log(2.0)
 
@@ -41,6 +44,13 @@ class LanguageModelingTask(SequenceTask):
     at zero at every epoch start, for every evaluation epoch (evaluation carries it within its
     own epoch, separately from training) and whenever the batch size changes. Training batches
     of a data module with ``contiguous = False`` (random windows) start from zero each.
+
+    A conditional language model (:class:`~seqmodels.models.ConditionalLanguageModel`) trains on batch
+    dicts ``{"tokens", "lengths", "condition" and/or "condition_values"}`` instead
+    (:mod:`seqmodels.tasks.conditional`: the loss over each row's valid positions, no state carried); the
+    data module's ``conditions`` (the fields and their values) are stored in checkpoints
+    (``checkpoint["seqmodels"]["conditions"]``), and the validation sample is drawn under their typical
+    condition.
 
     Args:
         model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval,
@@ -105,6 +115,13 @@ class LanguageModelingTask(SequenceTask):
         self.test_loss = MeanMetric()
         self._states: dict[str, Any] = {}
         self._carry: dict[str, bool] = {}
+        self.conditions: dict | None = None  # a conditional model's fields and values (Conditions.to_dict())
+
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if self.conditions is None:
+            datamodule = getattr(self._trainer, "datamodule", None) if self._trainer is not None else None
+            self.conditions = datamodule_conditions(datamodule)
 
     # ------------------------------------------------------------------- state
     def _stream_is_contiguous(self) -> bool:
@@ -128,9 +145,12 @@ class LanguageModelingTask(SequenceTask):
         super().on_save_checkpoint(checkpoint)
         if self._states.get("train") is not None:  # the carried state, for a resume in mid-epoch
             checkpoint[STATE_KEY] = {"train": self._states["train"]}
+        if self.conditions is not None:
+            checkpoint[CHECKPOINT_KEY]["conditions"] = self.conditions
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         super().on_load_checkpoint(checkpoint)
+        self.conditions = (checkpoint.get(CHECKPOINT_KEY) or {}).get("conditions") or self.conditions
         self._resume_state = (checkpoint.get(STATE_KEY) or {}).get("train")
 
     def on_train_start(self) -> None:
@@ -148,8 +168,10 @@ class LanguageModelingTask(SequenceTask):
         self.reset_state("test")
 
     # -------------------------------------------------------------------- steps
-    def shared_step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+    def shared_step(self, batch: tuple[Tensor, Tensor] | Mapping[str, Tensor], stage: str) -> Tensor:
         """Forward with the carried state, remember the new one (detached); return the mean token loss."""
+        if isinstance(batch, Mapping) or is_conditional(self.model):  # conditional rows: no state carried
+            return conditional_loss(self.model, batch)[0]
         inputs, targets = batch
         carry = self._carry.get(stage, self.carry_state)
         state = self._states.get(stage) if carry else None
@@ -160,16 +182,23 @@ class LanguageModelingTask(SequenceTask):
             self._states[stage] = detach_state(state)
         return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    @staticmethod
+    def num_targets(batch: tuple[Tensor, Tensor] | Mapping[str, Tensor]) -> int | Tensor:
+        """The tokens a batch's loss averages over (a conditional batch's: its rows' lengths - 1)."""
+        if isinstance(batch, Mapping):
+            return (batch["lengths"] - 1).sum()
+        return batch[1].numel()
+
+    def training_step(self, batch: tuple[Tensor, Tensor] | Mapping[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.shared_step(batch, "train")
-        self.log_train_loss(loss, batch[1].numel())
+        self.log_train_loss(loss, self.num_targets(batch))
         return loss
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.val_loss.update(self.shared_step(batch, "val"), batch[1].numel())
+    def validation_step(self, batch: tuple[Tensor, Tensor] | Mapping[str, Tensor], batch_idx: int) -> None:
+        self.val_loss.update(self.shared_step(batch, "val"), self.num_targets(batch))
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.test_loss.update(self.shared_step(batch, "test"), batch[1].numel())
+    def test_step(self, batch: tuple[Tensor, Tensor] | Mapping[str, Tensor], batch_idx: int) -> None:
+        self.test_loss.update(self.shared_step(batch, "test"), self.num_targets(batch))
 
     def _log_epoch(self, stage: str, metric: MeanMetric) -> None:
         if not metric.update_called:
@@ -199,14 +228,22 @@ class LanguageModelingTask(SequenceTask):
         writer = self.tensorboard()
         if writer is None or self.sample_length == 0 or self.encoder is None:
             return None
-        text = generate(
-            self.model,
-            self.encoder,
-            self.sample_prompt,
-            max_new_tokens=self.sample_length,
-            temperature=self.sample_temperature,
-            seed=self.current_epoch,
-        )
+        if self.conditions is not None:  # a conditional model: under the data's typical condition
+            sampling = dict(
+                max_new_tokens=self.sample_length, temperature=self.sample_temperature, seed=self.current_epoch
+            )
+            text = sample_text(self.model, self.encoder, self.conditions, self.sample_prompt, **sampling)
+            if text is None:
+                return None
+        else:
+            text = generate(
+                self.model,
+                self.encoder,
+                self.sample_prompt,
+                max_new_tokens=self.sample_length,
+                temperature=self.sample_temperature,
+                seed=self.current_epoch,
+            )
         markdown = "\n".join("    " + line for line in text.split("\n"))  # code block keeps spacing
         writer.add_text("val/sample", markdown, global_step=self.global_step)
         return text
