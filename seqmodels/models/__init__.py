@@ -2,8 +2,8 @@
 
 from .attention import AdditiveAttention, Attention, MultiplicativeAttention
 from .classifier import RNNClassifier
-from .groups import layer_groups
 from .conditional_lm import ConditionalLanguageModel
+from .groups import layer_groups
 from .language_model import RNNLanguageModel
 from .pooling import POOLINGS, concat_pool, last_pool, max_pool, mean_pool
 from .seq2seq import Seq2Seq
