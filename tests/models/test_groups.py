@@ -14,6 +14,7 @@ from torch import nn
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.models import (
     AdditiveAttention,
+    ConditionalLanguageModel,
     MultiplicativeAttention,
     RNNClassifier,
     RNNLanguageModel,
@@ -21,6 +22,7 @@ from seqmodels.models import (
     Seq2Seq,
     layer_groups,
 )
+from seqmodels.models.frame_model import RNNFrameModel
 
 
 def by_name(model: nn.Module, rules: list[tuple[str, str]]) -> dict[str, str]:
@@ -66,6 +68,42 @@ def test_language_model(cell, leaves, tie, learn_initial_state):
 def test_one_hot_language_model_has_no_embedding_group():
     order, _ = grouped(RNNLanguageModel(9, GRUCell, hidden_size=4, num_layers=1, one_hot=True))
     assert order == ["rnn.0", "decoder"]
+
+
+@pytest.mark.parametrize("cell, leaves", [(LSTMCell, 2), (GRUCell, 1)])
+@pytest.mark.parametrize("mode", ["init", "input", "both"])
+def test_conditional_language_model(cell, leaves, mode):
+    model = ConditionalLanguageModel(
+        9,
+        cell,
+        condition_sizes=[3, 4],
+        condition_dim=2,
+        condition_mode=mode,
+        embedding_dim=4,
+        hidden_size=4,
+        num_layers=2,
+    )
+    order, got = grouped(model)
+    assert order == ["embedding", "condition", "rnn.0", "rnn.1", "decoder"]
+    rules = [
+        (r"embedding\..*", "embedding"),
+        (r"condition_embeddings\..*", "condition"),
+        (r"rnn\.layers\.(\d)\..*", r"rnn.\1"),
+        (r"init_projections\.\d\..*", "?"),
+        (r"decoder\..*", "decoder"),
+    ]
+    expected = by_name(model, rules)
+    for name in expected:
+        if name.startswith("init_projections."):  # the projection to state tensor k starts layer k // leaves
+            expected[name] = f"rnn.{int(name.split('.')[1]) // leaves}"
+    assert got == expected and any(n.startswith("init_projections.") for n in got) == (mode != "input")
+
+
+def test_frame_model():
+    model = RNNFrameModel(6, LSTMCell, hidden_size=4, num_layers=2)
+    order, got = grouped(model)
+    assert order == ["rnn.0", "rnn.1", "head"]
+    assert got == by_name(model, [(r"rnn\.layers\.(\d)\..*", r"rnn.\1"), (r"head\..*", "head")])
 
 
 @pytest.mark.parametrize("bidirectional", [False, True])
