@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
+from ..checkpoints import to_plain
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T, F), lengths (B,), targets (B, T, F)
@@ -91,9 +92,23 @@ class NextFrameTask(SequenceTask):
         scheduler_interval: str = "epoch",
         config: dict | None = None,
         encoder: Any = None,
+        layer_lr_decay: float | None = None,
+        unfreeze: Any = None,
+        unfreeze_unit: str = "epoch",
     ) -> None:
+        unfreeze = to_plain(unfreeze, "unfreeze")  # plain data in hparams (Hydra passes a DictConfig)
         super().__init__(
-            model, optimizer, scheduler, clip_grad_norm, scheduler_monitor, scheduler_interval, config, encoder
+            model,
+            optimizer,
+            scheduler,
+            clip_grad_norm,
+            scheduler_monitor,
+            scheduler_interval,
+            config,
+            encoder,
+            layer_lr_decay=layer_lr_decay,
+            unfreeze=unfreeze,
+            unfreeze_unit=unfreeze_unit,
         )
         self.save_hyperparameters(ignore=list(NOT_HPARAMS))
         self.val_sums = FrameSums()
