@@ -8,6 +8,7 @@ Corpora: ``corpora`` (local files; opt-in checksum-verified downloads); ``synthe
 DataModules: ``language_modeling`` (ids cached as memmaps by ``token_cache``), ``classification``,
 ``tagging``, ``translation`` (their shared length bucketing in ``batching``), ``synthetic``;
 ``from_files``: the same over a user's own files named by path (``data.train=...`` on the command line).
+Pretrained word vectors: ``word_vectors`` (GloVe, word2vec, fastText files into a vocabulary's rows).
 """
 
 from .abc_tokens import ABCTokenizer
@@ -52,6 +53,7 @@ from .tokenizers import (
 )
 from .translation import Multi30k, ParallelCorpus, TranslationDataModule, TranslationEncoder
 from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
+from .word_vectors import WordVectors, read_word_vectors
 
 __all__ = [
     "ABCTokenizer",
@@ -108,11 +110,13 @@ __all__ = [
     "WikiText",
     "WindowBatches",
     "WordTokenizer",
+    "WordVectors",
     "build_vocab",
     "count_tokens",
     "ngrams",
     "one_hot",
     "read_conll",
+    "read_word_vectors",
     "split_sentences",
     "tokenizer_from_dict",
 ]

@@ -6,6 +6,7 @@ from .conditional_lm import ConditionalLanguageModel
 from .groups import layer_groups
 from .language_model import RNNLanguageModel
 from .pooling import POOLINGS, concat_pool, last_pool, max_pool, mean_pool
+from .pretrained import load_pretrained_embeddings
 from .seq2seq import Seq2Seq
 from .tagger import RNNTagger
 
@@ -22,6 +23,7 @@ __all__ = [
     "concat_pool",
     "last_pool",
     "layer_groups",
+    "load_pretrained_embeddings",
     "max_pool",
     "mean_pool",
 ]
