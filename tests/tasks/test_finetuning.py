@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import functools
 import math
+import types
 import warnings
 
 import lightning.pytorch as pl
@@ -334,3 +335,20 @@ def test_a_resumed_run_freezes_what_the_uninterrupted_run_froze():
     flags = lambda task: {n: p.requires_grad for n, p in task.model.named_parameters()}  # noqa: E731
     assert flags(fresh) == flags(lived)
     assert {group_of(n) for n, trains in flags(fresh).items() if not trains} == {"embedding"}
+
+
+@pytest.mark.parametrize(
+    "kwargs, refused",
+    [({}, True), ({"find_unused_parameters": False}, True), ({"find_unused_parameters": True}, False)],
+)
+def test_unfreezing_under_ddp_needs_find_unused_parameters(kwargs, refused):
+    from lightning.pytorch.strategies import DDPStrategy
+
+    task = ClassificationTask(classifier(), adamw(), unfreeze="gradual")
+    task._trainer = types.SimpleNamespace(strategy=DDPStrategy(**kwargs))
+    if refused:
+        with pytest.raises(ValueError, match="trainer.strategy=ddp_find_unused_parameters_true"):
+            task.on_fit_start()
+    else:
+        task.on_fit_start()
+    ClassificationTask(classifier(), adamw()).on_fit_start()  # no schedule: nothing to check
