@@ -1,7 +1,8 @@
 """Hypothesis fuzzing of the pieces that meet arbitrary input: layers with arbitrary lengths against
 torch's packed sequences, tokenizer/vocabulary/encoder files written and read back, labelled-text files
 (csv, tsv, ``LABEL text``, fastText, JSON lines) written and read back, one set of labelled time series
-written as UEA .ts, CSV and .npz and read back alike under each missing-value policy, the resumable loader
+written as UEA .ts, CSV and .npz and read back alike under each missing-value policy, word vectors written as
+GloVe, .vec and word2vec .bin (struct) and read back exactly, the resumable loader
 against an uninterrupted one, and checkpoint loading of damaged files.
 
 Round trips of tokenize/detokenize, vocab build, pad-collate and bucketing are fuzzed in
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import struct
 
 import hypothesis.strategies as st
 import numpy as np
@@ -38,6 +40,7 @@ from seqmodels.data import (
 from seqmodels.data.corpora.series_files import SeriesFiles
 from seqmodels.data.language_modeling import StreamBatches, TokenArray, WindowBatches
 from seqmodels.data.resumable import ResumableDataLoader
+from seqmodels.data.word_vectors import read_word_vectors
 from seqmodels.layers import Recurrent, Stacked
 from tests.helpers import copy_torch_rnn_weights, max_abs_diff
 
@@ -418,3 +421,44 @@ def test_series_files_read_the_same_series_from_ts_csv_and_npz(tmp_path_factory,
         for (x, y), e, lab in zip(got, expected, labels):
             np.testing.assert_array_equal(x, e, err_msg=fmt)
             assert corpus.label_names[y] == lab, fmt
+
+
+# ------------------------------------------------------------------------------ word-vector files
+@FUZZ
+@given(
+    words=st.lists(
+        st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_size=8),
+        min_size=1,
+        max_size=12,
+        unique=True,
+    ),
+    dim=st.integers(1, 5),
+    fmt=st.sampled_from(["glove", "vec", "word2vec_bin"]),
+    data=st.data(),
+)
+def test_word_vector_files_read_back_exactly(tmp_path_factory, words, dim, fmt, data):
+    """Words without whitespace or control characters, any finite float32 values: each format written by hand
+    (the binary one with struct) reads back exactly, aligned by token, whatever the vocabulary's order."""
+    values = data.draw(
+        st.lists(
+            st.floats(width=32, allow_nan=False, allow_infinity=False),
+            min_size=dim * len(words),
+            max_size=dim * len(words),
+        )
+    )
+    vectors = np.array(values, dtype=np.float32).reshape(len(words), dim)
+    path = tmp_path_factory.mktemp("vectors") / "v.data"
+    if fmt == "word2vec_bin":
+        rows = [w.encode() + b" " + struct.pack(f"<{dim}f", *v.tolist()) + b"\n" for w, v in zip(words, vectors)]
+        path.write_bytes(f"{len(words)} {dim}\n".encode() + b"".join(rows))
+    else:
+        head = f"{len(words)} {dim}\n" if fmt == "vec" else ""
+        rows = [w + "".join(f" {float(x)!r}" for x in v) + "\n" for w, v in zip(words, vectors)]
+        path.write_text(head + "".join(rows), encoding="utf-8")
+    tokens = data.draw(st.permutations([*words, "\u2400absent-token"]))  # longer than any word
+    result = read_word_vectors(path, tokens, lowercase_fallback=False)
+    assert result.format == fmt and result.rows_read == len(words) and result.dim == dim
+    for i, token in enumerate(tokens):
+        expected = vectors[words.index(token)] if token in words else np.zeros(dim, np.float32)
+        assert bool(result.found[i]) == (token in words)
+        np.testing.assert_array_equal(result.vectors[i].numpy(), expected)
