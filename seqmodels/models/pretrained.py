@@ -62,6 +62,7 @@ def load_pretrained_embeddings(
         tokens,
         dim=embedding.embedding_dim,
         encoding=encoding,
+        progress=True,  # a bar on stderr only when it is a terminal: a multi-GB file takes minutes
         skip=skip,
         dim_name="model.embedding_dim",
     )
