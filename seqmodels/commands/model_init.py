@@ -54,6 +54,11 @@ def strip_init_keys(node: DictConfig) -> DictConfig:
     return copy
 
 
+# an experiment that only makes sense from a language model (imdb_ulmfit) says so with this value: a missing
+# ``???`` cannot override the model config's ``null`` in Hydra's merge
+REQUIRED = "<required>"
+
+
 def init_options(node: DictConfig) -> dict[str, Any]:
     """``init_from``, ``pretrained_embeddings`` (absolute paths, or None) and ``freeze_embeddings`` (a bool) of a
     model config, checked; the paths are also written back absolute, so the stored config names the files
@@ -61,6 +66,9 @@ def init_options(node: DictConfig) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for key in ("init_from", "pretrained_embeddings"):
         value = node.get(key)
+        if value == REQUIRED:
+            options[key] = REQUIRED
+            continue
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"model.{key} must be the path of a file or null, got {value!r}")
         options[key] = None if value is None else str(Path(value).expanduser().absolute())
@@ -71,7 +79,7 @@ def init_options(node: DictConfig) -> dict[str, Any]:
     if not isinstance(freeze, bool):
         raise ValueError(f"model.freeze_embeddings must be true or false, got {freeze!r}")
     options["freeze_embeddings"] = freeze
-    if options["init_from"] and options["pretrained_embeddings"]:
+    if options["init_from"] and options["init_from"] != REQUIRED and options["pretrained_embeddings"]:
         raise ValueError(
             f"model.init_from={options['init_from']} and model.pretrained_embeddings={options['pretrained_embeddings']} "
             "both set the embedding: pick one (init_from copies the language model's embedding, trained together with "
@@ -87,6 +95,14 @@ def apply_model_init(node: DictConfig, model: nn.Module, datamodule: Any, fresh:
     Errors name the key: ``ValueError``/``FileNotFoundError`` starting ``model.init_from=<path>: ...``.
     """
     options = init_options(node)
+    if options["init_from"] == REQUIRED:
+        if fresh:
+            raise ValueError(
+                "model.init_from is required: this experiment starts from a language model's checkpoint; give it "
+                "as model.init_from=<path>, e.g. the checkpoints/last.ckpt of the language-model experiment its "
+                "config names (docs/TRANSFER.md)"
+            )
+        options["init_from"] = None
     wanted = [k for k in ("init_from", "pretrained_embeddings") if options[k]]
     if wanted and not fresh:
         log.info(

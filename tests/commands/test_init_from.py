@@ -188,6 +188,17 @@ def test_resuming_reads_no_file_and_still_freezes(tmp_path, caplog):
     assert all(p.requires_grad for n, p in model.named_parameters() if not n.startswith("encoder."))
 
 
+def test_an_experiment_that_requires_init_from_says_so(tmp_path):
+    """imdb_ulmfit and the other transfer experiments set init_from to <required>: a run without the option stops
+    before training from scratch under a schedule meant for a pretrained network; a resume needs no file."""
+    with pytest.raises(ValueError, match=r"^model\.init_from is required: this experiment starts from a language"):
+        build(node(init_from="<required>"))
+    model = build(node(init_from="<required>"), fresh=False)  # resuming: the checkpoint has the weights
+    assert model.encoder.weight.requires_grad
+    cfg = compose_config([*QUIET, "experiment=imdb_ulmfit"], tmp_path)
+    assert cfg.model.init_from == "<required>"  # the experiment's value survives Hydra's merge over null
+
+
 def test_freezing_needs_an_embedding():
     real = OmegaConf.create({**classifier_config(vocab_size=None, input_size=3), "padding_idx": None,
                              "freeze_embeddings": True})  # fmt: skip

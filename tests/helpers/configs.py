@@ -98,6 +98,8 @@ def missing_data(cfg: DictConfig) -> str | None:
     data = OmegaConf.select(cfg, "data")
     if isinstance(data, DictConfig) and "train" in data.keys() and OmegaConf.is_missing(data, "train"):
         return f"experiment {cfg.name} reads the user's files (data.train=...): run in tests/commands/test_*_cli.py"
+    if OmegaConf.select(cfg, "model.init_from") == "<required>":
+        return f"experiment {cfg.name} starts from a language model (model.init_from=...): see tests/commands/test_init_from.py"
     path = OmegaConf.select(cfg, "data.corpus.path")
     if path is not None and not Path(path).exists():
         return f"data for experiment {cfg.name} not found at {path} (set SEQMODELS_DATA_DIR)"
