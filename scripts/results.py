@@ -96,6 +96,16 @@ TARGETS: list[tuple[str, Target]] = [
         Target("test/f1", ">=", 0.91, "the tuned conll2000_chunk_bilstm on words alone: 0.910"),
     ),
     (r"word_lm_ptb.*", Target("test/ppl", None, None, "the tuned ptb_word_lstm_small: 114.2 (Zaremba et al. 114.5)")),
+    # transfer (ULMFiT): a classifier from a language model, beside the same classifier from scratch
+    (r"imdb_lm.*", Target("val/ppl", None, None, "the language model the IMDB and SST-2 classifiers start from")),
+    (r"imdb_ulmfit", Target("test/acc", ">=", 0.92, "ULMFiT without an outside corpus ~0.944 (Howard & Ruder 2018)")),
+    (r"imdb_(ulmfit|lstm_scratch)_n\d+", Target("test/acc", None, None, "learning curve: labelled reviews used")),
+    (r"imdb_lstm_scratch", Target("test/acc", None, None, "imdb_ulmfit's classifier from scratch")),
+    (
+        r"sst2_from_imdb_lm",
+        Target("test/acc", ">=", 0.86, "sst2_bilstm_phrases 0.849 (67,349 phrases); BiLSTMs 0.85-0.87"),
+    ),
+    (r"sst2_lstm_scratch", Target("test/acc", None, None, "sst2_from_imdb_lm's classifier from scratch")),
     (
         r"nottingham_(rnn|gru|lstm).*",
         Target(
@@ -311,6 +321,46 @@ def plot_adding(runs: dict[str, dict[str, list]], out: Path) -> Path | None:
     return out
 
 
+LEARNING_CURVE = re.compile(r"(imdb_ulmfit|imdb_lstm_scratch)_n(\d+)")
+
+
+def learning_curves(summaries: list[dict[str, Any]]) -> dict[str, list[tuple[int, float]]]:
+    """``{"imdb_ulmfit": [(N, test accuracy), ...], "imdb_lstm_scratch": [...]}`` sorted by N, from the runs
+    labelled ``<name>_n<N>`` (N labelled reviews, ``data.train_examples``) with a finite test accuracy."""
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for summary in summaries:
+        match = LEARNING_CURVE.fullmatch(summary["label"])
+        accuracy = summary["metrics"].get("test/acc")
+        if match and accuracy is not None and math.isfinite(accuracy):
+            curves.setdefault(match.group(1), []).append((int(match.group(2)), accuracy))
+    return {name: sorted(points) for name, points in curves.items()}
+
+
+def plot_learning_curve(summaries: list[dict[str, Any]], out: Path) -> Path | None:
+    """Test accuracy against the labelled training reviews used: from the language model (``imdb_ulmfit_n<N>``)
+    and from scratch (``imdb_lstm_scratch_n<N>``), N log-scaled; None without such runs."""
+    from matplotlib.figure import Figure
+
+    curves = learning_curves(summaries)
+    if not curves:
+        return None
+    fig = Figure(figsize=(5.5, 3.6), layout="constrained")
+    ax = fig.subplots()
+    names = {"imdb_ulmfit": "from the language model (imdb_lm)", "imdb_lstm_scratch": "from scratch"}
+    for name, points in sorted(curves.items()):
+        n, accuracy = zip(*points)
+        ax.plot(n, accuracy, marker="o", label=names[name])
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled training reviews")
+    ax.set_ylabel("IMDB test accuracy")
+    ax.set_title("IMDB: what the language model buys")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out
+
+
 # ------------------------------------------------------------------------------ Markdown
 def _fmt(value: Any) -> str:
     if value is None:
@@ -339,7 +389,9 @@ def _verdict(target: dict[str, Any] | None) -> str:
     return f"missed by {_fmt(gap)}"
 
 
-def markdown(summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | None) -> str:
+def markdown(
+    summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | None, curve_figure: Path | None = None
+) -> str:
     lines = [
         BEGIN,
         "",
@@ -355,6 +407,13 @@ def markdown(summaries: list[dict[str, Any]], docs: Path, adding_figure: Path | 
         )
     if adding_figure is not None:
         lines += ["", "### Adding problem", "", f"![adding problem]({adding_figure.relative_to(docs).as_posix()})"]
+    if curve_figure is not None:
+        lines += [
+            "",
+            "### Transfer: test accuracy against labelled examples",
+            "",
+            f"![learning curve]({curve_figure.relative_to(docs).as_posix()})",
+        ]
     for s in summaries:
         hw = s["hardware"] or {}
         where = f"{hw.get('cpu')}, {hw.get('cpu_count')} cores, torch {hw.get('torch')} on {hw.get('torch_threads')} thread(s)"
@@ -466,7 +525,8 @@ def collect(runs_dir: Path, docs: Path, score: bool = True, keep: bool = True) -
         "runs": summaries,
     }
     (docs / "results.json").write_text(json.dumps(finite_or_null(results), indent=2, allow_nan=False) + "\n")
-    write_markdown(docs / "RESULTS.md", markdown(summaries, docs, adding))
+    curve = plot_learning_curve(summaries, figures / "imdb_learning_curve.png")
+    write_markdown(docs / "RESULTS.md", markdown(summaries, docs, adding, curve))
     return results
 
 

@@ -186,3 +186,23 @@ def test_first_reached_is_the_earliest_event_meeting_a_validation_target(tmp_pat
     assert script.first_reached(tmp_path, target, started_at) == {"step": 200, "after_s": 600.0}
     assert script.first_reached(tmp_path, script.Target("val/loss", "<=", 1.0, "anchor"), started_at) is None
     assert script.first_reached(tmp_path, script.Target("test/loss", "<=", 2.0, "anchor"), started_at) is None
+
+
+def test_the_learning_curve_plots_the_transfer_runs_by_labelled_examples(tmp_path):
+    script = load_script()
+
+    def run(label, accuracy):
+        return {"label": label, "metrics": {"test/acc": accuracy}}
+
+    runs = [run("imdb_ulmfit_n250", 0.80), run("imdb_lstm_scratch_n250", 0.55), run("imdb_ulmfit_n2500", 0.87)]
+    runs += [run("imdb_ulmfit", 0.9), run("imdb_lstm_scratch_n2500", float("nan"))]  # no N; not finite: left out
+    assert script.learning_curves(runs) == {
+        "imdb_lstm_scratch": [(250, 0.55)],
+        "imdb_ulmfit": [(250, 0.80), (2500, 0.87)],
+    }
+    out = script.plot_learning_curve(runs, tmp_path / "figures" / "curve.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert script.plot_learning_curve([run("imdb_ulmfit", 0.9)], tmp_path / "none.png") is None
+    block = script.markdown([], tmp_path, None, out)
+    assert "### Transfer: test accuracy against labelled examples" in block and "(figures/curve.png)" in block
+    assert script.target_for("imdb_ulmfit_n250").op is None and script.target_for("imdb_ulmfit").value == 0.92
