@@ -13,6 +13,9 @@ For each language-modeling corpus it prints:
   (the target is >= 10x: the data pipeline must never be what training waits for).
 
 and for IMDB (with ``--imdb``) the ClassificationDataModule set-up time and batches per second.
+
+The token cache at scale (a folder of a gigabyte or more streamed into the memmap cache, with peak memory and a
+comparison with Hugging Face ``tokenizers``) is measured by :mod:`seqmodels.bench.token_cache`.
 """
 
 from __future__ import annotations
