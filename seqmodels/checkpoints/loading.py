@@ -24,7 +24,7 @@ from .trust import check_targets
 # keys of a model config that say where the network's weights start (commands/ applies them after building it),
 # not constructor arguments: a stored config is rebuilt without them, so a model trained with init_from loads from
 # its own checkpoint without the language model's file (defined here, the lowest layer that reads configs)
-MODEL_INIT_KEYS = ("init_from", "pretrained_embeddings", "freeze_embeddings")
+MODEL_INIT_KEYS = ("init_from", "pretrained_embeddings", "freeze_embeddings", "lm_vocabulary")
 
 
 def without_init_keys(model_cfg: dict) -> dict:

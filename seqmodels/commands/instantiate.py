@@ -159,9 +159,10 @@ def null_fields(node: DictConfig, sizes: Mapping[str, Any], keys: Iterable[str])
     return {k: sizes[k] for k in keys if k in node and node[k] is None and k in sizes}
 
 
-def setup_data(cfg: DictConfig, stage: str) -> Any:
-    """Instantiate ``cfg.data``, download/cache (``prepare_data``) and ``setup(stage)`` it."""
-    datamodule = build(cfg.data, "data")
+def setup_data(cfg: DictConfig, stage: str, encoder: Any = None) -> Any:
+    """Instantiate ``cfg.data``, download/cache (``prepare_data``) and ``setup(stage)`` it; ``encoder``, when given,
+    is the data module's text encoder instead of one built from the training text (``model.lm_vocabulary``)."""
+    datamodule = build(cfg.data, "data", encoder=encoder) if encoder is not None else build(cfg.data, "data")
     datamodule.prepare_data()
     datamodule.setup(stage)
     return datamodule

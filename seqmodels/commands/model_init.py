@@ -6,6 +6,8 @@
                                     (seqmodels/models/transfer.py: what is copied, what is refused and why)
     model.pretrained_embeddings=<f> word vectors for the embedding (seqmodels/models/pretrained.py)
     model.freeze_embeddings=true    the embedding is not trained
+    model.lm_vocabulary=true        the data's vocabulary is init_from's (its tokenizer, its tokens after the data's
+                                    own specials): every word the language model knows keeps its row, at test time too
 
 :func:`build_model_and_task <seqmodels.commands.instantiate.build_model_and_task>` builds the network from the
 config without these keys (:data:`~seqmodels.checkpoints.loading.MODEL_INIT_KEYS`), then applies them in this
@@ -30,9 +32,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import nn
 
-from ..checkpoints import load_language_model
+from ..checkpoints import CHECKPOINT_KEY, load_checkpoint, load_language_model
 from ..checkpoints.loading import MODEL_INIT_KEYS
 from ..checkpoints.trust import iter_targets
+from ..data import TextEncoder, Vocab
 from ..models import RNNLanguageModel
 from ..models.transfer import (
     check_tokenizers,
@@ -115,6 +118,65 @@ def apply_model_init(node: DictConfig, model: nn.Module, datamodule: Any, fresh:
         pretrained_embeddings(model, options["pretrained_embeddings"], datamodule)
     if options["freeze_embeddings"]:
         freeze_embeddings(model)
+
+
+def lm_vocabulary(cfg: DictConfig, resumed: Mapping[str, Any] | None = None) -> TextEncoder | None:
+    """The text encoder the data module takes when ``model.lm_vocabulary`` is true, else None.
+
+    ULMFiT keeps the language model's vocabulary for the classifier: a word of the test set that the few labelled
+    texts never hold still has the row the language model learned for it. The encoder is ``model.init_from``'s
+    tokenizer with a vocabulary of the data config's ``specials`` (its default when the config has none, e.g.
+    ``<pad>``, ``<unk>`` for classification) followed by the language model's other tokens in their order, so
+    that every language-model row is copied. ``data.max_vocab_size`` and ``data.min_freq`` then do not apply.
+    A resumed run (``resumed``: its checkpoint's extras) takes the encoder it stored and reads no other file.
+    """
+    wanted = cfg.model.get("lm_vocabulary", False) if isinstance(cfg.get("model"), DictConfig) else False
+    if not isinstance(wanted, bool):
+        raise ValueError(f"model.lm_vocabulary must be true or false, got {wanted!r}")
+    if not wanted:
+        return None
+    if resumed is not None and resumed.get("encoder"):
+        return TextEncoder.from_dict(resumed["encoder"])
+    path = cfg.model.get("init_from")
+    if not path or path == REQUIRED:
+        raise ValueError(
+            "model.lm_vocabulary=true takes the vocabulary of model.init_from, which is not given: set "
+            "model.init_from=<a language model's checkpoint>"
+        )
+    path = str(Path(path).expanduser().absolute())
+    key = f"model.init_from={path}"
+    try:
+        extras = load_checkpoint(path).get(CHECKPOINT_KEY) or {}
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{key}: no such file (model.lm_vocabulary=true reads its vocabulary)") from None
+    if not isinstance(extras.get("encoder"), dict):
+        raise ValueError(f"{key}: the checkpoint stores no text encoder, so model.lm_vocabulary=true has none to take")
+    lm = TextEncoder.from_dict(extras["encoder"])
+    specials = list(cfg.data.get("specials") or _default_specials(cfg.data))
+    itos = specials + [token for token in lm.vocab.itos if token not in specials]
+    log.info(
+        "model.lm_vocabulary=true: the data reads %s tokens with %s's tokenizer and vocabulary (%d tokens)",
+        type(lm.tokenizer).__name__,
+        Path(path).name,
+        len(itos),
+    )
+    return TextEncoder(lm.tokenizer, Vocab(itos, specials))
+
+
+def _default_specials(data: DictConfig) -> Sequence[str]:
+    """The ``specials`` default of the data config's class (``<pad>``, ``<unk>`` for classification)."""
+    import inspect
+
+    from hydra.utils import get_class
+
+    target = data.get("_target_")
+    default = inspect.signature(get_class(str(target))).parameters.get("specials") if target else None
+    if default is None or default.default is inspect.Parameter.empty:
+        raise ValueError(
+            f"model.lm_vocabulary=true: data ({target}) takes no text encoder with specials; it applies to text "
+            "classification and language modeling"
+        )
+    return tuple(default.default)
 
 
 def data_encoder(datamodule: Any) -> Any:

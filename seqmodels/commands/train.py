@@ -22,7 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
-from ..checkpoints import load_checkpoint, load_language_model
+from ..checkpoints import CHECKPOINT_KEY, load_checkpoint, load_language_model
 from ..checkpoints.resume import check_resume, resolve_ckpt_path
 from ..checkpoints.trust import iter_targets
 from ..data.resumable import ResumableTrainData
@@ -42,6 +42,7 @@ from .instantiate import (
     resolve_data_dir,
     setup_data,
 )
+from .model_init import lm_vocabulary
 from .run_record import utc_now, write_result
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, 
     log.info(
         "run %s: output in %s%s", cfg.get("name"), cfg.paths.output_dir, f", resuming {ckpt_path}" if ckpt_path else ""
     )
-    datamodule = setup_data(cfg, "fit")
+    resumed = (resume_from or {}).get(CHECKPOINT_KEY) if ckpt_path else None
+    datamodule = setup_data(cfg, "fit", encoder=lm_vocabulary(cfg, resumed))
     model, task = build_model_and_task(cfg, datamodule, fresh=not ckpt_path)  # resuming: init_from is not read
     log.info("model %s: %s parameters", type(model).__name__, f"{sum(p.numel() for p in model.parameters()):,}")
     if ckpt_path and resume_from is not None:

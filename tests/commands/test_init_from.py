@@ -199,6 +199,27 @@ def test_an_experiment_that_requires_init_from_says_so(tmp_path):
     assert cfg.model.init_from == "<required>"  # the experiment's value survives Hydra's merge over null
 
 
+def test_lm_vocabulary_needs_init_from_and_a_resume_takes_the_stored_encoder(tmp_path):
+    from seqmodels.commands.model_init import lm_vocabulary
+
+    def cfg(**model):
+        data = {"_target_": "seqmodels.data.ClassificationDataModule"}
+        return OmegaConf.create({"model": {"lm_vocabulary": True, "init_from": None, **model}, "data": data})
+
+    assert lm_vocabulary(cfg(lm_vocabulary=False)) is None
+    for init in (None, "<required>"):
+        with pytest.raises(ValueError, match=r"^model\.lm_vocabulary=true takes the vocabulary of model\.init_from"):
+            lm_vocabulary(cfg(init_from=init))
+    with pytest.raises(ValueError, match="model.lm_vocabulary must be true or false, got 'yes'"):
+        lm_vocabulary(cfg(lm_vocabulary="yes"))
+    lm = write_lm(tmp_path / "lm.ckpt")
+    encoder = lm_vocabulary(cfg(init_from=str(lm)))
+    assert encoder.vocab.itos == ["<pad>", "<unk>"] + [t for t in LM_WORDS if t not in ("<pad>", "<unk>")]
+    stored = TextEncoder(WordTokenizer(), Vocab(["<pad>", "<unk>", "stored"], ["<pad>", "<unk>"]))
+    resumed = lm_vocabulary(cfg(init_from=str(tmp_path / "gone.ckpt")), {"encoder": stored.to_dict()})
+    assert resumed.vocab.itos == ["<pad>", "<unk>", "stored"]  # no file read
+
+
 def test_freezing_needs_an_embedding():
     real = OmegaConf.create({**classifier_config(vocab_size=None, input_size=3), "padding_idx": None,
                              "freeze_embeddings": True})  # fmt: skip
@@ -221,6 +242,7 @@ def test_the_init_keys_are_left_out_when_a_stored_config_is_rebuilt(tmp_path):
     network = write_checkpoint(path, "classifier", classifier_config(), TextEncoder(WordTokenizer(), Vocab(["<pad>"])))
     checkpoint = torch.load(path, weights_only=True)  # the stored config as a run with init_from writes it
     keys = {"init_from": str(tmp_path / "deleted_lm.ckpt"), "pretrained_embeddings": None, "freeze_embeddings": True}
+    keys["lm_vocabulary"] = True
     checkpoint[CHECKPOINT_KEY]["config"]["model"].update(keys)
     torch.save(checkpoint, path)
     model, _, stored = load_model(path)
@@ -273,6 +295,26 @@ def test_pretrain_then_fine_tune_from_the_command_line(tmp_path, caplog):
     assert ": 13 of 13 vocabulary tokens (100.0%)" in message  # <unk> and every word of the labelled texts
     assert "2 recurrent layer(s) copied" in message
     assert not [r for r in caplog.records if "fewer tokens will match" in r.getMessage()]  # the same tokenizer
+
+    # model.lm_vocabulary=true: the data reads the language model's tokenizer and vocabulary, every row copied
+    vocab_cfg = shrink(
+        compose_config(
+            [*QUIET, "experiment=text_classifier", "debug=fast", "logger=csv", f"data.train={tmp_path / 'labelled.csv'}",
+             f"model.init_from={lm_path}", "model.lm_vocabulary=true", *sizes, "trainer.limit_train_batches=1",
+             "data.min_batches_per_epoch=1", "test=false"],
+            tmp_path / "clf_vocab",
+        ),
+        **{"model.embedding_dim": 8, "model.hidden_size": 8, "model.num_layers": 2},
+    )  # fmt: skip
+    vocab_cfg.trainer.enable_progress_bar = False
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        vocab_path = train(vocab_cfg)["last_model_path"]
+    lm_itos = TextEncoder.from_dict(load_checkpoint(lm_path)[CHECKPOINT_KEY]["encoder"]).vocab.itos
+    itos = TextEncoder.from_dict(load_checkpoint(vocab_path)[CHECKPOINT_KEY]["encoder"]).vocab.itos
+    assert itos == ["<pad>", "<unk>"] + [t for t in lm_itos if t not in ("<pad>", "<unk>")]
+    message = next(r.getMessage() for r in caplog.records if "took the language model" in r.getMessage())
+    assert f": {len(itos) - 1} of {len(itos) - 1} vocabulary tokens (100.0%)" in message  # all but <pad>
 
     # the checkpoint loads without the language model: its stored config keeps init_from, absolute
     stored = load_checkpoint(clf_path)[CHECKPOINT_KEY]["config"]["model"]
