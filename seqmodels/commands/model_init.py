@@ -219,6 +219,11 @@ def init_from(model: nn.Module, path: str, datamodule: Any, trusted: Sequence[st
         share = token_coverage(counts, match, skip=specials)
         total = int(counts.sum()) - sum(int(counts[i]) for i in specials)
         line += f", covering {share:.1%} of the {total:,} training tokens (specials left out)"
+        unk = vocab.unk_index
+        if unk is not None and total:
+            line += (
+                f"; {int(counts[unk]) / (total + int(counts[unk])):.1%} of the training tokens are {vocab.itos[unk]}"
+            )
     line += f"; {report.layers} recurrent layer(s) copied"
     if report.notes:
         line += "; " + "; ".join(report.notes)

@@ -87,6 +87,7 @@ def test_the_classifier_takes_the_checkpoints_weights_and_rows_by_token(tmp_path
         f"model.init_from={path}: 7 of 9 vocabulary tokens (77.8%) took the language model's embedding row" in message
     )
     assert "covering 66.7% of the 6 training tokens (specials left out)" in message
+    assert "; 14.3% of the training tokens are <unk>" in message  # 1 of the 7
     assert "fresh rows for e.g. 'zebra', 'quokka'" in message
     assert "the reverse direction from its fresh weights" in message
 
