@@ -342,7 +342,22 @@ class SequenceTask(pl.LightningModule):
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
         norm = total_grad_norm(self.parameters(), self.clip_grad_norm, self._call_grad_norm_hooks)
-        self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+        if self.step_is_logged():
+            self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def step_is_logged(self) -> bool:
+        """Whether this training step hands its step-level scalars (``train/loss``, ``train/grad_norm``) to
+        ``self.log``: on the steps the loggers write (every ``trainer.log_every_n_steps``, Lightning's own rule)
+        and on every step of the first ``log_every_n_steps`` (short runs, the progress bar's first figures).
+
+        A ``self.log`` call costs Lightning's bookkeeping whether or not a logger writes the value, and on a
+        small model's step of a few milliseconds the two calls a step showed (docs/PERFORMANCE.md).
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        should = getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", None)
+        return should is None or bool(should) or trainer.global_step < trainer.log_every_n_steps
 
     def _call_grad_norm_hooks(self, norm: torch.Tensor) -> None:
         for hook in self.grad_norm_hooks:
@@ -373,15 +388,16 @@ class SequenceTask(pl.LightningModule):
 
     # ------------------------------------------------------------------ logging
     def log_train_loss(self, loss: torch.Tensor, batch_size: int | torch.Tensor) -> None:
-        """``train/loss`` every step (this rank's) and ``train/loss_epoch``, its mean over the epoch
-        weighted by ``batch_size`` (an int, or a 0-d tensor on the loss's device: summed there, never read
-        back until the epoch's end) over all ranks, logged at the epoch's end.
+        """``train/loss`` on the logged steps (this rank's; :meth:`step_is_logged`) and ``train/loss_epoch``, the
+        mean of every step of the epoch weighted by ``batch_size`` (an int, or a 0-d tensor on the loss's device:
+        summed there, never read back until the epoch's end) over all ranks, logged at the epoch's end.
 
         The epoch mean is summed here rather than handed to ``self.log`` each step (an epoch-level,
         batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step, which a small model's
         training speed shows; the measurement is in ``docs/PERFORMANCE.md``).
         """
-        self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        if self.step_is_logged():
+            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=True)
         running = getattr(self, "_epoch_loss", None)
         if running is None or running.device != loss.device:
             running = self._epoch_loss = loss.new_zeros(2, dtype=torch.float32)  # [Σ loss · batch_size, Σ batch_size]

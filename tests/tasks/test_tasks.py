@@ -461,3 +461,27 @@ def test_hparams_are_plain_data():
 def test_bad_task_arguments_name_the_field(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+class LoggedSteps(LanguageModelingTask):
+    """Records the optimizer step of each train/loss and train/grad_norm handed to self.log."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.logged: dict[str, list[int]] = {"train/loss": [], "train/grad_norm": []}
+
+    def log(self, name, value, *args, **kwargs):
+        if name in self.logged:
+            self.logged[name].append(self.trainer.global_step)
+        return super().log(name, value, *args, **kwargs)
+
+
+def test_step_scalars_reach_self_log_on_the_steps_the_loggers_write():
+    """Every step of the first log_every_n_steps, then Lightning's rule: every log_every_n_steps-th step."""
+    task = LoggedSteps(tiny_lm(), adam(), clip_grad_norm=1.0)
+    trainer(max_steps=17, limit_val_batches=0, log_every_n_steps=4).fit(task, Data(lm_batches(17)))
+    expected = [0, 1, 2, 3, 7, 11, 15]  # Lightning writes when (steps taken + 1) % 4 == 0: steps 3, 7, 11, 15
+    assert task.logged == {"train/loss": expected, "train/grad_norm": expected}
+    task = LoggedSteps(tiny_lm(), adam(), clip_grad_norm=1.0)
+    trainer(max_steps=5, limit_val_batches=0, log_every_n_steps=1).fit(task, Data(lm_batches(5)))
+    assert task.logged["train/loss"] == [0, 1, 2, 3, 4]
