@@ -49,3 +49,13 @@ def test_the_split_is_seeded(imdb):
 def test_a_bad_val_fraction_is_named(imdb, fraction):
     with pytest.raises(ValueError, match=r"val_fraction must be a number in \(0, 1\)"):
         IMDBReviewText(imdb[0], val_fraction=fraction)
+
+
+def test_max_reviews_reads_a_seeded_subset_before_the_split(imdb):
+    root, train = imdb
+    small = IMDBReviewText(root, val_fraction=0.25, seed=7, max_reviews=8)
+    kept = small.review_indices("train") + small.review_indices("valid")
+    assert len(kept) == 8 and len(small.review_indices("valid")) == 2 and len(set(kept)) == 8
+    assert small.fingerprint() != IMDBReviewText(root, val_fraction=0.25, seed=7).fingerprint()
+    with pytest.raises(ValueError, match="max_reviews must be None or an integer >= 2, got 1"):
+        IMDBReviewText(root, max_reviews=1)

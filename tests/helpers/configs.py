@@ -79,6 +79,7 @@ TINY = {
 # applied by shrink() only: the CLI tests pass TINY as overrides of the default config, which lacks these
 TINY_EXPERIMENTS = {
     "data.corpus.max_files": 24,  # MIDI corpora: a seeded subset of the files
+    "data.corpus.max_reviews": 200,  # IMDB's reviews as language-model text: a seeded subset
 }
 
 
