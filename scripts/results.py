@@ -92,6 +92,14 @@ TARGETS: list[tuple[str, Target]] = [
         Target("test/acc", ">=", 0.97, "the tuned japanese_vowels_gru: 0.970; UEA archive recurrent models ~0.97-0.99"),
     ),
     (
+        r"sequence_classifier_basicmotions",
+        Target("test/acc", ">=", 0.95, "UEA multivariate bake-off: 1.00 for most methods; the defaults' target 0.95"),
+    ),
+    (
+        r"sequence_classifier_.*",
+        Target("test/acc", None, None, "the defaults on a UEA/UCR problem from the aeon wheel (docs/DATA.md)"),
+    ),
+    (
         r"tagger_conll2000_chunk.*",
         Target("test/f1", ">=", 0.91, "the tuned conll2000_chunk_bilstm on words alone: 0.910"),
     ),
