@@ -41,6 +41,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -366,7 +367,8 @@ def format_table(result: Mapping[str, Any]) -> str:
 def render_tune(text: str, stem: str | Path, audio: bool = False) -> list[Path]:
     """Write one tune as ``stem.abc`` and, when music21 reads it, as ``stem.mid`` (music21's MIDI writer) and
     with ``audio`` as ``stem.wav`` (:func:`~seqmodels.inference.midi.write_audio`: FluidSynth when installed,
-    else the built-in synthesizer). Returns the files written."""
+    else the built-in synthesizer). Returns the files written. A tune music21 reads but cannot write as MIDI
+    (music21 10 fails on some overfull bars followed by a tie) gets its ``.abc`` only, with a warning."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written = [stem.with_suffix(".abc")]
@@ -378,7 +380,12 @@ def render_tune(text: str, stem: str | Path, audio: bool = False) -> list[Path]:
     from .midi import write_audio
 
     midi = stem.with_suffix(".mid")
-    music21().converter.parse(text, format="abc").write("midi", fp=str(midi))
+    try:
+        music21().converter.parse(text, format="abc").write("midi", fp=str(midi))
+    except Exception as error:  # music21's writer raises many kinds; the tune is then left without MIDI
+        midi.unlink(missing_ok=True)
+        warnings.warn(f"{midi}: music21 cannot write this tune as MIDI ({type(error).__name__}: {error})", stacklevel=2)
+        return written
     written.append(midi)
     if audio:
         written.append(write_audio(stem.with_suffix(".wav"), import_pretty_midi().PrettyMIDI(str(midi))))

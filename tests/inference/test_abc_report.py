@@ -277,3 +277,8 @@ def test_a_tune_rendered_to_midi_and_audio(tmp_path):
     with wave.open(str(written[2])) as audio:
         assert audio.getnframes() > audio.getframerate() * 8 * durations[0] * 0.9  # the eight notes sound
     assert [p.name for p in render_tune("X:2\nM:4/4\nL:1/4\nK:G\nz2|z2|\n", tmp_path / "rests")] == ["rests.abc"]
+    overfull = "X:3\nM:4/4\nL:1/4\nK:G\nG4|D2G2-|G2G4|G4|\n"  # music21 reads it, its MIDI writer fails (a sample)
+    assert check_tune(overfull).parse.ok
+    with pytest.warns(UserWarning, match="cannot write this tune as MIDI"):
+        assert [p.name for p in render_tune(overfull, tmp_path / "overfull")] == ["overfull.abc"]
+    assert not (tmp_path / "overfull.mid").exists()
