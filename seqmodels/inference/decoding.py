@@ -56,6 +56,10 @@ def _check(model: Any, source: Tensor, source_lengths: Tensor | None, max_length
             f"source must be a (batch, seq) LongTensor, got {getattr(source, 'shape', type(source).__name__)}"
         )
     B = source.shape[0]
+    if B == 0 or source.shape[1] == 0:
+        raise ValueError(
+            f"source must hold at least one sentence of at least one token, got shape {tuple(source.shape)}"
+        )
     if isinstance(max_length, Tensor):
         limits = [int(n) for n in max_length.reshape(-1).tolist()]
         if len(limits) != B:

@@ -131,6 +131,7 @@ SEARCHES = {
 TWO = torch.zeros(2, 1, dtype=torch.long)  # two sentences
 NOT_A_MODEL = "model must be an encoder-decoder with encode/initial_state/decode_step (a Seq2Seq), got "
 NOT_A_SOURCE = "source must be a (batch, seq) LongTensor, got "
+EMPTY = "source must hold at least one sentence of at least one token, got shape "
 
 
 @pytest.mark.parametrize("search", list(SEARCHES))
@@ -151,6 +152,8 @@ NOT_A_SOURCE = "source must be a (batch, seq) LongTensor, got "
         (None, TWO, -3, "max_length must be positive, got -3"),
         (None, TWO, torch.tensor([4, 0]), "max_length must be positive, got 0"),
         (None, TWO, torch.tensor([[-1], [4]]), "max_length must be positive, got -1"),
+        (None, torch.zeros(0, 1, dtype=torch.long), 5, EMPTY + "(0, 1)"),
+        (None, torch.zeros(2, 0, dtype=torch.long), 5, EMPTY + "(2, 0)"),
     ],
     ids=[
         "not-a-model",
@@ -167,6 +170,8 @@ NOT_A_SOURCE = "source must be a (batch, seq) LongTensor, got "
         "negative-limit",
         "a-zero-limit",
         "a-negative-limit",
+        "no-sentence",
+        "empty-sentences",
     ],
 )
 def test_bad_arguments_are_refused_naming_the_argument_and_the_value(search, model, source, max_length, message):
