@@ -1,5 +1,6 @@
 """Lightning callbacks: looking inside the recurrence while it trains; failing safely."""
 
+from .abc_tune_samples import AbcTuneSamples
 from .atomic_checkpoint import AtomicCheckpointIO
 from .gradient_flow import GradientFlowMonitor
 from .nan_guard import NaNGuard, NonFiniteError
@@ -7,6 +8,7 @@ from .piano_roll_samples import PianoRollSamples
 from .probe import RecurrentProbe
 
 __all__ = [
+    "AbcTuneSamples",
     "AtomicCheckpointIO",
     "GradientFlowMonitor",
     "NaNGuard",
