@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State
 from ..utils.checks import check_input, check_lengths
+from ..utils.state import check_state_like
 from .backends import torch_forward, uses_torch
 
 
@@ -74,6 +75,7 @@ class SequenceLayer(nn.Module):
             x = x.transpose(0, 1)  # (T, B, I)
         lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
         states = self._state_list(state)
+        check_state_like(states, x, x.shape[1])
         cells = self.cells()
         if uses_torch(self.backend, cells, x, lengths):
             output, final = torch_forward(

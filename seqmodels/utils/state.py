@@ -23,3 +23,25 @@ def map_state(fn: Callable[..., Tensor], *states: Any) -> Any:
 def detach_state(state: Any) -> Any:
     """Cut the graph behind a state (truncated BPTT carries values, not gradients)."""
     return map_state(lambda t: t.detach(), state)
+
+
+def check_state_like(states: list[Any] | None, x: Tensor, batch_size: int) -> None:
+    """Raise ``ValueError`` unless every tensor of every state in ``states`` (one per layer and direction) has
+    ``x``'s dtype and device and ``batch_size`` rows, naming the state; ``None`` entries are left alone."""
+    if states is None:
+        return
+    for index, state in enumerate(states):
+        leaves = [state] if isinstance(state, Tensor) else list(state) if isinstance(state, (tuple, list)) else []
+        for part, leaf in enumerate(leaves):
+            if not isinstance(leaf, Tensor):
+                continue
+            where = f"state[{index}]" + (f"[{part}]" if len(leaves) > 1 else "")
+            if leaf.dtype != x.dtype or leaf.device != x.device:
+                raise ValueError(
+                    f"{where} is {leaf.dtype} on {leaf.device} but the input is {x.dtype} on {x.device}: "
+                    "pass initial states of the input's dtype and device"
+                )
+            if leaf.dim() < 1 or leaf.shape[0] != batch_size:
+                raise ValueError(
+                    f"{where} has shape {tuple(leaf.shape)}, expected {batch_size} rows (the input's batch size)"
+                )

@@ -407,3 +407,20 @@ def test_tuple_state_cell_in_drop_in_module_gives_stacked_tuple():
         net(x, (hx[0], hx[0]))
     with pytest.raises(ValueError, match=r"hx must be a tuple of 2 tensors, got Tensor"):
         net(x, hx[0])
+
+
+@pytest.mark.parametrize("backend", ["custom", "torch"])
+def test_initial_states_of_another_dtype_device_or_batch_are_refused_by_name(backend):
+    x = torch.randn(2, 5, 3, dtype=torch.float64)  # (B, T, I)
+    layer = Stacked(LSTMCell, 3, 4, num_layers=2, batch_first=True, backend=backend).double()
+    good = [(torch.zeros(2, 4, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64)) for _ in range(2)]
+    layer(x, good)  # the right ones pass
+    wrong_dtype = [good[0], (good[1][0], good[1][1].float())]
+    with pytest.raises(ValueError, match=r"^state\[1\]\[1\] is torch\.float32 on cpu but the input is torch\.float64"):
+        layer(x, wrong_dtype)
+    wrong_batch = [(torch.zeros(3, 4, dtype=torch.float64), good[0][1]), good[1]]
+    with pytest.raises(ValueError, match=r"^state\[0\]\[0\] has shape \(3, 4\), expected 2 rows"):
+        layer(x, wrong_batch)
+    gru = Recurrent(GRUCell(3, 4), batch_first=True).double()
+    with pytest.raises(ValueError, match=r"^state\[0\] is torch\.float32"):
+        gru(x, torch.zeros(2, 4))
