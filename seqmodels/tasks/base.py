@@ -357,7 +357,7 @@ class SequenceTask(pl.LightningModule):
         if trainer is None:
             return True
         should = getattr(getattr(trainer, "_logger_connector", None), "should_update_logs", None)
-        return should is None or bool(should) or trainer.global_step < trainer.log_every_n_steps
+        return should is None or bool(should) or trainer.global_step < getattr(trainer, "log_every_n_steps", 0)
 
     def _call_grad_norm_hooks(self, norm: torch.Tensor) -> None:
         for hook in self.grad_norm_hooks:
