@@ -134,6 +134,10 @@ TARGETS: list[tuple[str, Target]] = [
 SCORE_SENTENCES = ["the company said it expects to report a loss", "loss the said report company to it a expects"]
 
 
+# the best of a report-only validation metric with these endings is its lowest
+LOWER_IS_BETTER = ("loss", "ppl", "bpc", "mse", "nll")
+
+
 def target_for(label: str) -> Target | None:
     for pattern, target in TARGETS:
         if re.fullmatch(pattern, label):
@@ -197,11 +201,9 @@ def summarize(
     metrics = record.get("metrics", {})
     achieved = metrics.get(target.metric) if target else None
     if target is not None and target.metric.startswith("val/") and target.metric in scalars:
-        achieved = (
-            min(v for _, v in scalars[target.metric])
-            if target.op in ("<=", "<")
-            else max(v for _, v in scalars[target.metric])
-        )
+        lower_is_better = target.op in ("<=", "<") or (target.op is None and target.metric.endswith(LOWER_IS_BETTER))
+        values = [v for _, v in scalars[target.metric]]
+        achieved = min(values) if lower_is_better else max(values)
     val_loss = scalars.get("val/loss", [])
     summary = {
         "label": label,

@@ -206,3 +206,18 @@ def test_the_learning_curve_plots_the_transfer_runs_by_labelled_examples(tmp_pat
     block = script.markdown([], tmp_path, None, out)
     assert "### Transfer: test accuracy against labelled examples" in block and "(figures/curve.png)" in block
     assert script.target_for("imdb_ulmfit_n250").op is None and script.target_for("imdb_ulmfit").value == 0.92
+
+
+def test_a_report_only_validation_figure_is_its_best():
+    """val/ppl of a language model reported without a target is its lowest value, an accuracy its highest."""
+    script = load_script()
+    scalars = {"val/ppl": [(500, 310.0), (1000, 162.5), (1001, 198.2)], "val/loss": [(500, 5.7), (1000, 5.1)]}
+    record = {"name": "imdb_lm", "metrics": {}}
+    summary = script.summarize(Path("imdb_lm_cpu"), scalars, record, Path("nowhere"))
+    assert summary["target"]["achieved"] == 162.5 and summary["target"]["met"] is None
+    script.TARGETS.insert(0, (r"probe_acc", script.Target("val/acc", None, None, "test")))
+    try:
+        summary = script.summarize(Path("probe_acc"), {"val/acc": [(1, 0.5), (2, 0.8), (3, 0.7)]}, record)
+    finally:
+        script.TARGETS.pop(0)
+    assert summary["target"]["achieved"] == 0.8
