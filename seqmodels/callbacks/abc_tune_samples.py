@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
@@ -31,6 +30,7 @@ from ..data.conditions import as_conditions
 from ..inference.abc_report import render_tune, sample_tunes
 from ..inference.conditional import is_conditional
 from ..inference.midi import ENGINES, synthesize
+from ..tasks.base import tensorboard_writer
 from ..utils.checks import check_positive_int
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,6 @@ class AbcTuneSamples(pl.Callback):
         self.seconds = float(seconds)
         self._warned = False
 
-    def _writer(self, trainer: pl.Trainer) -> Any:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                return logger.experiment
-        return None
-
     def _skip(self, why: str) -> None:
         if not self._warned:
             log.warning("AbcTuneSamples: %s; nothing logged", why)
@@ -99,7 +91,7 @@ class AbcTuneSamples(pl.Callback):
             return self._skip("the tokenizer is not the ABC one (data/tokenizer=abc)")
         if conditions is None or conditions.defaults is None:
             return self._skip("the conditions have no typical value to sample under")
-        writer = self._writer(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None:
             return
         (tune,) = sample_tunes(

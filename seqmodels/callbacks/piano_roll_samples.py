@@ -16,7 +16,6 @@ seeded with ``seed + epoch`` on a generator of its own, so the training RNG is u
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -25,6 +24,7 @@ import torch
 from ..inference.frames import sample_frames
 from ..inference.midi import ENGINES, piano_roll_to_midi, synthesize
 from ..models.frame_model import RNNFrameModel
+from ..tasks.base import tensorboard_writer
 from ..utils.checks import check_positive_int
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ class PianoRollSamples(pl.Callback):
         self.tempo = float(tempo)
         self._warned = False
 
-    def _writer(self, trainer: pl.Trainer) -> Any:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                return logger.experiment
-        return None
-
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not trainer.is_global_zero:
             return
@@ -96,7 +88,7 @@ class PianoRollSamples(pl.Callback):
                 )
                 self._warned = True
             return
-        writer = self._writer(trainer)
+        writer = tensorboard_writer(trainer)
         if writer is None:
             return
         steps_per_quarter = int(getattr(getattr(trainer, "datamodule", None), "steps_per_quarter", 2))

@@ -66,6 +66,16 @@ def total_grad_norm(
     return norm
 
 
+def tensorboard_writer(trainer: pl.Trainer) -> Any:
+    """The ``SummaryWriter`` of ``trainer``'s first TensorBoard logger, else None."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, TensorBoardLogger):
+            return logger.experiment
+    return None
+
+
 def _call_factory(factory: Callable, name: str, argument: Any) -> Any:
     """``factory(argument)``; a ``ValueError``/``TypeError`` (torch's "Invalid learning rate: -1")
     comes back naming the config entry and the arguments that were given."""
@@ -424,9 +434,4 @@ class SequenceTask(pl.LightningModule):
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""
         if self._trainer is None or not self.trainer.is_global_zero:
             return None
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        for logger in self.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                return logger.experiment
-        return None
+        return tensorboard_writer(self.trainer)
