@@ -9,14 +9,10 @@ from torch import Tensor, nn
 from torchmetrics import Metric
 
 from ..checkpoints import to_plain
+from ..models.pooling import valid_mask
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 Batch = tuple[Tensor, Tensor, Tensor]  # inputs (B, T, F), lengths (B,), targets (B, T, F)
-
-
-def valid_steps(lengths: Tensor, seq_len: int) -> Tensor:
-    """(B, T) float mask, 1 where step t < lengths[b]."""
-    return (torch.arange(seq_len, device=lengths.device)[None, :] < lengths[:, None]).float()  # (B, T)
 
 
 def frame_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -26,13 +22,13 @@ def frame_nll(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor,
     of a frame and over the valid steps; padded steps count for nothing.
     """
     nll = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none").sum(-1)  # (B, T)
-    mask = valid_steps(lengths.to(logits.device), logits.shape[1])  # (B, T)
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)[..., 0].to(nll.dtype)  # (B, T)
     return (nll * mask).sum(), mask.sum()
 
 
 def frame_counts(logits: Tensor, targets: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(TP, FP, FN)`` over the valid steps, a key predicted on when ``σ(logit) > 0.5`` (``logit > 0``)."""
-    mask = valid_steps(lengths.to(logits.device), logits.shape[1]).unsqueeze(-1).bool()  # (B, T, 1)
+    mask = valid_mask(lengths, logits.shape[0], logits.shape[1], logits.device)  # (B, T, 1)
     predicted = (logits > 0) & mask
     actual = (targets > 0.5) & mask
     tp = (predicted & actual).sum()
