@@ -41,8 +41,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import logging
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
@@ -51,6 +50,8 @@ from typing import BinaryIO
 import numpy as np
 import torch
 from torch import Tensor
+
+from ..utils.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,10 @@ def read_word_vectors(
     matcher = _Matcher(tokens, skip, lowercase_fallback)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such word-vector file")
-    with open(path, "rb") as raw, _progress_bar(path, progress) as tick:
+    with (
+        open(path, "rb") as raw,
+        progress_bar(f"reading {path.name}", path.stat().st_size, progress, in_bytes=True) as tick,
+    ):
         stream: BinaryIO = raw
         if raw.read(2) == GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]  # typeshed: GzipFile is no BinaryIO
@@ -502,27 +506,3 @@ def _is_float(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-@contextmanager
-def _progress_bar(path: Path, shown: bool) -> Iterator[Callable[[int], None]]:
-    """A rich bar over the file's bytes on stderr (when ``shown`` and stderr is a terminal); yields
-    ``tick(position)``."""
-    if not shown:
-        yield lambda position: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn(f"reading {path.name}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
-    ) as bar:
-        task = bar.add_task("read", total=path.stat().st_size)
-        yield lambda position: bar.update(task, completed=position)
-        bar.update(task, completed=path.stat().st_size)

@@ -43,8 +43,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from torch import nn
 
 from ..data.conditions import Conditions
 from ..data.corpora.abc import ABSENT, DEFAULT_FIELDS, DEFAULT_FRACTIONS, AbcCorpus, AbcTune, NottinghamABC, format_tune
+from ..utils.progress import progress_bar
 from .abc_checks import TuneCheck, check_tune, summarize
 from .generation import generate_ids, score_ids, start_token
 
@@ -193,25 +193,6 @@ def _with_ended(checks: Sequence[TuneCheck], samples: Sequence[Sample]) -> dict[
     return {**figures(checks), "ended_share": sum(s.ended for s in samples) / len(samples) if samples else None}
 
 
-@contextmanager
-def _progress(total: int, shown: bool) -> Iterator[Any]:
-    """A rich bar over the samples on stderr (when ``shown`` and stderr is a terminal); yields ``tick()``."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("sampling tunes"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not (shown and console.is_terminal),
-    ) as bar:
-        task = bar.add_task("sample", total=total)
-        yield lambda: bar.advance(task)
-
-
 def report(
     model: nn.Module,
     encoder: Any,
@@ -250,7 +231,7 @@ def report(
 
     clock = time.perf_counter()
     sampled: list[list[Sample]] = []
-    with _progress(samples * len(chosen), progress) as tick:
+    with progress_bar("sampling tunes", samples * len(chosen), progress) as tick:
         for j, condition in enumerate(chosen):
             sampled.append(
                 sample_tunes(
