@@ -142,7 +142,9 @@ def test_the_committed_results_agree_with_the_generator():
         assert {k: written[k] for k in stated} == stated, run["label"]
         assert set(written) == {*stated, "achieved", "met", "first_met"}, run["label"]
     adding = docs / "figures" / "results" / "adding_problem.png"
-    block = script.markdown(results["runs"], docs, adding if adding.is_file() else None)
+    curve = docs / "figures" / "results" / "imdb_learning_curve.png"
+    drawn = curve if script.learning_curves(results["runs"]) else None  # drawn whenever such runs exist
+    block = script.markdown(results["runs"], docs, adding if adding.is_file() else None, drawn)
     page = (docs / "RESULTS.md").read_text()
     assert page.count(script.BEGIN) == 1 and page.count(script.END) == 1
     assert page[page.index(script.BEGIN) : page.index(script.END) + len(script.END)] == block
