@@ -12,8 +12,8 @@ lr 20, clip 0.25), each side is timed over ``batches`` training steps after ``wa
   ``warmup + batches``, so each timed step is a whole cycle of data loading, hooks, logging and the bar;
 * **bare**, optional: the same command with ``callbacks=none logger=none
   trainer.enable_progress_bar=false`` (what callbacks and logging cost);
-* **plain loop**: the network ``seqmodels-train`` builds (same initial weights), on the same batches
-  held in memory (its data loading is not timed), with the experiment's optimizer and clipping, the
+* **plain loop**: the network ``seqmodels-train`` builds (same initial weights), on the very batches the
+  command's first run trained on, held in memory (the same padding and work; its data loading is not timed), with the experiment's optimizer and clipping, the
   language models' state carried across batches, the task's loss — and nothing else (no metrics, no
   logging);
 * **peer** (PTB word-level experiments): pytorch/examples ``word_language_model``'s loop as published
@@ -76,13 +76,15 @@ def batch_tokens(batch: Any) -> int:
 
 
 class StepClock(L.Callback):
-    """Wall time from the start of step ``warmup`` to the start of step ``warmup + steps``, and the tokens
-    of the steps in between."""
+    """Wall time from the start of step ``warmup`` to the start of step ``warmup + steps``, the tokens
+    of the steps in between, and the batches of all ``warmup + steps`` steps as the training step received
+    them (the plain loop trains on these: the same padding, the same work)."""
 
     def __init__(self, warmup: int, steps: int, synchronize: Callable[[], None] = lambda: None) -> None:
         self.warmup, self.steps, self.synchronize = warmup, steps, synchronize
         self.seen = 0
         self.tokens = 0
+        self.batches: list = []
         self.start: float | None = None
         self.end: float | None = None
 
@@ -95,6 +97,8 @@ class StepClock(L.Callback):
                 self.end = time.perf_counter()
         if self.warmup <= self.seen < self.warmup + self.steps:
             self.tokens += batch_tokens(batch)
+        if self.seen < self.warmup + self.steps:
+            self.batches.append(batch)
         self.seen += 1
 
     def elapsed(self) -> float:
@@ -119,8 +123,9 @@ def compose_experiment(experiment: str, overrides: Sequence[str], data_dir: Path
         )
 
 
-def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[], None]) -> tuple[float, int]:
-    """Run ``train(cfg)`` for ``warmup + steps + 1`` steps; the seconds and tokens of the timed steps."""
+def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[], None]) -> tuple[float, int, list]:
+    """Run ``train(cfg)`` for ``warmup + steps + 1`` steps; the seconds and tokens of the timed steps, and
+    the batches of the first ``warmup + steps`` steps."""
     clock = StepClock(warmup, steps, synchronize)
     cfg.trainer.max_steps = warmup + steps + 1
     cfg.trainer.limit_val_batches = 0
@@ -130,7 +135,7 @@ def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[],
         with open_dict(stopping):
             stopping.check_on_train_epoch_end = False
     train(cfg, extra_callbacks=[clock])
-    return clock.elapsed(), clock.tokens
+    return clock.elapsed(), clock.tokens, clock.batches
 
 
 def plain_loss(task: Any, batch: Any, state: Any) -> tuple[torch.Tensor, Any]:
@@ -241,14 +246,8 @@ def run(
         _, task = build_model_and_task(cfg, datamodule)
         plain_task: Any = copy.deepcopy(task).to(device)
         plain_optimizer = plain_task.optimizer_factory(plain_task.model.parameters())
-        loader_batches = []
-        for batch in datamodule.train_dataloader():
-            loader_batches.append(_to(batch, device))
-            if len(loader_batches) == warmup + batches:
-                break
-        if len(loader_batches) <= warmup:
-            raise ValueError(f"the training data has {len(loader_batches)} batches, warmup={warmup} needs more")
-        plain_tokens = sum(batch_tokens(b) for b in loader_batches[warmup:])
+        # the plain loop's batches: those the command's first run trained on (it runs first)
+        command_batches: list = []
         peer_trainer = None
         if peer:
             bptt, batch_size = int(cfg.data.bptt), int(cfg.data.batch_size)
@@ -275,14 +274,13 @@ def run(
                     run_cfg = compose_experiment(
                         experiment, [*overrides, *extra], data_dir, Path(tmp) / f"{side}-{round_}"
                     )
-                    seconds, tokens = command_seconds(run_cfg, warmup, batches, synchronize)
+                    seconds, tokens, seen = command_seconds(run_cfg, warmup, batches, synchronize)
                     if side == "seqmodels-train":
                         steps_per_s.append(batches / seconds)
+                    command_batches = command_batches or [_to(b, device) for b in seen]
                 elif side == "plain loop":
-                    seconds, tokens = (
-                        plain_loop(plain_task, plain_optimizer, loader_batches, warmup, synchronize),
-                        plain_tokens,
-                    )
+                    seconds = plain_loop(plain_task, plain_optimizer, command_batches, warmup, synchronize)
+                    tokens = sum(batch_tokens(b) for b in command_batches[warmup:])
                 elif side == "peer":
                     assert peer_trainer is not None
                     seconds = peer_trainer.run(batches, warmup, synchronize)

@@ -11,6 +11,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 from torch import nn
+from torchmetrics import Metric
 
 from ..checkpoints import CHECKPOINT_KEY, checkpoint_extra, to_plain
 from ..checkpoints.resume import RNG_KEY, rng_state, set_rng_state
@@ -429,6 +430,18 @@ class SequenceTask(pl.LightningModule):
                 batch_size=count,
                 sync_dist=True,
             )
+
+    def log_train_accuracy(self, accuracy: Metric) -> None:
+        """``train/acc``, the epoch's accuracy over every step's updates (and all ranks: ``compute()`` reduces
+        them), logged once at the epoch's end; the metric is then reset for the next epoch.
+
+        Handed to ``self.log`` once an epoch rather than every step (``on_epoch=True`` each step): each call
+        runs Lightning's bookkeeping, which a tagger's step of a few milliseconds showed (docs/PERFORMANCE.md).
+        """
+        if not accuracy.update_called:
+            return
+        self.log("train/acc", accuracy.compute(), on_step=False, on_epoch=True, sync_dist=True)
+        accuracy.reset()
 
     def tensorboard(self) -> Any:
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""

@@ -107,8 +107,11 @@ class ClassificationTask(SequenceTask):
         loss = nn.functional.cross_entropy(logits, labels)
         self.train_acc.update(logits.detach(), labels)
         self.log_train_loss(loss, labels.shape[0])
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=labels.shape[0])
-        return loss
+        return loss  # train/acc: at the epoch's end (on_train_epoch_end)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        self.log_train_accuracy(self.train_acc)
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, labels = batch

@@ -142,8 +142,11 @@ class TaggingTask(SequenceTask):
         loss = self.loss(logits, tags)
         self._accuracy("train").update(logits.detach().reshape(-1, self.num_classes), tags.reshape(-1))
         self.log_train_loss(loss, lengths.sum())  # a tensor: no host read per step
-        self.log("train/acc", self._accuracy("train"), on_step=False, on_epoch=True)  # the metric weighs itself
-        return loss
+        return loss  # train/acc: at the epoch's end (on_train_epoch_end)
+
+    def on_train_epoch_end(self) -> None:
+        super().on_train_epoch_end()
+        self.log_train_accuracy(self._accuracy("train"))
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, tags = batch

@@ -33,6 +33,7 @@ def test_the_clock_times_the_steps_between_warmup_and_the_end(monkeypatch):
         clock.on_train_batch_start(None, None, batch, index)
     assert clock.elapsed() == 10.0  # read at the start of step 2 (100) and of step 5 (110)
     assert clock.tokens == 2 * (3 + 4 + 5)  # steps 2, 3, 4
+    assert clock.batches == batches[:5]  # warmup and timed steps: the plain loop's batches, the same work
     short = training.StepClock(warmup=2, steps=3)
     for index, batch in enumerate(batches[:5]):
         short.on_train_batch_start(None, None, batch, index)

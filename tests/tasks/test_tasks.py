@@ -485,3 +485,41 @@ def test_step_scalars_reach_self_log_on_the_steps_the_loggers_write():
     task = LoggedSteps(tiny_lm(), adam(), clip_grad_norm=1.0)
     trainer(max_steps=5, limit_val_batches=0, log_every_n_steps=1).fit(task, Data(lm_batches(5)))
     assert task.logged["train/loss"] == [0, 1, 2, 3, 4]
+
+
+class EpochAccuracies(pl.Callback):
+    """``train/acc`` as logged at each epoch's end (read when the next epoch starts, and at the end)."""
+
+    def __init__(self):
+        self.values = []
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        if trainer.current_epoch > 0:
+            self.values.append(trainer.callback_metrics["train/acc"].item())
+
+    def on_train_end(self, trainer, pl_module):
+        self.values.append(trainer.callback_metrics["train/acc"].item())
+
+
+class CountedLogs(ClassificationTask):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.acc_logs = 0
+
+    def log(self, name, value, *args, **kwargs):
+        self.acc_logs += name == "train/acc"
+        return super().log(name, value, *args, **kwargs)
+
+
+def test_train_accuracy_is_logged_once_an_epoch_over_all_its_steps():
+    """lr = 0 keeps the model fixed, so the epoch's accuracy is the fixed model's over the epoch's batches."""
+    torch.manual_seed(0)
+    model = RNNClassifier(3, GRUCell, hidden_size=8, vocab_size=V, embedding_dim=8, padding_idx=0)
+    batches = [classification_batch(seed=s, B=5 + s) for s in range(3)]  # unequal batch sizes
+    task, callback = CountedLogs(model, adam(0.0)), EpochAccuracies()
+    trainer(max_epochs=2, limit_val_batches=0, callbacks=[callback]).fit(task, Data(batches))
+    with torch.no_grad():
+        right = sum(int((model(x, n)[0].argmax(-1) == y).sum()) for x, n, y in batches)
+    expected = right / sum(len(y) for _, _, y in batches)
+    assert callback.values == pytest.approx([expected, expected], abs=1e-6)
+    assert task.acc_logs == 2  # one self.log a epoch, not one a step
