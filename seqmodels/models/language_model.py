@@ -172,8 +172,11 @@ class RNNLanguageModel(nn.Module):
             x = self.drop(x)  # one-hot inputs are not dropped: that would drop whole tokens
         if state is None and self.initial_state is not None:
             state = self.initial_state(tokens.shape[0])
-        out, state = self.rnn(x, state)  # (B, T, H)
-        return self.decoder(self.output_drop(out)), state  # (B, T, V)
+        out, state = self.rnn(x, state)  # (B, T, H), often a transposed view of (T, B, H)
+        # made contiguous for the decoder (after the dropout, whose mask follows the memory layout): on a strided
+        # 3-D input it runs as matmul plus a separate bias add instead of one addmm, 2-3 ms more per PTB step
+        # (B 20, T 35, V 10,000) for a copy of 0.1 ms
+        return self.decoder(self.output_drop(out).contiguous()), state  # (B, T, V)
 
     def step(self, tokens: Tensor, state: list[State] | None = None) -> tuple[Tensor, list[State]]:
         """One time step: ``forward`` on a length-1 sequence without its time loop (generation)."""
