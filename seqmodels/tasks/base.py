@@ -86,7 +86,13 @@ def _call_factory(factory: Callable, name: str, argument: Any) -> Any:
         func = getattr(factory, "func", factory)
         given = ", ".join(f"{k}={v!r}" for k, v in (getattr(factory, "keywords", None) or {}).items())
         what = getattr(func, "__qualname__", repr(func)) + (f", {given}" if given else "")
-        raise type(error)(f"task.{name} ({what}) refused its arguments: {error}") from error
+        message = f"task.{name} ({what}) refused its arguments: {error}"
+        if "'fused'" in str(error):  # a config mistake, reported as one (ValueError)
+            raise ValueError(
+                f"{message}. The task configs ask Adam for its fused step, and this optimizer has none: "
+                "remove it with ~task.optimizer.fused"
+            ) from error
+        raise type(error)(message) from error
 
 
 class SequenceTask(pl.LightningModule):

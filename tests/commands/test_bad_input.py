@@ -471,7 +471,13 @@ CASES: list[tuple[str, Callable[[Env], Any], tuple[type[BaseException], ...] | t
         "config/learning-rate-negative",
         train_with("task.optimizer.lr=-1"),
         VE,
-        r"^task\.optimizer \(Adam, lr=-1\) refused its arguments: Invalid learning rate: -1",
+        r"^task\.optimizer \(Adam, lr=-1, fused=True\) refused its arguments: Invalid learning rate: -1",
+    ),
+    (
+        "config/optimizer-without-a-fused-step",
+        train_with("task.optimizer._target_=torch.optim.RMSprop"),
+        VE,
+        r"^task\.optimizer \(RMSprop, .*fused=True\) refused its arguments: .*remove it with ~task\.optimizer\.fused",
     ),
     (
         "config/scheduler-interval",

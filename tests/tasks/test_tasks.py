@@ -523,3 +523,18 @@ def test_train_accuracy_is_logged_once_an_epoch_over_all_its_steps():
     expected = right / sum(len(y) for _, _, y in batches)
     assert callback.values == pytest.approx([expected, expected], abs=1e-6)
     assert task.acc_logs == 2  # one self.log a epoch, not one a step
+
+
+def test_an_optimizer_without_a_fused_step_is_told_how_to_drop_it():
+    """The task configs set fused: true for Adam; another optimizer given that keyword gets a config error."""
+    task = ClassificationTask(
+        RNNClassifier(3, GRUCell, hidden_size=8, vocab_size=V, embedding_dim=8),
+        functools.partial(torch.optim.RMSprop, lr=0.01, fused=True),
+    )
+    with pytest.raises(ValueError, match=r"RMSprop, lr=0.01, fused=True.*~task\.optimizer\.fused"):
+        task.configure_optimizers()
+    fused = ClassificationTask(
+        RNNClassifier(3, GRUCell, hidden_size=8, vocab_size=V, embedding_dim=8),
+        functools.partial(torch.optim.Adam, lr=0.01, fused=True),
+    ).configure_optimizers()
+    assert fused.defaults["fused"] is True
