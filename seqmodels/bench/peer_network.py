@@ -43,7 +43,7 @@ def sgd_update(model: nn.Module) -> None:
 def our_step(model: RNNLanguageModel, inputs: torch.Tensor, targets: torch.Tensor) -> Callable[[], None]:
     def step() -> None:
         logits, _ = model(inputs)  # (B, T, V)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         model.zero_grad(set_to_none=True)
         loss.backward()
         sgd_update(model)
@@ -52,10 +52,11 @@ def our_step(model: RNNLanguageModel, inputs: torch.Tensor, targets: torch.Tenso
 
 
 def peer_step(model: RNNModel, inputs: torch.Tensor, targets: torch.Tensor) -> Callable[[], None]:
+    batch_size = inputs.shape[0]
     inputs, targets = inputs.t().contiguous(), targets.t().reshape(-1)  # its (T, B) layout
 
     def step() -> None:
-        output, _ = model(inputs, model.init_hidden(BATCH))
+        output, _ = model(inputs, model.init_hidden(batch_size))
         loss = nn.functional.nll_loss(output, targets)
         model.zero_grad()
         loss.backward()

@@ -13,9 +13,9 @@ lr 20, clip 0.25), each side is timed over ``batches`` training steps after ``wa
 * **bare**, optional: the same command with ``callbacks=none logger=none
   trainer.enable_progress_bar=false`` (what callbacks and logging cost);
 * **plain loop**: the network ``seqmodels-train`` builds (same initial weights), on the very batches the
-  command's first run trained on, held in memory (the same padding and work; its data loading is not timed), with the experiment's optimizer and clipping, the
-  language models' state carried across batches, the task's loss — and nothing else (no metrics, no
-  logging);
+  command's first run trained on, held in memory (the same padding and work; its data loading is not
+  timed), with the experiment's optimizer and clipping, the language models' state carried across
+  batches, the task's loss — and nothing else (no metrics, no logging);
 * **peer** (PTB word-level experiments): pytorch/examples ``word_language_model``'s loop as published
   (:mod:`.peer_word_lm`): its own ``RNNModel`` with ``nn.LSTM``, its own batching of the PTB token
   stream, its manual SGD update;

@@ -8,7 +8,6 @@ import gzip
 import math
 from pathlib import Path
 
-import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
@@ -307,40 +306,6 @@ def test_task_loss_is_the_mean_over_real_tokens():
         TaggingTask(model, torch.optim.Adam)
     with pytest.raises(ValueError, match="num_classes=4 but the model has 3 outputs"):
         TaggingTask(model, torch.optim.Adam, num_classes=4, span_f1=False)
-
-
-def test_train_accuracy_is_the_epochs_token_accuracy_logged_at_its_end():
-    """lr = 0 keeps the model fixed: train/acc is its accuracy over every real token of the epoch's batches."""
-    torch.manual_seed(0)
-    model = RNNTagger(3, GRUCell, vocab_size=10, embedding_dim=4, hidden_size=6)
-    g = torch.Generator().manual_seed(1)
-    batches = []
-    for batch_size in (4, 3):
-        lengths = torch.randint(2, 7, (batch_size,), generator=g)
-        tokens = torch.randint(1, 10, (batch_size, 6), generator=g)
-        tags = torch.randint(0, 3, (batch_size, 6), generator=g)
-        tags[torch.arange(6)[None, :] >= lengths[:, None]] = IGNORE_INDEX
-        batches.append((tokens, lengths, tags))
-    task = TaggingTask(model, lambda params: torch.optim.SGD(params, lr=0.0), span_f1=False)
-    logged = []
-
-    class Read(pl.Callback):
-        def on_train_end(self, trainer, pl_module):
-            logged.append(trainer.callback_metrics["train/acc"].item())
-
-    pl.Trainer(
-        max_epochs=1,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[Read()],
-    ).fit(task, train_dataloaders=torch.utils.data.DataLoader(batches, batch_size=None))
-    with torch.no_grad():
-        right = sum(int(((model(x, n)[0].argmax(-1) == y) & (y != IGNORE_INDEX)).sum()) for x, n, y in batches)
-    tokens_counted = sum(int(n.sum()) for _, n, _ in batches)
-    assert logged == pytest.approx([right / tokens_counted], abs=1e-6)
 
 
 def test_tagger_learns_a_context_dependent_tagging():

@@ -14,8 +14,9 @@ from torch import nn
 
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.data import TextEncoder, Vocab, WordTokenizer
-from seqmodels.models import RNNClassifier, RNNLanguageModel
-from seqmodels.tasks import ClassificationTask, EpochDecay, LanguageModelingTask, RegressionTask
+from seqmodels.data.tagging import IGNORE_INDEX
+from seqmodels.models import RNNClassifier, RNNLanguageModel, RNNTagger
+from seqmodels.tasks import ClassificationTask, EpochDecay, LanguageModelingTask, RegressionTask, TaggingTask
 from seqmodels.tasks.base import total_grad_norm
 
 V = 12
@@ -523,6 +524,25 @@ def test_train_accuracy_is_logged_once_an_epoch_over_all_its_steps():
     expected = right / sum(len(y) for _, _, y in batches)
     assert callback.values == pytest.approx([expected, expected], abs=1e-6)
     assert task.acc_logs == 2  # one self.log a epoch, not one a step
+
+
+def test_the_taggers_train_accuracy_counts_every_real_token_of_the_epoch():
+    """lr = 0 keeps the model fixed: train/acc is its accuracy over the non-padded tokens of all batches."""
+    torch.manual_seed(0)
+    model = RNNTagger(3, GRUCell, vocab_size=V, embedding_dim=4, hidden_size=6)
+    g = torch.Generator().manual_seed(1)
+    batches = []
+    for batch_size in (4, 3):
+        lengths = torch.randint(2, 7, (batch_size,), generator=g)
+        tags = torch.randint(0, 3, (batch_size, 6), generator=g)
+        tags[torch.arange(6)[None, :] >= lengths[:, None]] = IGNORE_INDEX
+        batches.append((torch.randint(1, V, (batch_size, 6), generator=g), lengths, tags))
+    callback = EpochAccuracies()
+    task = TaggingTask(model, functools.partial(torch.optim.SGD, lr=0.0), span_f1=False)
+    trainer(max_epochs=1, limit_val_batches=0, callbacks=[callback]).fit(task, Data(batches))
+    with torch.no_grad():
+        right = sum(int(((model(x, n)[0].argmax(-1) == y) & (y != IGNORE_INDEX)).sum()) for x, n, y in batches)
+    assert callback.values == pytest.approx([right / sum(int(n.sum()) for _, n, _ in batches)], abs=1e-6)
 
 
 def test_an_optimizer_without_a_fused_step_is_told_how_to_drop_it():
