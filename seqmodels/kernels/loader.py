@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-SOURCE = Path(__file__).with_name("csrc") / "recurrences.c"  # includes recurrences_impl.h beside it
+SOURCE = Path(__file__).with_name("csrc") / "recurrences.c"  # includes recurrences_impl.h and cross_entropy_impl.h
 COMPILE_FLAGS = ["-O3", "-march=native", "-ffast-math", "-fPIC", "-std=c11"]
 if platform.machine().lower() in ("x86_64", "amd64"):
     COMPILE_FLAGS.append("-mprefer-vector-width=512")  # AVX-512 where the CPU has it: twice AVX2's lanes
@@ -115,7 +115,7 @@ def build(directory: Path | None = None) -> Path:
 
     Raises ``RuntimeError`` with the compiler's message when the build fails.
     """
-    source = SOURCE.read_bytes() + SOURCE.with_name("recurrences_impl.h").read_bytes()
+    source = b"".join(path.read_bytes() for path in [SOURCE, *sorted(SOURCE.parent.glob("*.h"))])
     target_dir = (directory or cache_dir()) / _build_key(source)
     library = target_dir / "recurrences.so"
     if library.exists():
@@ -154,7 +154,8 @@ def _run(cmd: list[str]) -> None:
 class Kernels:
     """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/recurrences.c``: sizes, then raw
-    pointers and row strides in elements), and whole time loops ``*_loop``.
+    pointers and row strides in elements), whole time loops ``*_loop``, and the softmax cross-entropy
+    ``xent_fwd`` (``csrc/cross_entropy_impl.h``; :mod:`.cross_entropy`).
 
     ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the ``c_loop_*``
     drivers of :mod:`.lstm` and :mod:`.gru` call the step kernels from Python); see :func:`_blas_table`.
@@ -167,6 +168,11 @@ class Kernels:
             fn.argtypes = [ctypes.c_long, ctypes.c_long] + [kinds[k] for k in signature]
             fn.restype = None
             setattr(self, name, fn)
+        # xent_fwd(N, V, logits, ld, targets, ignore_index, grad, loss) -> -1, or the first bad target's row
+        self.xent_fwd = getattr(library, f"xent_fwd_{suffix}")
+        self.xent_fwd.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p]
+        self.xent_fwd.argtypes += [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+        self.xent_fwd.restype = ctypes.c_long
         self._blas = _blas_table(self, suffix)
 
     if TYPE_CHECKING:  # the functions of _SIGNATURES, set in __init__

@@ -11,6 +11,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy, MulticlassConfusionMatrix, MulticlassF1Score
 
 from ..checkpoints import to_plain
+from ..kernels.cross_entropy import cross_entropy
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .class_report import class_report
 from .figures import confusion_matrix_figure
@@ -104,7 +105,7 @@ class ClassificationTask(SequenceTask):
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, lengths, labels = batch
         logits = self(inputs, lengths)
-        loss = nn.functional.cross_entropy(logits, labels)
+        loss = cross_entropy(logits, labels)
         self.train_acc.update(logits.detach(), labels)
         self.log_train_loss(loss, labels.shape[0])
         return loss  # train/acc: at the epoch's end (on_train_epoch_end)
@@ -117,7 +118,7 @@ class ClassificationTask(SequenceTask):
         inputs, lengths, labels = batch
         logits = self(inputs, lengths)
         loss_metric = self.val_loss if stage == "val" else self.test_loss
-        loss_metric.update(nn.functional.cross_entropy(logits, labels), labels.shape[0])
+        loss_metric.update(cross_entropy(logits, labels), labels.shape[0])
         self.log(f"{stage}/loss", loss_metric, on_step=False, on_epoch=True, prog_bar=True)
         return logits
 

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ..data.conditions import as_conditions
 from ..inference.conditional import condition_or_typical, is_conditional
 from ..inference.generation import generate
+from ..kernels.cross_entropy import cross_entropy
 from ..models.conditional_lm import Condition
 
 IGNORE = -100  # cross_entropy's ignore_index: the padded targets
@@ -64,7 +65,7 @@ def conditional_loss(model: nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
     steps = torch.arange(tokens.shape[1] - 1, device=tokens.device)  # (T-1,)
     valid = steps[None, :] < (lengths[:, None] - 1)  # (B, T-1): targets before each row's end
     targets = tokens[:, 1:].masked_fill(~valid, IGNORE)  # (B, T-1)
-    loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
+    loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
     return loss, valid.sum()
 
 

@@ -14,6 +14,7 @@ from ..checkpoints import to_plain
 from ..checkpoints.format import CHECKPOINT_KEY
 from ..checkpoints.resume import STATE_KEY
 from ..inference.generation import generate
+from ..kernels.cross_entropy import cross_entropy
 from ..utils.state import detach_state, map_state
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .conditional import conditional_loss, datamodule_conditions, is_conditional, sample_text
@@ -180,7 +181,7 @@ class LanguageModelingTask(SequenceTask):
         logits, state = self.model(inputs, state)  # (B, T, V)
         if carry:
             self._states[stage] = detach_state(state)
-        return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
     @staticmethod
     def num_targets(batch: tuple[Tensor, Tensor] | Mapping[str, Tensor]) -> int | Tensor:

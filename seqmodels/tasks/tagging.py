@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from ..checkpoints import to_plain
 from ..data.tagging import IGNORE_INDEX
+from ..kernels.cross_entropy import cross_entropy
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .spans import SpanF1
 
@@ -132,9 +133,7 @@ class TaggingTask(SequenceTask):
     @staticmethod
     def loss(logits: Tensor, tags: Tensor) -> Tensor:
         """Mean cross-entropy over the non-padded tokens."""
-        return nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE_INDEX
-        )
+        return cross_entropy(logits.reshape(-1, logits.shape[-1]), tags.reshape(-1), ignore_index=IGNORE_INDEX)
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         inputs, lengths, tags = batch

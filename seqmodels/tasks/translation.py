@@ -14,6 +14,7 @@ from torchmetrics import MeanMetric
 from ..checkpoints import to_plain
 from ..data.translation import TranslationBatch, TranslationEncoder
 from ..inference.decoding import decode, default_max_length
+from ..kernels.cross_entropy import cross_entropy
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 
 
@@ -172,7 +173,7 @@ class TranslationTask(SequenceTask):
     # -------------------------------------------------------------------- steps
     def loss(self, logits: Tensor, target_out: Tensor, label_smoothing: float = 0.0) -> Tensor:
         """Mean cross-entropy over the non-padded target tokens; logits (B, T, V), target_out (B, T)."""
-        return nn.functional.cross_entropy(
+        return cross_entropy(
             logits.reshape(-1, logits.shape[-1]),
             target_out.reshape(-1),
             ignore_index=self._target_pad(),

@@ -268,7 +268,7 @@ def test_a_huge_learning_rate_stops_with_the_step_value_and_remedies(tmp_path):
     cfg = tiny_cfg(
         tmp_path,
         "task.optimizer._target_=torch.optim.SGD",
-        "task.optimizer.lr=1e37",
+        "task.optimizer.lr=1e38",
         "task.clip_grad_norm=null",
         "trainer.limit_train_batches=6",
         "trainer.enable_progress_bar=false",
@@ -282,7 +282,7 @@ def test_a_huge_learning_rate_stops_with_the_step_value_and_remedies(tmp_path):
     message = str(info.value)
     step = int(message.split("at step ")[1].split(" ")[0])
     assert step >= 1 and ("nan" in message or "inf" in message)
-    assert "lower the learning rate (task.optimizer.lr, now 1e+37)" in message and "task.clip_grad_norm" in message
+    assert "lower the learning rate (task.optimizer.lr, now 1e+38)" in message and "task.clip_grad_norm" in message
     last = tmp_path / "checkpoints" / "last.ckpt"
     assert str(last) in message
     good = load_checkpoint(last)  # the last good checkpoint: written after step `step`, intact and finite

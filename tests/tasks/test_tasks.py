@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import shutil
 import warnings
 
 import lightning.pytorch as pl
@@ -15,6 +16,7 @@ from torch import nn
 from seqmodels.cells import GRUCell, LSTMCell
 from seqmodels.data import TextEncoder, Vocab, WordTokenizer
 from seqmodels.data.tagging import IGNORE_INDEX
+from seqmodels.kernels import loader as native
 from seqmodels.models import RNNClassifier, RNNLanguageModel, RNNTagger
 from seqmodels.tasks import ClassificationTask, EpochDecay, LanguageModelingTask, RegressionTask, TaggingTask
 from seqmodels.tasks.base import total_grad_norm
@@ -558,3 +560,36 @@ def test_an_optimizer_without_a_fused_step_is_told_how_to_drop_it():
         functools.partial(torch.optim.Adam, lr=0.01, fused=True),
     ).configure_optimizers()
     assert fused.defaults["fused"] is True
+
+
+@pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
+@pytest.mark.filterwarnings("ignore:You are trying to `self.log")  # the classifier's step, without a trainer
+def test_the_training_losses_run_the_fused_cross_entropy(monkeypatch):
+    """On CPU the language model's, the tagger's and the classifier's training losses are the fused kernel
+    (seqmodels/kernels/cross_entropy.py), equal to torch's cross_entropy of the same logits."""
+    monkeypatch.setenv(native.ENV_SWITCH, "1")
+    lm = LanguageModelingTask(tiny_lm(), adam(), carry_state=False)
+    inputs, targets = lm_batches(1)[0]
+    tagger = RNNTagger(3, GRUCell, vocab_size=V, embedding_dim=4, hidden_size=6)
+    tokens, lengths, labels = classification_batch()
+    tags = (tokens % 3).masked_fill(torch.arange(tokens.shape[1])[None, :] >= lengths[:, None], IGNORE_INDEX)
+    classifier = RNNClassifier(3, GRUCell, hidden_size=8, vocab_size=V, embedding_dim=4, padding_idx=0)
+    cases = [
+        (lm.shared_step((inputs, targets), "train"), lm.model(inputs)[0].flatten(0, 1), targets.flatten(), -100),
+        (
+            TaggingTask.loss(tagger(tokens, lengths)[0], tags),
+            tagger(tokens, lengths)[0].flatten(0, 1),
+            tags.flatten(),
+            IGNORE_INDEX,
+        ),
+        (
+            ClassificationTask(classifier, adam()).training_step((tokens, lengths, labels), 0),
+            classifier(tokens, lengths)[0],
+            labels,
+            -100,
+        ),
+    ]
+    for loss, logits, expected_targets, ignore in cases:
+        assert type(loss.grad_fn).__name__ == "_FusedCrossEntropyBackward"
+        expected = nn.functional.cross_entropy(logits, expected_targets, ignore_index=ignore)
+        torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-6)

@@ -1,4 +1,5 @@
-/* Fused per-step gate math of the `custom` backend on CPU (seqmodels/kernels/loader.py).
+/* Fused per-step gate math of the `custom` backend on CPU (seqmodels/kernels/loader.py), and the fused
+ * softmax cross-entropy of the training losses (cross_entropy_impl.h).
  *
  * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
  * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns expf/expm1f/tanh into glibc's libmvec calls).
@@ -29,14 +30,22 @@ static inline float tanh_f32(float x) {
 #define NAME(name) name##_f32
 #define TANH tanh_f32
 #define SIGMOID(x) (1.0f / (1.0f + expf(-(x))))
+#define EXP expf
+#define LOG logf
 #include "recurrences_impl.h"
+#include "cross_entropy_impl.h"
 #undef T
 #undef NAME
 #undef TANH
 #undef SIGMOID
+#undef EXP
+#undef LOG
 
 #define T double
 #define NAME(name) name##_f64
 #define TANH tanh
 #define SIGMOID(x) (0.5 * tanh(0.5 * (x)) + 0.5)
+#define EXP exp
+#define LOG log
 #include "recurrences_impl.h"
+#include "cross_entropy_impl.h"

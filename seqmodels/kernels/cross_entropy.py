@@ -1,0 +1,98 @@
+"""Softmax cross-entropy whose forward also writes its gradient: one pass over the logits on CPU.
+
+:func:`cross_entropy` is ``torch.nn.functional.cross_entropy(logits, targets, ignore_index=...)`` with the mean
+reduction, the loss of every task with a softmax over a vocabulary or a tag set. With logits ``x`` (N, V),
+targets ``t`` (N,) and M the rows whose target is not ``ignore_index``:
+
+    loss = (1/M) Σ_n [logsumexp(x_n) - x_{n,t_n}],        dloss/dx_n = (softmax(x_n) - onehot(t_n)) / M
+
+On CPU (float32/float64, the C kernels compiled) the forward is :file:`csrc/cross_entropy_impl.h`: each row is
+read once for its max, once more from cache for its exponentials, and its gradient written once; the backward
+returns that gradient (times the incoming one when it is not 1). torch's ``log_softmax`` + ``nll_loss``
+instead write the log-probabilities, zero-fill an (N, V) gradient for ``nll_loss`` and read both again in the
+softmax backward: for the PTB word model (N = 700, V = 10,000) that is ~28 MB moved several times a step.
+What it saves end to end: ``docs/PERFORMANCE.md``.
+
+The rows' losses are summed in float64 (torch sums in the logits' dtype, so a float32 sum of huge losses
+can overflow to inf where this one does not). Anywhere else (GPU, other dtypes, ``torch.compile``, ``SEQMODELS_NATIVE=0``, no compiler) it is
+``torch.nn.functional.cross_entropy`` itself, as it is with label smoothing. Without gradients (evaluation) the kernel computes the loss alone.
+The gradient is not differentiable again (no double backward).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from .loader import Kernels, kernels
+
+IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default
+
+
+def cross_entropy(
+    logits: Tensor, targets: Tensor, ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0
+) -> Tensor:
+    """Mean cross-entropy of ``logits`` (N, V) against class ids ``targets`` (N,); rows whose target is
+    ``ignore_index`` do not count. Equal to ``torch.nn.functional.cross_entropy(logits, targets,
+    ignore_index=ignore_index, label_smoothing=label_smoothing)``, a 0-dim tensor (NaN when every row is
+    ignored, as torch's); with label smoothing it is torch's."""
+    library = _applies(logits, targets) if label_smoothing == 0.0 else None
+    if library is None:
+        return torch.nn.functional.cross_entropy(
+            logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing
+        )
+    if torch.is_grad_enabled() and logits.requires_grad:
+        return _FusedCrossEntropy.apply(logits, targets, ignore_index)
+    return _forward(library, logits, targets, ignore_index, with_grad=False)[0]
+
+
+def _applies(logits: Tensor, targets: Tensor) -> Kernels | None:
+    if logits.dim() != 2 or targets.dim() != 1 or targets.dtype != torch.long or targets.device.type != "cpu":
+        return None
+    if logits.shape[0] != targets.shape[0] or logits.shape[1] == 0 or logits.stride(1) != 1:
+        return None  # torch's own message for mismatched shapes; a strided last dim goes through torch too
+    return kernels(logits)
+
+
+def _forward(
+    library: Kernels, logits: Tensor, targets: Tensor, ignore_index: int, with_grad: bool
+) -> tuple[Tensor, Tensor | None]:
+    rows, classes = logits.shape
+    targets = targets.contiguous()
+    loss = torch.empty((), dtype=torch.float64)
+    grad = torch.empty((rows, classes), dtype=logits.dtype) if with_grad else None
+    bad_row = library.xent_fwd(
+        rows,
+        classes,
+        logits.data_ptr(),
+        logits.stride(0),
+        targets.data_ptr(),
+        ignore_index,
+        None if grad is None else grad.data_ptr(),
+        loss.data_ptr(),
+    )
+    if bad_row >= 0:
+        raise IndexError(
+            f"cross_entropy: target {int(targets[bad_row])} of row {bad_row} is out of bounds for {classes} classes "
+            f"(and is not ignore_index {ignore_index})"
+        )
+    return loss.to(logits.dtype), grad
+
+
+class _FusedCrossEntropy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int) -> Tensor:  # type: ignore[override]
+        library = kernels(logits)
+        assert library is not None  # cross_entropy checked it
+        loss, grad = _forward(library, logits, targets, ignore_index, with_grad=True)
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        if grad_loss.device.type == "cpu" and float(grad_loss) == 1.0:  # loss.backward(): no pass over (N, V)
+            return grad, None, None
+        return grad * grad_loss, None, None
