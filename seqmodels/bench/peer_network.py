@@ -3,8 +3,11 @@
 One step is what both training loops do per batch: forward, the loss, backward, clipping to 0.25 and the SGD
 update at lr 20, on a (B 20, T 35) batch of a 10,000-word vocabulary with 2 × 200 LSTM layers and dropout 0.2
 (``experiment=ptb_word_lstm_small data.bptt=35 model.dropout=0.2``). Ours is :class:`RNNLanguageModel` with
-each backend asked for (``auto`` picks torch's oneDNN LSTM at this shape), the peer is
+each backend asked for (``auto`` picks torch's oneDNN LSTM at this shape) and the language-model task's loss
+(the fused :func:`~seqmodels.kernels.cross_entropy.cross_entropy`), the peer is
 :class:`~seqmodels.bench.peer_word_lm.RNNModel` (``nn.LSTM``, sequence-first, ``log_softmax`` + ``nll_loss``).
+Both run with freed memory kept, as ``seqmodels-train`` runs (``--allocator default``: both on glibc's own
+thresholds; :mod:`seqmodels.utils.allocator`).
 The sides alternate step by step; each prints its median and interquartile range. ``--profile`` adds
 ``torch.profiler``'s per-op self times per step for ``auto`` and the peer (where a step's milliseconds go).
 
@@ -26,7 +29,9 @@ import torch
 from torch import nn
 
 from ..cells import LSTMCell
+from ..kernels.cross_entropy import cross_entropy
 from ..models import RNNLanguageModel
+from ..utils.allocator import keep_freed_memory
 from .peer_word_lm import RNNModel
 
 VOCAB, BATCH, BPTT, SIZE, LAYERS, DROPOUT, LR, CLIP = 10_000, 20, 35, 200, 2, 0.2, 20.0, 0.25
@@ -43,7 +48,7 @@ def sgd_update(model: nn.Module) -> None:
 def our_step(model: RNNLanguageModel, inputs: torch.Tensor, targets: torch.Tensor) -> Callable[[], None]:
     def step() -> None:
         logits, _ = model(inputs)  # (B, T, V)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))  # the task's loss
         model.zero_grad(set_to_none=True)
         loss.backward()
         sgd_update(model)
@@ -114,14 +119,20 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--warmup", type=int, default=5, help="untimed steps per side first (default 5)")
     p.add_argument("--backends", nargs="+", default=["auto", "custom"], help="ours, each backend (auto custom torch)")
     p.add_argument("--profile", action="store_true", help="also print the per-op profile of ours (auto) and the peer")
+    p.add_argument(
+        "--allocator", default="kept", choices=["kept", "default"], help="freed memory kept (default) or glibc's own"
+    )
     args = p.parse_args(argv)
+    if args.allocator == "kept":
+        keep_freed_memory()
     if args.steps < 1 or args.warmup < 0:
         raise SystemExit(f"--steps >= 1 and --warmup >= 0 are needed; got {args.steps}, {args.warmup}")
     sides = steps(args.backends)
     seconds = time_sides(sides, args.steps, args.warmup)
     peer = statistics.median(seconds["peer RNNModel"])
     print(
-        f"PTB word LM training step, B {BATCH} T {BPTT} V {VOCAB}, {LAYERS}x{SIZE} LSTM, {torch.get_num_threads()} threads"
+        f"PTB word LM training step, B {BATCH} T {BPTT} V {VOCAB}, {LAYERS}x{SIZE} LSTM, "
+        f"{torch.get_num_threads()} threads, freed memory {args.allocator}"
     )
     for name, values in seconds.items():
         q1, _, q3 = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3

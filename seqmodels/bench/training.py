@@ -15,7 +15,9 @@ lr 20, clip 0.25), each side is timed over ``batches`` training steps after ``wa
 * **plain loop**: the network ``seqmodels-train`` builds (same initial weights), on the very batches the
   command's first run trained on, held in memory (the same padding and work; its data loading is not
   timed), with the experiment's optimizer and clipping, the language models' state carried across
-  batches, the task's loss — and nothing else (no metrics, no logging);
+  batches, the task's loss as torch computes it (``torch.nn.functional.cross_entropy``, where the
+  command runs the fused :func:`seqmodels.kernels.cross_entropy.cross_entropy` on CPU) — and nothing else
+  (no metrics, no logging);
 * **peer** (PTB word-level experiments): pytorch/examples ``word_language_model``'s loop as published
   (:mod:`.peer_word_lm`): its own ``RNNModel`` with ``nn.LSTM``, its own batching of the PTB token
   stream, its manual SGD update;
@@ -55,6 +57,7 @@ from torch import nn
 from ..commands.app import CONFIG_DIR, VERSION_BASE
 from ..commands.instantiate import build_model_and_task, setup_data
 from ..commands.train import train
+from ..utils.allocator import keep_freed_memory
 from ..utils.state import detach_state
 from .peer_word_lm import PeerTrainer, read_corpus
 
@@ -145,7 +148,13 @@ def plain_loss(task: Any, batch: Any, state: Any) -> tuple[torch.Tensor, Any]:
         logits = task.model(
             batch.source, batch.source_lengths, batch.target[:, :-1], batch.target_lengths - 1, task.sampling_rate
         )[0]
-        return task.loss(logits, batch.target[:, 1:], task.label_smoothing), None
+        targets = batch.target[:, 1:].reshape(-1)
+        return nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            targets,
+            ignore_index=task.encoder.pad_index,
+            label_smoothing=task.label_smoothing,
+        ), None
     if len(batch) == 2:  # language model
         inputs, targets = batch
         logits, state = task.model(inputs, None if state is None else detach_state(state))
@@ -228,15 +237,24 @@ def run(
     bare: bool = False,
     peer: bool | None = None,
     device: str = "cpu",
+    keep_freed: bool = True,
 ) -> dict:
     """Tokens/s of each side over ``batches`` timed steps, ``repeats`` rounds; returns the figures.
 
     ``peer`` (default: for the ``ptb_word_*`` experiments) adds pytorch/examples' loop on PTB.
+    ``keep_freed``: the command's ``keep_freed_memory`` (on by default). It is process-wide, so with it every
+    side runs with freed memory kept (:func:`seqmodels.utils.allocator.keep_freed_memory`, set here before
+    any side runs); without it (``keep_freed_memory=false``) every side runs on glibc's defaults, which
+    holds only in a process where nothing has set it yet.
     """
     if batches < 1 or warmup < 0 or repeats < 1:
         raise ValueError(f"batches >= 1, warmup >= 0, repeats >= 1 are needed; got {batches}, {warmup}, {repeats}")
     peer = experiment.startswith("ptb_word") if peer is None else peer
     overrides = [*overrides, f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}"]
+    if keep_freed:
+        keep_freed_memory()
+    else:
+        overrides.append("keep_freed_memory=false")
     synchronize = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = compose_experiment(experiment, overrides, data_dir, Path(tmp) / "setup")
@@ -293,6 +311,7 @@ def run(
         "overrides": list(overrides),
         "device": device,
         "threads": torch.get_num_threads(),
+        "keep_freed_memory": keep_freed,
         "timed_batches": batches,
         "warmup": warmup,
         "repeats": repeats,
@@ -325,7 +344,8 @@ def format_result(r: dict) -> str:
     """The figures as a table: tokens/s per side (median, range) and seqmodels-train's ratio to each."""
     lines = [
         f"end-to-end training, {r['experiment']} {' '.join(r['overrides'])}: {r['timed_batches']} timed steps "
-        f"after {r['warmup']}, {r['repeats']} rounds, {r['threads']} threads",
+        f"after {r['warmup']}, {r['repeats']} rounds, {r['threads']} threads, "
+        f"freed memory {'kept' if r['keep_freed_memory'] else 'returned (glibc defaults)'}",
         f"{'side':<16} {'tokens/s':>10} {'range':>17}  {'seqmodels-train / side':>24}",
     ]
     for side, median in r["tokens_per_s"].items():
@@ -358,13 +378,31 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--repeats", type=int, default=3, help="rounds (default 3)")
     p.add_argument("--bare", action="store_true", help="also time the command with callbacks=none logger=none")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument(
+        "--allocator",
+        default="kept",
+        choices=["kept", "default"],
+        help="kept (the command's default, keep_freed_memory=true: every side keeps freed memory) or default "
+        "(keep_freed_memory=false: every side on glibc's own thresholds)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON to PATH")
     args = p.parse_args(argv)
     data_dir = Path(args.data_dir or os.environ.get("SEQMODELS_DATA_DIR", "data")).resolve()
     overrides = PEER_OVERRIDES if args.override is None else [o for o in args.override if o]
     results = []
     for experiment in args.experiment:
-        r = run(data_dir, experiment, overrides, args.batches, args.warmup, args.repeats, args.bare, None, args.device)
+        r = run(
+            data_dir,
+            experiment,
+            overrides,
+            args.batches,
+            args.warmup,
+            args.repeats,
+            args.bare,
+            None,
+            args.device,
+            keep_freed=args.allocator == "kept",
+        )
         print(format_result(r), flush=True)
         results.append(r)
     if args.json:

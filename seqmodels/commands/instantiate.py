@@ -268,12 +268,18 @@ def int_option(cfg: DictConfig, key: str) -> int:
     return value
 
 
+def bool_option(cfg: DictConfig, key: str, default: bool) -> bool:
+    """``cfg[key]`` (``default`` when absent) as a bool, or a ``ValueError`` naming the key."""
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false, got {short(value)}")
+    return value
+
+
 def set_flush_denormal(cfg: DictConfig) -> None:
     """Apply ``cfg.flush_denormal`` (default True) with ``torch.set_flush_denormal``: on CPU, denormal
     floats become zero. Call it before any parallel CPU work: threads started later inherit the setting."""
-    wanted = cfg.get("flush_denormal", True)
-    if not isinstance(wanted, bool):
-        raise ValueError(f"flush_denormal must be true or false, got {wanted!r}")
+    wanted = bool_option(cfg, "flush_denormal", True)
     if not torch.set_flush_denormal(wanted) and wanted:
         log.warning("flush_denormal: this CPU cannot flush denormal floats (no SSE3); they stay as they are")
 

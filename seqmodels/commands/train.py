@@ -29,9 +29,11 @@ from ..data.resumable import ResumableTrainData
 from ..inference.conditional import condition_or_typical, is_conditional, load_conditions
 from ..inference.generation import generate
 from ..models import RNNLanguageModel
+from ..utils.allocator import keep_freed_memory
 from .app import hydra_command
 from .data_paths import absolute_data_paths
 from .instantiate import (
+    bool_option,
     build_callbacks,
     build_loggers,
     build_model_and_task,
@@ -66,6 +68,8 @@ def train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback] = ()) -> dict[s
 def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, Any]:
     started_at, start = utc_now(), time.perf_counter()
 
+    if bool_option(cfg, "keep_freed_memory", True):
+        keep_freed_memory()
     if cfg.get("seed") is not None:
         L.seed_everything(int_option(cfg, "seed"), workers=True)
     resolve_data_dir(cfg)

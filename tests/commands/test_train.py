@@ -289,6 +289,21 @@ def test_example_cell_trains_from_the_cli(tmp_path):
     assert shapes == [(2 * TINY["model.hidden_size"], TINY["model.hidden_size"])]
 
 
+# ------------------------------------------------------------------------------ freed memory
+@pytest.mark.parametrize("setting, calls", [("true", 1), ("false", 0)])
+def test_keep_freed_memory_is_applied_as_configured(setting, calls, tmp_path):
+    cfg = compose_config([f"keep_freed_memory={setting}", "train=false"], tmp_path)
+    with patch("seqmodels.commands.train.keep_freed_memory") as keep:
+        train(cfg)
+    assert keep.call_count == calls
+    assert compose_config([], tmp_path).keep_freed_memory is True, "on by default"
+
+
+def test_a_bad_keep_freed_memory_names_the_field(tmp_path):
+    with pytest.raises(ValueError, match="keep_freed_memory must be true or false, got 'yes'"):
+        train(compose_config(["keep_freed_memory=yes"], tmp_path))
+
+
 # ------------------------------------------------------------------------------ denormal floats
 @pytest.fixture
 def default_denormals():
