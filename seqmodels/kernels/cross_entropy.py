@@ -82,7 +82,7 @@ def _forward(
 
 class _FusedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int) -> Tensor:  # type: ignore[override]
+    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int) -> Tensor:
         library = kernels(logits)
         assert library is not None  # cross_entropy checked it
         loss, grad = _forward(library, logits, targets, ignore_index, with_grad=True)
@@ -91,7 +91,7 @@ class _FusedCrossEntropy(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:  # type: ignore[override]
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
         (grad,) = ctx.saved_tensors
         if grad_loss.device.type == "cpu" and float(grad_loss) == 1.0:  # loss.backward(): no pass over (N, V)
             return grad, None, None
