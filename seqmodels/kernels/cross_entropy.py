@@ -43,7 +43,7 @@ def cross_entropy(
             logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing
         )
     if torch.is_grad_enabled() and logits.requires_grad:
-        return _FusedCrossEntropy.apply(logits, targets, ignore_index)
+        return _FusedCrossEntropy.apply(logits, targets, ignore_index, library)
     return _forward(library, logits, targets, ignore_index, with_grad=False)[0]
 
 
@@ -82,17 +82,15 @@ def _forward(
 
 class _FusedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int) -> Tensor:
-        library = kernels(logits)
-        assert library is not None  # cross_entropy checked it
+    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int, library: Kernels) -> Tensor:
         loss, grad = _forward(library, logits, targets, ignore_index, with_grad=True)
         ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None, None]:
         (grad,) = ctx.saved_tensors
         if grad_loss.device.type == "cpu" and float(grad_loss) == 1.0:  # loss.backward(): no pass over (N, V)
-            return grad, None, None
-        return grad * grad_loss, None, None
+            return grad, None, None, None
+        return grad * grad_loss, None, None, None
