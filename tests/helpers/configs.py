@@ -101,7 +101,8 @@ def missing_data(cfg: DictConfig) -> str | None:
         return f"experiment {cfg.name} reads the user's files (data.train=...): run in tests/commands/test_*_cli.py"
     if OmegaConf.select(cfg, "model.init_from") == "<required>":
         return f"experiment {cfg.name} starts from a language model (model.init_from=...): see tests/commands/test_init_from.py"
-    path = OmegaConf.select(cfg, "data.corpus.path")
-    if path is not None and not Path(path).exists():
-        return f"data for experiment {cfg.name} not found at {path} (set SEQMODELS_DATA_DIR)"
+    for key in ("data.corpus.path", "data.path", "data.train", "data.valid", "data.test"):
+        path = OmegaConf.select(cfg, key, throw_on_missing=False)
+        if isinstance(path, str) and not Path(path).exists():
+            return f"data for experiment {cfg.name} not found at {path} ({key}; set SEQMODELS_DATA_DIR)"
     return None
