@@ -154,8 +154,9 @@ def _run(cmd: list[str]) -> None:
 class Kernels:
     """The compiled functions for one dtype: ``lstm_fwd``, ``lstm_bwd``, ``gru_fwd``, ``gru_bwd`` and their
     ``*_masked`` forms for batches of unequal lengths (arguments as in ``csrc/recurrences.c``: sizes, then raw
-    pointers and row strides in elements), whole time loops ``*_loop``, and the softmax cross-entropy
-    ``xent_fwd`` (``csrc/cross_entropy_impl.h``; :mod:`.cross_entropy`).
+    pointers and row strides in elements), whole time loops ``*_loop``, the softmax cross-entropy
+    ``xent_fwd`` (``csrc/cross_entropy_impl.h``; :mod:`.cross_entropy`) and the hashed dropout
+    ``dropout_apply`` (``csrc/dropout_impl.h``; :mod:`.dropout`).
 
     ``blas`` is the address of the table of BLAS functions those loops call, or ``None`` (then the ``c_loop_*``
     drivers of :mod:`.lstm` and :mod:`.gru` call the step kernels from Python); see :func:`_blas_table`.
@@ -173,6 +174,11 @@ class Kernels:
         self.xent_fwd.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_long, ctypes.c_void_p]
         self.xent_fwd.argtypes += [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
         self.xent_fwd.restype = ctypes.c_long
+        # dropout_apply(n, x, out, key0, key1, threshold, scale)
+        self.dropout_apply = getattr(library, f"dropout_apply_{suffix}")
+        self.dropout_apply.argtypes = [ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_long]
+        self.dropout_apply.argtypes += [ctypes.c_long, ctypes.c_float if suffix == "f32" else ctypes.c_double]
+        self.dropout_apply.restype = None
         self._blas = _blas_table(self, suffix)
 
     if TYPE_CHECKING:  # the functions of _SIGNATURES, set in __init__

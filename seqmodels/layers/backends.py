@@ -37,6 +37,8 @@ from ..cells.lstm import LSTMCell
 from ..cells.rnn import RNNCell
 from ..kernels import gru_sequence, lstm_sequence, needs_grad, rnn_sequence
 from ..kernels import loader as native
+from ..kernels.dropout import dropout as hashed_dropout
+from ..kernels.dropout import hashed_dropout_applies
 
 BACKENDS = ("auto", "custom", "torch")
 
@@ -127,7 +129,10 @@ def torch_forward(
     """Run a stack with torch's fused kernel on the cells' own parameters.
 
     Shapes: x (T, B, I); ``state`` Stacked's list of L*D cell states; returns (T, B, D*H) and
-    the list of final states. Raises ``ValueError`` when the stack is not torch-equal.
+    the list of final states. Raises ``ValueError`` when the stack is not torch-equal. With dropout between
+    layers in training on CPU, each layer is one kernel call and the dropout between them is
+    :func:`~seqmodels.kernels.dropout.dropout` (torch's own dropout inside its kernel draws a Bernoulli
+    tensor, ~1 ms per PTB word-model activation); otherwise the whole stack is one call.
     """
     kernel = torch_kernel(cells)
     if isinstance(kernel, str):
@@ -147,21 +152,44 @@ def torch_forward(
         hx = torch.stack(list(state))  # (L*D, B, H)
     if lengths is not None and all_full_length(lengths, x.shape[0]):
         lengths = None  # every sequence is full length: the unpacked kernel gives the same, without packing
-    if lengths is None:
-        out, *final = fn(x, hx, weights, first.bias, num_layers, dropout, training, bidirectional, False)
-    else:
+    packed = None
+    if lengths is not None:
         packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        order, unorder = packed.sorted_indices, packed.unsorted_indices
-        assert order is not None and unorder is not None  # enforce_sorted=False sorts the batch
+        order = packed.sorted_indices
+        assert order is not None  # enforce_sorted=False sorts the batch
         if isinstance(hx, tuple):  # LSTM
             hx = (hx[0].index_select(1, order), hx[1].index_select(1, order))
         else:
             hx = hx.index_select(1, order)
-        data, *final = fn(
-            packed.data, packed.batch_sizes, hx, weights, first.bias, num_layers, dropout, training, bidirectional
+
+    def call(data: Tensor, hx: Any, weights: list[Tensor], layers: int, p: float) -> tuple[Tensor, ...]:
+        if packed is None:
+            return fn(data, hx, weights, first.bias, layers, p, training, bidirectional, False)
+        return fn(data, packed.batch_sizes, hx, weights, first.bias, layers, p, training, bidirectional)
+
+    data = x if packed is None else packed.data
+    if training and dropout > 0.0 and num_layers > 1 and hashed_dropout_applies(data):
+        directions = 2 if bidirectional else 1
+        per_layer = len(weights) // num_layers
+        finals = []
+        for layer in range(num_layers):
+            if layer > 0:
+                data = hashed_dropout(data, dropout, training)
+            rows = slice(layer * directions, (layer + 1) * directions)
+            layer_hx = (hx[0][rows], hx[1][rows]) if isinstance(hx, tuple) else hx[rows]
+            data, *layer_final = call(data, layer_hx, weights[layer * per_layer : (layer + 1) * per_layer], 1, 0.0)
+            finals.append(layer_final)
+        final = [torch.cat(parts) for parts in zip(*finals)]
+    else:
+        data, *final = call(data, hx, weights, num_layers, dropout)
+    if packed is None:
+        out = data
+    else:
+        unorder = packed.unsorted_indices
+        assert unorder is not None
+        out, _ = pad_packed_sequence(
+            type(packed)(data, packed.batch_sizes, packed.sorted_indices, unorder), total_length=x.shape[0]
         )
-        packed_out = type(packed)(data, packed.batch_sizes, order, unorder)
-        out, _ = pad_packed_sequence(packed_out, total_length=x.shape[0])
         final = [f.index_select(1, unorder) for f in final]
     if is_lstm:
         h_n, c_n = final

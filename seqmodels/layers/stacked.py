@@ -8,6 +8,7 @@ from typing import cast
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, RecurrentCell, State
+from ..kernels.dropout import dropout
 from ..utils.checks import check_positive_int, check_probability
 from .backends import check_backend
 from .bidirectional import Bidirectional
@@ -112,7 +113,7 @@ class Stacked(SequenceLayer):
         final: list[State] = []
         for index, layer in enumerate(self._sequence_layers()):
             if index > 0 and self.dropout > 0.0:
-                x = nn.functional.dropout(x, self.dropout, self.training)
+                x = dropout(x, self.dropout, self.training)
             if state is None:
                 layer_state = None
             elif self.bidirectional:
@@ -138,7 +139,7 @@ class Stacked(SequenceLayer):
         new_state = []
         for index, (cell, layer_state) in enumerate(zip(self.cells(), state)):  # one cell per layer
             if index > 0 and self.dropout > 0.0:
-                x = nn.functional.dropout(x, self.dropout, self.training)
+                x = dropout(x, self.dropout, self.training)
             x, layer_state = cell(x, layer_state)
             new_state.append(layer_state)
         return x, new_state

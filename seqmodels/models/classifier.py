@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
+from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
@@ -112,7 +113,7 @@ class RNNClassifier(nn.Module):
         if self.embedding_dropout and vocab_size is None:
             raise ValueError("embedding_dropout applies to token inputs (vocab_size), not to real-valued inputs")
         self.initial_state = LearnedInitialState(self.rnn.init_state(1)) if learn_initial_state else None
-        self.drop = nn.Dropout(self.dropout_p)
+        self.drop = Dropout(self.dropout_p)
         self.input_drop = nn.Identity() if isinstance(self.encoder, nn.Identity) else self.drop
         features = pooled_size(pooling, self.rnn.output_size)
         if head_hidden_size is None:
@@ -122,7 +123,7 @@ class RNNClassifier(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(features, head_hidden_size),
                 nn.ReLU(),
-                nn.Dropout(self.dropout_p),
+                Dropout(self.dropout_p),
                 nn.Linear(head_hidden_size, num_classes),
             )
 

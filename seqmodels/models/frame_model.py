@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
+from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 
@@ -52,7 +53,7 @@ class RNNFrameModel(nn.Module):
         self.rnn = Stacked(
             cell, input_size, hidden_size, num_layers, dropout=self.dropout_p, batch_first=True, backend=backend
         )
-        self.drop = nn.Dropout(self.dropout_p)
+        self.drop = Dropout(self.dropout_p)
         self.head = nn.Linear(hidden_size, input_size)
 
     def _check(self, x: Tensor, dims: int, what: str) -> None:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
+from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
@@ -132,12 +133,12 @@ class RNNLanguageModel(nn.Module):
             batch_first=True,
             backend=backend,
         )
-        self.drop = nn.Dropout(self.dropout_p)
+        self.drop = Dropout(self.dropout_p)
         self.embedding_dropout = check_probability("embedding_dropout", embedding_dropout)
         if self.embedding_dropout and self.embedding is None:
             raise ValueError("embedding_dropout needs an embedding, but one_hot=True has none")
         self.output_drop = (
-            self.drop if output_dropout is None else nn.Dropout(check_probability("output_dropout", output_dropout))
+            self.drop if output_dropout is None else Dropout(check_probability("output_dropout", output_dropout))
         )
         self.decoder = nn.Linear(hidden_size, vocab_size)
         if self.tie_weights and self.embedding is not None:  # tie_weights excludes one_hot (checked above)

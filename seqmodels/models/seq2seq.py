@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
+from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from ..utils.state import map_state
@@ -180,7 +181,7 @@ class Seq2Seq(nn.Module):
         self.bridge = nn.ModuleList(nn.Linear(key_size, Hd) for _ in range(sum(leaves))) if bridge else None
         self.combine = nn.Linear(Hd + key_size, Hd)
         self.output = nn.Linear(Hd, num_classes)
-        self.drop = nn.Dropout(self.dropout_p)
+        self.drop = Dropout(self.dropout_p)
 
     # ------------------------------------------------------------------ encoder
     def encode(self, source: Tensor, source_lengths: Tensor | None = None) -> EncoderMemory:

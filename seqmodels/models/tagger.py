@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
+from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .language_model import check_tokens
@@ -93,7 +94,7 @@ class RNNTagger(nn.Module):
         self.rnn = Stacked(
             cell, input_size, hidden_size, num_layers, bidirectional, self.dropout_p, batch_first=True, backend=backend
         )
-        self.drop = nn.Dropout(self.dropout_p)
+        self.drop = Dropout(self.dropout_p)
         features = self.rnn.output_size
         if head_hidden_size is None:
             self.head: nn.Module = nn.Linear(features, num_classes)
@@ -102,7 +103,7 @@ class RNNTagger(nn.Module):
             self.head = nn.Sequential(
                 nn.Linear(features, head_hidden_size),
                 nn.ReLU(),
-                nn.Dropout(self.dropout_p),
+                Dropout(self.dropout_p),
                 nn.Linear(head_hidden_size, num_classes),
             )
 

@@ -245,18 +245,20 @@ def test_dropout_is_inactive_in_eval(bidirectional):
     assert max_abs_diff(with_dropout(x)[0], without(x)[0]) > 1e-3
 
 
+@pytest.mark.parametrize("backend", ["custom", "torch"])
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_dropout_between_layers_only(num_layers, monkeypatch):
+def test_dropout_between_layers_only(num_layers, backend, monkeypatch):
     """Dropout runs once per layer boundary, on layer outputs, never on the input or the last output."""
-    stack = Stacked(GRUCell, I, H, num_layers=num_layers, dropout=0.25).double().train()
+    stack = Stacked(GRUCell, I, H, num_layers=num_layers, dropout=0.25, backend=backend).double().train()
     seen = []
-    real_dropout = torch.nn.functional.dropout
+    real_dropout = seqmodels.kernels.dropout.dropout
 
     def spy(x, p, training, *args, **kwargs):
         seen.append((x, p, training))
         return real_dropout(x, p, training, *args, **kwargs)
 
-    monkeypatch.setattr(torch.nn.functional, "dropout", spy)
+    monkeypatch.setattr(seqmodels.layers.stacked, "dropout", spy)
+    monkeypatch.setattr(seqmodels.layers.backends, "hashed_dropout", spy)
     x = torch.randn(T, B, I, dtype=torch.float64)
     out, _ = stack(x)
     assert len(seen) == num_layers - 1
@@ -264,10 +266,49 @@ def test_dropout_between_layers_only(num_layers, monkeypatch):
     assert all(t.shape == (T, B, H) and t is not x and t is not out for t, _, _ in seen)
 
 
+def _layer_by_layer_replay(kind: str, ref, x: Tensor, p: float, seed: int) -> Tensor:
+    """torch's one-layer modules, with ref's weights, chained by hand with our dropout between them (the
+    masks' keys drawn after ``torch.manual_seed(seed)``)."""
+    _, cls, kwargs = KINDS[kind]
+    layers = []
+    for layer in range(ref.num_layers):
+        size = I if layer == 0 else ref.hidden_size * (2 if ref.bidirectional else 1)
+        one = cls(size, H, num_layers=1, bidirectional=ref.bidirectional, **kwargs).double()
+        names = [name for name, _ in one.named_parameters()]
+        one.load_state_dict({n: getattr(ref, n.replace("_l0", f"_l{layer}")) for n in names}, strict=True)
+        layers.append(one)
+    torch.manual_seed(seed)
+    out = x
+    for index, one in enumerate(layers):
+        if index > 0:
+            out = seqmodels.kernels.dropout.dropout(out, p, True)
+        out, _ = one(out)
+    return out
+
+
+@pytest.mark.parametrize("backend", ["custom", "torch"])
 @pytest.mark.parametrize("kind", sorted(KINDS))
-def test_dropout_in_training_equals_torch_with_same_seed(kind):
-    """torch's CPU RNN drops each non-last layer's output with the global generator, as we do, so
-    the same seed gives the same masks: the train-mode result equals torch's exactly."""
+def test_dropout_in_training_is_the_hashed_mask_between_torch_layers(kind, backend):
+    """In training on CPU the dropout between layers is seqmodels.kernels.dropout (masks hashed from keys
+    drawn from the global generator, in layer order): with the same seed both backends equal torch's
+    one-layer modules chained by hand with that dropout; another seed gives other masks."""
+    ref = _torch_module(kind, 3, True, False)
+    stack = Stacked(KINDS[kind][0], I, H, num_layers=3, bidirectional=True, dropout=0.5, backend=backend)
+    stack = stack.double().train()
+    copy_torch_rnn_weights(stack.cells(), ref)
+    x = torch.randn(T, B, I, dtype=torch.float64)
+    replay = _layer_by_layer_replay(kind, ref, x, 0.5, seed=11)
+    torch.manual_seed(11)
+    out, _ = stack(x)
+    assert max_abs_diff(out, replay) <= TOL
+    torch.manual_seed(12)
+    assert max_abs_diff(stack(x)[0], replay) > 1e-3  # another seed, other masks
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_dropout_in_training_equals_torch_with_same_seed_when_native_is_off(kind, monkeypatch):
+    """With SEQMODELS_NATIVE=0 the dropout is torch's own: the same seed gives torch's masks exactly."""
+    monkeypatch.setenv(seqmodels.kernels.loader.ENV_SWITCH, "0")
     ref = _torch_module(kind, 3, True, False, dropout=0.5).train()
     stack = Stacked(KINDS[kind][0], I, H, num_layers=3, bidirectional=True, dropout=0.5).double().train()
     copy_torch_rnn_weights(stack.cells(), ref)
@@ -277,8 +318,15 @@ def test_dropout_in_training_equals_torch_with_same_seed(kind):
     torch.manual_seed(11)
     out, _ = stack(x)
     assert max_abs_diff(out, ref_out) <= TOL
-    torch.manual_seed(12)
-    assert max_abs_diff(stack(x)[0], ref_out) > 1e-3  # another seed, other masks
+
+
+def test_dropout_with_lengths_on_the_torch_backend_keeps_padding_zero():
+    stack = Stacked(LSTMCell, I, H, num_layers=3, dropout=0.5, backend="torch").train()
+    x = torch.randn(T, B, I)
+    out, _ = stack(x, lengths=LENGTHS)
+    for b, length in enumerate(LENGTHS.tolist()):
+        assert out[length:, b].abs().sum() == 0
+    assert out[: int(LENGTHS.min()), :].abs().sum() > 0
 
 
 # --------------------------------------------------------------------- a new cell

@@ -1,5 +1,5 @@
 /* Fused per-step gate math of the `custom` backend on CPU (seqmodels/kernels/loader.py), and the fused
- * softmax cross-entropy of the training losses (cross_entropy_impl.h).
+ * softmax cross-entropy of the training losses (cross_entropy_impl.h) and the hashed dropout (dropout_impl.h).
  *
  * One call replaces the 5-8 separate ATen ops of a recurrence step: the step's tiles stay in cache and
  * the sigmoid/tanh loops vectorise (gcc -O3 -ffast-math turns expf/expm1f/tanh into glibc's libmvec calls).
@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h> /* aligned_alloc, free */
 #include <string.h>
 
@@ -26,6 +27,16 @@ static inline float tanh_f32(float x) {
     float e = expm1f(2.0f * x);
     return e / (e + 2.0f);
 }
+/* Chris Wellons' "lowbias32" 32-bit integer hash (a bijection; dropout masks in dropout_impl.h) */
+static inline uint32_t lowbias32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
 #define T float
 #define NAME(name) name##_f32
 #define TANH tanh_f32
@@ -34,6 +45,7 @@ static inline float tanh_f32(float x) {
 #define LOG logf
 #include "recurrences_impl.h"
 #include "cross_entropy_impl.h"
+#include "dropout_impl.h"
 #undef T
 #undef NAME
 #undef TANH
@@ -49,3 +61,4 @@ static inline float tanh_f32(float x) {
 #define LOG log
 #include "recurrences_impl.h"
 #include "cross_entropy_impl.h"
+#include "dropout_impl.h"
