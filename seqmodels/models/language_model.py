@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
 from ..kernels.dropout import Dropout
+from ..kernels.linear import Linear
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .embedding_dropout import embedding_dropout
@@ -140,7 +141,7 @@ class RNNLanguageModel(nn.Module):
         self.output_drop = (
             self.drop if output_dropout is None else Dropout(check_probability("output_dropout", output_dropout))
         )
-        self.decoder = nn.Linear(hidden_size, vocab_size)
+        self.decoder = Linear(hidden_size, vocab_size)
         if self.tie_weights and self.embedding is not None:  # tie_weights excludes one_hot (checked above)
             self.decoder.weight = self.embedding.weight
         if init_range is not None:

@@ -36,6 +36,7 @@ from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
 from ..kernels.dropout import Dropout
+from ..kernels.linear import Linear
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from ..utils.state import map_state
@@ -180,7 +181,7 @@ class Seq2Seq(nn.Module):
         leaves = [_state_leaves(c.init_state(1)) for c in self.decoder.cells()]
         self.bridge = nn.ModuleList(nn.Linear(key_size, Hd) for _ in range(sum(leaves))) if bridge else None
         self.combine = nn.Linear(Hd + key_size, Hd)
-        self.output = nn.Linear(Hd, num_classes)
+        self.output = Linear(Hd, num_classes)
         self.drop = Dropout(self.dropout_p)
 
     # ------------------------------------------------------------------ encoder

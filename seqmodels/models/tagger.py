@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from ..cells.base import CellFactory, State
 from ..kernels.dropout import Dropout
+from ..kernels.linear import Linear
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from .language_model import check_tokens
@@ -97,7 +98,7 @@ class RNNTagger(nn.Module):
         self.drop = Dropout(self.dropout_p)
         features = self.rnn.output_size
         if head_hidden_size is None:
-            self.head: nn.Module = nn.Linear(features, num_classes)
+            self.head: nn.Module = Linear(features, num_classes)
         else:
             check_positive_int("head_hidden_size", head_hidden_size)
             self.head = nn.Sequential(

@@ -1,0 +1,147 @@
+"""The oneDNN linear (seqmodels/kernels/linear.py) against float64 products: forward and every gradient in
+float32, shapes and layouts, frozen parameters, the module form, and the fallbacks to torch's linear."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from seqmodels.cells import LSTMCell
+from seqmodels.kernels import linear as onednn
+from seqmodels.kernels import loader as native
+from seqmodels.kernels.linear import Linear, linear
+from seqmodels.models import RNNLanguageModel
+
+pytestmark = pytest.mark.skipif(
+    not onednn._onednn_matches_torch(), reason="this torch has no oneDNN linear op (torch.ops.mkldnn._linear_pointwise)"
+)
+ONEDNN = "_OneDnnLinearBackward"
+
+
+@pytest.fixture(autouse=True)
+def native_on(monkeypatch):
+    monkeypatch.setenv(native.ENV_SWITCH, "1")
+
+
+def tensors(rows=300, inputs=64, outputs=500, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(rows, inputs, generator=generator)
+    weight = torch.randn(outputs, inputs, generator=generator) / inputs**0.5
+    bias = torch.randn(outputs, generator=generator)
+    grad = torch.randn(rows, outputs, generator=generator)
+    return x, weight, bias, grad
+
+
+def gradients(fn, x, weight, bias, grad):
+    leaves = [t.detach().clone().requires_grad_() for t in (x, weight, bias)]
+    out = fn(*leaves)
+    out.backward(grad)
+    return out, [leaf.grad for leaf in leaves]
+
+
+def float64_oracle(x, weight, bias, grad):
+    """y = x W^T + b, dx = g W, dW = g^T x, db = Σ g, computed by hand in float64."""
+    x, weight, bias, grad = (t.double() for t in (x, weight, bias, grad))
+    g = grad.reshape(-1, weight.shape[0])
+    rows = x.reshape(-1, x.shape[-1])
+    return (x @ weight.t() + bias), [(g @ weight).reshape(x.shape), g.t() @ rows, g.sum(0)]
+
+
+def assert_float32_close(got, want):
+    assert got.dtype == torch.float32
+    scale = want.abs().max().item() or 1.0
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=2e-6 * scale)
+
+
+@pytest.mark.parametrize("leading", [(700,), (20, 35)], ids=["rows", "batch-time"])
+def test_forward_and_gradients_equal_float64_products(leading):
+    x, weight, bias, grad = tensors(rows=700)
+    x, grad = x.reshape(*leading, 64), grad.reshape(*leading, 500)
+    out, grads = gradients(linear, x, weight, bias, grad)
+    assert type(out.grad_fn).__name__ == ONEDNN  # oneDNN ran, not the fallback
+    want, want_grads = float64_oracle(x, weight, bias, grad)
+    assert out.shape == (*x.shape[:-1], 500)
+    assert_float32_close(out, want)
+    for got, expected in zip(grads, want_grads):
+        assert got.shape == expected.shape
+        assert_float32_close(got, expected)
+
+
+def test_a_transposed_input_and_no_bias():
+    x, weight, _, grad = tensors()
+    x_t = x.t().contiguous().t()  # (300, 64) with strides (1, 300)
+    leaf_x, leaf_w = x_t.detach().clone().requires_grad_(), weight.clone().requires_grad_()
+    out = linear(leaf_x, leaf_w)
+    assert type(out.grad_fn).__name__ == ONEDNN
+    out.backward(grad)
+    want, want_grads = float64_oracle(x, weight, torch.zeros(500), grad)
+    assert_float32_close(out, want)
+    assert_float32_close(leaf_x.grad, want_grads[0])
+    assert_float32_close(leaf_w.grad, want_grads[1])
+
+
+def test_frozen_weight_and_input_without_grad():
+    x, weight, bias, grad = tensors()
+    frozen = weight.clone()  # requires_grad False: no weight gradient computed
+    trained_bias = bias.clone().requires_grad_()
+    linear(x, frozen, trained_bias).backward(grad)
+    assert frozen.grad is None
+    torch.testing.assert_close(trained_bias.grad, grad.sum(0))
+
+
+def test_without_grad_the_forward_alone():
+    x, weight, bias, _ = tensors()
+    with torch.no_grad():
+        out = linear(x, weight.requires_grad_(), bias)
+    assert out.grad_fn is None
+    assert_float32_close(out, float64_oracle(x, weight, bias, torch.zeros(300, 500))[0])
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["float64", "small", "switched off"],
+)
+def test_falls_back_to_torchs_linear(case, monkeypatch):
+    x, weight, bias, grad = tensors(rows=3, inputs=16, outputs=12) if case == "small" else tensors()
+    if case == "float64":
+        x, weight, bias, grad = (t.double() for t in (x, weight, bias, grad))
+    if case == "switched off":
+        monkeypatch.setenv(native.ENV_SWITCH, "0")
+    out, grads = gradients(linear, x, weight, bias, grad)
+    want, want_grads = gradients(nn.functional.linear, x, weight, bias, grad)
+    assert type(out.grad_fn).__name__ != ONEDNN
+    assert torch.equal(out, want) and all(torch.equal(a, b) for a, b in zip(grads, want_grads))
+
+
+def test_wrong_shapes_get_torchs_message():
+    x, weight, bias, _ = tensors()
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        linear(x[:, :10], weight, bias)
+
+
+def test_linear_module_is_a_torch_linear():
+    torch.manual_seed(0)
+    ours = Linear(64, 500)
+    theirs = nn.Linear(64, 500)
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    assert isinstance(ours, nn.Linear) and repr(ours) == repr(theirs)
+    x = torch.randn(300, 64)
+    assert_float32_close(ours(x), theirs(x).double())
+
+
+def test_a_tied_language_model_trains_as_with_torchs_linear():
+    """The decoder's weight is the embedding's: both gradients add up in it, as with nn.Linear."""
+    torch.manual_seed(0)
+    ours = RNNLanguageModel(5000, LSTMCell, embedding_dim=64, hidden_size=64, tie_weights=True)
+    theirs = RNNLanguageModel(5000, LSTMCell, embedding_dim=64, hidden_size=64, tie_weights=True)
+    theirs.load_state_dict(ours.state_dict(), strict=True)
+    theirs.decoder.forward = lambda x: nn.functional.linear(x, theirs.decoder.weight, theirs.decoder.bias)
+    tokens = torch.randint(0, 5000, (8, 20))
+    for model in (ours, theirs):
+        logits, _ = model(tokens)
+        nn.functional.cross_entropy(logits.reshape(-1, 5000), tokens.reshape(-1)).backward()
+    assert ours.decoder.weight is ours.embedding.weight
+    scale = theirs.embedding.weight.grad.abs().max().item()
+    torch.testing.assert_close(ours.embedding.weight.grad, theirs.embedding.weight.grad, rtol=1e-4, atol=1e-5 * scale)
+    torch.testing.assert_close(ours.decoder.bias.grad, theirs.decoder.bias.grad, rtol=1e-4, atol=1e-6)
