@@ -73,9 +73,10 @@ class TagCollate:
             raise ValueError("sentences must have at least one token; got an empty one")
         B, T = len(batch), int(lengths.max())
         channels = np.asarray(batch[0][0]).shape[1:]  # () for word ids, (1 + F,) with feature ids
-        inputs = torch.empty((B, T, *channels), dtype=torch.long)  # (B, T) or (B, T, 1 + F)
-        inputs[:] = torch.as_tensor(self.pad_value, dtype=torch.long)
-        tags = torch.full((B, T), IGNORE_INDEX, dtype=torch.long)  # (B, T)
+        # filled in numpy and handed to torch once: a torch slice assignment per sentence cost ~0.5 ms a batch
+        inputs = np.empty((B, T, *channels), dtype=np.int64)  # (B, T) or (B, T, 1 + F)
+        inputs[...] = np.asarray(self.pad_value, dtype=np.int64)
+        tags = np.full((B, T), IGNORE_INDEX, dtype=np.int64)  # (B, T)
         for b, (words, labels) in enumerate(batch):
             if len(words) != len(labels):
                 raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
@@ -85,9 +86,9 @@ class TagCollate:
                 ids = words if words.ndim == 1 else words[:, 0]  # only the words are replaced, not the features
                 drop = self.replace[ids] & (self.rng.random(len(ids)) < self.rate)
                 ids[...] = np.where(drop, self.unk_index, ids)
-            inputs[b, : len(words)] = torch.from_numpy(words)
-            tags[b, : len(labels)] = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        return inputs, lengths, tags
+            inputs[b, : len(words)] = words
+            tags[b, : len(labels)] = labels
+        return torch.from_numpy(inputs), lengths, torch.from_numpy(tags)
 
 
 def tag_inventory(splits: dict[str, list[tuple[Sequence[str], Sequence[str]]]]) -> list[str]:
