@@ -162,7 +162,7 @@ def torch_forward(
         else:
             hx = hx.index_select(1, order)
 
-    def call(data: Tensor, hx: Any, weights: list[Tensor], layers: int, p: float) -> tuple[Tensor, ...]:
+    def call(data: Tensor, hx: Any, weights: Sequence[Tensor], layers: int, p: float) -> tuple[Tensor, ...]:
         if packed is None:
             return fn(data, hx, weights, first.bias, layers, p, training, bidirectional, False)
         return fn(data, packed.batch_sizes, hx, weights, first.bias, layers, p, training, bidirectional)
