@@ -35,8 +35,8 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
-    library = kernels(x) if p < 1.0 and _dense(x) else None
-    if library is None:  # what hashed_dropout_applies answers
+    library = kernels(x) if p < 1.0 and hashed_dropout_applies(x) else None
+    if library is None:
         return nn.functional.dropout(x, p, True)
     mask = _Mask.draw(p)
     if torch.is_grad_enabled() and x.requires_grad:
@@ -46,6 +46,8 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
 
 def hashed_dropout_applies(x: Tensor) -> bool:
     """Whether :func:`dropout` of ``x`` (with ``0 < p < 1``, in training) runs the hashed kernel, not torch's."""
+    if torch.compiler.is_compiling():  # torch.compile / torch.export trace torch's dropout (no shape guards here)
+        return False
     return _dense(x) and kernels(x) is not None
 
 

@@ -49,14 +49,14 @@ class Linear(nn.Linear):
 
 
 def _applies(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
+    if not native.enabled() or torch.compiler.is_compiling():  # first: the shape tests below would guard a trace
+        return False
     tensors = (x, weight) if bias is None else (x, weight, bias)
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return False
     if weight.dim() != 2 or x.dim() == 0 or x.shape[-1] != weight.shape[1] or (bias is not None and bias.dim() != 1):
         return False  # torch's own message for wrong shapes
     if x.numel() * weight.shape[0] < MIN_MACS:  # M * K * N
-        return False
-    if not native.enabled() or torch.compiler.is_compiling():
         return False
     return _onednn_matches_torch()
 
