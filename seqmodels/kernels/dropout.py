@@ -17,7 +17,8 @@ activation on two cores), divides it by ``1 - p`` and multiplies it in twice; th
 an element, vectorised. What it saves end to end: ``docs/PERFORMANCE.md``. The masks differ from torch's for
 the same seed (same distribution, other draws). A dropped element is 0 even where ``x`` is NaN or inf (torch's
 ``x * 0`` keeps NaN there). Anywhere else (GPU, other dtypes, an input with gaps or overlaps in memory,
-``inplace=True``, ``torch.compile``, ``SEQMODELS_NATIVE=0``, no compiler) it is torch's dropout itself.
+``inplace=True``, forward-mode AD and ``torch.func`` transforms, ``torch.compile``, ``SEQMODELS_NATIVE=0``,
+no compiler) it is torch's dropout itself.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .loader import Kernels, kernels
+from .loader import Kernels, kernels, under_transform
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
@@ -48,7 +49,7 @@ def hashed_dropout_applies(x: Tensor) -> bool:
     """Whether :func:`dropout` of ``x`` (with ``0 < p < 1``, in training) runs the hashed kernel, not torch's."""
     if torch.compiler.is_compiling():  # torch.compile / torch.export trace torch's dropout (no shape guards here)
         return False
-    return _dense(x) and kernels(x) is not None
+    return _dense(x) and not under_transform(x) and kernels(x) is not None
 
 
 def _dense(x: Tensor) -> bool:

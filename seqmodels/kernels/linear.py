@@ -13,7 +13,8 @@ PTB word model's decoder (M 700, K 200, N 10,000) forward and backward take 46 m
 (``docs/PERFORMANCE.md``). The results are float32 products summed in another order: equal to torch's
 within float32 rounding, not bit for bit.
 
-Anywhere else (float64, other dtypes, GPU, small products, no oneDNN or no such op in this torch,
+Anywhere else (float64, other dtypes, GPU, small products, a strided bias, no oneDNN or no such op in this
+torch, ``torch.backends.mkldnn.enabled = False``, autocast, forward-mode AD and ``torch.func`` transforms,
 ``torch.compile``, ``SEQMODELS_NATIVE=0``) it is ``torch.nn.functional.linear`` itself. The gradients are not
 differentiable again (no double backward).
 """
@@ -51,11 +52,15 @@ class Linear(nn.Linear):
 def _applies(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
     if not native.enabled() or torch.compiler.is_compiling():  # first: the shape tests below would guard a trace
         return False
-    tensors = (x, weight) if bias is None else (x, weight, bias)
-    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+    if not torch.backends.mkldnn.enabled or torch.is_autocast_enabled("cpu"):  # torch's switches; autocast's dtype
         return False
-    if weight.dim() != 2 or x.dim() == 0 or x.shape[-1] != weight.shape[1] or (bias is not None and bias.dim() != 1):
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors) or native.under_transform(*tensors):
+        return False
+    if weight.dim() != 2 or x.dim() == 0 or x.shape[-1] != weight.shape[1]:
         return False  # torch's own message for wrong shapes
+    if bias is not None and (bias.shape != (weight.shape[0],) or not bias.is_contiguous()):
+        return False  # the op reads the bias as N contiguous floats
     if x.numel() * weight.shape[0] < MIN_MACS:  # M * K * N
         return False
     return _onednn_matches_torch()
@@ -74,10 +79,10 @@ def _onednn_matches_torch() -> bool:
         return False
     try:
         generator = torch.Generator().manual_seed(0)
-        x = torch.randn(37, 19, generator=generator)
-        weight = torch.randn(23, 19, generator=generator)
-        bias = torch.randn(23, generator=generator)
-        grad = torch.randn(37, 23, generator=generator)
+        x, weight, bias, grad = (
+            torch.randn(shape, generator=generator, dtype=torch.float32, device="cpu")
+            for shape in ((37, 19), (23, 19), (23,), (37, 23))
+        )
         forward = _product(x, weight, bias)
         backward = _product(grad, weight.t(), None)
     except (AttributeError, RuntimeError):

@@ -251,6 +251,16 @@ def _load() -> dict[torch.dtype, Kernels] | None:
     return {torch.float32: Kernels(library, "f32"), torch.float64: Kernels(library, "f64")}
 
 
+def under_transform(*tensors: torch.Tensor) -> bool:
+    """Whether forward-mode AD or a ``torch.func`` transform (``grad``, ``vmap``, ``jacrev``) is at work on
+    these tensors: raw pointers and autograd Functions without ``setup_context``/``jvp`` do not carry them, so
+    the callers run torch's own ops then."""
+    if getattr(torch.autograd.forward_ad, "_current_level", -1) >= 0:
+        return True
+    wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return wrapped is not None and any(wrapped(t) for t in tensors)
+
+
 def kernels(*tensors: torch.Tensor) -> Kernels | None:
     """The fused kernels for these tensors' dtype, or ``None`` when they do not apply (not CPU, not
     float32/float64, under torch.compile/torch.export, switched off, or no compiler)."""

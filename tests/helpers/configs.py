@@ -103,6 +103,6 @@ def missing_data(cfg: DictConfig) -> str | None:
         return f"experiment {cfg.name} starts from a language model (model.init_from=...): see tests/commands/test_init_from.py"
     for key in ("data.corpus.path", "data.path", "data.train", "data.valid", "data.test"):
         path = OmegaConf.select(cfg, key, throw_on_missing=False)
-        if isinstance(path, str) and not Path(path).exists():
+        if isinstance(path, str) and not any(c in path for c in "*?[") and not Path(path).exists():
             return f"data for experiment {cfg.name} not found at {path} ({key}; set SEQMODELS_DATA_DIR)"
     return None

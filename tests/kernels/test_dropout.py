@@ -150,6 +150,15 @@ def test_falls_back_to_torch(make, monkeypatch):
     assert len(seen) == 3
 
 
+def test_forward_ad_and_torch_func_get_torchs_dropout():
+    x, tangent = torch.randn(30, 20, dtype=torch.float64), torch.randn(30, 20, dtype=torch.float64)
+    with torch.autograd.forward_ad.dual_level():
+        out, jvp = torch.autograd.forward_ad.unpack_dual(dropout(torch.autograd.forward_ad.make_dual(x, tangent), 0.5))
+    torch.testing.assert_close(jvp, torch.where(out != 0, tangent * 2, torch.zeros(())))
+    batched = torch.func.vmap(lambda row: dropout(row, 0.5), randomness="different")(x)
+    assert batched.shape == x.shape and torch.all((batched == 0) | torch.isclose(batched, 2 * x))
+
+
 def test_dropout_module_is_a_torch_dropout():
     module = Dropout(0.25)
     assert isinstance(module, nn.Dropout) and repr(module) == repr(nn.Dropout(0.25))

@@ -118,6 +118,41 @@ def test_wrong_shapes_get_torchs_message():
     x, weight, bias, _ = tensors()
     with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
         linear(x[:, :10], weight, bias)
+    with pytest.raises(RuntimeError, match="must match the existing size"):
+        linear(x, weight, bias[:-1])
+
+
+@pytest.mark.parametrize("strided", [lambda b: b[::2], lambda b: b[:1].expand(500)], ids=["every-other", "expanded"])
+def test_a_strided_bias_goes_through_torch(strided):
+    """oneDNN reads a bias as N contiguous floats: a strided or expanded one runs torch's linear."""
+    x, weight, _, grad = tensors()
+    results = []
+    for fn in (linear, nn.functional.linear):
+        storage = torch.randn(1000, generator=torch.Generator().manual_seed(1)).requires_grad_()
+        bias = strided(storage)
+        assert not bias.is_contiguous() and bias.shape == (500,)
+        out = fn(x, weight, bias)
+        out.backward(grad)
+        results.append((out, storage.grad))
+    (ours, ours_grad), (theirs, theirs_grad) = results
+    assert type(ours.grad_fn).__name__ != ONEDNN
+    assert torch.equal(ours, theirs) and torch.equal(ours_grad, theirs_grad)
+
+
+def test_torchs_switches_autocast_and_transforms_get_torchs_linear(monkeypatch):
+    x, weight, bias, _ = tensors()
+    monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
+    assert torch.equal(linear(x, weight, bias), nn.functional.linear(x, weight, bias))
+    monkeypatch.undo()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert linear(x, weight, bias).dtype == nn.functional.linear(x, weight, bias).dtype == torch.bfloat16
+    tangent = torch.randn_like(x)
+    with torch.autograd.forward_ad.dual_level():
+        primal = torch.autograd.forward_ad.make_dual(x, tangent)
+        jvp = torch.autograd.forward_ad.unpack_dual(linear(primal, weight, bias)).tangent
+    torch.testing.assert_close(jvp, tangent @ weight.t())
+    grad_of_sum = torch.func.grad(lambda w: linear(x, w, bias).sum())(weight)
+    torch.testing.assert_close(grad_of_sum, x.sum(0).expand_as(weight))
 
 
 def test_linear_module_is_a_torch_linear():

@@ -320,13 +320,34 @@ def test_dropout_in_training_equals_torch_with_same_seed_when_native_is_off(kind
     assert max_abs_diff(out, ref_out) <= TOL
 
 
-def test_dropout_with_lengths_on_the_torch_backend_keeps_padding_zero():
-    stack = Stacked(LSTMCell, I, H, num_layers=3, dropout=0.5, backend="torch").train()
-    x = torch.randn(T, B, I)
-    out, _ = stack(x, lengths=LENGTHS)
-    for b, length in enumerate(LENGTHS.tolist()):
-        assert out[length:, b].abs().sum() == 0
-    assert out[: int(LENGTHS.min()), :].abs().sum() > 0
+@pytest.mark.parametrize("cell", [LSTMCell, GRUCell], ids=["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
+def test_the_torch_backends_layer_by_layer_run_equals_its_single_call(cell, bidirectional, lengths, monkeypatch):
+    """With dropout in training the torch backend runs one kernel call per layer (slicing the states and
+    weights, joining the final states): with the dropout made the identity, outputs, final states and every
+    gradient equal the whole stack's single call without dropout."""
+    stack = Stacked(cell, I, H, num_layers=3, bidirectional=bidirectional, dropout=0.5, backend="torch").double()
+    stack.train()
+    x = torch.randn(T, B, I, dtype=torch.float64, requires_grad=True)
+    state = [
+        tuple(torch.randn_like(t).requires_grad_() for t in s) if isinstance(s, tuple) else torch.randn_like(s)
+        for s in stack.init_state(B, dtype=torch.float64)
+    ]
+    state = [s if isinstance(s, tuple) else s.requires_grad_() for s in state]
+    leaves = [t for s in state for t in (s if isinstance(s, tuple) else (s,))]
+    calls = []
+    monkeypatch.setattr(seqmodels.layers.backends, "hashed_dropout", lambda data, p, training: calls.append(p) or data)
+    results = []
+    for p in (0.5, 0.0):
+        stack.dropout = p
+        out, final = stack(x, state, lengths=lengths)
+        finals = [t for s in final for t in (s if isinstance(s, tuple) else (s,))]
+        loss = out.pow(2).sum() + sum(f.pow(2).sum() for f in finals)
+        results.append([out, *finals, *torch.autograd.grad(loss, [x, *leaves, *stack.parameters()])])
+    assert calls == [0.5, 0.5]  # the layer-by-layer path ran, once per layer boundary
+    for split, whole in zip(*results):
+        assert max_abs_diff(split, whole) <= TOL
 
 
 # --------------------------------------------------------------------- a new cell
