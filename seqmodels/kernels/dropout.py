@@ -36,7 +36,7 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return x
-    library = kernels(x) if p < 1.0 and hashed_dropout_applies(x) else None
+    library = _library(x) if p < 1.0 else None
     if library is None:
         return nn.functional.dropout(x, p, True)
     mask = _Mask.draw(p)
@@ -47,9 +47,13 @@ def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
 
 def hashed_dropout_applies(x: Tensor) -> bool:
     """Whether :func:`dropout` of ``x`` (with ``0 < p < 1``, in training) runs the hashed kernel, not torch's."""
+    return _library(x) is not None
+
+
+def _library(x: Tensor) -> Kernels | None:
     if torch.compiler.is_compiling():  # torch.compile / torch.export trace torch's dropout (no shape guards here)
-        return False
-    return _dense(x) and not under_transform(x) and kernels(x) is not None
+        return None
+    return kernels(x) if _dense(x) and not under_transform(x) else None
 
 
 def _dense(x: Tensor) -> bool:
