@@ -6,12 +6,19 @@
 
 with g = dL/dy flattened to (M, N). On CPU in float32, for products of at least ``MIN_MACS``
 multiply-adds, the forward and dL/dx run on oneDNN's matmul (``torch.ops.mkldnn._linear_pointwise``, the op
-torch's own compiler emits for CPU linears; it reads a transposed W without a copy) and dL/dW on torch's
-``mm`` (MKL), in one autograd Function. torch's ``linear`` runs all three through MKL's GEMM, which on the
-AVX-512 AMD EPYC these figures come from reaches about 46 GFLOP/s a core against oneDNN's 50-52. For the
-PTB word model's decoder (M 700, K 200, N 10,000) forward and backward take 46 ms against torch's 53 ms
-(``docs/PERFORMANCE.md``). The results are float32 products summed in another order: equal to torch's
-within float32 rounding, not bit for bit.
+torch's own compiler emits for CPU linears; it reads a transposed W without a copy), in one autograd Function.
+dL/dW and dL/db depend on the weight's layout:
+
+* column-major W (what :class:`Linear` keeps): one oneDNN product [x, 1]^T g of shape (K+1, N), whose first
+  K rows are dL/dW already in the weight's layout and whose last row is dL/db, so neither a transposing copy
+  nor a separate pass over g for the bias;
+* row-major W (a tied embedding's, any plain tensor): ``g^T x`` on torch's ``mm`` (MKL) and ``g.sum(0)``.
+
+torch's ``linear`` runs all three products through MKL's GEMM, which on the AVX-512 AMD EPYC these figures
+come from reaches about 46 GFLOP/s a core against oneDNN's 50-52. For the PTB word model's decoder (M 700,
+K 200, N 10,000), products alone: forward 13.7 ms against 15.7, dL/dx 14.1 against 15.8, dL/dW 13.4 against
+15.4, and the bias 0.6 ms less (``docs/PERFORMANCE.md``). The results are float32 products summed in another
+order: equal to torch's within float32 rounding, not bit for bit.
 
 Anywhere else (float64, other dtypes, GPU, small products, a strided bias, no oneDNN or no such op in this
 torch, ``torch.backends.mkldnn.enabled = False``, autocast, forward-mode AD and ``torch.func`` transforms,
@@ -43,7 +50,24 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 class Linear(nn.Linear):
-    """``torch.nn.Linear`` that runs :func:`linear` (same arguments, parameters, state dict and repr)."""
+    """``torch.nn.Linear`` that runs :func:`linear` (same arguments, parameters, state dict and repr).
+
+    Its weight (N, K) is stored column-major (strides (1, N); ``weight.t()`` is contiguous): the values, shape
+    and state dict are ``nn.Linear``'s, but on the oneDNN path the backward computes dL/dW and dL/db in one
+    product whose result already has the weight's layout, so it becomes the weight's gradient without a copy.
+    A weight assigned later (a tied embedding's, ``load_state_dict(assign=True)``) keeps its own layout; the
+    backward takes ``mm`` and a sum for a row-major one."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__(in_features, out_features, bias, device, dtype)
+        self.weight = nn.Parameter(self.weight.detach().t().contiguous().t())
 
     def forward(self, input: Tensor) -> Tensor:
         return linear(input, self.weight, self.bias)
@@ -109,8 +133,31 @@ class _OneDnnLinear(torch.autograd.Function):
         grad_x = grad_weight = grad_bias = None
         if ctx.needs_input_grad[0]:
             grad_x = _product(grad, weight.t(), None).reshape(ctx.x_shape)  # g W
-        if ctx.needs_input_grad[1]:
+        wants_bias = ctx.has_bias and ctx.needs_input_grad[2]
+        if ctx.needs_input_grad[1] and is_column_major(weight):
+            grad_weight, grad_bias = _weight_and_bias_grads(rows, grad, wants_bias)
+        elif ctx.needs_input_grad[1]:
             grad_weight = grad.t().mm(rows)  # g^T x
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+        if wants_bias and grad_bias is None:
             grad_bias = grad.sum(0)
         return grad_x, grad_weight, grad_bias
+
+
+def is_column_major(weight: Tensor) -> bool:
+    """Whether a 2-D weight is stored column by column: its transpose contiguous, strides (1, rows)."""
+    return weight.dim() == 2 and weight.shape[0] > 1 and weight.shape[1] > 1 and weight.t().is_contiguous()
+
+
+def _weight_and_bias_grads(rows: Tensor, grad: Tensor, with_bias: bool) -> tuple[Tensor, Tensor | None]:
+    """dL/dW for a column-major W, and dL/db, from one oneDNN product.
+
+    [x, 1]^T (K+1, M) times g (M, N) is (K+1, N): its first K rows are (g^T x)^T, i.e. dL/dW laid out as the
+    weight is (no copy when it becomes the weight's gradient), and its last row is Σ_rows g = dL/db (no separate
+    pass over g for the bias)."""
+    m, k = rows.shape
+    lhs = torch.empty((k + with_bias, m), dtype=rows.dtype)
+    lhs[:k].copy_(rows.t())
+    if with_bias:
+        lhs[k].fill_(1.0)
+    out = _product(lhs, grad.t(), None)  # lhs @ g: the op multiplies by its weight's transpose
+    return out[:k].t(), (out[k] if with_bias else None)

@@ -54,10 +54,18 @@ def assert_float32_close(got, want):
     torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=2e-6 * scale)
 
 
+def column_major(weight):
+    """The same (N, K) values stored column by column, as seqmodels' Linear keeps its weight."""
+    return weight.t().contiguous().t()
+
+
+@pytest.mark.parametrize("layout", ["row-major", "column-major"])
 @pytest.mark.parametrize("leading", [(700,), (20, 35)], ids=["rows", "batch-time"])
-def test_forward_and_gradients_equal_float64_products(leading):
+def test_forward_and_gradients_equal_float64_products(leading, layout):
     x, weight, bias, grad = tensors(rows=700)
     x, grad = x.reshape(*leading, 64), grad.reshape(*leading, 500)
+    if layout == "column-major":
+        weight = column_major(weight)
     out, grads = gradients(linear, x, weight, bias, grad)
     assert type(out.grad_fn).__name__ == ONEDNN  # oneDNN ran, not the fallback
     want, want_grads = float64_oracle(x, weight, bias, grad)
@@ -79,6 +87,44 @@ def test_a_transposed_input_and_no_bias():
     assert_float32_close(out, want)
     assert_float32_close(leaf_x.grad, want_grads[0])
     assert_float32_close(leaf_w.grad, want_grads[1])
+
+
+@pytest.mark.parametrize("with_bias", [True, False], ids=["bias", "no-bias"])
+@pytest.mark.parametrize("trains", ["both", "weight", "bias"])
+def test_a_column_major_weight_gets_its_gradient_in_its_own_layout(with_bias, trains):
+    """dL/dW (and dL/db, from the same product) for a column-major weight: right values, the weight's strides,
+    and nothing computed for what does not train."""
+    if trains == "bias" and not with_bias:
+        pytest.skip("nothing trains")
+    x, weight, bias, grad = tensors()
+    leaf_w = column_major(weight).requires_grad_(trains != "bias")
+    leaf_b = bias.clone().requires_grad_(trains != "weight") if with_bias else None
+    leaf_x = x.clone().requires_grad_()
+    out = linear(leaf_x, leaf_w, leaf_b)
+    assert type(out.grad_fn).__name__ == ONEDNN
+    out.backward(grad)
+    _, (want_x, want_w, want_b) = float64_oracle(x, weight, bias, grad)
+    assert_float32_close(leaf_x.grad, want_x)
+    if trains == "bias":
+        assert leaf_w.grad is None
+    else:
+        assert leaf_w.grad.stride() == leaf_w.stride() == (1, 500)
+        assert_float32_close(leaf_w.grad, want_w)
+    if with_bias and trains != "weight":
+        assert_float32_close(leaf_b.grad, want_b)
+    elif with_bias:
+        assert leaf_b.grad is None
+
+
+def test_a_column_major_weight_accumulates_over_two_backwards():
+    """A second backward adds into the first gradient (gradient accumulation), bias included."""
+    x, weight, bias, grad = tensors()
+    leaf_w, leaf_b = column_major(weight).requires_grad_(), bias.clone().requires_grad_()
+    for _ in range(2):
+        linear(x, leaf_w, leaf_b).backward(grad)
+    _, (_, want_w, want_b) = float64_oracle(x, weight, bias, grad)
+    assert_float32_close(leaf_w.grad, 2 * want_w)
+    assert_float32_close(leaf_b.grad, 2 * want_b)
 
 
 def test_frozen_weight_and_input_without_grad():
@@ -161,8 +207,13 @@ def test_linear_module_is_a_torch_linear():
     theirs = nn.Linear(64, 500)
     theirs.load_state_dict(ours.state_dict(), strict=True)
     assert isinstance(ours, nn.Linear) and repr(ours) == repr(theirs)
+    assert ours.weight.stride() == (1, 500) and theirs.weight.stride() == (64, 1)  # the values alone are shared
     x = torch.randn(300, 64)
     assert_float32_close(ours(x), theirs(x).double())
+    back = Linear(64, 500)
+    back.load_state_dict(theirs.state_dict(), strict=True)  # a row-major state dict into the column-major weight
+    assert torch.equal(back.weight, theirs.weight) and back.weight.stride() == (1, 500)
+    assert Linear(64, 500, dtype=torch.float64).to(torch.float32).weight.stride() == (1, 500)
 
 
 def test_a_tied_language_model_trains_as_with_torchs_linear():
