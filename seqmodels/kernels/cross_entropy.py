@@ -31,19 +31,30 @@ IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default
 
 
 def cross_entropy(
-    logits: Tensor, targets: Tensor, ignore_index: int = IGNORE_INDEX, label_smoothing: float = 0.0
+    logits: Tensor,
+    targets: Tensor,
+    ignore_index: int = IGNORE_INDEX,
+    label_smoothing: float = 0.0,
+    overwrite_logits: bool = False,
 ) -> Tensor:
     """Mean cross-entropy of ``logits`` (N, V) against class ids ``targets`` (N,); rows whose target is
     ``ignore_index`` do not count. Equal to ``torch.nn.functional.cross_entropy(logits, targets,
     ignore_index=ignore_index, label_smoothing=label_smoothing)``, a 0-dim tensor (NaN when every row is
-    ignored, as torch's); with label smoothing it is torch's."""
+    ignored, as torch's); with label smoothing it is torch's.
+
+    ``overwrite_logits=True`` is for a caller that reads the logits no more (a training step's loss): where
+    the kernel writes a gradient and the logits are a contiguous result of other operations (not a leaf),
+    the gradient is written over them instead of into a new (N, V) buffer, which saves memory and a pass of
+    writes. Their version counter is bumped, so a backward that saved them fails loudly rather than reading
+    the gradient."""
     library = _applies(logits, targets) if label_smoothing == 0.0 else None
     if library is None:
         return torch.nn.functional.cross_entropy(
             logits, targets, ignore_index=ignore_index, label_smoothing=label_smoothing
         )
     if torch.is_grad_enabled() and logits.requires_grad:
-        return _FusedCrossEntropy.apply(logits, targets, ignore_index, library)
+        in_place = overwrite_logits and logits.grad_fn is not None and logits.is_contiguous()
+        return _FusedCrossEntropy.apply(logits, targets, ignore_index, library, in_place)
     return _forward(library, logits, targets, ignore_index, with_grad=False)[0]
 
 
@@ -56,12 +67,14 @@ def _applies(logits: Tensor, targets: Tensor) -> Kernels | None:
 
 
 def _forward(
-    library: Kernels, logits: Tensor, targets: Tensor, ignore_index: int, with_grad: bool
+    library: Kernels, logits: Tensor, targets: Tensor, ignore_index: int, with_grad: bool, in_place: bool = False
 ) -> tuple[Tensor, Tensor | None]:
     rows, classes = logits.shape
     targets = targets.contiguous()
     loss = torch.empty((), dtype=torch.float64)
-    grad = torch.empty((rows, classes), dtype=logits.dtype) if with_grad else None
+    grad = None
+    if with_grad:
+        grad = logits if in_place else torch.empty((rows, classes), dtype=logits.dtype)
     bad_row = library.xent_fwd(
         rows,
         classes,
@@ -77,20 +90,25 @@ def _forward(
             f"cross_entropy: target {int(targets[bad_row])} of row {bad_row} is out of bounds for {classes} classes "
             f"(and is not ignore_index {ignore_index})"
         )
+    if in_place:
+        torch.autograd.graph.increment_version(logits)  # what saved the logits now holds a gradient
+        grad = logits.detach()  # kept without the logits' autograd history (they may be a view of a Function's output)
     return loss.to(logits.dtype), grad
 
 
 class _FusedCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, logits: Tensor, targets: Tensor, ignore_index: int, library: Kernels) -> Tensor:
-        loss, grad = _forward(library, logits, targets, ignore_index, with_grad=True)
+    def forward(
+        ctx, logits: Tensor, targets: Tensor, ignore_index: int, library: Kernels, in_place: bool = False
+    ) -> Tensor:
+        loss, grad = _forward(library, logits, targets, ignore_index, with_grad=True, in_place=in_place)
         ctx.save_for_backward(grad)
         return loss
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None, None]:
+    def backward(ctx, grad_loss: Tensor) -> tuple[Tensor, None, None, None, None]:
         (grad,) = ctx.saved_tensors
         if grad_loss.device.type == "cpu" and float(grad_loss) == 1.0:  # loss.backward(): no pass over (N, V)
-            return grad, None, None, None
-        return grad * grad_loss, None, None, None
+            return grad, None, None, None, None
+        return grad * grad_loss, None, None, None, None

@@ -181,7 +181,8 @@ class LanguageModelingTask(SequenceTask):
         logits, state = self.model(inputs, state)  # (B, T, V)
         if carry:
             self._states[stage] = detach_state(state)
-        return cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        # the logits are read no more: a training step's gradient may be written over them
+        return cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), overwrite_logits=True)
 
     @staticmethod
     def num_targets(batch: tuple[Tensor, Tensor] | Mapping[str, Tensor]) -> int | Tensor:

@@ -136,3 +136,64 @@ def test_switched_off_it_is_torch(monkeypatch):
     logits, targets = logits_and_targets(10, 6)
     loss = cross_entropy(logits.requires_grad_(), targets)
     assert type(loss.grad_fn).__name__ != FUSED
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("rows, classes, ignored_every", [(37, 11, 5), (700, 300, 0)])
+def test_overwriting_the_logits_gives_torchs_loss_and_gradient(rows, classes, ignored_every, dtype):
+    """The gradient written over the logits (a non-leaf, as a decoder's output) equals torch's, the target logit
+    is read before its row is overwritten, and the logits' memory is the gradient's (no new buffer)."""
+    logits, targets = logits_and_targets(rows, classes, dtype=dtype, ignored_every=ignored_every)
+    theirs, theirs_grad = loss_and_grad(functional.cross_entropy, logits.double(), targets)
+    leaf = logits.detach().clone().requires_grad_()
+    produced = leaf * 1.0  # a result of an operation, as the decoder's logits are
+    version = produced._version
+    ours = cross_entropy(produced, targets, overwrite_logits=True)
+    assert type(ours.grad_fn).__name__ == FUSED
+    assert produced._version > version
+    tolerance = dict(rtol=1e-12, atol=1e-14) if dtype == torch.float64 else dict(rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(produced.detach().double(), theirs_grad, **tolerance)  # the gradient is there now
+    ours.backward()
+    torch.testing.assert_close(ours.double(), theirs, **tolerance)
+    torch.testing.assert_close(leaf.grad.double(), theirs_grad, **tolerance)
+
+
+def test_overwritten_logits_that_a_backward_saved_fail_loudly():
+    logits, targets = logits_and_targets(40, 30)
+    leaf = logits.clone().requires_grad_()
+    produced = leaf * 1.0
+    squared = (produced**2).sum()  # pow saved the logits for its backward
+    loss = cross_entropy(produced, targets, overwrite_logits=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        (loss + squared).backward()
+
+
+def test_a_leaf_or_strided_logits_are_never_overwritten():
+    logits, targets = logits_and_targets(40, 30)
+    leaf = logits.clone().requires_grad_()
+    cross_entropy(leaf, targets, overwrite_logits=True).backward()
+    assert torch.equal(leaf.detach(), logits)  # a leaf's values are someone's parameters
+    wide = (logits.clone().requires_grad_() * 1.0).repeat(1, 2)[:, :30]  # rows with a stride of 60
+    before = wide.detach().clone()
+    cross_entropy(wide, targets, overwrite_logits=True)
+    assert torch.equal(wide.detach(), before)
+
+
+def test_overwriting_a_linear_layers_reshaped_output():
+    """The language model's case: logits are a view of a custom autograd Function's output (the oneDNN
+    linear's, reshaped from (B, T, V)); the gradients through the layer equal torch's."""
+    from seqmodels.kernels.linear import linear
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 35, 64, generator=generator)
+    weight, bias = torch.randn(3000, 64, generator=generator) / 8, torch.randn(3000, generator=generator)
+    targets = torch.randint(0, 3000, (700,), generator=generator)
+    grads = []
+    for loss_of, layer in [(cross_entropy, linear), (functional.cross_entropy, functional.linear)]:
+        leaves = [t.clone().requires_grad_() for t in (x, weight, bias)]
+        logits = layer(*leaves).reshape(-1, 3000)
+        kwargs = {"overwrite_logits": True} if loss_of is cross_entropy else {}
+        loss_of(logits, targets, **kwargs).backward()
+        grads.append([leaf.grad for leaf in leaves])
+    for ours, theirs in zip(*grads):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6)

@@ -13,8 +13,10 @@
  * then its exponentials while it is in cache) and its gradient written once, so the backward only hands
  * the gradient on. Rows are split over OpenMP threads. */
 
-/* One row's loss; with grad, also its gradient (scale = 1/M). */
-static inline double NAME(xent_row)(long V, const T *restrict x, long target, T scale, T *restrict grad) {
+/* One row's loss; with grad, also its gradient (scale = 1/M). grad may be x itself (the gradient written over
+ * the logits): each element is read before it is written, and the target's logit is read first. */
+static inline double NAME(xent_row)(long V, const T *x, long target, T scale, T *grad) {
+    const T x_target = x[target];
     T m = x[0];
     for (long j = 1; j < V; ++j) m = x[j] > m ? x[j] : m;
     T sum = 0;
@@ -30,11 +32,11 @@ static inline double NAME(xent_row)(long V, const T *restrict x, long target, T 
         for (long j = 0; j < V; ++j) grad[j] *= r;
         grad[target] -= scale;
     }
-    return (double)LOG(sum) + (double)m - (double)x[target];
+    return (double)LOG(sum) + (double)m - (double)x_target;
 }
 
-/* logits: N rows of V, row stride ld; targets: N int64; grad: NULL (the loss only) or a contiguous (N, V)
- * buffer, every element written. Writes the mean loss to *loss (NaN when no row counts, as torch) and
+/* logits: N rows of V, row stride ld; targets: N int64; grad: NULL (the loss only), a contiguous (N, V)
+ * buffer, every element written, or the logits themselves (ld = V) to be overwritten by their gradient. Writes the mean loss to *loss (NaN when no row counts, as torch) and
  * returns -1, or returns the first row whose target is neither ignore_index nor in [0, V) and writes
  * nothing. */
 long NAME(xent_fwd)(long N, long V, const T *logits, long ld, const long *targets, long ignore_index, T *grad,
