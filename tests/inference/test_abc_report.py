@@ -117,14 +117,12 @@ def test_bits_are_the_tunes_scores_summed_over_tokens_and_characters(setup):
     # body tokens counted by hand: 9 10 10 6 9 10 6 8 (a note with its length is one token), one <eos> each
     assert bits.tunes == 8 and bits.tokens == tokens == 68 + 8
     assert bits.unknown_tokens == 1  # ^c6
-    # a float32 model: batches of 2 and rows alone may take different BLAS kernels (rounding, ~1e-9 here);
-    # one token's score missing or counted twice moves the sum by about 1e-2
-    assert bits.nats == pytest.approx(-log_prob, rel=1e-7)
-    assert bits.bits_per_token == pytest.approx(-log_prob / math.log(2) / tokens, rel=1e-7)
+    assert bits.nats == pytest.approx(-log_prob, rel=1e-9)
+    assert bits.bits_per_token == pytest.approx(-log_prob / math.log(2) / tokens, rel=1e-9)
     # the bodies without their spaces ("g f e  d2 B|\nA3 G3|" -> "gfed2B|\nA3G3|"): 12 13 13 10 10 12 11 10
     # characters, and one line end each
     assert bits.characters == 91 + 8
-    assert bits.bits_per_char == pytest.approx(-log_prob / math.log(2) / 99, rel=1e-7)
+    assert bits.bits_per_char == pytest.approx(-log_prob / math.log(2) / 99, rel=1e-9)
 
 
 def test_the_most_frequent_conditions_of_the_training_tunes(setup):
