@@ -9,7 +9,7 @@ multiply-adds, the forward and dL/dx run on oneDNN's matmul (``torch.ops.mkldnn.
 torch's own compiler emits for CPU linears; it reads a transposed W without a copy), in one autograd Function.
 dL/dW and dL/db depend on the weight's layout:
 
-* column-major W (what :class:`Linear` keeps): one oneDNN product [x, 1]^T g of shape (K+1, N), whose first
+* column-major W (what :class:`Linear` keeps from ``COLUMN_MAJOR_FROM`` outputs): one oneDNN product [x, 1]^T g of shape (K+1, N), whose first
   K rows are dL/dW already in the weight's layout and whose last row is dL/db, so neither a transposing copy
   nor a separate pass over g for the bias;
 * row-major W (a tied embedding's, any plain tensor): ``g^T x`` on torch's ``mm`` (MKL) and ``g.sum(0)``.

@@ -96,6 +96,7 @@ def test_which_steps_can_take_the_clipping():
     param = nn.Parameter(torch.zeros(3))
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert step_can_take_the_clipping(torch.optim.SGD([param], lr=0.1), cpu)
+    assert step_can_take_the_clipping(torch.optim.SGD([param], lr=1), cpu)  # an int rate scales as well
     assert not step_can_take_the_clipping(torch.optim.SGD([param], lr=0.1), cuda)  # reading c would wait for it
     assert not step_can_take_the_clipping(torch.optim.SGD([param], lr=torch.tensor(0.1)), cpu)
 

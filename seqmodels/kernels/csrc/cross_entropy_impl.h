@@ -36,9 +36,9 @@ static inline double NAME(xent_row)(long V, const T *x, long target, T scale, T 
 }
 
 /* logits: N rows of V, row stride ld; targets: N int64; grad: NULL (the loss only), a contiguous (N, V)
- * buffer, every element written, or the logits themselves (ld = V) to be overwritten by their gradient. Writes the mean loss to *loss (NaN when no row counts, as torch) and
- * returns -1, or returns the first row whose target is neither ignore_index nor in [0, V) and writes
- * nothing. */
+ * buffer, every element written, or the logits themselves (ld = V) to be overwritten by their gradient.
+ * Writes the mean loss to *loss (NaN when no row counts, as torch) and returns -1, or returns the first row
+ * whose target is neither ignore_index nor in [0, V) and writes nothing. */
 long NAME(xent_fwd)(long N, long V, const T *logits, long ld, const long *targets, long ignore_index, T *grad,
                     double *loss) {
     long counted = 0;
