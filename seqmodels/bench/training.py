@@ -167,6 +167,36 @@ def plain_loss(task: Any, batch: Any, state: Any) -> tuple[torch.Tensor, Any]:
     return nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE_INDEX), None
 
 
+class PlainLoop:
+    """The task's training as a hand-written loop: forward, the loss (:func:`plain_loss`), ``zero_grad``,
+    backward, the task's clipping (``task.clip_grad_norm``), the optimizer's step; nothing else.
+
+    ``optimizer`` is the experiment's (``task.optimizer_factory``). A language model's state is carried
+    from batch to batch, across calls as well."""
+
+    def __init__(
+        self, task: Any, optimizer: torch.optim.Optimizer, synchronize: Callable[[], None] = lambda: None
+    ) -> None:
+        self.task, self.optimizer, self.synchronize = task, optimizer, synchronize
+        self.state: Any = None
+
+    def seconds(self, batches: Sequence) -> float:
+        """Train on ``batches``; the wall time of all of them (the device synchronised at both ends)."""
+        model, clip = self.task.model, self.task.clip_grad_norm
+        model.train()
+        self.synchronize()
+        start = time.perf_counter()
+        for batch in batches:
+            loss, self.state = plain_loss(self.task, batch, self.state)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            self.optimizer.step()
+        self.synchronize()
+        return time.perf_counter() - start
+
+
 def plain_loop(
     task: Any,
     optimizer: torch.optim.Optimizer,
@@ -174,29 +204,12 @@ def plain_loop(
     warmup: int,
     synchronize: Callable[[], None] = lambda: None,
 ) -> float:
-    """The task's training on ``batches`` as a hand-written loop; seconds after ``warmup`` batches.
-
-    ``optimizer`` is the experiment's (``task.optimizer_factory``), kept by the caller across calls; the
-    clipping is the task's (``task.clip_grad_norm``)."""
-    model = task.model
-    clip = task.clip_grad_norm
-    model.train()
-    state = None
-    start = None
-    for index, batch in enumerate(batches):
-        if index == warmup:
-            synchronize()
-            start = time.perf_counter()
-        loss, state = plain_loss(task, batch, state)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        optimizer.step()
-    synchronize()
-    if start is None:
+    """:class:`PlainLoop` on ``batches`` from a fresh state; the seconds of the batches after ``warmup``."""
+    if not 0 <= warmup < len(batches):
         raise ValueError(f"no batch was timed: warmup={warmup} of {len(batches)} batches")
-    return time.perf_counter() - start
+    loop = PlainLoop(task, optimizer, synchronize)
+    loop.seconds(batches[:warmup])
+    return loop.seconds(batches[warmup:])
 
 
 def loader_seconds(datamodule: Any, warmup: int, steps: int) -> float:
