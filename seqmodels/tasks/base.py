@@ -17,7 +17,7 @@ from ..checkpoints import CHECKPOINT_KEY, checkpoint_extra, to_plain
 from ..checkpoints.resume import RNG_KEY, rng_state, set_rng_state
 from ..models.groups import group_names, layer_groups
 from .finetuning import UNFREEZE_UNITS, UnfreezeSchedule, check_layer_lr_decay, discriminative_lrs
-from .step_clipping import SavedRates, restore_learning_rates, scale_learning_rates, step_can_take_the_clipping
+from .step_clipping import ClippedStep, clip_in_the_step, step_can_take_the_clipping
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,10 @@ class SequenceTask(pl.LightningModule):
         scheduler: ``optimizer -> LR scheduler`` or None; e.g. a partial of
             :class:`~seqmodels.tasks.EpochDecay`, ``ReduceLROnPlateau`` or ``CosineAnnealingLR``.
         clip_grad_norm: rescale gradients whose total 2-norm exceeds this (None: no clipping).
-            The norm (before clipping) is logged as ``train/grad_norm`` either way. With torch's SGD
-            without momentum or weight decay on CPU, the step's learning rate is scaled instead of the
-            gradients: the same update, one pass less (:mod:`seqmodels.tasks.step_clipping`).
+            The norm (before clipping) is logged as ``train/grad_norm`` either way. On CPU, torch's SGD
+            without momentum or weight decay scales its learning rate for the step instead of the gradients,
+            and a fused Adam, AdamW or SGD divides the gradients by the clipping's factor as its kernel reads
+            them: the same update, one pass less (:mod:`seqmodels.tasks.step_clipping`).
         scheduler_monitor: metric a ``ReduceLROnPlateau`` watches.
         scheduler_interval: ``"epoch"`` or ``"step"``, when the scheduler steps.
         config: the resolved training config (plain dict), stored in checkpoints so that
@@ -177,7 +178,7 @@ class SequenceTask(pl.LightningModule):
         # called with the total gradient norm each optimizer step, before clipping and the step: the NaN
         # guard checks it there, so that no gradient is read twice
         self.grad_norm_hooks: list[Callable[[torch.Tensor], None]] = []
-        self._scaled_rates: SavedRates = []  # learning rates scaled for one step in place of clipping
+        self._clipped_step = ClippedStep()  # what the step carrying the clipping changed, to restore
         self.layer_lr_decay = check_layer_lr_decay(layer_lr_decay)
         if unfreeze_unit not in UNFREEZE_UNITS:
             raise ValueError(f"unfreeze_unit must be one of {list(UNFREEZE_UNITS)}, got {unfreeze_unit!r}")
@@ -362,6 +363,11 @@ class SequenceTask(pl.LightningModule):
         self._frozen_groups = None
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        scaler = self._amp_scaler()
+        if scaler is not None and getattr(optimizer, "_step_supports_amp_scaling", False):
+            # Lightning leaves a fused step's gradients scaled by the loss scale (the step would unscale them);
+            # the norm and the clipping need them unscaled
+            scaler.unscale_(optimizer)
         params = [p for p in self.parameters() if p.grad is not None]
         in_step = (
             self.clip_grad_norm is not None
@@ -369,19 +375,23 @@ class SequenceTask(pl.LightningModule):
             and step_can_take_the_clipping(optimizer, params[0].grad.device)  # type: ignore[union-attr]
         )
         norm = total_grad_norm(params, None if in_step else self.clip_grad_norm, self._call_grad_norm_hooks)
-        if in_step:  # the step's learning rates carry the clipping (seqmodels/tasks/step_clipping.py)
-            self._scaled_rates = scale_learning_rates(optimizer, norm, self.clip_grad_norm)  # type: ignore[arg-type]
+        if in_step:  # the step carries the clipping (seqmodels/tasks/step_clipping.py)
+            self._clipped_step = clip_in_the_step(optimizer, norm, self.clip_grad_norm)  # type: ignore[arg-type]
         if self.step_is_logged():
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
+    def _amp_scaler(self) -> Any:
+        """The mixed-precision ``GradScaler`` that takes the optimizer's steps (16-mixed), else None."""
+        plugin = getattr(self._trainer, "precision_plugin", None)
+        return getattr(plugin, "scaler", None)
+
     def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Lightning's step; the learning rates a clipping scaled for it are restored after it, whatever
+        """Lightning's step; what a clipping carried by the step changed for it is restored after it, whatever
         happens."""
         try:
             super().optimizer_step(*args, **kwargs)
         finally:
-            restore_learning_rates(self._scaled_rates)
-            self._scaled_rates = []
+            self._clipped_step.restore()
 
     def step_is_logged(self) -> bool:
         """Whether this training step hands its step-level scalars (``train/loss``, ``train/grad_norm``) to
