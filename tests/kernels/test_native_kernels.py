@@ -322,6 +322,22 @@ def test_time_loops_find_torchs_blas_and_can_be_switched_off(monkeypatch):
     assert native._blas_table(kernels, "f32") is None
 
 
+@needs_compiler
+def test_the_blas_check_holds_under_mixed_precision():
+    """The first forward may load the kernels inside torch.autocast (bf16-mixed on CPU): the check's reference
+    product must still be float32, or every load there would find the BLAS wrong (or fail on the dtypes)."""
+    import ctypes
+    from pathlib import Path
+
+    kernels = native.kernels(torch.zeros(1))
+    try:
+        _ = ctypes.CDLL(str(Path(torch.__file__).parent / "lib" / native.BLAS_LIBRARIES[0])).sgemm_
+    except (OSError, AttributeError):
+        pytest.skip("this torch build does not export sgemm_ from libtorch_cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert native._blas_table(kernels, "f32") is not None
+
+
 def test_ctypes_signatures_match_the_c_prototypes():
     """native._SIGNATURES tells ctypes each argument's kind: a pointer/long mix-up there would pass
     garbage to C, so it is read back from the C source."""
