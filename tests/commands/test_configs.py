@@ -241,3 +241,14 @@ def test_console_script_composes_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     cfg = OmegaConf.create(result.stdout)
     assert cfg.name == "ptb_word_lstm_small" and cfg.model.cell._target_ == "seqmodels.cells.LSTMCell"
+
+
+def test_the_default_progress_bar_redraws_ten_times_a_second(tmp_path):
+    """Lightning's RichProgressBar redraws 100 times a second on a thread of its own, which on a small CPU
+    slows the training step (docs/PERFORMANCE.md); the default bar redraws 10 times."""
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from seqmodels.commands.instantiate import build_callbacks
+
+    bars = [c for c in build_callbacks(compose_config([], tmp_path)) if isinstance(c, RichProgressBar)]
+    assert len(bars) == 1 and bars[0].refresh_rate == 10
