@@ -33,12 +33,11 @@ from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import open_dict
 
 from ..commands.instantiate import build_model_and_task, setup_data
 from ..commands.train import train
 from ..utils.allocator import keep_freed_memory
-from .training import PlainLoop, batch_tokens, compose_experiment
+from .training import PlainLoop, batch_tokens, compose_experiment, train_only
 
 
 class SegmentClock(L.Callback):
@@ -130,13 +129,7 @@ def run(
         for repeat in range(repeats):
             clock = SegmentClock(plain, warmup, segment, segments, synchronize)
             run_cfg = compose_experiment(experiment, overrides, data_dir, Path(tmp) / f"run-{repeat}")
-            run_cfg.trainer.max_steps = clock.steps_needed
-            run_cfg.trainer.limit_val_batches = 0
-            run_cfg.test = False
-            stopping = (run_cfg.get("callbacks") or {}).get("early_stopping")
-            if stopping is not None:  # without validation it would look for val/loss at the epoch's end
-                with open_dict(stopping):
-                    stopping.check_on_train_epoch_end = False
+            train_only(run_cfg, clock.steps_needed)
             train(run_cfg, extra_callbacks=[clock])
             if len(clock.command) < segments:
                 raise ValueError(

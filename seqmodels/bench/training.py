@@ -126,17 +126,22 @@ def compose_experiment(experiment: str, overrides: Sequence[str], data_dir: Path
         )
 
 
-def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[], None]) -> tuple[float, int, list]:
-    """Run ``train(cfg)`` for ``warmup + steps + 1`` steps; the seconds and tokens of the timed steps, and
-    the batches of the first ``warmup + steps`` steps."""
-    clock = StepClock(warmup, steps, synchronize)
-    cfg.trainer.max_steps = warmup + steps + 1
+def train_only(cfg: Any, max_steps: int) -> None:
+    """Set a composed training config to ``max_steps`` steps with validation and the test pass off."""
+    cfg.trainer.max_steps = max_steps
     cfg.trainer.limit_val_batches = 0
     cfg.test = False
     stopping = (cfg.get("callbacks") or {}).get("early_stopping")
     if stopping is not None:  # without validation it would look for val/loss at the epoch's end, and fail
         with open_dict(stopping):
             stopping.check_on_train_epoch_end = False
+
+
+def command_seconds(cfg: Any, warmup: int, steps: int, synchronize: Callable[[], None]) -> tuple[float, int, list]:
+    """Run ``train(cfg)`` for ``warmup + steps + 1`` steps; the seconds and tokens of the timed steps, and
+    the batches of the first ``warmup + steps`` steps."""
+    clock = StepClock(warmup, steps, synchronize)
+    train_only(cfg, warmup + steps + 1)
     train(cfg, extra_callbacks=[clock])
     return clock.elapsed(), clock.tokens, clock.batches
 
