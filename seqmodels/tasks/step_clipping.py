@@ -9,19 +9,19 @@ can take ``c`` into their own step instead:
   (:func:`clip_in_the_step` reads ``c`` on the host) gives the same step at no cost. ``p.grad`` after the step
   holds the gradients before clipping.
 * **A fused step** (torch's ``Adam``, ``AdamW`` or ``SGD`` with ``fused=True`` in every group, float32
-  parameters). Its kernel
-  divides each gradient by the optimizer's ``grad_scale`` tensor as it reads it and writes the quotient back
-  (the route torch's ``GradScaler`` takes to unscale in the step), so ``grad_scale = 1 / c =
-  max(1, (‖g‖ + 1e-6) / max_norm)``, a 0-d tensor never read on the host, clips inside the pass the step makes
-  anyway. ``p.grad`` after the step holds the clipped gradients, as with ``clip_grads_with_norm_``.
+  parameters). Its kernel divides each gradient by the optimizer's ``grad_scale`` tensor as it reads it and
+  writes the quotient back (the route torch's ``GradScaler`` takes to unscale in the step), so ``grad_scale =
+  1 / c = max(1, (‖g‖ + 1e-6) / max_norm)``, a 0-d tensor never read on the host, clips inside the pass the
+  step makes anyway. ``p.grad`` after the step holds the clipped gradients, as with ``clip_grads_with_norm_``.
 
 Both give the same parameters as clipping the gradients, up to the rounding of one product or quotient.
 Elsewhere (other optimizers, momentum or weight decay without ``fused``, gradients off the CPU) the
 gradients are scaled as before. Under a mixed-precision ``GradScaler`` the task unscales the gradients before
 it clips, and the scaler's step then keeps the ``grad_scale`` set here (it multiplies in its own scale only
-for gradients still scaled). Measured in
-``docs/PERFORMANCE.md``: for the PTB word model (SGD, 4.7 M parameters) the pass saved was ~1.2 ms of a ~78 ms
-step and the step ran 4.4 % faster interleaved.
+for gradients still scaled).
+
+Measured (``docs/PERFORMANCE.md``, interleaved within one run): the PTB word model's step (plain SGD, 4.7 M
+parameters) ran 4.4 % faster; the CoNLL-2000 tagger's (fused Adam, 2.45 M parameters) 1.1–2.0 %.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ def fit(task, data):
     return trainer
 
 
-def hand_loop(model, data, lr):
-    """Forward, cross-entropy, backward, torch's clip_grad_norm_, p -= lr * p.grad: torch's own functions."""
+def hand_loop(model, data, step):
+    """Forward, cross-entropy, backward, torch's clip_grad_norm_, then ``step()``: torch's own functions."""
     state = None
     for inputs, targets in data:
         logits, state = model(inputs, state)
@@ -60,10 +60,19 @@ def hand_loop(model, data, lr):
         model.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        with torch.no_grad():
-            for p in model.parameters():
-                p.add_(p.grad, alpha=-lr)
+        step()
     return model
+
+
+def sgd_by_hand(model, lr):
+    """``p -= lr * p.grad`` for every parameter (no optimizer object)."""
+
+    @torch.no_grad()
+    def step():
+        for p in model.parameters():
+            p.add_(p.grad, alpha=-lr)
+
+    return step
 
 
 @pytest.mark.parametrize("fused", [False, True], ids=["foreach", "fused"])
@@ -71,7 +80,8 @@ def test_plain_sgd_trains_as_a_loop_that_clips_the_gradients(fused):
     data = batches()
     task = LanguageModelingTask(tiny_lm(), functools.partial(torch.optim.SGD, lr=LR, fused=fused), clip_grad_norm=CLIP)
     trainer = fit(task, data)
-    want = hand_loop(tiny_lm(), data, LR)
+    model = tiny_lm()
+    want = hand_loop(model, data, sgd_by_hand(model, LR))
     for (name, got), expected in zip(task.model.named_parameters(), want.parameters()):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6, msg=name)
     assert trainer.optimizers[0].param_groups[0]["lr"] == LR  # restored after each step
@@ -126,20 +136,6 @@ def test_a_failing_step_still_gets_its_learning_rate_back(monkeypatch):
 
 
 # ------------------------------------------------------------------------------ fused steps: grad_scale
-def hand_loop_with(model, data, optimizer):
-    """Forward, cross-entropy, backward, torch's clip_grad_norm_, then ``optimizer``'s own step."""
-    state = None
-    for inputs, targets in data:
-        logits, state = model(inputs, state)
-        state = [tuple(s.detach() for s in layer) if isinstance(layer, tuple) else layer.detach() for layer in state]
-        loss = nn.functional.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-        optimizer.step()
-    return model
-
-
 FUSED = {
     "adam": functools.partial(torch.optim.Adam, lr=0.01, fused=True),
     "adamw": functools.partial(torch.optim.AdamW, lr=0.01, weight_decay=0.1, fused=True),
@@ -153,7 +149,7 @@ def test_a_fused_step_trains_as_a_loop_that_clips_the_gradients(name):
     task = LanguageModelingTask(tiny_lm(), FUSED[name], clip_grad_norm=CLIP)
     trainer = fit(task, data)
     model = tiny_lm()
-    want = hand_loop_with(model, data, FUSED[name](model.parameters()))
+    want = hand_loop(model, data, FUSED[name](model.parameters()).step)
     # Adam divides by the root of its second moment, so the float32 rounding of a near-zero gradient entry
     # moves its weight by up to ~1e-5 (clipping the gradients by hand does the same); SGD keeps it linear
     atol = 1e-6 if name.startswith("sgd") else 2e-5
@@ -186,7 +182,7 @@ def test_a_float64_model_with_a_fused_step_gets_its_gradients_clipped_exactly():
     task = LanguageModelingTask(tiny_lm().double(), FUSED["adam"], clip_grad_norm=CLIP)
     fit(task, data)
     model = tiny_lm().double()
-    want = hand_loop_with(model, data, FUSED["adam"](model.parameters()))
+    want = hand_loop(model, data, FUSED["adam"](model.parameters()).step)
     for got, expected in zip(task.model.parameters(), want.parameters()):
         torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
 
@@ -226,7 +222,7 @@ def test_under_a_grad_scaler_the_true_gradients_are_clipped(name):
     norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in task.parameters()]))
     assert norm == pytest.approx(CLIP, rel=1e-4)  # not CLIP / 1024: the clipped gradients were the true ones
     model = tiny_lm()
-    want = hand_loop_with(model, data, FUSED[name](model.parameters()))
+    want = hand_loop(model, data, FUSED[name](model.parameters()).step)
     atol = 1e-6 if name.startswith("sgd") else 2e-5
     for got, expected in zip(task.model.parameters(), want.parameters()):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=atol)
