@@ -89,7 +89,6 @@ class ClassificationTask(SequenceTask):
         self.save_hyperparameters(ignore=list(NOT_HPARAMS))
         self.val_loss = MeanMetric()
         self.test_loss = MeanMetric()
-        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_f1 = MulticlassF1Score(num_classes, average="macro")
         self.val_confusion = MulticlassConfusionMatrix(num_classes)
@@ -106,13 +105,9 @@ class ClassificationTask(SequenceTask):
         inputs, lengths, labels = batch
         logits = self(inputs, lengths)
         loss = cross_entropy(logits, labels)
-        self.train_acc.update(logits.detach(), labels)
+        self.count_train_accuracy(logits, labels, labels.shape[0])
         self.log_train_loss(loss, labels.shape[0])
         return loss  # train/acc: at the epoch's end (on_train_epoch_end)
-
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        self.log_train_accuracy(self.train_acc)
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, labels = batch

@@ -110,7 +110,7 @@ class TaggingTask(SequenceTask):
         self.accuracy = nn.ModuleDict(
             {
                 f"{s}_acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=IGNORE_INDEX)
-                for s in ("train", "val", "test")
+                for s in ("val", "test")
             }
         )
         self.spans = nn.ModuleDict({s: SpanF1() for s in ("val", "test")})
@@ -139,13 +139,10 @@ class TaggingTask(SequenceTask):
         inputs, lengths, tags = batch
         logits = self(inputs, lengths)
         loss = self.loss(logits, tags)
-        self._accuracy("train").update(logits.detach().reshape(-1, self.num_classes), tags.reshape(-1))
-        self.log_train_loss(loss, lengths.sum())  # a tensor: no host read per step
+        counted = (tags != IGNORE_INDEX).sum()  # the real tokens: a tensor, no host read per step
+        self.count_train_accuracy(logits, tags, counted)
+        self.log_train_loss(loss, counted)
         return loss  # train/acc: at the epoch's end (on_train_epoch_end)
-
-    def on_train_epoch_end(self) -> None:
-        super().on_train_epoch_end()
-        self.log_train_accuracy(self._accuracy("train"))
 
     def _eval_step(self, batch: Batch, stage: str) -> Tensor:
         inputs, lengths, tags = batch
