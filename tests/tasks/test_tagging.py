@@ -130,6 +130,24 @@ def test_collate_pads_tags_with_ignore_index():
     inputs, lengths, tags = TagCollate(0)([([5, 6, 7], [1, 2, 3]), ([8], [4])])
     assert inputs.tolist() == [[5, 6, 7], [8, 0, 0]] and lengths.tolist() == [3, 1]
     assert tags.tolist() == [[1, 2, 3], [4, IGNORE_INDEX, IGNORE_INDEX]]
+    # feature channels: each padded with its own <pad>, every sentence's rows kept in order
+    words = [np.array([[5, 2], [6, 3]]), np.array([[7, 4]]), np.array([[8, 5], [9, 6], [1, 2]])]
+    inputs, lengths, tags = TagCollate([0, 9])([(w, list(range(len(w)))) for w in words])
+    assert lengths.tolist() == [2, 1, 3] and inputs.shape == (3, 3, 2)
+    assert inputs.tolist() == [[[5, 2], [6, 3], [0, 9]], [[7, 4], [0, 9], [0, 9]], [[8, 5], [9, 6], [1, 2]]]
+
+
+@pytest.mark.parametrize(
+    "batch, message",
+    [
+        ([([5, 6], [1, 2]), ([7, 8], [3])], "sentence 1 of the batch has 2 words but 1 tags"),
+        ([([5], [1]), ([], [])], "at least one token"),
+        ([], "empty batch"),
+    ],
+)
+def test_collate_names_a_bad_sentence(batch, message):
+    with pytest.raises(ValueError, match=message):
+        TagCollate(0)(batch)
 
 
 def tiny_corpus(tmp_path: Path) -> ConllCorpus:
