@@ -13,9 +13,11 @@ instead write the log-probabilities, zero-fill an (N, V) gradient for ``nll_loss
 softmax backward: for the PTB word model (N = 700, V = 10,000) that is ~28 MB moved several times a step.
 What it saves end to end: ``docs/PERFORMANCE.md``.
 
-The rows' losses are summed in float64 (torch sums in the logits' dtype, so a float32 sum of huge losses
-can overflow to inf where this one does not). Anywhere else (GPU, other dtypes, ``torch.compile``, ``SEQMODELS_NATIVE=0``, no compiler) it is
-``torch.nn.functional.cross_entropy`` itself, as it is with label smoothing. Without gradients (evaluation) the kernel computes the loss alone.
+The rows' losses are summed in float64 (torch sums in the logits' dtype, so a float32 sum of huge losses can
+overflow to inf where this one does not). On problems too small for the single pass to pay for the kernel's
+call (under 65,536 or 131,072 logits, :func:`kernel_is_faster`), anywhere else (GPU, other dtypes,
+``torch.compile``, ``SEQMODELS_NATIVE=0``, no compiler) and with label smoothing it is
+``torch.nn.functional.cross_entropy`` itself. Without gradients (evaluation) the kernel computes the loss alone.
 The gradient is not differentiable again (no double backward).
 """
 
@@ -28,6 +30,16 @@ from torch.autograd.function import once_differentiable
 from .loader import Kernels, kernels
 
 IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default
+
+# Below these sizes (N·V logits) torch's log_softmax + nll_loss are faster: the kernel's call costs ~30 µs
+# more than torch's (ctypes, a Python autograd Function forward and backward), which its single pass only wins
+# back on larger problems. Measured forward + backward on 2 threads (AVX-512), ours / torch: (832, 23) 1.64,
+# (3000, 23) 1.13, (8000, 23) 0.98, (4096, 40) 0.57; (832, 80) 1.03, (832, 128) 0.72, (700, 200) 0.52.
+MIN_LOGITS_FEW_CLASSES = 131_072  # 16 <= V < 64
+MIN_LOGITS_MANY_CLASSES = 65_536  # V >= 64
+# torch's CPU log_softmax over fewer classes than a vector register's float lanes (16 with AVX-512) takes
+# another path, ~15x slower (65,536 logits: 1.5 ms at V = 15, 0.16 ms at V = 16): the kernel at every size.
+FEW_CLASSES = 16
 
 
 def cross_entropy(
@@ -63,7 +75,16 @@ def _applies(logits: Tensor, targets: Tensor) -> Kernels | None:
         return None
     if logits.shape[0] != targets.shape[0] or logits.shape[1] == 0 or logits.stride(1) != 1:
         return None  # torch's own message for mismatched shapes; a strided last dim goes through torch too
+    if not kernel_is_faster(*logits.shape):
+        return None
     return kernels(logits)
+
+
+def kernel_is_faster(rows: int, classes: int) -> bool:
+    """Whether the kernel beats torch on (rows, classes) logits (the measured rule above)."""
+    if classes < FEW_CLASSES:
+        return True
+    return rows * classes >= (MIN_LOGITS_MANY_CLASSES if classes >= 64 else MIN_LOGITS_FEW_CLASSES)
 
 
 def _forward(

@@ -10,17 +10,40 @@ import pytest
 import torch
 from torch.nn import functional
 
+from seqmodels.kernels import cross_entropy as fused
 from seqmodels.kernels import loader as native
 from seqmodels.kernels.cross_entropy import cross_entropy
 
 pytestmark = pytest.mark.skipif(shutil.which(native._compiler()) is None, reason="no C compiler on PATH")
 FUSED = "_FusedCrossEntropyBackward"
+SIZE_RULE = (fused.MIN_LOGITS_FEW_CLASSES, fused.MIN_LOGITS_MANY_CLASSES)
 
 
 @pytest.fixture(autouse=True)
 def native_on(monkeypatch):
+    """The kernels on, at every size: the tests' small problems would otherwise go to torch (the size rule,
+    tested on its own below)."""
     monkeypatch.setenv(native.ENV_SWITCH, "1")
+    monkeypatch.setattr(fused, "MIN_LOGITS_FEW_CLASSES", 0)
+    monkeypatch.setattr(fused, "MIN_LOGITS_MANY_CLASSES", 0)
     assert native.kernels(torch.zeros(1)) is not None
+
+
+@pytest.mark.parametrize(
+    "rows, classes, kernel",
+    [(832, 23, False), (5000, 23, False), (6000, 23, True), (1000, 64, False), (1100, 64, True), (20, 10, True)],
+)
+def test_small_problems_go_to_torch(monkeypatch, rows, classes, kernel):
+    """Below 131,072 logits with 16 to 63 classes, or 65,536 with more, torch's own loss is faster than the
+    kernel's call; with fewer than 16 classes torch's log_softmax is slower at every size."""
+    monkeypatch.setattr(fused, "MIN_LOGITS_FEW_CLASSES", SIZE_RULE[0])
+    monkeypatch.setattr(fused, "MIN_LOGITS_MANY_CLASSES", SIZE_RULE[1])
+    logits, targets = logits_and_targets(rows, classes, dtype=torch.float32)
+    loss, grad = loss_and_grad(cross_entropy, logits, targets)
+    assert (type(loss.grad_fn).__name__ == FUSED) == kernel
+    theirs, theirs_grad = loss_and_grad(functional.cross_entropy, logits, targets)
+    torch.testing.assert_close(loss, theirs)
+    torch.testing.assert_close(grad, theirs_grad)
 
 
 def logits_and_targets(rows: int, classes: int, dtype=torch.float64, ignored_every: int = 0, seed: int = 0):
