@@ -27,7 +27,7 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import LearningRateMonitor
+from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .model_init import apply_model_init, strip_init_keys
@@ -246,6 +246,12 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
         kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
         if len(kept) < len(callbacks):
             log.info("logger=none: the learning-rate monitor is left out (it writes to a logger)")
+        callbacks = kept
+    trainer_cfg = cfg.trainer if isinstance(cfg.trainer, (DictConfig, Mapping)) else {}
+    if trainer_cfg.get("enable_progress_bar") is False:  # Lightning refuses a progress-bar callback with it
+        kept = [c for c in callbacks if not isinstance(c, ProgressBar)]
+        if len(kept) < len(callbacks):
+            log.info("trainer.enable_progress_bar=false: the progress bar callback is left out")
         callbacks = kept
     return build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 

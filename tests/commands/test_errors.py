@@ -113,6 +113,22 @@ def test_logger_none_keeps_the_default_callbacks_but_the_learning_rate_monitor(t
     assert any(isinstance(c, LearningRateMonitor) for c in trainer.callbacks)
 
 
+def test_progress_bar_off_drops_the_progress_bar_callback(tmp_path):
+    """`trainer.enable_progress_bar=false` trains with the default callbacks: Lightning refuses a progress-bar
+    callback beside it, so the default rich progress bar is left out."""
+    from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+
+    from seqmodels.commands.instantiate import build_callbacks, build_loggers, build_trainer
+    from tests.helpers.configs import compose_config
+
+    cfg = compose_config(["trainer.enable_progress_bar=false"], tmp_path)
+    callbacks = build_callbacks(cfg)
+    assert any(isinstance(c, ProgressBar) for c in callbacks)  # the default callbacks have one
+    trainer = build_trainer(cfg, callbacks, build_loggers(cfg))
+    assert trainer.progress_bar_callback is None
+    assert any(isinstance(c, ModelCheckpoint) for c in trainer.callbacks)
+
+
 def test_build_hands_keyword_objects_over_as_they_are():
     """The objects a command passes (a model, an encoder with a 10k-word vocabulary) reach the constructor
     themselves, not OmegaConf copies of them (wrapping such a vocabulary took seconds per command)."""
