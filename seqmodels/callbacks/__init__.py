@@ -1,4 +1,4 @@
-"""Lightning callbacks: looking inside the recurrence while it trains; failing safely."""
+"""Lightning callbacks: looking inside the recurrence while it trains; failing safely; a lighter progress bar."""
 
 from .abc_tune_samples import AbcTuneSamples
 from .atomic_checkpoint import AtomicCheckpointIO
@@ -6,6 +6,7 @@ from .gradient_flow import GradientFlowMonitor
 from .nan_guard import NaNGuard, NonFiniteError
 from .piano_roll_samples import PianoRollSamples
 from .probe import RecurrentProbe
+from .progress_bar import RichProgressBar
 
 __all__ = [
     "AbcTuneSamples",
@@ -15,4 +16,5 @@ __all__ = [
     "NonFiniteError",
     "PianoRollSamples",
     "RecurrentProbe",
+    "RichProgressBar",
 ]
