@@ -367,7 +367,7 @@ class SequenceTask(pl.LightningModule):
             # Lightning leaves a fused step's gradients scaled by the loss scale (the step would unscale them);
             # the norm and the clipping need them unscaled
             scaler.unscale_(optimizer)
-        params = [p for p in self.parameters() if p.grad is not None]
+        params = [p for p in self._fit_parameters() if p.grad is not None]
         in_step = (
             self.clip_grad_norm is not None
             and bool(params)
@@ -378,6 +378,14 @@ class SequenceTask(pl.LightningModule):
             self._clipped_step = clip_in_the_step(optimizer, norm, self.clip_grad_norm)  # type: ignore[arg-type]
         if self.step_is_logged():
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
+
+    def _fit_parameters(self) -> list[nn.Parameter]:
+        """``list(self.parameters())``, listed once a fit (walking the module tree each step cost a small
+        model's step ~0.05 ms; a fit's parameters do not change, only which of them have gradients)."""
+        cached = getattr(self, "_parameters_of_the_fit", None)
+        if cached is None:
+            cached = self._parameters_of_the_fit = list(self.parameters())
+        return cached
 
     def _amp_scaler(self) -> Any:
         """The mixed-precision ``GradScaler`` that takes the optimizer's steps (16-mixed), else None."""
@@ -429,6 +437,7 @@ class SequenceTask(pl.LightningModule):
     def on_train_start(self) -> None:
         self._epoch_loss: torch.Tensor | None = None  # nothing left over from an interrupted fit
         self._epoch_hits: torch.Tensor | None = None
+        self._parameters_of_the_fit: list[nn.Parameter] | None = None  # listed again for this fit
         # after the sanity check and the training loader's first iter(), as in the run that saved it
         rng, self._resume_rng = getattr(self, "_resume_rng", None), None
         if rng is not None:
