@@ -382,9 +382,10 @@ class SequenceTask(pl.LightningModule):
     def _fit_parameters(self) -> list[nn.Parameter]:
         """``list(self.parameters())``, listed once a fit (walking the module tree each step cost a small
         model's step ~0.05 ms; a fit's parameters do not change, only which of them have gradients)."""
-        cached = getattr(self, "_parameters_of_the_fit", None)
+        cached: list[nn.Parameter] | None = getattr(self, "_parameters_of_the_fit", None)
         if cached is None:
-            cached = self._parameters_of_the_fit = list(self.parameters())
+            cached = list(self.parameters())
+            self._parameters_of_the_fit: list[nn.Parameter] | None = cached
         return cached
 
     def _amp_scaler(self) -> Any:
@@ -437,7 +438,7 @@ class SequenceTask(pl.LightningModule):
     def on_train_start(self) -> None:
         self._epoch_loss: torch.Tensor | None = None  # nothing left over from an interrupted fit
         self._epoch_hits: torch.Tensor | None = None
-        self._parameters_of_the_fit: list[nn.Parameter] | None = None  # listed again for this fit
+        self._parameters_of_the_fit = None  # listed again for this fit
         # after the sanity check and the training loader's first iter(), as in the run that saved it
         rng, self._resume_rng = getattr(self, "_resume_rng", None), None
         if rng is not None:
