@@ -254,3 +254,43 @@ def test_the_default_progress_bar_redraws_ten_times_a_second(tmp_path):
 
     bars = [c for c in build_callbacks(compose_config([], tmp_path)) if isinstance(c, ProgressBar)]
     assert len(bars) == 1 and isinstance(bars[0], RichProgressBar) and bars[0].refresh_rate == 10
+
+
+def test_early_stopping_waits_for_a_validation(tmp_path):
+    """A run stopped by max_steps inside its first epoch, validated only at epochs' ends, has no val/loss when
+    that epoch ends: the configured early stopping checks after validations, so the run ends cleanly (checked
+    at the training epoch's end, Lightning's default here, it raised for the missing metric)."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    from seqmodels.commands.instantiate import build_callbacks
+
+    (stopping,) = [c for c in build_callbacks(compose_config([], tmp_path)) if isinstance(c, EarlyStopping)]
+
+    class Fit(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).pow(2).mean()
+
+        def validation_step(self, batch, batch_idx):
+            self.log("val/loss", self.layer(batch[0]).pow(2).mean())
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(40, 2)), batch_size=2)
+    trainer = pl.Trainer(
+        accelerator="cpu",
+        max_steps=5,  # of an epoch of 20
+        callbacks=[stopping],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(Fit(), loader, loader)
+    assert trainer.global_step == 5
