@@ -37,6 +37,11 @@ class SequenceDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[np.ndarray, Any]:
         return self.sequences[i], self.labels[i]
 
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[np.ndarray, Any]]:
+        """A batch's items in one call (the DataLoader's batched fetch), rather than one call per item."""
+        sequences, labels = self.sequences, self.labels
+        return [(sequences[i], labels[i]) for i in indices]
+
     def lengths(self) -> list[int]:
         return [len(s) for s in self.sequences]
 

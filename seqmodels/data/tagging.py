@@ -69,17 +69,18 @@ class TagCollate:
         if not batch:
             raise ValueError("cannot collate an empty batch")
         sizes = [len(words) for words, _ in batch]
-        for b, (words, labels) in enumerate(batch):
-            if len(words) != len(labels):
-                raise ValueError(f"sentence {b} of the batch has {len(words)} words but {len(labels)} tags")
+        tag_sizes = [len(labels) for _, labels in batch]
+        if sizes != tag_sizes:
+            b = next(b for b, (n, m) in enumerate(zip(sizes, tag_sizes)) if n != m)
+            raise ValueError(f"sentence {b} of the batch has {sizes[b]} words but {tag_sizes[b]} tags")
         if min(sizes) < 1:
             raise ValueError("sentences must have at least one token; got an empty one")
-        lengths = np.asarray(sizes, dtype=np.int64)
-        B, T = len(batch), int(lengths.max())
+        lengths = np.array(sizes, dtype=np.int64)
+        B, T = len(batch), max(sizes)
         # every sentence's tokens at once, in order, laid into the rows' first len_b places (row-major order
-        # of the mask): one numpy operation a batch rather than one per sentence
-        words = np.concatenate([np.asarray(w) for w, _ in batch]).astype(np.int64, copy=False)  # (N,) or (N, 1 + F)
-        labels = np.concatenate([np.asarray(t) for _, t in batch]).astype(np.int64, copy=False)  # (N,)
+        # of the mask): a handful of numpy operations a batch rather than a few per sentence
+        words = np.concatenate([w for w, _ in batch]).astype(np.int64, copy=False)  # (N,) or (N, 1 + F)
+        labels = np.concatenate([t for _, t in batch]).astype(np.int64, copy=False)  # (N,)
         if self.rate:
             assert self.replace is not None and self.unk_index is not None  # required with a rate (__init__)
             ids = words if words.ndim == 1 else words[:, 0]  # only the words are replaced, not the features
