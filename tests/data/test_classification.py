@@ -309,3 +309,22 @@ def test_train_examples_beyond_the_train_split_is_refused_by_name():
         _subset_module(101)
     with pytest.raises(ValueError, match="train_examples must be None or a positive integer, got 0"):
         _subset_module(0)
+
+
+def test_a_batch_of_items_is_fetched_in_one_call():
+    """The DataLoader fetches a batch through ``__getitems__``: the items of the indices, in their order, as
+    one ``__getitem__`` each would give them (and the dataset's arrays themselves, not copies)."""
+    from seqmodels.data.batching import SequenceDataset
+
+    sequences = [np.arange(n) for n in (3, 1, 4, 2)]
+    dataset = SequenceDataset(sequences, ["a", "b", "c", "d"])
+    items = dataset.__getitems__([2, 0, 2])
+    assert [label for _, label in items] == ["c", "a", "c"]
+    assert all(got is dataset[i][0] for (got, _), i in zip(items, [2, 0, 2]))
+
+    class OnlyBatched(SequenceDataset):
+        def __getitem__(self, i):
+            raise AssertionError("fetched one item at a time")
+
+    loader = DataLoader(OnlyBatched(sequences, ["a", "b", "c", "d"]), batch_size=2, collate_fn=list)
+    assert [[label for _, label in batch] for batch in loader] == [["a", "b"], ["c", "d"]]
