@@ -194,6 +194,15 @@ class SequenceTask(pl.LightningModule):
         self._thaw: dict[int, nn.Parameter] = {}  # the parameters the unfreeze schedule froze, by id
         self._frozen_groups: list[str] | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning names the running hook in ``_current_fx_name`` around every hook call, ~45 times a training
+        # step; nn.Module's __setattr__ checks each value against parameters, modules and buffers first
+        # (1.3 µs, 0.17 µs as a plain attribute). A string is none of those.
+        if name == "_current_fx_name" and (value is None or isinstance(value, str)):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     # ------------------------------------------------------------------- config
     @property
     def config(self) -> dict | None:

@@ -491,6 +491,33 @@ def test_step_scalars_reach_self_log_on_the_steps_the_loggers_write():
     assert task.logged["train/loss"] == [0, 1, 2, 3, 4]
 
 
+class HookNames(LanguageModelingTask):
+    """Records Lightning's ``_current_fx_name`` as each of three hooks sees it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen: list[str | None] = []
+
+    def on_train_batch_start(self, batch, batch_idx):
+        self.seen.append(self._current_fx_name)
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append(self._current_fx_name)
+        return super().training_step(batch, batch_idx)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        self.seen.append(self._current_fx_name)
+
+
+def test_the_running_hook_is_named_as_lightning_sets_it():
+    """The task keeps ``_current_fx_name`` as a plain attribute (set around every hook call): each hook sees
+    its own name, and self.log in a step still works."""
+    task = HookNames(tiny_lm(), adam())
+    trainer(max_steps=2, limit_val_batches=0).fit(task, Data(lm_batches(2)))
+    assert task.seen == ["on_train_batch_start", "training_step", "on_train_batch_end"] * 2
+    assert "_current_fx_name" in vars(task) and "_current_fx_name" not in task._modules
+
+
 class EpochAccuracies(pl.Callback):
     """``train/acc`` as logged at each epoch's end (read when the next epoch starts, and at the end)."""
 
