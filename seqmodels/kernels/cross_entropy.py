@@ -35,8 +35,9 @@ IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default
 # more than torch's (ctypes, a Python autograd Function forward and backward), which its single pass only wins
 # back on larger problems. Measured forward + backward on 2 threads (AVX-512), ours / torch: (832, 23) 1.64,
 # (3000, 23) 1.13, (8000, 23) 0.98, (4096, 40) 0.57; (832, 80) 1.03, (832, 128) 0.72, (700, 200) 0.52.
-MIN_LOGITS_FEW_CLASSES = 131_072  # 16 <= V < 64
-MIN_LOGITS_MANY_CLASSES = 65_536  # V >= 64
+MANY_CLASSES = 64
+MIN_LOGITS_FEW_CLASSES = 131_072  # FEW_CLASSES <= V < MANY_CLASSES
+MIN_LOGITS_MANY_CLASSES = 65_536  # V >= MANY_CLASSES
 # torch's CPU log_softmax over fewer classes than a vector register's float lanes (16 with AVX-512) takes
 # another path, ~15x slower (65,536 logits: 1.5 ms at V = 15, 0.16 ms at V = 16): the kernel at every size.
 FEW_CLASSES = 16
@@ -84,7 +85,7 @@ def kernel_is_faster(rows: int, classes: int) -> bool:
     """Whether the kernel beats torch on (rows, classes) logits (the measured rule above)."""
     if classes < FEW_CLASSES:
         return True
-    return rows * classes >= (MIN_LOGITS_MANY_CLASSES if classes >= 64 else MIN_LOGITS_FEW_CLASSES)
+    return rows * classes >= (MIN_LOGITS_MANY_CLASSES if classes >= MANY_CLASSES else MIN_LOGITS_FEW_CLASSES)
 
 
 def _forward(

@@ -389,8 +389,8 @@ class SequenceTask(pl.LightningModule):
             self.log("train/grad_norm", norm, on_step=True, on_epoch=False)
 
     def _fit_parameters(self) -> list[nn.Parameter]:
-        """``list(self.parameters())``, listed once a fit (walking the module tree each step cost a small
-        model's step ~0.05 ms; a fit's parameters do not change, only which of them have gradients)."""
+        """``list(self.parameters())``, listed once a fit (walking the module tree each step cost a tagger's
+        step ~0.1 ms; a fit's parameters do not change, only which of them have gradients)."""
         cached: list[nn.Parameter] | None = getattr(self, "_parameters_of_the_fit", None)
         if cached is None:
             cached = list(self.parameters())
@@ -472,21 +472,23 @@ class SequenceTask(pl.LightningModule):
         running[1] += batch_size
 
     def on_train_epoch_end(self) -> None:
-        running, self._epoch_loss = getattr(self, "_epoch_loss", None), None
-        if running is not None:
-            # one weighted value per rank; Lightning combines the ranks' (mean × count) and counts when it
-            # computes its epoch metrics, in the same order on every rank (a collective of our own here could
-            # meet rank 0's progress bar syncing other metrics first, and hang)
-            count = int(running[1].item())
-            self.log(
-                "train/loss_epoch",
-                running[0] / running[1],
-                on_step=False,
-                on_epoch=True,
-                batch_size=count,
-                sync_dist=True,
-            )
-        self._log_train_accuracy()
+        loss, self._epoch_loss = getattr(self, "_epoch_loss", None), None
+        hits, self._epoch_hits = getattr(self, "_epoch_hits", None), None
+        if loss is not None:
+            self._log_epoch_mean("train/loss_epoch", loss)
+        if hits is not None:
+            self._log_epoch_mean("train/acc", hits)
+
+    def _log_epoch_mean(self, name: str, running: torch.Tensor) -> None:
+        """Log ``running`` = [Σ value · weight, Σ weight] as this rank's epoch mean, weighted by Σ weight.
+
+        One weighted value per rank: Lightning combines the ranks' (mean × count) and counts when it computes
+        its epoch metrics, in the same order on every rank (a collective of our own here could meet rank 0's
+        progress bar syncing other metrics first, and hang).
+        """
+        count = int(running[1].item())
+        mean = running[0].float() / max(count, 1)
+        self.log(name, mean, on_step=False, on_epoch=True, batch_size=count, sync_dist=True)
 
     def count_train_accuracy(self, logits: torch.Tensor, targets: torch.Tensor, counted: int | torch.Tensor) -> None:
         """Add a training step's hits to the epoch's ``train/acc``, logged at the epoch's end.
@@ -509,14 +511,6 @@ class SequenceTask(pl.LightningModule):
             running = self._epoch_hits = torch.zeros(2, dtype=torch.long, device=hits.device)  # [Σ hits, Σ counted]
         running[0] += hits
         running[1] += counted
-
-    def _log_train_accuracy(self) -> None:
-        running, self._epoch_hits = getattr(self, "_epoch_hits", None), None
-        if running is None:
-            return
-        count = int(running[1].item())  # the rank's weight in the ranks' mean, as for train/loss_epoch above
-        accuracy = running[0].float() / max(count, 1)
-        self.log("train/acc", accuracy, on_step=False, on_epoch=True, batch_size=count, sync_dist=True)
 
     def tensorboard(self) -> Any:
         """The ``SummaryWriter`` of the first TensorBoard logger on global rank 0, else None."""

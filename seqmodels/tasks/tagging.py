@@ -139,7 +139,7 @@ class TaggingTask(SequenceTask):
         inputs, lengths, tags = batch
         logits = self(inputs, lengths)
         loss = self.loss(logits, tags)
-        counted = (tags != IGNORE_INDEX).sum()  # the real tokens: a tensor, no host read per step
+        counted = (tags != IGNORE_INDEX).sum()  # the scored tokens: a tensor, no host read per step
         self.count_train_accuracy(logits, tags, counted)
         self.log_train_loss(loss, counted)
         return loss  # train/acc: at the epoch's end (on_train_epoch_end)
