@@ -1,4 +1,5 @@
-"""Lightning callbacks: looking inside the recurrence while it trains; failing safely; a lighter progress bar."""
+"""Lightning callbacks: looking inside the recurrence while it trains; failing safely; a lighter progress bar and
+profiler."""
 
 from .abc_tune_samples import AbcTuneSamples
 from .atomic_checkpoint import AtomicCheckpointIO
@@ -6,6 +7,7 @@ from .gradient_flow import GradientFlowMonitor
 from .nan_guard import NaNGuard, NonFiniteError
 from .piano_roll_samples import PianoRollSamples
 from .probe import RecurrentProbe
+from .profiler import NullProfiler
 from .progress_bar import RichProgressBar
 
 __all__ = [
@@ -14,6 +16,7 @@ __all__ = [
     "GradientFlowMonitor",
     "NaNGuard",
     "NonFiniteError",
+    "NullProfiler",
     "PianoRollSamples",
     "RecurrentProbe",
     "RichProgressBar",

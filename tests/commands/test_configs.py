@@ -256,6 +256,20 @@ def test_the_default_progress_bar_redraws_ten_times_a_second(tmp_path):
     assert len(bars) == 1 and isinstance(bars[0], RichProgressBar) and bars[0].refresh_rate == 10
 
 
+def test_the_trainer_profiles_nothing_unless_asked(tmp_path):
+    """The default trainer's profiler is the cheap null one (Lightning wraps ~120 hook calls a step in it);
+    ``trainer.profiler=simple`` still gives Lightning's own."""
+    from lightning.pytorch.profilers import SimpleProfiler
+
+    from seqmodels.callbacks import NullProfiler
+    from seqmodels.commands.instantiate import build_trainer
+
+    default = build_trainer(compose_config([], tmp_path / "a"), [], [])
+    assert isinstance(default.profiler, NullProfiler)
+    asked = build_trainer(compose_config(["trainer.profiler=simple"], tmp_path / "b"), [], [])
+    assert isinstance(asked.profiler, SimpleProfiler)
+
+
 def test_early_stopping_waits_for_a_validation(tmp_path):
     """A run stopped by max_steps inside its first epoch, validated only at epochs' ends, has no val/loss when
     that epoch ends: the configured early stopping checks after validations, so the run ends cleanly (checked
