@@ -187,19 +187,26 @@ class PlainLoop:
 
     def seconds(self, batches: Sequence) -> float:
         """Train on ``batches``; the wall time of all of them (the device synchronised at both ends)."""
-        model, clip = self.task.model, self.task.clip_grad_norm
-        model.train()
+        self.task.model.train()
         self.synchronize()
         start = time.perf_counter()
         for batch in batches:
-            loss, self.state = plain_loss(self.task, batch, self.state)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            self.optimizer.step()
+            self.step(batch)
         self.synchronize()
         return time.perf_counter() - start
+
+    def step(self, batch: Any) -> None:
+        """One training step on ``batch`` (the model already in training mode)."""
+        loss, self.state = plain_loss(self.task, batch, self.state)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.task.clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.task.model.parameters(), self.task.clip_grad_norm)
+        self.optimizer.step()
+
+    def tokens(self, batches: Sequence) -> int:
+        """The tokens of ``batches`` (:func:`batch_tokens`): what :meth:`seconds` trained on."""
+        return sum(batch_tokens(b) for b in batches)
 
 
 def plain_loop(
@@ -231,13 +238,14 @@ def loader_seconds(datamodule: Any, warmup: int, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def _to(batch: Any, device: str) -> Any:
+def to_device(batch: Any, device: str) -> Any:
+    """``batch`` (a tensor, a tuple, list or NamedTuple of them) with its tensors on ``device``."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device)
     if hasattr(batch, "_fields"):  # a NamedTuple batch
-        return type(batch)(*(_to(x, device) for x in batch))
+        return type(batch)(*(to_device(x, device) for x in batch))
     if isinstance(batch, (tuple, list)):
-        return type(batch)(_to(x, device) for x in batch)
+        return type(batch)(to_device(x, device) for x in batch)
     return batch
 
 
@@ -313,7 +321,7 @@ def run(
                     seconds, tokens, seen = command_seconds(run_cfg, warmup, batches, synchronize)
                     if side == "seqmodels-train":
                         steps_per_s.append(batches / seconds)
-                    command_batches = command_batches or [_to(b, device) for b in seen]
+                    command_batches = command_batches or [to_device(b, device) for b in seen]
                 elif side == "plain loop":
                     seconds = plain_loop(plain_task, plain_optimizer, command_batches, warmup, synchronize)
                     tokens = sum(batch_tokens(b) for b in command_batches[warmup:])
