@@ -179,8 +179,7 @@ class SequenceTask(pl.LightningModule):
         # guard checks it there, so that no gradient is read twice
         self.grad_norm_hooks: list[Callable[[torch.Tensor], None]] = []
         self._clipped_step = ClippedStep()  # what the step carrying the clipping changed, to restore
-        self._epoch_loss = RunningRatio(torch.float32)  # train/loss_epoch: Σ loss · weight, Σ weight
-        self._epoch_hits = RunningRatio(torch.long)  # train/acc: Σ hits, Σ scored targets
+        self._start_epoch_sums()
         self._step_logged: tuple[int, bool] | None = None  # (the loop's batch count, step_is_logged then)
         self.layer_lr_decay = check_layer_lr_decay(layer_lr_decay)
         if unfreeze_unit not in UNFREEZE_UNITS:
@@ -456,8 +455,7 @@ class SequenceTask(pl.LightningModule):
         self._resume_rng = checkpoint.get(RNG_KEY)
 
     def on_train_start(self) -> None:
-        self._epoch_loss = RunningRatio(torch.float32)  # nothing left over from an interrupted fit
-        self._epoch_hits = RunningRatio(torch.long)
+        self._start_epoch_sums()  # nothing left over from an interrupted fit
         self._parameters_of_the_fit = None  # listed again for this fit
         self._step_logged = None
         # after the sanity check and the training loader's first iter(), as in the run that saved it
@@ -480,12 +478,16 @@ class SequenceTask(pl.LightningModule):
         self._epoch_loss.add_weighted(loss, batch_size)
 
     def on_train_epoch_end(self) -> None:
-        loss, self._epoch_loss = self._epoch_loss.sums(), RunningRatio(torch.float32)
-        hits, self._epoch_hits = self._epoch_hits.sums(), RunningRatio(torch.long)
+        loss, hits = self._epoch_loss.sums(), self._epoch_hits.sums()
+        self._start_epoch_sums()
         if loss is not None:
             self._log_epoch_mean("train/loss_epoch", *loss)
         if hits is not None:
             self._log_epoch_mean("train/acc", *hits)
+
+    def _start_epoch_sums(self) -> None:
+        self._epoch_loss = RunningRatio(torch.float32)  # train/loss_epoch: Σ loss · weight, Σ weight
+        self._epoch_hits = RunningRatio(torch.long)  # train/acc: Σ hits, Σ scored targets
 
     def _log_epoch_mean(self, name: str, total: torch.Tensor, weight: torch.Tensor) -> None:
         """Log ``total / weight`` (Σ value · weight and Σ weight of the epoch's steps) as this rank's epoch
