@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..utils.precision import autocast_enabled, backward_outside_autocast, outside_autocast
 from . import cuda_graphs, loader
 from .common import (
     addresses,
@@ -89,6 +90,7 @@ class GRURecurrence(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
+    @backward_outside_autocast
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, gates, new, out, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
@@ -503,7 +505,10 @@ def gru_sequence(
     bias_hh: Tensor | None,
     mask: Tensor | None = None,
 ):
-    """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``."""
+    """Fast torch-form GRU over x (T, B, I): ``(out (T,B,H), h_n)``; under ``torch.autocast`` outside it, in
+    ``weight_hh``'s dtype (:mod:`seqmodels.utils.precision`)."""
+    if autocast_enabled(x.device.type):
+        return outside_autocast(gru_sequence, weight_hh.dtype, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
     kernels = None if needs_grad(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) else loader.kernels(x, h0, weight_hh)
     if kernels is not None:
         return c_inference(kernels, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, mask)

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from ..utils.precision import autocast_enabled, backward_outside_autocast
 from . import loader as native
 
 MIN_MACS = 1 << 20  # below about a million multiply-adds the op's fixed cost (~0.1 ms) outweighs its speed
@@ -82,7 +83,7 @@ class Linear(nn.Linear):
 def _applies(x: Tensor, weight: Tensor, bias: Tensor | None) -> bool:
     if not native.enabled() or torch.compiler.is_compiling():  # first: the shape tests below would guard a trace
         return False
-    if not torch.backends.mkldnn.enabled or torch.is_autocast_enabled("cpu"):  # torch's switches; autocast's dtype
+    if not torch.backends.mkldnn.enabled or autocast_enabled("cpu"):  # torch's switches; autocast's dtype
         return False
     tensors = (x, weight) if bias is None else (x, weight, bias)
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors) or native.under_transform(*tensors):
@@ -133,6 +134,7 @@ class _OneDnnLinear(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
+    @backward_outside_autocast
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
         rows, weight = ctx.saved_tensors
         grad = grad_out.reshape(-1, weight.shape[0])  # (M, N)

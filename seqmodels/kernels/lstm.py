@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..utils.precision import autocast_enabled, backward_outside_autocast, outside_autocast
 from . import cuda_graphs, loader
 from .common import (
     addresses,
@@ -95,6 +96,7 @@ class LSTMRecurrence(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
+    @backward_outside_autocast
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None, d_cn: Tensor | None):
         x, gates, cells, tanh_c, out, h0, c0, weight_ih, weight_hh, h_prev, c_prev, mask = ctx.saved_tensors
         need_d_x = ctx.needs_input_grad[0]
@@ -523,8 +525,11 @@ def lstm_sequence(
 ):
     """Fast LSTM over x (T, B, I): ``(out (T,B,H), (h_n, c_n))``, torch's weights and gate order.
 
-    ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.utils.checks.step_mask`).
+    ``mask``: (T, B, 1) boolean, True at real steps (:func:`~seqmodels.utils.checks.step_mask`). Under
+    ``torch.autocast`` it runs outside it, in ``weight_hh``'s dtype (:mod:`seqmodels.utils.precision`).
     """
+    if autocast_enabled(x.device.type):
+        return outside_autocast(lstm_sequence, weight_hh.dtype, x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh, mask)
     bias = sum_bias(bias_ih, bias_hh)
     kernels = None if needs_grad(x, h0, c0, weight_ih, weight_hh, bias) else loader.kernels(x, h0, c0, weight_hh)
     if kernels is not None:

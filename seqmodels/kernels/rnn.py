@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..utils.precision import autocast_enabled, backward_outside_autocast, outside_autocast
 from . import cuda_graphs, loader
 from .common import (
     hidden_weight_grad,
@@ -60,6 +61,7 @@ class RNNRecurrence(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable  # the BPTT writes into buffers: no graph of its own
+    @backward_outside_autocast
     def backward(ctx, d_out: Tensor | None, d_hn: Tensor | None):
         x, act, h0, weight_ih, weight_hh, h_prev, mask = ctx.saved_tensors
         if ctx.native is not None and len(act):
@@ -196,6 +198,20 @@ def rnn_sequence(
     mask: Tensor | None = None,
     nonlinearity: str = "tanh",
 ):
-    """Fast vanilla RNN over x (T, B, I): ``(out (T,B,H), h_n)``."""
+    """Fast vanilla RNN over x (T, B, I): ``(out (T,B,H), h_n)``; under ``torch.autocast`` outside it, in
+    ``weight_hh``'s dtype (:mod:`seqmodels.utils.precision`)."""
+    if autocast_enabled(x.device.type):
+        return outside_autocast(
+            rnn_sequence,
+            weight_hh.dtype,
+            x,
+            h0,
+            weight_ih,
+            weight_hh,
+            bias_ih,
+            bias_hh,
+            mask,
+            nonlinearity=nonlinearity,
+        )
     bias = sum_bias(bias_ih, bias_hh)
     return RNNRecurrence.apply(x, h0, weight_ih, weight_hh, bias, nonlinearity == "relu", mask)

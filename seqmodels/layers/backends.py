@@ -20,6 +20,10 @@
   for batches with sequences shorter than T (torch's backward through a packed batch is several times
   slower than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
   case — RNN, small-batch GRU, float64, and every cell torch cannot run.
+
+Under ``torch.autocast`` (mixed precision) ``custom`` runs outside it, in the cells' weight dtype, so its
+results are the float32 ones; ``torch`` follows autocast (bfloat16 or float16 outputs and states). Either
+takes the other's state: under autocast a state's floating dtype may differ from the input's.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ from typing import Any
 
 from torch import Tensor
 
+from .precision import autocast_enabled
+
 
 def map_state(fn: Callable[..., Tensor], *states: Any) -> Any:
     """Apply ``fn`` leaf-wise over states of the same structure (Tensor, tuple or list)."""
@@ -27,16 +29,22 @@ def detach_state(state: Any) -> Any:
 
 def check_state_like(states: list[Any] | None, x: Tensor, batch_size: int) -> None:
     """Raise ``ValueError`` unless every tensor of every state in ``states`` (one per layer and direction) has
-    ``x``'s dtype and device and ``batch_size`` rows, naming the state; ``None`` entries are left alone."""
+    ``x``'s dtype and device and ``batch_size`` rows, naming the state; ``None`` entries are left alone.
+
+    Under ``torch.autocast`` on ``x``'s device a floating-point state of another dtype passes too: autocast
+    chooses the dtypes there (a state the previous batch left in bfloat16, an input a projection made
+    bfloat16), and the recurrences cast (:mod:`.precision`)."""
     if states is None:
         return
+    mixed = autocast_enabled(x.device.type) and x.is_floating_point()
     for index, state in enumerate(states):
         leaves = [state] if isinstance(state, Tensor) else list(state) if isinstance(state, (tuple, list)) else []
         for part, leaf in enumerate(leaves):
             if not isinstance(leaf, Tensor):
                 continue
             where = f"state[{index}]" + (f"[{part}]" if len(leaves) > 1 else "")
-            if leaf.dtype != x.dtype or leaf.device != x.device:
+            dtype_ok = leaf.dtype == x.dtype or (mixed and leaf.is_floating_point())
+            if not dtype_ok or leaf.device != x.device:
                 raise ValueError(
                     f"{where} is {leaf.dtype} on {leaf.device} but the input is {x.dtype} on {x.device}: "
                     "pass initial states of the input's dtype and device"

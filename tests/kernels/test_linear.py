@@ -76,6 +76,20 @@ def test_forward_and_gradients_equal_float64_products(leading, layout):
         assert_float32_close(got, expected)
 
 
+def test_a_backward_called_under_autocast_keeps_the_forwards_float32():
+    """The forward outside autocast (on oneDNN), ``backward()`` inside an autocast block: the gradients are
+    still float32 products, not autocast's bfloat16."""
+    x, weight, bias, grad = tensors(rows=700)
+    leaves = [t.detach().clone().requires_grad_() for t in (x, weight, bias)]
+    out = linear(*leaves)
+    assert type(out.grad_fn).__name__ == ONEDNN
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out.backward(grad)
+    _, want_grads = float64_oracle(x, weight, bias, grad)
+    for leaf, expected in zip(leaves, want_grads):
+        assert_float32_close(leaf.grad, expected)
+
+
 def test_a_transposed_input_and_no_bias():
     x, weight, _, grad = tensors()
     x_t = x.t().contiguous().t()  # (300, 64) with strides (1, 300)
