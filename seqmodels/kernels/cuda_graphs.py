@@ -33,6 +33,8 @@ from typing import TypeVar, cast
 import torch
 from torch import Tensor
 
+from ..utils.precision import autocast_enabled
+
 MAX_GRAPHS = 32
 _EAGER = object()  # cache entry of a signature whose capture failed
 R = TypeVar("R")
@@ -115,11 +117,7 @@ def applies(args: Sequence[Tensor | None]) -> bool:
 
 def _numerics() -> tuple:
     """Global settings that change which kernels a capture records (TF32, autocast)."""
-    try:
-        autocast = torch.is_autocast_enabled("cuda")
-    except TypeError:  # torch < 2.4: no device argument, CUDA autocast
-        autocast = torch.is_autocast_enabled()
-    return torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision(), autocast
+    return torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision(), autocast_enabled("cuda")
 
 
 def signature(fn: Callable, args: Sequence[Tensor | None], flags: tuple) -> tuple:

@@ -36,14 +36,15 @@ def check_state_like(states: list[Any] | None, x: Tensor, batch_size: int) -> No
     bfloat16), and the recurrences cast (:mod:`.precision`)."""
     if states is None:
         return
-    mixed = autocast_enabled(x.device.type) and x.is_floating_point()
     for index, state in enumerate(states):
         leaves = [state] if isinstance(state, Tensor) else list(state) if isinstance(state, (tuple, list)) else []
         for part, leaf in enumerate(leaves):
             if not isinstance(leaf, Tensor):
                 continue
             where = f"state[{index}]" + (f"[{part}]" if len(leaves) > 1 else "")
-            dtype_ok = leaf.dtype == x.dtype or (mixed and leaf.is_floating_point())
+            dtype_ok = leaf.dtype == x.dtype or (
+                leaf.is_floating_point() and x.is_floating_point() and autocast_enabled(x.device.type)
+            )
             if not dtype_ok or leaf.device != x.device:
                 raise ValueError(
                     f"{where} is {leaf.dtype} on {leaf.device} but the input is {x.dtype} on {x.device}: "
