@@ -34,6 +34,7 @@ from .instantiate import (
     data_sizes,
     flush_denormal,
     int_option,
+    lightning_false_alarms_silenced,
     null_fields,
     resolve_data_dir,
     setup_data,
@@ -95,7 +96,8 @@ def _evaluate(cfg: DictConfig) -> dict[str, float]:
     task = build(run.task, "task", model=model, config=stored, **task_kwargs)
     trainer = build_trainer(cfg, [], build_loggers(cfg))
     run_split = trainer.test if split == "test" else trainer.validate
-    run_split(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    with lightning_false_alarms_silenced(datamodule):
+        run_split(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     if trainer.is_global_zero:
         report: dict[str, Any] = {"ckpt_path": ckpt_path, "split": split, **metrics}

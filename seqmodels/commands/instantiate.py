@@ -17,6 +17,7 @@ which sizes come from the data, and nothing is inferred behind its back. A const
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -305,6 +306,28 @@ def flush_denormal(cfg: DictConfig) -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(before)
+
+
+LEAFSPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+ITERABLE_LENGTH_WARNING = r"Your `IterableDataset` has `__len__` defined"
+
+
+@contextmanager
+def lightning_false_alarms_silenced(datamodule: Any) -> Iterator[None]:
+    """For the length of a fit, validation or test: silence two warnings that Lightning gives on every data
+    loader and that a user can do nothing about.
+
+    * torch's ``FutureWarning`` that ``LeafSpec`` is deprecated, which Lightning's own ``_pytree`` (2.6) raises
+      when it builds one for each loader;
+    * "Your `IterableDataset` has `__len__` defined ... (when num_workers > 1)", only when ``datamodule`` says
+      that its iterable datasets give each worker its own batches (``datasets_shard_by_worker``), so that their
+      length holds. A user's own datamodule still gets the warning.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning)
+        if getattr(datamodule, "datasets_shard_by_worker", False) is True:
+            warnings.filterwarnings("ignore", message=ITERABLE_LENGTH_WARNING)
+        yield
 
 
 def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:

@@ -41,6 +41,7 @@ from .instantiate import (
     flush_denormal,
     hparams,
     int_option,
+    lightning_false_alarms_silenced,
     resolve_data_dir,
     setup_data,
 )
@@ -95,7 +96,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, 
     if cfg.get("train", True):
         if isinstance(datamodule, ResumableTrainData):  # it resumes mid-epoch through its own state_dict
             warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch")
-        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        with lightning_false_alarms_silenced(datamodule):
+            trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     metrics = scalar_metrics(trainer.callback_metrics)
     checkpoint = find_checkpoint_callback(trainer)
     best, last = checkpoint_paths(checkpoint)
@@ -103,7 +105,8 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, 
 
     if cfg.get("test", False) and has_test_split(datamodule):
         test_ckpt = best or (ckpt_path if not cfg.get("train", True) else None)
-        trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
+        with lightning_false_alarms_silenced(datamodule):
+            trainer.test(task, datamodule=datamodule, ckpt_path=test_ckpt, weights_only=True)
         metrics.update(scalar_metrics(trainer.callback_metrics))
 
     result = {

@@ -201,6 +201,10 @@ class LanguageModelingDataModule(ResumableTrainData, L.LightningDataModule):
     is a split's whole id array. Batches: ``(inputs, targets)``, LongTensors (B, T).
     """
 
+    datasets_shard_by_worker = True
+    """Its iterable datasets hand each DataLoader worker its own batches (worker w: batches w, w + W, ...), so
+    their ``__len__`` holds with any ``num_workers`` (Lightning warns that it may not; the commands say nothing)."""
+
     def __init__(
         self,
         corpus: TextCorpus,
