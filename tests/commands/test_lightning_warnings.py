@@ -36,11 +36,11 @@ def test_only_the_two_false_alarms_are_silenced_and_only_inside(datamodule, kept
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with lightning_false_alarms_silenced(datamodule):
-            warnings.warn(ITERABLE, UserWarning)
-            warnings.warn(LEAFSPEC, FutureWarning)
-            warnings.warn("a warning of the user's own", UserWarning)
-        warnings.warn(ITERABLE, UserWarning)  # the caller's filters are back
-        warnings.warn(LEAFSPEC, FutureWarning)
+            warnings.warn(ITERABLE, UserWarning, stacklevel=1)
+            warnings.warn(LEAFSPEC, FutureWarning, stacklevel=1)
+            warnings.warn("a warning of the user's own", UserWarning, stacklevel=1)
+        warnings.warn(ITERABLE, UserWarning, stacklevel=1)  # the caller's filters are back
+        warnings.warn(LEAFSPEC, FutureWarning, stacklevel=1)
     messages = [str(w.message) for w in caught]
     assert messages == [*([ITERABLE] if kept else []), "a warning of the user's own", ITERABLE, LEAFSPEC]
 
