@@ -7,25 +7,42 @@ for the queued work: one host-device synchronisation per step. The bar only redr
 times a second, so between two redraws only the last reading is ever shown; here the figures are read
 during training at most once per redraw interval (``1 / refresh_rate`` seconds), and the step counter is
 advanced every step as before. At the end of an epoch and of validation they are read as in Lightning.
+
+Lightning's logging itself also turns every step figure logged with ``prog_bar=True`` into a float after every
+step (``.item()``, the last logged value again on the steps in between). The figures named in ``step_figures``
+(``train/loss``) are therefore read by the bar from the trainer's ``callback_metrics``, as tensors, and turned
+into floats only when the bar redraws; a task that sees such a bar (``seqmodels.tasks``' ``on_train_start``)
+logs them without ``prog_bar``. With these two, a training step on a GPU makes no host-device synchronisation
+for the bar except at a redraw.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import RichProgressBar as LightningRichProgressBar
 
 
 class RichProgressBar(LightningRichProgressBar):
     """``lightning.pytorch.callbacks.RichProgressBar`` (same arguments), with the training steps' figures read
-    at most ``refresh_rate`` times a second instead of after every step (see the module docstring)."""
+    at most ``refresh_rate`` times a second instead of after every step (see the module docstring).
+
+    Args:
+        step_figures: step figures the bar shows by reading them itself from ``trainer.callback_metrics``
+            (scalar tensors) when it redraws, rather than through Lightning's ``prog_bar``.
+    """
 
     clock = staticmethod(time.monotonic)  # seconds; replaceable per bar (tests)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, step_figures: Sequence[str] = ("train/loss",), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if isinstance(step_figures, str):
+            raise TypeError(f"step_figures must be a list of figure names, got the string {step_figures!r}")
+        self.step_figures = tuple(step_figures)
         self._figures_read_at = -float("inf")  # clock() at the last reading during training
         self._figures_due = True
 
@@ -44,3 +61,13 @@ class RichProgressBar(LightningRichProgressBar):
     def _update_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._figures_due:
             super()._update_metrics(trainer, pl_module)
+
+    def get_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+        """Lightning's figures, and each of ``step_figures`` the task has logged, turned into a float here."""
+        figures = super().get_metrics(trainer, pl_module)
+        logged = trainer.callback_metrics
+        for name in self.step_figures:
+            value = logged.get(name)
+            if isinstance(value, torch.Tensor) and value.numel() == 1:
+                figures[name] = value.item()
+        return figures
