@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from ..callbacks.profiler import report_destination
 from ..checkpoints import CHECKPOINT_KEY, load_checkpoint, load_language_model
 from ..checkpoints.resume import check_resume, resolve_ckpt_path
 from ..checkpoints.trust import iter_targets
@@ -126,7 +127,7 @@ def _train(cfg: DictConfig, extra_callbacks: Sequence[L.Callback]) -> dict[str, 
         if getattr(datamodule, "encoder", None) is not None and _is_language_model(model) and cfg.get("sample"):
             conditions = getattr(datamodule, "conditions", None)
             result["sample"] = _final_sample(cfg, model, datamodule.encoder, best or last, conditions)
-        _print_summary(result, cfg)
+        _print_summary(result, cfg, report_destination(getattr(trainer, "profiler", None)))
         # wall time, command, hardware and the figures above, for scripts/results.py and for people
         write_result(cfg.paths.output_dir, result, started_at, time.perf_counter() - start)
     return result
@@ -192,7 +193,7 @@ def _final_sample(
     )
 
 
-def _print_summary(result: Mapping[str, Any], cfg: DictConfig) -> None:
+def _print_summary(result: Mapping[str, Any], cfg: DictConfig, profiler_report: str | None = None) -> None:
     lines = ["", "=" * 72]
     for key, value in sorted(result["metrics"].items()):
         lines.append(f"{key:>24s}  {value:.4f}")
@@ -201,6 +202,8 @@ def _print_summary(result: Mapping[str, Any], cfg: DictConfig) -> None:
         lines.append(f"  view them with:  tensorboard --logdir {result['log_dir']}")
     lines.append(f"Best checkpoint:  {result['best_model_path'] or '(none)'}")
     lines.append(f"Last checkpoint:  {result['last_model_path'] or '(none)'}")
+    if profiler_report is not None:
+        lines.append(f"Profiler report:  {profiler_report}")
     if result["sample"] is not None:
         lines.append(f"Sample (prompt {str(cfg.sample.get('prompt') or '')!r}):")
         lines.append("-" * 72)

@@ -64,3 +64,49 @@ def test_a_trainer_with_it_runs_every_hook(tmp_path):
     trainer.fit(task, data)
     assert counter.calls == 8 and trainer.global_step == 8
     assert not torch.equal(task.layer.weight, before)
+
+
+# ------------------------------------------------------------------ where the report goes
+def test_report_destination_names_the_profilers_own_directory_or_the_log_files(tmp_path):
+    import logging
+
+    from lightning.pytorch.profilers import PassThroughProfiler, SimpleProfiler
+
+    from seqmodels.callbacks.profiler import report_destination
+
+    assert report_destination(NullProfiler()) is None
+    assert report_destination(PassThroughProfiler()) is None
+    assert report_destination(SimpleProfiler(dirpath=tmp_path, filename="perf")) == str(tmp_path)
+
+    lightning_log = logging.getLogger("lightning")
+    handler = logging.FileHandler(tmp_path / "train.log")
+    lightning_log.addHandler(handler)
+    try:
+        assert report_destination(SimpleProfiler()) == str(tmp_path / "train.log")
+    finally:
+        lightning_log.removeHandler(handler)
+        handler.close()
+
+
+def test_the_training_summary_says_where_the_profiler_report_is(tmp_path, capsys):
+    """As under the command's logging config: Lightning's logger writes to the run's log file only."""
+    import logging
+
+    from seqmodels.commands.train import train
+    from tests.helpers.configs import QUIET, compose_config, shrink
+
+    log_file = tmp_path / "train.log"
+    lightning_log = logging.getLogger("lightning")
+    handler = logging.FileHandler(log_file)
+    lightning_log.addHandler(handler)
+    try:
+        train(shrink(compose_config([*QUIET, "debug=fast", "logger=csv", "trainer.profiler=simple"], tmp_path)))
+    finally:
+        lightning_log.removeHandler(handler)
+        handler.close()
+    out = capsys.readouterr().out
+    assert f"Profiler report:  {log_file}" in out, out
+    assert "Profiler Report" in log_file.read_text()
+
+    train(shrink(compose_config([*QUIET, "debug=fast", "logger=csv"], tmp_path / "unprofiled")))
+    assert "Profiler report" not in capsys.readouterr().out
