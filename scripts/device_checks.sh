@@ -2,6 +2,7 @@
 # The checks that need a GPU, in one run, for a lent CUDA machine (results under $OUT, default ./device_out):
 #   1. the CUDA tests (pytest -m cuda);
 #   2. the end-to-end training speed on the GPU against the plain loop and pytorch/examples' word LM;
+#   2b. where a training step synchronises with the GPU (seqmodels.bench.syncs: host reads and sync debug mode);
 #   3. the pending GPU runs, each cut off by trainer.max_time: ULMFiT's language model on IMDB's training reviews,
 #      then the IMDB and SST-2 classifiers from it, and the same classifiers from scratch.
 # Each step writes its log; a step that fails does not stop the next. Needs ../shared/data (SEQMODELS_DATA_DIR).
@@ -20,6 +21,8 @@ $PY -c "import torch; print(torch.__version__, torch.cuda.get_device_name(0))" >
 $PY -m pytest -m cuda -q -p no:cacheprovider > "$OUT/cuda_tests.log" 2>&1; echo "cuda tests rc=$?"
 seqmodels-bench --device cuda --only-e2e --e2e-batches 200 --e2e-repeats 3 --json "$OUT/e2e_cuda.json" \
     > "$OUT/e2e_cuda.log" 2>&1; echo "e2e rc=$?"
+$PY -m seqmodels.bench.syncs --device cuda --steps 20 --experiment default conll2000_chunk_bilstm \
+    --json "$OUT/syncs_cuda.json" > "$OUT/syncs_cuda.log" 2>&1; echo "syncs rc=$?"
 
 QUIET="trainer=gpu '~callbacks.rich_progress_bar' trainer.enable_progress_bar=false"
 train() {  # label, minutes, overrides...
