@@ -7,7 +7,8 @@
 #      then the IMDB and SST-2 classifiers from it, and the same classifiers from scratch.
 # Each step writes its log; a step that fails does not stop the next. Needs ../shared/data (SEQMODELS_DATA_DIR).
 #   bash scripts/device_checks.sh [minutes for the language model, default 4] [minutes per classifier, default 1]
-# (15 minutes of a lent machine hold the start, the tests, the benchmark and about 4 + 8 x 1 minutes of training)
+# (15 minutes of a lent machine hold the start, the tests, the benchmark, the sync report (about a minute) and
+#  about 4 + 8 x 1 minutes of training: pass 3 and 1, or fewer, when the start took long)
 set -u
 OUT=${OUT:-device_out}
 LM_MINUTES=${1:-4}

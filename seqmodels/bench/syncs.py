@@ -1,13 +1,16 @@
 """Where ``seqmodels-train`` reads tensor values on the host during training steps, per step and per site.
 
 On a GPU, every read of a device tensor's value from Python (``.item()``, ``bool()``, ``float()``, ``int()``,
-``.tolist()``) waits for all the work queued before it: the CPU can no longer run ahead of the GPU, and the
-step's Python (Lightning's loop, the hooks, the logging) is added to the GPU's time instead of overlapping it.
-On CPU the same reads only read memory; counting them there finds the sites that would synchronise on a GPU.
+``.tolist()``, use as an index) waits for all the work queued before it: the CPU can no longer run ahead of the
+GPU, and the step's Python (Lightning's loop, the hooks, the logging) is added to the GPU's time instead of
+overlapping it.
+On CPU the same reads only read memory; counting them there finds those sites ahead of a GPU. Other
+synchronising calls (``.cpu()``, ``.numpy()``, ``nonzero``, indexing with a boolean mask) go through no such
+method: on CUDA the sync debug mode below finds them.
 
 The command runs as users run it (the composed experiment, every default callback, the logger, the progress
 bar; validation and the test pass off). After ``warmup`` steps, the next ``steps`` are watched: each read of a
-tensor's value through those five methods is counted with its device and its site (the innermost frame outside
+tensor's value through those six methods is counted with its device and its site (the innermost frame outside
 torch's own Python). Steps on which the loggers write (``step_is_logged``) are reported apart: their figures
 must reach the host. On CUDA, ``torch.cuda.set_sync_debug_mode("warn")`` is also on during the watched steps,
 and each synchronising call it reports (copies to the host and any other) is counted by its Python line.

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.profilers import PassThroughProfiler, Profiler
@@ -32,17 +33,29 @@ class NullProfiler(PassThroughProfiler):
 
 
 def report_destination(profiler: Any) -> str | None:
-    """Where ``profiler`` puts its report at the end of a fit: its own directory (``dirpath`` with a
-    ``filename``), else the files the ``lightning.pytorch.profilers`` logger's handlers write, else
-    ``"the console"``; ``None`` for a profiler that reports nothing (pass-through, :class:`NullProfiler`)."""
+    """Where ``profiler`` puts its report at the end of a fit, for the command's closing summary.
+
+    A profiler with a ``dirpath`` and a ``filename`` writes ``<dirpath>/fit-<filename>.txt`` (Lightning adds the
+    rank under DDP); otherwise its report is an INFO record of the ``lightning.pytorch.profilers`` logger, and the
+    places are those of the handlers that take it (a file's path, or "the console"). ``None`` for a profiler
+    that reports nothing (pass-through, :class:`NullProfiler`) or a report that no handler takes.
+    """
     if not isinstance(profiler, Profiler) or isinstance(profiler, PassThroughProfiler):
         return None
     if profiler.dirpath is not None and profiler.filename:
-        return str(profiler.dirpath)
-    files: list[str] = []
-    logger: logging.Logger | None = logging.getLogger("lightning.pytorch.profilers.profiler")
+        return str(Path(profiler.dirpath) / f"fit-{profiler.filename}.txt")
+    profiler_log = logging.getLogger("lightning.pytorch.profilers.profiler")
+    if not profiler_log.isEnabledFor(logging.INFO):
+        return None
+    logger: logging.Logger | None = profiler_log
+    places: list[str] = []
     while logger is not None:
-        handlers = [h for h in logger.handlers if isinstance(h, logging.FileHandler)]
-        files += [h.baseFilename for h in handlers if h.baseFilename != os.devnull]
+        for handler in logger.handlers:
+            if handler.level > logging.INFO:
+                continue
+            if isinstance(handler, logging.FileHandler):
+                places += [handler.baseFilename] if handler.baseFilename != os.devnull else []
+            elif isinstance(handler, logging.StreamHandler):
+                places.append("the console")
         logger = logger.parent if logger.propagate else None
-    return ", ".join(dict.fromkeys(files)) or "the console"
+    return ", ".join(dict.fromkeys(places)) or None

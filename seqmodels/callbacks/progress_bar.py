@@ -10,10 +10,12 @@ advanced every step as before. At the end of an epoch and of validation they are
 
 Lightning's logging itself also turns every step figure logged with ``prog_bar=True`` into a float after every
 step (``.item()``, the last logged value again on the steps in between). The figures named in ``step_figures``
-(``train/loss``) are therefore read by the bar from the trainer's ``callback_metrics``, as tensors, and turned
-into floats only when the bar redraws; a task that sees such a bar (``seqmodels.tasks``' ``on_train_start``)
-logs them without ``prog_bar``. With these two, a training step on a GPU makes no host-device synchronisation
-for the bar except at a redraw.
+are therefore read by the bar from the trainer's ``callback_metrics``, as tensors, and turned into floats only
+when the bar redraws. The tasks (``seqmodels.tasks``' ``on_train_start``) log ``train/loss``, their one step
+figure on the bar, without ``prog_bar`` when the bar names it there; another name given here is read by the bar
+too, but Lightning still reads it every step if a module logs it with ``prog_bar=True``. With the default, a
+training step on a GPU makes no host-device synchronisation for the bar except at a redraw. A subclass that
+overrides :meth:`get_metrics` calls it (``super()``) to keep these figures.
 """
 
 from __future__ import annotations

@@ -322,6 +322,8 @@ def lightning_false_alarms_silenced(datamodule: Any) -> Iterator[None]:
     * "Your `IterableDataset` has `__len__` defined ... (when num_workers > 1)", only when ``datamodule`` says
       that its iterable datasets give each worker its own batches (``datasets_shard_by_worker``), so that their
       length holds. A user's own datamodule still gets the warning.
+
+    The filters hold in this process: workers that ``ddp_spawn`` starts (``trainer=ddp_sim``) warn as before.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning)

@@ -203,7 +203,8 @@ class LanguageModelingDataModule(ResumableTrainData, L.LightningDataModule):
 
     datasets_shard_by_worker = True
     """Its iterable datasets hand each DataLoader worker its own batches (worker w: batches w, w + W, ...), so
-    their ``__len__`` holds with any ``num_workers`` (Lightning warns that it may not; the commands say nothing)."""
+    their ``__len__`` holds with any ``num_workers`` (Lightning warns that it may not; the commands say nothing). A
+    subclass whose ``_dataset`` returns datasets that do not shard by worker sets it to False."""
 
     def __init__(
         self,

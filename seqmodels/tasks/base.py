@@ -181,7 +181,7 @@ class SequenceTask(pl.LightningModule):
         self._clipped_step = ClippedStep()  # what the step carrying the clipping changed, to restore
         self._start_epoch_sums()
         self._step_logged: tuple[int, bool] | None = None  # (the loop's batch count, step_is_logged then)
-        self._bar_reads_train_loss = False  # set per fit (on_train_start)
+        self._train_loss_on_prog_bar = True  # whether train/loss goes through Lightning's prog_bar; per fit
         self.layer_lr_decay = check_layer_lr_decay(layer_lr_decay)
         if unfreeze_unit not in UNFREEZE_UNITS:
             raise ValueError(f"unfreeze_unit must be one of {list(UNFREEZE_UNITS)}, got {unfreeze_unit!r}")
@@ -459,10 +459,15 @@ class SequenceTask(pl.LightningModule):
         self._start_epoch_sums()  # nothing left over from an interrupted fit
         self._parameters_of_the_fit = None  # listed again for this fit
         self._step_logged = None
-        # a bar that reads train/loss itself, at its redraw rate (seqmodels.callbacks.RichProgressBar's
-        # ``step_figures``), does not need it marked prog_bar, which Lightning turns into a float after every step
+        # Lightning turns every prog_bar step figure into a float after every step, shown or not: only a bar that
+        # shows train/loss that way gets it marked so (not no bar, a disabled one as on ranks > 0, or one that
+        # reads it itself at its redraw rate, seqmodels.callbacks.RichProgressBar's ``step_figures``)
         bar = self.trainer.progress_bar_callback
-        self._bar_reads_train_loss = "train/loss" in getattr(bar, "step_figures", ())
+        self._train_loss_on_prog_bar = (
+            bar is not None
+            and bool(getattr(bar, "is_enabled", True))
+            and "train/loss" not in getattr(bar, "step_figures", ())
+        )
         # after the sanity check and the training loader's first iter(), as in the run that saved it
         rng, self._resume_rng = getattr(self, "_resume_rng", None), None
         if rng is not None:
@@ -478,13 +483,14 @@ class SequenceTask(pl.LightningModule):
         batch-weighted, synced ``self.log`` runs Lightning's bookkeeping every step, which a small model's
         training speed shows; the measurement is in ``docs/PERFORMANCE.md``).
 
-        ``train/loss`` goes to the progress bar through Lightning's ``prog_bar`` unless the fit's bar reads it
-        itself (``step_figures``, :meth:`on_train_start`): Lightning turns every ``prog_bar`` step figure into a
+        ``train/loss`` is marked ``prog_bar`` only for a fit whose progress bar is on and shows it through
+        Lightning's ``prog_bar`` (:meth:`on_train_start`): Lightning turns every ``prog_bar`` step figure into a
         float with ``.item()`` after every step, the last logged value again on the steps in between, which on
-        a GPU waits for the step's queued work each step.
+        a GPU waits for the step's queued work each step. With no bar there is nothing to show, and
+        ``seqmodels.callbacks.RichProgressBar`` reads it itself when it redraws (``step_figures``).
         """
         if self.step_is_logged():
-            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=not self._bar_reads_train_loss)
+            self.log("train/loss", loss, on_step=True, on_epoch=False, prog_bar=self._train_loss_on_prog_bar)
         self._epoch_loss.add_weighted(loss, batch_size)
 
     def on_train_epoch_end(self) -> None:
