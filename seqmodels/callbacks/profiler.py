@@ -54,7 +54,8 @@ def report_destination(profiler: Any) -> str | None:
             if handler.level > logging.INFO:
                 continue
             if isinstance(handler, logging.FileHandler):
-                places += [handler.baseFilename] if handler.baseFilename != os.devnull else []
+                if handler.baseFilename != os.devnull:  # a handler that writes nowhere is no place
+                    places.append(handler.baseFilename)
             elif isinstance(handler, logging.StreamHandler):
                 places.append("the console")
         logger = logger.parent if logger.propagate else None
