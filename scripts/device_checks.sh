@@ -76,6 +76,12 @@ setup() {
     nvidia-smi > "$WORK/logs/nvidia-smi.txt" 2>&1
     "$PY" -c "import torch, lightning; print('torch', torch.__version__, 'lightning', lightning.__version__, \
 torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'NO CUDA')" 2>&1 | tee "$WORK/logs/versions.txt"
+    if ! "$PY" -c "import seqmodels.commands.train, seqmodels.bench.training, seqmodels.bench.syncs" \
+        > "$WORK/logs/import.log" 2>&1; then  # e.g. an API this torch lacks: stop before spending the budget
+        say "the project does not import here: $(tail -n 1 "$WORK/logs/import.log")"
+        pack
+        exit 1
+    fi
     say "setup done: data $SEQMODELS_DATA_DIR, seqmodels-train at $(command -v seqmodels-train)"
 }
 
