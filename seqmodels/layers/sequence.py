@@ -18,7 +18,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from ..cells.base import RecurrentCell, State
-from ..utils.checks import check_input, check_lengths
+from ..utils.checks import check_input, checked_lengths
 from ..utils.state import check_state_like
 from .backends import torch_forward, uses_torch
 
@@ -73,15 +73,17 @@ class SequenceLayer(nn.Module):
         check_input(x, self.input_size)
         if self.batch_first:
             x = x.transpose(0, 1)  # (T, B, I)
-        lengths = check_lengths(lengths, x.shape[1], x.shape[0], x.device)
+        checked = checked_lengths(lengths, x.shape[1], x.shape[0], x.device)
+        # the host copy decides and packs (reading it never waits for a GPU); the masks use the device copy
+        host_lengths, device_lengths = (None, None) if checked is None else checked
         states = self._state_list(state)
         check_state_like(states, x, x.shape[1])
         cells = self.cells()
-        if uses_torch(self.backend, cells, x, lengths):
+        if uses_torch(self.backend, cells, x, host_lengths):
             output, final = torch_forward(
-                cells, self.num_layers, self.bidirectional, x, states, lengths, self.dropout, self.training
+                cells, self.num_layers, self.bidirectional, x, states, host_lengths, self.dropout, self.training
             )
             final_state = self._from_state_list(final)
         else:
-            output, final_state = self.unroll(x, state, lengths)
+            output, final_state = self.unroll(x, state, device_lengths)
         return (output.transpose(0, 1) if self.batch_first else output), final_state

@@ -38,6 +38,19 @@ def check_input(x: Tensor, input_size: int, name: str = "input") -> None:
 
 def check_lengths(lengths: Tensor | None, batch_size: int, seq_len: int, device: torch.device) -> Tensor | None:
     """Validate ``lengths`` (B,) with values in [1, T]; return it as int64 on ``device``."""
+    checked = checked_lengths(lengths, batch_size, seq_len, device)
+    return None if checked is None else checked[1]
+
+
+def checked_lengths(
+    lengths: Tensor | None, batch_size: int, seq_len: int, device: torch.device
+) -> tuple[Tensor, Tensor] | None:
+    """Validate ``lengths`` (B,) with values in [1, T]; return ``(on the host, on device)``, both int64.
+
+    The values are read on the host, once: lengths given on the CPU (as the collates make them) cost no
+    synchronisation with a GPU however often a caller reads the host copy, and lengths given on a GPU cost one
+    copy back. Under ``torch.compile`` / ``torch.export`` nothing is read or copied back (data-dependent), the
+    range is not checked and both tensors are the lengths on ``device``."""
     if lengths is None:
         return None
     lengths = torch.as_tensor(lengths)
@@ -45,13 +58,16 @@ def check_lengths(lengths: Tensor | None, batch_size: int, seq_len: int, device:
         raise ValueError(f"lengths must have shape ({batch_size},), got {tuple(lengths.shape)}")
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    # the range check reads the values, which torch.export / torch.compile cannot (data-dependent)
-    if batch_size and not torch.compiler.is_compiling() and (int(lengths.min()) < 1 or int(lengths.max()) > seq_len):
+    on_device = lengths.to(device=device, dtype=torch.long)
+    if torch.compiler.is_compiling():
+        return on_device, on_device
+    host = lengths.to(device="cpu", dtype=torch.long)
+    if batch_size and (int(host.min()) < 1 or int(host.max()) > seq_len):
         raise ValueError(
-            f"lengths must lie in [1, {seq_len}] (the sequence length), got min {int(lengths.min())} "
-            f"and max {int(lengths.max())}"
+            f"lengths must lie in [1, {seq_len}] (the sequence length), got min {int(host.min())} "
+            f"and max {int(host.max())}"
         )
-    return lengths.to(device=device, dtype=torch.long)
+    return host, on_device
 
 
 def step_mask(lengths: Tensor, seq_len: int) -> Tensor:
