@@ -310,23 +310,28 @@ def flush_denormal(cfg: DictConfig) -> Iterator[None]:
 
 LEAFSPEC_DEPRECATION = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
 ITERABLE_LENGTH_WARNING = r"Your `IterableDataset` has `__len__` defined"
+TASK_TRANSFER_HOOK_NOTICE = r"You have overridden `transfer_batch_to_device` in `LightningModule` but have passed in"
 
 
 @contextmanager
 def lightning_false_alarms_silenced(datamodule: Any) -> Iterator[None]:
-    """For the length of a fit, validation or test: silence two warnings that Lightning gives on every data
-    loader and that a user can do nothing about.
+    """For the length of a fit, validation or test: silence three warnings that Lightning gives on every run and
+    that a user can do nothing about.
 
     * torch's ``FutureWarning`` that ``LeafSpec`` is deprecated, which Lightning's own ``_pytree`` (2.6) raises
       when it builds one for each loader;
     * "Your `IterableDataset` has `__len__` defined ... (when num_workers > 1)", only when ``datamodule`` says
       that its iterable datasets give each worker its own batches (``datasets_shard_by_worker``), so that their
-      length holds. A user's own datamodule still gets the warning.
+      length holds. A user's own datamodule still gets the warning;
+    * "You have overridden `transfer_batch_to_device` in `LightningModule` but have passed in a
+      `LightningDataModule`": the tasks override it on purpose, to keep a batch's lengths on the host
+      (:mod:`seqmodels.tasks.batch_transfer`), and Lightning uses the task's, as wanted.
 
     The filters hold in this process: workers that ``ddp_spawn`` starts (``trainer=ddp_sim``) warn as before.
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=LEAFSPEC_DEPRECATION, category=FutureWarning)
+        warnings.filterwarnings("ignore", message=TASK_TRANSFER_HOOK_NOTICE)
         if getattr(datamodule, "datasets_shard_by_worker", False) is True:
             warnings.filterwarnings("ignore", message=ITERABLE_LENGTH_WARNING)
         yield

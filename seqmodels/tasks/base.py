@@ -15,6 +15,7 @@ from torch import nn
 from ..checkpoints import CHECKPOINT_KEY, checkpoint_extra, to_plain
 from ..checkpoints.resume import RNG_KEY, rng_state, set_rng_state
 from ..models.groups import group_names, layer_groups
+from .batch_transfer import move_keeping_lengths
 from .finetuning import UNFREEZE_UNITS, UnfreezeSchedule, check_layer_lr_decay, discriminative_lrs
 from .running import RunningRatio
 from .step_clipping import ClippedStep, clip_in_the_step, step_can_take_the_clipping
@@ -322,6 +323,16 @@ class SequenceTask(pl.LightningModule):
         return fill
 
     # ------------------------------------------------------------- unfreezing
+    lengths_position: int | None = None
+    """Where a tuple batch holds its lengths (B,): they stay on the host when the batch moves to the accelerator
+    (:meth:`transfer_batch_to_device`). Dict and named-tuple batches name theirs (``lengths``, ``*_lengths``)."""
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """The batch on ``device`` but for its lengths, which stay on the host, where the collate made them: the
+        recurrent layers read their values, which on a GPU would wait for the queued work at every layer call
+        (:mod:`seqmodels.tasks.batch_transfer`)."""
+        return move_keeping_lengths(batch, device, self.lengths_position)
+
     def on_fit_start(self) -> None:
         strategy = self.trainer.strategy if self._trainer is not None else None
         ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)

@@ -40,6 +40,8 @@ class ClassificationTask(SequenceTask):
         Others: see :class:`~seqmodels.tasks.base.SequenceTask`.
     """
 
+    lengths_position = 1  # (inputs, lengths, ...): the lengths stay on the host
+
     def __init__(
         self,
         model: nn.Module,

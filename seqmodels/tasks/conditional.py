@@ -63,7 +63,7 @@ def conditional_loss(model: nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
         )
     logits, _ = model(tokens[:, :-1], batch_condition(batch))  # (B, T-1, V)
     steps = torch.arange(tokens.shape[1] - 1, device=tokens.device)  # (T-1,)
-    valid = steps[None, :] < (lengths[:, None] - 1)  # (B, T-1): targets before each row's end
+    valid = steps[None, :] < (lengths.to(tokens.device)[:, None] - 1)  # (B, T-1): targets before each row's end
     targets = tokens[:, 1:].masked_fill(~valid, IGNORE)  # (B, T-1)
     loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
     return loss, valid.sum()

@@ -78,6 +78,8 @@ class NextFrameTask(SequenceTask):
     Args: see :class:`~seqmodels.tasks.base.SequenceTask`.
     """
 
+    lengths_position = 1  # (inputs, lengths, ...): the lengths stay on the host
+
     def __init__(
         self,
         model: nn.Module,

@@ -34,13 +34,14 @@ class RunningRatio:
         """Σ numerator += ``numerator`` (a 0-d tensor, e.g. a step's hits); Σ denominator += ``denominator``."""
         total, count = self._sums_on(numerator.device)
         total.add_(numerator.detach())
-        count.add_(denominator)
+        count.add_(denominator.to(count.device) if isinstance(denominator, Tensor) else denominator)
 
     def add_weighted(self, value: Tensor, weight: int | Tensor) -> None:
         """Σ numerator += ``value · weight`` (a 0-d tensor, e.g. a step's mean loss, times an int or a 0-d tensor
-        on its device); Σ denominator += ``weight``."""
+        on any device); Σ denominator += ``weight``."""
         total, count = self._sums_on(value.device)
         if isinstance(weight, Tensor):
+            weight = weight.to(value.device)  # e.g. counted from lengths kept on the host: a copy up, no wait
             total.addcmul_(value.detach(), weight)
         else:
             total.add_(value.detach(), alpha=weight)
