@@ -111,6 +111,7 @@ def child_lm(folder: Path, cache: Path, device: str, hidden: int = 128, layers: 
     import torch
 
     from seqmodels.cells import LSTMCell
+    from seqmodels.commands.instantiate import lightning_false_alarms_silenced
     from seqmodels.models import RNNLanguageModel
     from seqmodels.tasks import LanguageModelingTask
 
@@ -124,7 +125,8 @@ def child_lm(folder: Path, cache: Path, device: str, hidden: int = 128, layers: 
     tokens = int(len(data.ids("test")))
 
     def run():
-        trainer.test(task, datamodule=data, verbose=False)
+        with lightning_false_alarms_silenced(data):  # as the commands run it
+            trainer.test(task, datamodule=data, verbose=False)
         return {"test/loss": float(trainer.callback_metrics["test/loss"]), "tokens": tokens}
 
     return _measure(device, run)
@@ -137,6 +139,7 @@ def child_classify(steps: int, batch: int, device: str) -> dict[str, Any]:
     import torch
 
     from seqmodels.cells import LSTMCell
+    from seqmodels.commands.instantiate import lightning_false_alarms_silenced
     from seqmodels.data import ClassificationDataModule, ExampleCorpus
     from seqmodels.models import RNNClassifier
     from seqmodels.tasks import ClassificationTask
@@ -156,7 +159,8 @@ def child_classify(steps: int, batch: int, device: str) -> dict[str, Any]:
     trainer = _trainer(device)
 
     def run():
-        trainer.test(task, datamodule=data, verbose=False)
+        with lightning_false_alarms_silenced(data):  # as the commands run it
+            trainer.test(task, datamodule=data, verbose=False)
         return {"test/loss": float(trainer.callback_metrics["test/loss"]), "steps": steps, "sequences": batch}
 
     return _measure(device, run)
