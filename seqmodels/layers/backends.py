@@ -29,11 +29,10 @@ takes the other's state: under autocast a state's floating dtype may differ from
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 import torch
 from torch import Tensor
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..cells.base import RecurrentCell, State
 from ..cells.gru import GRUCell
@@ -43,6 +42,7 @@ from ..kernels import gru_sequence, lstm_sequence, needs_grad, rnn_sequence
 from ..kernels import loader as native
 from ..kernels.dropout import dropout as hashed_dropout
 from ..kernels.dropout import hashed_dropout_applies
+from ..utils.transfer import to_device_nowait
 
 BACKENDS = ("auto", "custom", "torch")
 
@@ -98,6 +98,42 @@ def all_full_length(lengths: Tensor | None, seq_len: int) -> bool:
     """Whether every sequence is ``seq_len`` long (no lengths: yes). Under torch.compile/export the values
     cannot be read: treated as yes."""
     return lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == seq_len
+
+
+class PackedOnHost(NamedTuple):
+    """A padded batch packed for torch's kernels, sorted by the lengths on the host.
+
+    ``torch.nn.utils.rnn``'s packing makes the host wait for the GPU twice: it copies its sorting order up with a
+    blocking copy, and ``pad_packed_sequence`` copies the order back down to reorder the lengths it returns.
+    Here the order and its inverse are computed on the host and sent up without waiting
+    (:func:`~seqmodels.utils.transfer.to_device_nowait`); the packing and unpacking are torch's own kernels, the
+    ones those functions call, and the result is the same.
+
+    Fields: ``data`` (N, I), the real steps, time-major, of the sequences sorted by decreasing length;
+    ``batch_sizes`` (T',) on the host, the sequences still running at each step; ``order`` (B,) on the input's
+    device, the sorted position's original row; ``unorder`` (B,) its inverse.
+    """
+
+    data: Tensor
+    batch_sizes: Tensor
+    order: Tensor
+    unorder: Tensor
+
+    @classmethod
+    def pack(cls, x: Tensor, lengths: Tensor) -> PackedOnHost:
+        """Pack x (T, B, I) by ``lengths`` (B,), int64 on the host."""
+        sorted_lengths, order = torch.sort(lengths, descending=True)
+        unorder = torch.empty_like(order)
+        unorder[order] = torch.arange(order.numel())
+        order, unorder = to_device_nowait(order, x.device), to_device_nowait(unorder, x.device)
+        data, batch_sizes = torch._VF._pack_padded_sequence(x.index_select(1, order), sorted_lengths, False)
+        return cls(data, batch_sizes, order, unorder)
+
+    def unpack(self, data: Tensor, total_length: int) -> Tensor:
+        """``data`` laid out as :attr:`data` (e.g. a kernel's output) back to (total_length, B, F), zero past each
+        length, in the original row order."""
+        padded, _ = torch._VF._pad_packed_sequence(data, self.batch_sizes, False, 0.0, total_length)
+        return padded.index_select(1, self.unorder)
 
 
 def torch_kernel(cells: Sequence[RecurrentCell]) -> tuple[Callable, bool] | str:
@@ -158,13 +194,11 @@ def torch_forward(
         lengths = None  # every sequence is full length: the unpacked kernel gives the same, without packing
     packed = None
     if lengths is not None:
-        packed = pack_padded_sequence(x, lengths.cpu(), enforce_sorted=False)
-        order = packed.sorted_indices
-        assert order is not None  # enforce_sorted=False sorts the batch
+        packed = PackedOnHost.pack(x, lengths)
         if isinstance(hx, tuple):  # LSTM
-            hx = (hx[0].index_select(1, order), hx[1].index_select(1, order))
+            hx = (hx[0].index_select(1, packed.order), hx[1].index_select(1, packed.order))
         else:
-            hx = hx.index_select(1, order)
+            hx = hx.index_select(1, packed.order)
 
     def call(data: Tensor, hx: Any, weights: Sequence[Tensor], layers: int, p: float) -> tuple[Tensor, ...]:
         if packed is None:
@@ -189,12 +223,8 @@ def torch_forward(
     if packed is None:
         out = data
     else:
-        unorder = packed.unsorted_indices
-        assert unorder is not None
-        out, _ = pad_packed_sequence(
-            type(packed)(data, packed.batch_sizes, packed.sorted_indices, unorder), total_length=x.shape[0]
-        )
-        final = [f.index_select(1, unorder) for f in final]
+        out = packed.unpack(data, x.shape[0])
+        final = [f.index_select(1, packed.unorder) for f in final]
     if is_lstm:
         h_n, c_n = final
         return out, [(h, c) for h, c in zip(h_n.unbind(0), c_n.unbind(0))]

@@ -9,6 +9,7 @@ from ..cells.base import CellFactory, State
 from ..kernels.dropout import Dropout
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
+from ..utils.transfer import to_device_nowait
 from .embedding_dropout import embedding_dropout
 from .initial_state import LearnedInitialState
 from .language_model import check_tokens
@@ -153,7 +154,7 @@ class RNNClassifier(nn.Module):
         state = None if self.initial_state is None else self.initial_state(inputs.shape[0])
         out, state = self.rnn(x, state, lengths=lengths)  # (B, T, D*H); validates lengths
         if lengths is not None:
-            lengths = torch.as_tensor(lengths).to(device=x.device, dtype=torch.long)
+            lengths = to_device_nowait(torch.as_tensor(lengths), x.device, torch.long)
         return self.pool(out, lengths, self.num_directions), state  # (B, D*H) or (B, 3*D*H)
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, list[State]]:

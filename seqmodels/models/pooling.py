@@ -10,13 +10,15 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from ..utils.transfer import to_device_nowait
+
 
 def valid_mask(lengths: Tensor | None, batch_size: int, seq_len: int, device: torch.device) -> Tensor:
     """(B, T, 1) boolean mask, True on the real steps of each sequence."""
     if lengths is None:
         return torch.ones(batch_size, seq_len, 1, dtype=torch.bool, device=device)
     t = torch.arange(seq_len, device=device)
-    return (t[None, :] < lengths.to(device)[:, None]).unsqueeze(-1)  # (B, T, 1)
+    return (t[None, :] < to_device_nowait(lengths, device)[:, None]).unsqueeze(-1)  # (B, T, 1)
 
 
 def last_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -> Tensor:
@@ -27,7 +29,11 @@ def last_pool(output: Tensor, lengths: Tensor | None, num_directions: int = 1) -
     reverse pass ends. Equals the final hidden state ``h_n`` of the last layer.
     """
     B, T, F = output.shape
-    last = (lengths.to(output.device) - 1) if lengths is not None else torch.full((B,), T - 1, device=output.device)
+    last = (
+        to_device_nowait(lengths, output.device) - 1
+        if lengths is not None
+        else torch.full((B,), T - 1, device=output.device)
+    )
     idx = last.view(B, 1, 1).expand(B, 1, F)  # (B, 1, F)
     pooled = output.gather(1, idx).squeeze(1)  # (B, F)
     if num_directions == 2:

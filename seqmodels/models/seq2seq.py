@@ -40,6 +40,7 @@ from ..kernels.linear import Linear
 from ..layers.stacked import Stacked
 from ..utils.checks import check_positive_int, check_probability
 from ..utils.state import map_state
+from ..utils.transfer import to_device_nowait
 from .attention import Attention
 from .language_model import check_tokens
 from .pooling import last_pool
@@ -193,7 +194,7 @@ class Seq2Seq(nn.Module):
         lengths = (
             torch.full((B,), S, dtype=torch.long, device=source.device)
             if source_lengths is None
-            else torch.as_tensor(source_lengths).to(device=source.device, dtype=torch.long)
+            else to_device_nowait(torch.as_tensor(source_lengths), source.device, torch.long)
         )
         mask = torch.arange(S, device=source.device)[None, :] < lengths[:, None]  # (B, S)
         summary = last_pool(out, lengths, self.encoder.num_directions)  # (B, K)

@@ -22,6 +22,7 @@ from ..inference.conditional import condition_or_typical, is_conditional
 from ..inference.generation import generate
 from ..kernels.cross_entropy import cross_entropy
 from ..models.conditional_lm import Condition
+from ..utils.transfer import to_device_nowait
 
 IGNORE = -100  # cross_entropy's ignore_index: the padded targets
 
@@ -63,7 +64,9 @@ def conditional_loss(model: nn.Module, batch: Any) -> tuple[Tensor, Tensor]:
         )
     logits, _ = model(tokens[:, :-1], batch_condition(batch))  # (B, T-1, V)
     steps = torch.arange(tokens.shape[1] - 1, device=tokens.device)  # (T-1,)
-    valid = steps[None, :] < (lengths.to(tokens.device)[:, None] - 1)  # (B, T-1): targets before each row's end
+    valid = steps[None, :] < (
+        to_device_nowait(lengths, tokens.device)[:, None] - 1
+    )  # (B, T-1): targets before each row's end
     targets = tokens[:, 1:].masked_fill(~valid, IGNORE)  # (B, T-1)
     loss = cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE)
     return loss, valid.sum()

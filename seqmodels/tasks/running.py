@@ -34,21 +34,29 @@ class RunningRatio:
         """Σ numerator += ``numerator`` (a 0-d tensor, e.g. a step's hits); Σ denominator += ``denominator``."""
         total, count = self._sums_on(numerator.device)
         total.add_(numerator.detach())
-        count.add_(denominator.to(count.device) if isinstance(denominator, Tensor) else denominator)
+        count.add_(_on_host_as_number(denominator, count.device))
 
     def add_weighted(self, value: Tensor, weight: int | Tensor) -> None:
         """Σ numerator += ``value · weight`` (a 0-d tensor, e.g. a step's mean loss, times an int or a 0-d tensor
         on any device); Σ denominator += ``weight``."""
         total, count = self._sums_on(value.device)
-        if isinstance(weight, Tensor):
-            weight = weight.to(value.device)  # e.g. counted from lengths kept on the host: a copy up, no wait
-            total.addcmul_(value.detach(), weight)
+        factor = _on_host_as_number(weight, value.device)
+        if isinstance(factor, Tensor):
+            total.addcmul_(value.detach(), factor)
         else:
-            total.add_(value.detach(), alpha=weight)
-        count.add_(weight)
+            total.add_(value.detach(), alpha=factor)
+        count.add_(factor)
 
     def sums(self) -> tuple[Tensor, Tensor] | None:
         """(Σ numerator, Σ denominator), or None before the first step."""
         if self.numerator is None or self.denominator is None:
             return None
         return self.numerator, self.denominator
+
+
+def _on_host_as_number(x: int | float | Tensor, device: torch.device) -> int | float | Tensor:
+    """A 0-d CPU tensor bound for sums on another device as a Python number (e.g. a count made from lengths kept
+    on the host): reading it costs nothing, where copying it up would wait for the device. Anything else as is."""
+    if isinstance(x, Tensor) and x.device.type == "cpu" and device.type != "cpu":
+        return x.item()
+    return x

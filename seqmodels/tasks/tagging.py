@@ -13,6 +13,7 @@ from torchmetrics.classification import MulticlassAccuracy
 from ..checkpoints import to_plain
 from ..data.tagging import IGNORE_INDEX
 from ..kernels.cross_entropy import cross_entropy
+from ..utils.transfer import to_device_nowait
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
 from .spans import SpanF1
 
@@ -205,5 +206,8 @@ class TaggingTask(SequenceTask):
         """Predicted tag ids (B, T); padded steps are ``IGNORE_INDEX``."""
         inputs, lengths = batch[0], batch[1]
         predicted = self(inputs, lengths).argmax(-1)
-        mask = torch.arange(inputs.shape[1], device=inputs.device)[None, :] < lengths.to(inputs.device)[:, None]
+        mask = (
+            torch.arange(inputs.shape[1], device=inputs.device)[None, :]
+            < to_device_nowait(lengths, inputs.device)[:, None]
+        )
         return predicted.masked_fill(~mask, IGNORE_INDEX)

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .transfer import to_device_nowait
+
 
 def check_positive_int(name: str, value: Any) -> int:
     """Return ``value`` if it is an int > 0, else raise ``ValueError`` naming ``name``."""
@@ -47,10 +49,11 @@ def checked_lengths(
 ) -> tuple[Tensor, Tensor] | None:
     """Validate ``lengths`` (B,) with values in [1, T]; return ``(on the host, on device)``, both int64.
 
-    The values are read on the host, once: lengths given on the CPU (as the collates make them) cost no
-    synchronisation with a GPU however often a caller reads the host copy, and lengths given on a GPU cost one
-    copy back. Under ``torch.compile`` / ``torch.export`` nothing is read or copied back (data-dependent), the
-    range is not checked and both tensors are the lengths on ``device``."""
+    The values are read on the host: lengths given on the CPU (as the collates make them) never make the host wait
+    for a GPU, however often a caller reads the host copy, and go up to the GPU without waiting either
+    (:func:`~seqmodels.utils.transfer.to_device_nowait`); lengths given on a GPU cost one copy back, which waits.
+    Under ``torch.compile`` / ``torch.export`` nothing is read or copied back (data-dependent), the range is not
+    checked and both tensors are the lengths on ``device``."""
     if lengths is None:
         return None
     lengths = torch.as_tensor(lengths)
@@ -58,8 +61,8 @@ def checked_lengths(
         raise ValueError(f"lengths must have shape ({batch_size},), got {tuple(lengths.shape)}")
     if lengths.dtype.is_floating_point or lengths.dtype == torch.bool:
         raise ValueError(f"lengths must be integers, got dtype {lengths.dtype}")
-    on_device = lengths.to(device=device, dtype=torch.long)
     if torch.compiler.is_compiling():
+        on_device = lengths.to(device=device, dtype=torch.long)
         return on_device, on_device
     host = lengths.to(device="cpu", dtype=torch.long)
     if batch_size and (int(host.min()) < 1 or int(host.max()) > seq_len):
@@ -67,7 +70,9 @@ def checked_lengths(
             f"lengths must lie in [1, {seq_len}] (the sequence length), got min {int(host.min())} "
             f"and max {int(host.max())}"
         )
-    return host, on_device
+    if lengths.device.type == "cpu":
+        return host, to_device_nowait(host, device)
+    return host, lengths.to(device=device, dtype=torch.long)
 
 
 def step_mask(lengths: Tensor, seq_len: int) -> Tensor:

@@ -16,7 +16,9 @@ import torch
 
 import seqmodels
 import seqmodels.layers.sequence
+from seqmodels.layers.backends import PackedOnHost
 from seqmodels.utils.checks import checked_lengths
+from seqmodels.utils.transfer import to_device_nowait
 
 LENGTHS = [6, 2, 5, 1]
 READS = {
@@ -81,6 +83,41 @@ def test_a_layer_never_reads_the_device_copy_of_the_lengths(marked_device_copy, 
     out, _ = layer(x, lengths=torch.tensor(LENGTHS))
     out.sum().backward()
     assert out.shape == (6, 4, 14 if bidirectional else 7) and x.grad is not None
+
+
+def test_packing_on_the_host_packs_as_torch_does():
+    """Against torch.nn.utils.rnn's packing (the oracle): the same data and batch sizes, and unpacking its data
+    gives torch's padded output in the original order."""
+    x = torch.randn(6, 4, 3, dtype=torch.float64)
+    lengths = torch.tensor([2, 6, 1, 5])  # sorted by [1, 3, 0, 2], whose inverse differs from it
+    packed = PackedOnHost.pack(x, lengths)
+    oracle = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, enforce_sorted=False)
+    assert torch.equal(packed.data, oracle.data) and torch.equal(packed.batch_sizes, oracle.batch_sizes)
+    assert torch.equal(packed.order, oracle.sorted_indices) and torch.equal(packed.unorder, oracle.unsorted_indices)
+    doubled = packed.data * 2
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(oracle._replace(data=doubled), total_length=6)
+    assert torch.equal(packed.unpack(doubled, 6), expected)
+
+
+@pytest.mark.parametrize("dtype", [None, torch.long])
+def test_to_device_nowait_on_the_cpu_is_a_plain_move(dtype):
+    lengths = torch.tensor(LENGTHS, dtype=torch.int32)
+    moved = to_device_nowait(lengths, "cpu", dtype)
+    assert moved.dtype == (dtype or torch.int32) and moved.tolist() == LENGTHS
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_to_device_nowait_copies_up_without_waiting_for_the_gpu():
+    busy = torch.randn(2048, 2048, device="cuda")
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        _ = busy @ busy  # queued work a blocking copy would wait for
+        moved = to_device_nowait(torch.tensor(LENGTHS, dtype=torch.int32), busy.device, torch.long)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert moved.device.type == "cuda" and moved.dtype == torch.long and moved.cpu().tolist() == LENGTHS
 
 
 @pytest.mark.cuda

@@ -4,8 +4,9 @@
 (:mod:`seqmodels.tasks.batch_transfer`): the layers read their values on the host, so that a GPU step never
 waits for them. On a GPU a CPU tensor (other than a 0-d one) meeting a GPU tensor in an operation is an error;
 a CPU-only machine has no second device, so :class:`OnHost` stands in: it marks the lengths the transfer left
-behind, and any operation combining them with another tensor of more than 0 dimensions fails as CUDA would
-(indexing a tensor with them, packing with them and moving them with ``.to(device)`` are what CUDA allows).
+behind, and any operation combining them (more than 0 dimensions of them) with a tensor of the batch fails as
+CUDA would (indexing a tensor with them, packing with them and moving them with ``.to(device)`` are what CUDA
+allows).
 Each kind of task then trains, validates and tests a few batches of a real experiment with the marked lengths.
 """
 
@@ -49,7 +50,7 @@ class OnHost(torch.Tensor):
             device = [t for t in tensors if not isinstance(t, OnHost)]
             indexes_a_device_tensor = func is torch.Tensor.__getitem__ and not isinstance(args[0], OnHost)
             packs = getattr(func, "__name__", "") == "_pack_padded_sequence"
-            if host and any(t.dim() > 0 for t in device) and not (indexes_a_device_tensor or packs):
+            if host and device and not (indexes_a_device_tensor or packs):
                 raise AssertionError(
                     f"{getattr(func, '__name__', func)} combines lengths on the host with a device tensor"
                 )
