@@ -149,8 +149,8 @@ for stage in $STAGES; do
         kernels) run kernels_cuda 200 seqmodels-bench --device cuda --min-run-time 0.2 --json "$WORK/kernels_cuda.json" ;;
         e2e) run e2e_cuda 240 "$PY" -m seqmodels.bench.training --device cuda --bare --batches 200 --warmup 20 \
             --repeats 3 --json "$WORK/e2e_cuda.json" ;;
-        syncs) run syncs_cuda 120 "$PY" -m seqmodels.bench.syncs --device cuda --steps 20 \
-            --experiment default conll2000_chunk_bilstm --json "$WORK/syncs_cuda.json" ;;
+        syncs) run syncs_cuda 150 "$PY" -m seqmodels.bench.syncs --device cuda --steps 20 \
+            --experiment default conll2000_chunk_bilstm multi30k_gru_attention --json "$WORK/syncs_cuda.json" ;;
         medium) medium ;;
         ulmfit) ulmfit ;;
         *) say "unknown stage $stage (tests kernels e2e syncs medium ulmfit)" ;;

@@ -4,15 +4,15 @@
 #   bash scripts/device_prepare.sh
 # .device_kit/wheels: the pure-Python packages the machine's image does not hold (Hydra, OmegaConf and its
 #   ANTLR runtime for the CLI, seqeval for two test modules), at the versions installed here;
-# .device_kit/data: a copy of the data sets the checks read (PTB, CoNLL-2000, tinyshakespeare, IMDB, SST-2),
-#   since ../shared beside the checkout does not travel. Nothing in .device_kit is committed.
+# .device_kit/data: a copy of the data sets the checks read (PTB, CoNLL-2000, tinyshakespeare, IMDB, SST-2,
+#   Multi30k), since ../shared beside the checkout does not travel. Nothing in .device_kit is committed.
 # What it prints is the size that will travel (the tree and the kit together must stay under 64 MiB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 DATA=${SEQMODELS_DATA_DIR:-../shared/data}
 KIT=.device_kit
-SETS="ptb conll2000 tinyshakespeare imdb sst2"
+SETS="ptb conll2000 tinyshakespeare imdb sst2 multi30k"
 PACKAGES="hydra-core omegaconf antlr4-python3-runtime seqeval"
 
 [ -x "$PY" ] || { echo "no Python at $PY: run 'make venv' first, or set PYTHON" >&2; exit 1; }
