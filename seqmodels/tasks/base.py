@@ -322,7 +322,7 @@ class SequenceTask(pl.LightningModule):
             fill["max_lr"] = [float(g["lr"]) for g in optimizer.param_groups]
         return fill
 
-    # ------------------------------------------------------------- unfreezing
+    # ------------------------------------------------------------- batches
     lengths_position: int | None = None
     """Where a tuple batch holds its lengths (B,): they stay on the host when the batch moves to the accelerator
     (:meth:`transfer_batch_to_device`). Dict and named-tuple batches name theirs (``lengths``, ``*_lengths``)."""
@@ -333,6 +333,7 @@ class SequenceTask(pl.LightningModule):
         (:mod:`seqmodels.tasks.batch_transfer`)."""
         return move_keeping_lengths(batch, device, self.lengths_position)
 
+    # ------------------------------------------------------------- unfreezing
     def on_fit_start(self) -> None:
         strategy = self.trainer.strategy if self._trainer is not None else None
         ddp_kwargs = getattr(strategy, "_ddp_kwargs", None)
