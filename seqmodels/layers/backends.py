@@ -21,6 +21,9 @@
   slower than ours), else torch's kernel for LSTM and for GRU batches of 48 or more. ``custom`` in every other
   case — RNN, small-batch GRU, float64, and every cell torch cannot run.
 
+Under ``torch.compile`` a batch with lengths runs on ``custom`` whatever the backend: torch's kernels need it
+packed, and packing cannot be traced.
+
 Under ``torch.autocast`` (mixed precision) ``custom`` runs outside it, in the cells' weight dtype, so its
 results are the float32 ones; ``torch`` follows autocast (bfloat16 or float16 outputs and states). Either
 takes the other's state: under autocast a state's floating dtype may differ from the input's.
@@ -95,9 +98,9 @@ def fused_sequence(cell: RecurrentCell) -> FusedFn | None:
 
 # -------------------------------------------------------------------------------------- torch
 def all_full_length(lengths: Tensor | None, seq_len: int) -> bool:
-    """Whether every sequence is ``seq_len`` long (no lengths: yes). Under torch.compile/export the values
-    cannot be read: treated as yes."""
-    return lengths is None or torch.compiler.is_compiling() or int(lengths.min()) == seq_len
+    """Whether every sequence is ``seq_len`` long (no lengths: yes). It reads the values, so it is never asked
+    under ``torch.compile`` / ``torch.export``: a batch with lengths takes ``custom`` there (:func:`uses_torch`)."""
+    return lengths is None or int(lengths.min()) == seq_len
 
 
 class PackedOnHost(NamedTuple):
@@ -267,7 +270,11 @@ def auto_uses_torch(cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor |
 
 
 def uses_torch(backend: str, cells: Sequence[RecurrentCell], x: Tensor, lengths: Tensor | None = None) -> bool:
-    """Whether ``backend`` runs these cells on torch's kernel (``"torch"`` always tries to)."""
+    """Whether ``backend`` runs these cells on torch's kernel (``"torch"`` always tries to, except for a batch
+    with lengths under ``torch.compile``, whose packing cannot be traced: ``custom``'s masked loop runs it, with
+    the same numbers)."""
+    if lengths is not None and torch.compiler.is_compiling():
+        return False
     if backend == "torch":
         return True
     return backend == "auto" and auto_uses_torch(cells, x, lengths)
