@@ -9,12 +9,15 @@ its :meth:`~ResumableDataLoader.position` ``{"pass": p, "batches": b}``; :class:
 Resuming at ``{"pass": p, "batches": b}``:
 
 1. the passes before p are *replayed without loading data*: for a map-style dataset the index
-   sampler is iterated (a seeded ``RandomSampler``/``BucketBatchSampler`` advances its generator
-   exactly as in the original run), and the draw every DataLoader iterator makes from the loader's
-   generator is repeated; an iterable dataset with ``set_epoch`` (e.g.
+   sampler is iterated to its end, as every pass of the original run was (a seeded
+   ``RandomSampler``/``BucketBatchSampler`` advances its generator exactly as there), and the draw
+   every DataLoader iterator makes from the loader's generator is repeated; an iterable dataset with ``set_epoch`` (e.g.
    :class:`~seqmodels.data.language_modeling.WindowBatches`) is told the pass number at every pass;
 2. pass p starts, and its first b batches are read and dropped before the first one is handed out;
 3. a position saved at the end of a pass (``complete``) resumes at the start of pass p + 1.
+
+During fitting, b is the number of batches the trainer has begun, which is one fewer than the loader
+handed out when Lightning reads ahead to find the end of a pass of unknown length.
 
 Data orders that come from the global torch RNG (an unseeded ``RandomSampler``) cannot be
 replayed; the project's data modules seed their own generators.
@@ -88,9 +91,24 @@ class ResumableDataLoader(DataLoader):
         return self._counted(iterator)
 
     def _counted(self, iterator: Iterator[Any]) -> Iterator[Any]:
+        per_pass = None if isinstance(self.dataset, IterableDataset) else len(self)
         for batch in iterator:
             self._yielded += 1
+            if self._yielded == per_pass:
+                self._run_sampler_out(iterator)
             yield batch
+
+    @staticmethod
+    def _run_sampler_out(iterator: Iterator[Any]) -> None:
+        """Ask the iterator once more after a map-style pass's last batch, before handing that batch out.
+
+        A trainer that knows the length stops after it, but a shuffled sampler draws from its generator
+        once more when it is asked past its end (``RandomSampler`` a permutation, for a remainder that
+        may be empty). Whether a pass ended that way would otherwise depend on who iterated it (a
+        trainer, a multi-worker prefetch, a replay), and the next pass's order with it. Run out here,
+        every pass draws the same, as :meth:`_replay_until` does. Only indices are drawn: no data loads.
+        """
+        next(iterator, None)
 
     def _has_len(self) -> bool:
         try:
@@ -142,7 +160,12 @@ class ResumableTrainData:
         position: dict[str, Any] = dict(self._train_loader.position())
         trainer = getattr(self, "trainer", None)
         if trainer is not None:
-            position["complete"] = bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+            progress = trainer.fit_loop.epoch_loop.batch_progress
+            position["complete"] = bool(progress.is_last_batch)
+            if trainer.state.fn == "fit":
+                # Lightning reads a loader without a length one batch ahead, to find the end of the pass:
+                # what counts is the batches it has begun training on
+                position["batches"] = min(position["batches"], progress.current.ready)
         return {"train_loader": position}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

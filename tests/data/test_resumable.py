@@ -1,8 +1,8 @@
 """The resumable training loader (seqmodels/data/resumable.py) through a real Lightning Trainer, in-process:
 a run stopped after k batches, saved and resumed from its checkpoint sees exactly the batches an uninterrupted
 run sees next, for a shuffled map-style dataset and for an iterable dataset without a length (whose
-end-of-pass is only known from the trainer). Two known bugs are pinned as strict xfails: a shuffled run
-resumed in a later pass, and an iterable run without a length or a cap resumed in mid-pass. Also the
+end-of-pass is only known from the trainer), resumed in the first pass or a later one, in-process or from
+a worker, with or without a cap on the batches per pass, and cut twice. Also the
 position's validation: a bad position is refused with the field named. (tests/data/test_fuzz.py drives the loader alone over random sizes and cuts;
 tests/checkpoints/test_faults.py kills a real seqmodels-train process.)
 """
@@ -23,10 +23,17 @@ ROWS, BATCH = 12, 3  # 4 batches per pass
 class Shuffled(ResumableTrainData, L.LightningDataModule):
     """Rows 0..11, shuffled with the loader's own seeded generator, 3 per batch."""
 
+    def __init__(self, workers: int = 0) -> None:
+        super().__init__()
+        self.workers = workers
+
     def train_dataloader(self):
         data = TensorDataset(torch.arange(ROWS, dtype=torch.float32)[:, None])
         generator = torch.Generator().manual_seed(0)
-        return self.resumable(ResumableDataLoader(data, batch_size=BATCH, shuffle=True, generator=generator))
+        loader = ResumableDataLoader(
+            data, batch_size=BATCH, shuffle=True, generator=generator, num_workers=self.workers
+        )
+        return self.resumable(loader)
 
 
 class Passes(IterableDataset):
@@ -104,13 +111,12 @@ def cut_and_resume(make_data, stop: int, tmp_path, **limits) -> tuple[list, list
     assert len(full) == 3 * ROWS // BATCH and len({tuple(b) for b in full}) == len(full)  # passes differ
     ckpt = tmp_path / "cut.ckpt"
     first = fit(make_data(), tmp_path / "cut", callbacks=[SaveAt(stop, ckpt)], max_epochs=3, max_steps=stop, **limits)
-    state = torch.load(ckpt, weights_only=True)[make_data.__qualname__]
+    state = torch.load(ckpt, weights_only=True)[type(make_data()).__qualname__]
     rest = fit(make_data(), tmp_path / "resumed", ckpt_path=ckpt, max_epochs=3, **limits)
     return full, first, rest, state
 
 
-# an iterable dataset without a length is capped per pass (limit_train_batches): without a cap Lightning
-# reads one batch ahead to find the end of the pass, which the loader counts (see the xfail below)
+# an iterable dataset without a length, capped per pass (limit_train_batches); uncapped further below
 CASES = [(Shuffled, {}), (Streamed, {"limit_train_batches": ROWS // BATCH})]
 
 
@@ -132,26 +138,42 @@ def test_a_run_resumed_at_or_after_the_end_of_a_pass(stop, tmp_path):
     assert first == full[:stop] and rest == full[stop:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: replaying a pass exhausts the shuffled sampler, whose iterator "
-    "draws one more permutation when it ends; Lightning stops after len(loader) batches and never "
-    "draws it, so a run resumed in a later pass sees another order than the uninterrupted run",
-)
-@pytest.mark.parametrize("stop", [4, 5], ids=lambda s: f"stop{s}")
-def test_a_shuffled_run_resumed_in_a_later_pass(stop, tmp_path):
-    full, first, rest, _ = cut_and_resume(Shuffled, stop, tmp_path)
+@pytest.mark.parametrize("workers", [0, 1], ids=["in_process", "one_worker"])
+@pytest.mark.parametrize("stop", [4, 5, 9], ids=lambda s: f"stop{s}")
+def test_a_shuffled_run_resumed_in_a_later_pass(stop, workers, tmp_path):
+    """The earlier passes are replayed from indices alone; a worker process reads indices ahead of the
+    trainer, past the end of the pass, where the trainer in-process stops at the pass's length."""
+    full, first, rest, _ = cut_and_resume(lambda: Shuffled(workers), stop, tmp_path)
     assert first == full[:stop] and rest == full[stop:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: without a length Lightning fetches one batch ahead to find the "
-    "end of a pass; the loader counts it as handed out, so the resumed run skips it",
-)
-def test_an_uncapped_iterable_run_resumed_in_mid_pass(tmp_path):
-    full, first, rest, _ = cut_and_resume(Streamed, 2, tmp_path)
-    assert first == full[:2] and rest == full[2:]
+@pytest.mark.parametrize("stop", [2, 6], ids=lambda s: f"stop{s}")
+def test_an_uncapped_iterable_run_resumed_in_mid_pass(stop, tmp_path):
+    """Without a length or a cap, Lightning fetches one batch ahead to find the end of a pass: the
+    position saved is the batches the trainer began on, not the ones the loader handed out."""
+    full, first, rest, state = cut_and_resume(Streamed, stop, tmp_path)
+    assert state == {"train_loader": {"pass": stop // 4, "batches": stop % 4, "complete": False}}
+    assert first == full[:stop] and rest == full[stop:]
+
+
+@pytest.mark.parametrize(("make_data", "limits"), CASES, ids=["shuffled", "iterable_without_len"])
+def test_a_resumed_run_cut_and_resumed_again(make_data, limits, tmp_path):
+    """The second checkpoint counts the batches of its pass seen before the first resumption too."""
+    full = fit(make_data(), tmp_path / "full", max_epochs=3, **limits)
+    first_cut, second_cut = tmp_path / "first.ckpt", tmp_path / "second.ckpt"
+    seen = fit(make_data(), tmp_path / "a", callbacks=[SaveAt(2, first_cut)], max_epochs=3, max_steps=2, **limits)
+    seen += fit(
+        make_data(),
+        tmp_path / "b",
+        ckpt_path=first_cut,
+        callbacks=[SaveAt(7, second_cut)],
+        max_epochs=3,
+        max_steps=7,
+        **limits,
+    )
+    assert torch.load(second_cut, weights_only=True)[type(make_data()).__qualname__]["train_loader"]["batches"] == 3
+    seen += fit(make_data(), tmp_path / "c", ckpt_path=second_cut, max_epochs=3, **limits)
+    assert seen == full
 
 
 def test_state_dict_before_any_loader_is_empty_and_an_empty_one_resumes_nothing():
