@@ -47,7 +47,8 @@ token, so beaming (notes written together or apart) survives too.
 :meth:`ABCTokenizer.detokenize` is ``"".join(tokens)``, except that a ``field`` token is put on a line of
 its own and a ``comment`` ends its line (line breaks are added where the tokens lack them) and a
 space is put between two tokens that written together would read as other tokens (``||`` then ``|:``
-would read ``|||:``). So any token sequence, a sampled one too, decodes to text that reads back as the
+would read ``|||:``). A decoration that would read as a field at a line start (``+:trill+``, where ``+:``
+continues a field) stays where it stands, and is indented by a space when it starts a line of other tokens. So any token sequence, a sampled one too, decodes to text that reads back as the
 same tokens: ``tokenize(detokenize(tokens)) == tokens`` for tokens that ``tokenize`` produced.
 """
 
@@ -102,9 +103,18 @@ def _is_field(token: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _glue_changes(left: str, right: str) -> bool:
-    """Whether ``left + right`` reads as other tokens than ``[left, right]`` (``||`` then ``|:`` reads ``|||:``)."""
-    return [m.group() for m in _SCANNER.finditer(left + right)] != [left, right]
+def _is_field_only_at_line_start(token: str) -> bool:
+    """Whether ``token`` reads as a field at a line start but as itself elsewhere: ``+:trill+`` is the field
+    continuation ``+:`` at a line start and a decoration after anything else."""
+    return _is_field(token) and [m.group() for m in _SCANNER.finditer("\0" + token)] == ["\0", token]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _glue_changes(left: str, right: str, left_starts_line: bool) -> bool:
+    """Whether ``left + right`` reads as other tokens than ``[left, right]`` (``||`` then ``|:`` reads ``|||:``),
+    where ``left`` stands: at a line start ``A`` then ``:`` reads as the field ``A:``, elsewhere not."""
+    before = "" if left_starts_line else "\0"  # a ``char`` of its own, which joins no token: not a line start
+    return [m.group() for m in _SCANNER.finditer(before + left + right)] != [*filter(None, [before]), left, right]
 
 
 def _kind_of(match: re.Match[str]) -> str:
@@ -160,14 +170,25 @@ class ABCTokenizer(Tokenizer):
 
     def detokenize(self, tokens: Sequence[str]) -> str:
         parts: list[str] = []
+        left_starts_line = False  # whether the token before stands at a line start
         for i, token in enumerate(tokens):
             field = _is_field(token)
-            if parts and not parts[-1].endswith("\n"):
+            line_start, indent = not parts or parts[-1].endswith("\n"), False
+            if field and _is_field_only_at_line_start(token):
+                followed_on_its_line = i + 1 < len(tokens) and tokens[i + 1] != "\n"
+                # a decoration where it stands; at a line start too when more follows (a field ends its
+                # line), and then indented so that it reads as one
+                indent = line_start and followed_on_its_line and not self.spaces
+                field = line_start and not indent
+            if indent:
+                parts.append(" ")
+            elif not line_start:
                 if field:
                     parts.append("\n")
-                elif _glue_changes(tokens[i - 1], token):
+                elif _glue_changes(tokens[i - 1], token, left_starts_line):
                     parts.append(" ")
             parts.append(token)
+            left_starts_line = (line_start or field) and not indent
             if (field or token[:1] == "%") and i + 1 < len(tokens) and tokens[i + 1] != "\n":
                 parts.append("\n")
         return "".join(parts)

@@ -114,13 +114,34 @@ def test_decode_keeps_tokens_apart_and_fields_on_their_own_lines():
     ]
 
 
-def test_tokens_never_lose_text_and_read_back():
-    alphabet = st.sampled_from(list("ABCDEFGabcdefgzxZ^_=,'/23|:[]{}()<>-.~!+\"%\\KMLP &y\n"))
+@pytest.mark.parametrize(
+    ("text", "spaces", "written"),
+    [
+        ("A+:+", False, "A+:+"),  # a decoration after a note, not the field continuation "+:" on a line of its own
+        (" +:+A", False, " +:+A"),  # a decoration at a line start, followed on its line: indented
+        (" +:+A", True, " +:+A"),
+        ("+:+\nA", False, "+:+\nA"),  # the field continuation "+:" with the text "+"
+        ("AA:", False, "AA:"),  # "A:" is a field only at a line start: no space needed mid-line
+        ("AA:", True, "AA:"),  # with spaces kept, a space added would read as a token of its own
+        (" A:", False, "A :"),  # ... and at a line start it is
+        ("A |: B", True, "A |: B"),
+    ],
+)
+def test_text_that_reads_otherwise_at_a_line_start_is_written_back_as_read(text, spaces, written):
+    tokenizer = ABCTokenizer(spaces=spaces)
+    tokens = tokenizer.tokenize(text)
+    assert tokenizer.detokenize(tokens) == written
+    assert tokenizer.tokenize(written) == tokens
+
+
+@pytest.mark.parametrize("spaces", [False, True], ids=["spaces_dropped", "spaces_kept"])
+def test_tokens_never_lose_text_and_read_back(spaces):
+    alphabet = st.sampled_from(list("ABCDEFGabcdefgzxZ^_=,'/23|:[]{}()<>-.~!+\"%\\KMLP &y\n\t"))
 
     @settings(max_examples=300, deadline=None)
     @given(st.lists(alphabet, max_size=40).map("".join))
     def check(text: str) -> None:
-        tokenizer = ABCTokenizer()
+        tokenizer = ABCTokenizer(spaces=spaces)
         tokens = tokenizer.tokenize(text)
         decoded = tokenizer.detokenize(tokens)
         assert re.sub(r"\s", "", decoded) == re.sub(r"\s", "", text)
