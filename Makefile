@@ -23,10 +23,14 @@ $(STAMP): $(BIN)/python pyproject.toml Makefile
 
 venv: $(STAMP)
 
+# the suite runs in TEST_WORKERS processes (pytest-xdist; 0 runs it in this one): most slow tests wait on a
+# console script's start-up, and two of them overlap well on two cores
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
-# everything but the tests marked slow (whole training runs, subprocess CLIs): a minute or two
+# everything but the tests marked slow (whole training runs, subprocess CLIs): a minute or two. In one
+# process: these tests compute on torch's threads, and two processes of them only contend for the cores
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
