@@ -16,7 +16,7 @@ import torch
 from hydra.utils import instantiate
 
 from ..data import TextEncoder
-from ..data.translation import TranslationEncoder
+from ..data.translation_encoder import TranslationEncoder
 from ..models import RNNLanguageModel, Seq2Seq
 from .format import CHECKPOINT_KEY, load_checkpoint, model_state_dict
 from .trust import check_targets
@@ -133,7 +133,7 @@ def load_language_model(
 
 def load_translator(path: str, map_location: str | torch.device = "cpu") -> tuple[Any, Any, dict]:
     """``(model, encoder, config)`` of a translation checkpoint: the :class:`~seqmodels.models.Seq2Seq`
-    in eval mode and its :class:`~seqmodels.data.translation.TranslationEncoder`."""
+    in eval mode and its :class:`~seqmodels.data.translation_encoder.TranslationEncoder`."""
     model, encoder, config = load_model(path, map_location)
     if not isinstance(model, Seq2Seq):
         raise ValueError(f"{path} holds a {type(model).__name__}, not an encoder-decoder (Seq2Seq)")

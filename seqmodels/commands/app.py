@@ -28,13 +28,18 @@ from hydra.errors import CompactHydraException, HydraException, MissingConfigExc
 from omegaconf import DictConfig
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from .instantiate import ConfigTypeError
-
 VERSION_BASE = "1.3"
 CONFIG_PATH_ENV = "SEQMODELS_CONFIG_PATH"
 FULL_ERROR_ENV = "HYDRA_FULL_ERROR"
 _USER_FULL_ERROR_ENV = "_SEQMODELS_USER_HYDRA_FULL_ERROR"  # HYDRA_FULL_ERROR as the user set it
 USER_ERROR_STATUS = 2
+
+
+class ConfigTypeError(TypeError):
+    """A constructor's ``TypeError`` about a config value (a wrong type, an unknown key), with the key named:
+    a user's mistake, not a bug, so the console scripts report it in one line."""
+
+
 # what a user's mistake raises: our named checks (ValueError, FileNotFoundError), a decoding error, a config
 # value of the wrong type, and Hydra's and OmegaConf's own errors about the command line and the configs
 USER_ERRORS = (ValueError, OSError, ConfigTypeError, CompactHydraException, OmegaConfBaseException)

@@ -30,15 +30,14 @@ from .instantiate import (
     build_loggers,
     build_model,
     build_trainer,
-    check_ckpt_path,
     data_sizes,
     flush_denormal,
-    int_option,
     lightning_false_alarms_silenced,
     null_fields,
     resolve_data_dir,
     setup_data,
 )
+from .options import check_ckpt_path, int_option
 from .train import scalar_metrics
 
 

@@ -31,7 +31,9 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from .app import ConfigTypeError
 from .model_init import apply_model_init, strip_init_keys
+from .options import bool_option, short
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +50,6 @@ MODEL_SIZES = (
 TASK_SIZES = ("encoder", "num_classes", "label_names", "feature_vocabs")
 # config sections not worth logging as hyper-parameters
 NOT_HPARAMS = ("hydra", "paths", "logger", "callbacks")
-
-
-class ConfigTypeError(TypeError):
-    """A constructor's ``TypeError`` about a config value (a wrong type, an unknown key), with the key named:
-    a user's mistake, not a bug, so the console scripts report it in one line."""
 
 
 def _renamed(error: Exception, key: str, node: Any) -> Exception:
@@ -114,11 +111,6 @@ def _root_cause(error: BaseException) -> BaseException:
         seen.add(id(error))
         error = error.__cause__
     return error
-
-
-def short(value: Any, limit: int = 80) -> str:
-    text = repr(OmegaConf.to_container(value) if isinstance(value, DictConfig) else value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def resolve_data_dir(cfg: DictConfig) -> Path:
@@ -267,22 +259,6 @@ def resolved_dict(cfg: DictConfig) -> dict[str, Any]:
     return cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
 
 
-def int_option(cfg: DictConfig, key: str) -> int:
-    """``cfg[key]`` as an int, or a ``ValueError`` naming the key."""
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{key} must be an integer, got {short(value)}")
-    return value
-
-
-def bool_option(cfg: DictConfig, key: str, default: bool) -> bool:
-    """``cfg[key]`` (``default`` when absent) as a bool, or a ``ValueError`` naming the key."""
-    value = cfg.get(key, default)
-    if not isinstance(value, bool):
-        raise ValueError(f"{key} must be true or false, got {short(value)}")
-    return value
-
-
 def set_flush_denormal(cfg: DictConfig) -> None:
     """Apply ``cfg.flush_denormal`` (default True) with ``torch.set_flush_denormal``: on CPU, denormal
     floats become zero. Call it before any parallel CPU work: threads started later inherit the setting."""
@@ -335,12 +311,3 @@ def lightning_false_alarms_silenced(datamodule: Any) -> Iterator[None]:
         if getattr(datamodule, "datasets_shard_by_worker", False) is True:
             warnings.filterwarnings("ignore", message=ITERABLE_LENGTH_WARNING)
         yield
-
-
-def check_ckpt_path(path: Any, key: str = "ckpt_path") -> str:
-    """``path`` as a string if it names an existing file, else a ``FileNotFoundError`` naming ``key``."""
-    if path is None or not str(path).strip():
-        raise ValueError(f"{key} is required: pass {key}=<path to a .ckpt file>")
-    if not Path(str(path)).expanduser().is_file():
-        raise FileNotFoundError(f"{key}={path}: no such file (checkpoints are in <run dir>/checkpoints/)")
-    return str(Path(str(path)).expanduser())

@@ -30,7 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..inference.inputs import Example, count_examples, read_examples, read_series, series_format
 from ..inference.predictor import Predictor, batched
 from .app import hydra_command
-from .instantiate import check_ckpt_path, short
+from .options import check_ckpt_path, short
 from .translate import quote_text_override
 
 

@@ -20,7 +20,7 @@ from ..checkpoints import load_language_model
 from ..inference.conditional import condition_input, is_conditional, load_conditions
 from ..inference.generation import generate
 from .app import hydra_command
-from .instantiate import check_ckpt_path
+from .options import check_ckpt_path
 from .sample_abc import is_abc_model, tune_paths, tune_text, write_tune
 from .sample_music import frame_model_from_checkpoint, sample_music
 

@@ -15,7 +15,7 @@ from ..checkpoints import load_language_model
 from ..inference.conditional import condition_input, is_conditional, load_conditions
 from ..inference.generation import score as score_sentences
 from .app import hydra_command
-from .instantiate import check_ckpt_path, short
+from .options import check_ckpt_path, short
 
 
 def score(cfg: DictConfig) -> list[dict[str, Any]]:

@@ -34,19 +34,18 @@ from ..utils.allocator import keep_freed_memory
 from .app import hydra_command
 from .data_paths import absolute_data_paths
 from .instantiate import (
-    bool_option,
     build_callbacks,
     build_loggers,
     build_model_and_task,
     build_trainer,
     flush_denormal,
     hparams,
-    int_option,
     lightning_false_alarms_silenced,
     resolve_data_dir,
     setup_data,
 )
 from .model_init import lm_vocabulary
+from .options import bool_option, int_option
 from .run_record import utc_now, write_result
 
 log = logging.getLogger(__name__)

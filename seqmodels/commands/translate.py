@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from ..checkpoints import load_translator
 from ..inference.decoding import translate as translate_texts
 from .app import hydra_command
-from .instantiate import check_ckpt_path, short
+from .options import check_ckpt_path, short
 
 
 def translate(cfg: DictConfig) -> list[str]:

@@ -266,7 +266,7 @@ def translate(
     length_penalty: float = 1.0,
     batch_size: int = 32,
 ) -> list[str]:
-    """Translate ``texts`` with ``model`` and its :class:`~seqmodels.data.translation.TranslationEncoder`.
+    """Translate ``texts`` with ``model`` and its :class:`~seqmodels.data.translation_encoder.TranslationEncoder`.
 
     Sources are encoded with the encoder's source side, decoded (greedy for ``beam_size=1``, else
     beam search), and written out with the target side's detokenizer. ``max_length`` None allows

@@ -12,7 +12,8 @@ from torch import Tensor, nn
 from torchmetrics import MeanMetric
 
 from ..checkpoints import to_plain
-from ..data.translation import TranslationBatch, TranslationEncoder
+from ..data.translation import TranslationBatch
+from ..data.translation_encoder import TranslationEncoder
 from ..inference.decoding import decode, default_max_length
 from ..kernels.cross_entropy import cross_entropy
 from .base import NOT_HPARAMS, OptimizerFactory, SchedulerFactory, SequenceTask
@@ -61,7 +62,7 @@ class TranslationTask(SequenceTask):
     (``val/translations``) and the attention map of the first one (``val/attention``).
 
     Args:
-        encoder: the :class:`~seqmodels.data.translation.TranslationEncoder` (or its dict); None
+        encoder: the :class:`~seqmodels.data.translation_encoder.TranslationEncoder` (or its dict); None
             takes the data module's. Needed for BLEU and samples.
         sampling_rate: scheduled-sampling rate in [0, 1] (0: pure teacher forcing).
         label_smoothing: cross-entropy label smoothing (0: none).

@@ -9,8 +9,7 @@ import torch
 from hydra.errors import MissingConfigException, OverrideParseException
 from omegaconf.errors import MissingMandatoryValue
 
-from seqmodels.commands.app import USER_ERROR_STATUS, report
-from seqmodels.commands.instantiate import ConfigTypeError
+from seqmodels.commands.app import USER_ERROR_STATUS, ConfigTypeError, report
 from tests.helpers.configs import cli_env, script
 
 

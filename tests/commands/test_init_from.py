@@ -20,7 +20,8 @@ from seqmodels.commands.instantiate import build_model
 from seqmodels.commands.model_init import apply_model_init
 from seqmodels.data import CharTokenizer, TextEncoder, Vocab, WordTokenizer
 from seqmodels.data.batching import SequenceDataset
-from seqmodels.data.translation import PairDataset, TranslationEncoder
+from seqmodels.data.translation import PairDataset
+from seqmodels.data.translation_encoder import TranslationEncoder
 from tests.helpers.configs import QUIET, compose_config, shrink
 from tests.helpers.handmade_checkpoints import LSTM, classifier_config, write_checkpoint
 

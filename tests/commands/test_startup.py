@@ -1,0 +1,45 @@
+"""What the console scripts import before they do anything: the commands that only read a checkpoint
+(predict, sample, score, translate) start without Lightning, whose import takes 3 to 5 s of their start-up;
+the data packages load their modules only when a name is used."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+CHECKPOINT_ONLY = ["predict", "sample", "score", "translate"]
+
+
+def test_the_commands_that_only_read_a_checkpoint_import_no_lightning():
+    code = (
+        "import sys\n"
+        f"for name in {CHECKPOINT_ONLY!r}:\n"
+        "    __import__(f'seqmodels.commands.{name}')\n"
+        "    if any(m.split('.')[0] == 'lightning' for m in sys.modules):\n"
+        "        print(name); break\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"seqmodels.commands.{result.stdout.strip()} imports Lightning"
+
+
+def test_training_still_imports_it():  # a positive control for the check above
+    code = "import sys, seqmodels.commands.train; print(any(m.split('.')[0] == 'lightning' for m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("package", ["seqmodels.data", "seqmodels.data.corpora"])
+def test_every_name_of_a_lazy_package_is_its_modules_own(package):
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        value = getattr(module, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__module__.startswith(f"{package}."), (name, value.__module__)
+            assert getattr(importlib.import_module(value.__module__), name) is value
+    assert set(module.__all__) <= set(dir(module))
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'NoSuchName'"):
+        module.NoSuchName  # noqa: B018
