@@ -4,6 +4,7 @@ profiler."""
 from .abc_tune_samples import AbcTuneSamples
 from .atomic_checkpoint import AtomicCheckpointIO
 from .gradient_flow import GradientFlowMonitor
+from .model_summary import ModelSummary
 from .nan_guard import NaNGuard, NonFiniteError
 from .piano_roll_samples import PianoRollSamples
 from .probe import RecurrentProbe
@@ -14,6 +15,7 @@ __all__ = [
     "AbcTuneSamples",
     "AtomicCheckpointIO",
     "GradientFlowMonitor",
+    "ModelSummary",
     "NaNGuard",
     "NonFiniteError",
     "NullProfiler",

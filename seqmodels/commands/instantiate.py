@@ -29,8 +29,10 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import LearningRateMonitor, ProgressBar
+from lightning.pytorch.callbacks import ModelSummary as LightningModelSummary
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ..callbacks.model_summary import ModelSummary
 from .app import ConfigTypeError
 from .model_init import apply_model_init, strip_init_keys
 from .options import bool_option, short
@@ -246,6 +248,10 @@ def build_trainer(cfg: DictConfig, callbacks: list, loggers: list) -> L.Trainer:
         if len(kept) < len(callbacks):
             log.info("trainer.enable_progress_bar=false: the progress bar callback is left out")
         callbacks = kept
+    if trainer_cfg.get("enable_model_summary") is not False and not any(
+        isinstance(c, LightningModelSummary) for c in callbacks
+    ):
+        callbacks = [*callbacks, ModelSummary()]  # Lightning's, but without FLOPs it never counted
     return build(cfg.trainer, "trainer", callbacks=callbacks, logger=loggers or False)
 
 
