@@ -132,5 +132,5 @@ def _reroot(value: Any, old: str, new: str) -> Any:
 
 
 @hydra_command("eval")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> None:  # the console script is seqmodels.commands.console.evaluate
     evaluate(cfg)

@@ -246,8 +246,10 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-@hydra_command("train")
-def main(cfg: DictConfig) -> float | None:
+def train_for_hydra(cfg: DictConfig) -> float | None:
     """Train; returns the monitored metric (what a sweeper such as Optuna minimises)."""
     result = train(cfg)
     return result["metrics"].get(str(cfg.monitor.metric))
+
+
+main = hydra_command("train")(train_for_hydra)  # the console script is seqmodels.commands.console.train

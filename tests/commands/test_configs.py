@@ -218,15 +218,15 @@ def test_wheel_carries_the_configs(tmp_path):
     expected = {f"seqmodels/configs/{p.relative_to(CONFIG_DIR).as_posix()}" for p in CONFIG_DIR.rglob("*.yaml")}
     assert expected and expected <= names, sorted(expected - names)[:5]
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    for command, module in [
-        ("seqmodels-train", "train"),
-        ("seqmodels-eval", "evaluate"),
-        ("seqmodels-sample", "sample"),
-        ("seqmodels-score", "score"),
-        ("seqmodels-translate", "translate"),
-        ("seqmodels-predict", "predict"),
+    for command, target in [
+        ("seqmodels-train", "console:train"),
+        ("seqmodels-eval", "console:evaluate"),
+        ("seqmodels-sample", "sample:main"),
+        ("seqmodels-score", "score:main"),
+        ("seqmodels-translate", "translate:main"),
+        ("seqmodels-predict", "predict:main"),
     ]:
-        assert f"{command} = seqmodels.commands.{module}:main" in entry_points
+        assert f"{command} = seqmodels.commands.{target}" in entry_points
 
 
 def test_console_script_composes_from_any_directory(tmp_path):

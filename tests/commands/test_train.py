@@ -191,7 +191,18 @@ def cli_run(tmp_path_factory) -> dict:
         [script("seqmodels-train"), "debug=fast", *QUIET, *TINY_CLI, "sample.prompt=def", f"hydra.run.dir={run_dir}"],
         cwd,
     )
-    return {"cwd": cwd, "run_dir": run_dir, "stdout": result.stdout, "last": run_dir / "checkpoints" / "last.ckpt"}
+    last = run_dir / "checkpoints" / "last.ckpt"
+    return {"cwd": cwd, "run_dir": run_dir, "stdout": result.stdout, "stderr": result.stderr, "last": last}
+
+
+@pytest.mark.slow
+def test_lightnings_messages_go_to_the_log_file_not_the_console(cli_run):
+    """Lightning's import gives its logger a console handler; the command's module is imported after Hydra
+    set up logging (commands/console.py), and Lightning's lines still go to the log file alone."""
+    log_file = (cli_run["run_dir"] / "debug.log").read_text(encoding="utf-8")  # debug=fast: task_name debug
+    assert "[lightning.fabric.utilities.seed][INFO] - Seed set to" in log_file
+    assert "Seed set" not in cli_run["stdout"] + cli_run["stderr"]
+    assert "INFO:" not in cli_run["stderr"]
 
 
 @pytest.mark.slow
