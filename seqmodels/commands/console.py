@@ -24,7 +24,10 @@ def _imported_when_run(module: str, function: str) -> Callable[[DictConfig], Any
     def run(cfg: DictConfig) -> Any:
         lightning_log = logging.getLogger("lightning")
         configured = list(lightning_log.handlers)
-        command = importlib.import_module(f"{__package__}.{module}")
+        try:
+            command = importlib.import_module(f"{__package__}.{module}")
+        except Exception as error:  # a broken installation, not a mistake on the command line (USER_ERRORS)
+            raise RuntimeError(f"cannot import seqmodels.commands.{module}: {error}") from error
         # importing Lightning gives its logger a console handler; Hydra's logging config, applied before the
         # import here, sends Lightning's messages to the run's log file only (configs/hydra/default.yaml)
         lightning_log.handlers = configured

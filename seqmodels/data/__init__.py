@@ -21,6 +21,10 @@ from typing import TYPE_CHECKING
 
 from ..utils.lazy import lazy_exports
 
+# the built-in tokenizers register their type names on import (TOKENIZERS in tokenizer_base), so that a
+# tokenizer of one's own that takes one of them is refused when it is defined
+from . import abc_tokens, bpe, tokenizers  # noqa: F401, E402  (none of them imports Lightning)
+
 if TYPE_CHECKING:
     from .abc_tokens import ABCTokenizer
     from .batching import BucketBatchSampler, SequenceDataset
@@ -66,56 +70,56 @@ if TYPE_CHECKING:
     from .translation_encoder import TranslationEncoder
     from .vocab import BOS, EOS, PAD, UNK, Vocab, count_tokens
     from .word_vectors import WordVectors, read_word_vectors
-
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "abc_tokens": ("ABCTokenizer",),
-        "batching": ("BucketBatchSampler", "SequenceDataset"),
-        "bpe": ("BPETokenizer",),
-        "classification": ("ClassificationDataModule", "PadCollate"),
-        "conll": ("CoNLL2000", "ConllCorpus", "read_conll"),
-        "corpora": (
-            "IMDB",
-            "SST2",
-            "ClassificationCorpus",
-            "ExampleCorpus",
-            "IMDBReviewText",
-            "PennTreebank",
-            "PythonStdlibCorpus",
-            "SeriesFiles",
-            "StringCorpus",
-            "TextClassificationFiles",
-            "TextCorpus",
-            "TextFiles",
-            "TinyShakespeare",
-            "UEATimeSeries",
-            "WikiText",
-        ),
-        "encoder": ("TextEncoder", "build_vocab", "one_hot"),
-        "from_files": ("ConllData", "ParallelTextData", "SeriesClassificationData", "TextData"),
-        "language_modeling": ("LanguageModelingDataModule", "StreamBatches", "WindowBatches"),
-        "parallel_files": ("ParallelFiles",),
-        "synthetic": ("AddingProblem", "CopyMemory", "Parity", "SyntheticDataModule", "SyntheticTask"),
-        "tagging": ("TaggingDataModule",),
-        "token_cache": ("TokenCache",),
-        "tokenizers": (
-            "TOKENIZERS",
-            "CharTokenizer",
-            "NGramTokenizer",
-            "SentenceTokenizer",
-            "Tokenizer",
-            "WordTokenizer",
-            "ngrams",
-            "split_sentences",
-            "tokenizer_from_dict",
-        ),
-        "translation": ("Multi30k", "ParallelCorpus", "TranslationDataModule"),
-        "translation_encoder": ("TranslationEncoder",),
-        "vocab": ("BOS", "EOS", "PAD", "UNK", "Vocab", "count_tokens"),
-        "word_vectors": ("WordVectors", "read_word_vectors"),
-    },
-)
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "abc_tokens": ("ABCTokenizer",),
+            "batching": ("BucketBatchSampler", "SequenceDataset"),
+            "bpe": ("BPETokenizer",),
+            "classification": ("ClassificationDataModule", "PadCollate"),
+            "conll": ("CoNLL2000", "ConllCorpus", "read_conll"),
+            "corpora": (
+                "IMDB",
+                "SST2",
+                "ClassificationCorpus",
+                "ExampleCorpus",
+                "IMDBReviewText",
+                "PennTreebank",
+                "PythonStdlibCorpus",
+                "SeriesFiles",
+                "StringCorpus",
+                "TextClassificationFiles",
+                "TextCorpus",
+                "TextFiles",
+                "TinyShakespeare",
+                "UEATimeSeries",
+                "WikiText",
+            ),
+            "encoder": ("TextEncoder", "build_vocab", "one_hot"),
+            "from_files": ("ConllData", "ParallelTextData", "SeriesClassificationData", "TextData"),
+            "language_modeling": ("LanguageModelingDataModule", "StreamBatches", "WindowBatches"),
+            "parallel_files": ("ParallelFiles",),
+            "synthetic": ("AddingProblem", "CopyMemory", "Parity", "SyntheticDataModule", "SyntheticTask"),
+            "tagging": ("TaggingDataModule",),
+            "token_cache": ("TokenCache",),
+            "tokenizers": (
+                "TOKENIZERS",
+                "CharTokenizer",
+                "NGramTokenizer",
+                "SentenceTokenizer",
+                "Tokenizer",
+                "WordTokenizer",
+                "ngrams",
+                "split_sentences",
+                "tokenizer_from_dict",
+            ),
+            "translation": ("Multi30k", "ParallelCorpus", "TranslationDataModule"),
+            "translation_encoder": ("TranslationEncoder",),
+            "vocab": ("BOS", "EOS", "PAD", "UNK", "Vocab", "count_tokens"),
+            "word_vectors": ("WordVectors", "read_word_vectors"),
+        },
+    )
 __all__ = [
     "ABCTokenizer",
     "BOS",

@@ -185,7 +185,11 @@ class ABCTokenizer(Tokenizer):
             elif not line_start:
                 if field:
                     parts.append("\n")
-                elif _glue_changes(tokens[i - 1], token, left_starts_line):
+                # without space tokens a space costs nothing, and the check reads the pair as at a line start,
+                # where more pairs merge: reading only the pair, it cannot see ``[`` before ``A`` ``:`` ``]``
+                # (an inline field). With space tokens it reads the pair where it stands: added spaces would be
+                # tokens of their own
+                elif _glue_changes(tokens[i - 1], token, left_starts_line or not self.spaces):
                     parts.append(" ")
             parts.append(token)
             left_starts_line = (line_start or field) and not indent

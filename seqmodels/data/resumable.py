@@ -9,7 +9,7 @@ its :meth:`~ResumableDataLoader.position` ``{"pass": p, "batches": b}``; :class:
 Resuming at ``{"pass": p, "batches": b}``:
 
 1. the passes before p are *replayed without loading data*: for a map-style dataset the index
-   sampler is iterated to its end, as every pass of the original run was (a seeded
+   sampler is iterated to its end, as every pass of the original run that reached its last batch was (a seeded
    ``RandomSampler``/``BucketBatchSampler`` advances its generator exactly as there), and the draw
    every DataLoader iterator makes from the loader's generator is repeated; an iterable dataset with ``set_epoch`` (e.g.
    :class:`~seqmodels.data.language_modeling.WindowBatches`) is told the pass number at every pass;
@@ -45,6 +45,9 @@ def _check_position(position: Any) -> dict[str, Any]:
         out[key] = value
     out["complete"] = bool(position.get("complete", False))
     return out
+
+
+_PASS_END = object()  # what an exhausted iterator gives ``next``
 
 
 class ResumableDataLoader(DataLoader):
@@ -91,24 +94,27 @@ class ResumableDataLoader(DataLoader):
         return self._counted(iterator)
 
     def _counted(self, iterator: Iterator[Any]) -> Iterator[Any]:
-        per_pass = None if isinstance(self.dataset, IterableDataset) else len(self)
-        for batch in iterator:
+        """The pass's batches, counted; a map-style pass asks its iterator once more before handing out its
+        last batch (by ``len``), so that a shuffled sampler has drawn all it draws in a pass by then.
+
+        A trainer that knows the length stops after the last batch, but a shuffled sampler draws from its
+        generator once more when it is asked past its end (``RandomSampler`` a permutation, for a remainder
+        that may be empty). Whether a pass ended that way would otherwise depend on who iterated it (a trainer,
+        a worker's read-ahead, the replay of :meth:`_replay_until`), and the next pass's order with it. Only
+        indices are drawn; should a batch sampler's ``len`` be short, the batch that comes is handed out next.
+        """
+        per_pass = len(self) if not isinstance(self.dataset, IterableDataset) and self._has_len() else None
+        ahead: list[Any] = []
+        while True:
+            batch = ahead.pop() if ahead else next(iterator, _PASS_END)
+            if batch is _PASS_END:
+                return
             self._yielded += 1
             if self._yielded == per_pass:
-                self._run_sampler_out(iterator)
+                after = next(iterator, _PASS_END)
+                if after is not _PASS_END:
+                    ahead.append(after)
             yield batch
-
-    @staticmethod
-    def _run_sampler_out(iterator: Iterator[Any]) -> None:
-        """Ask the iterator once more after a map-style pass's last batch, before handing that batch out.
-
-        A trainer that knows the length stops after it, but a shuffled sampler draws from its generator
-        once more when it is asked past its end (``RandomSampler`` a permutation, for a remainder that
-        may be empty). Whether a pass ended that way would otherwise depend on who iterated it (a
-        trainer, a multi-worker prefetch, a replay), and the next pass's order with it. Run out here,
-        every pass draws the same, as :meth:`_replay_until` does. Only indices are drawn: no data loads.
-        """
-        next(iterator, None)
 
     def _has_len(self) -> bool:
         try:

@@ -44,3 +44,35 @@ def test_every_name_of_a_lazy_package_is_its_modules_own(package):
     assert set(module.__all__) <= set(dir(module))
     with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'NoSuchName'"):
         module.NoSuchName  # noqa: B018
+
+
+def test_after_importing_one_data_module_the_package_reads_as_if_all_were_imported():
+    """The built-in tokenizers are registered, and submodules are attributes of their package."""
+    code = (
+        "from seqmodels.data.tokenizer_base import TOKENIZERS\n"
+        "import seqmodels.data\n"
+        "print(sorted(TOKENIZERS), seqmodels.data.vocab.Vocab.__name__, seqmodels.data.corpora.text.__name__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == [
+        "['abc',", "'bpe',", "'char',", "'ngram',", "'sentence',", "'word']", "Vocab", "seqmodels.data.corpora.text",
+    ]  # fmt: skip
+
+
+def test_a_command_that_cannot_be_imported_is_no_user_mistake(monkeypatch):
+    """A failing import (a missing shared library) is reported as an error of the installation, with its trace,
+    not as a mistake on the command line (exit status 2, no trace)."""
+    import importlib
+
+    from omegaconf import OmegaConf
+
+    from seqmodels.commands import console
+
+    def broken(name, *args, **kwargs):
+        raise OSError("libcudnn.so.9: cannot open shared object file")
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    run = console._imported_when_run("train", "train_for_hydra")
+    with pytest.raises(RuntimeError, match="cannot import seqmodels.commands.train: libcudnn.so.9") as caught:
+        run(OmegaConf.create({}))
+    assert isinstance(caught.value.__cause__, OSError)

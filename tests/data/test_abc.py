@@ -118,10 +118,11 @@ def test_decode_keeps_tokens_apart_and_fields_on_their_own_lines():
     ("text", "spaces", "written"),
     [
         ("A+:+", False, "A+:+"),  # a decoration after a note, not the field continuation "+:" on a line of its own
-        (" +:+A", False, " +:+A"),  # a decoration at a line start, followed on its line: indented
+        (" +:+A", False, " +:+ A"),  # a decoration at a line start, followed on its line: indented
         (" +:+A", True, " +:+A"),
         ("+:+\nA", False, "+:+\nA"),  # the field continuation "+:" with the text "+"
-        ("AA:", False, "AA:"),  # "A:" is a field only at a line start: no space needed mid-line
+        ("AA:", False, "AA :"),  # pairs are kept apart as if at a line start, where "A:" starts a field...
+        ("[ A:]", False, "[A :]"),  # ... so that "[A:]" cannot read as an inline field
         ("AA:", True, "AA:"),  # with spaces kept, a space added would read as a token of its own
         (" A:", False, "A :"),  # ... and at a line start it is
         ("A |: B", True, "A |: B"),

@@ -259,3 +259,33 @@ def test_a_position_past_the_data_names_the_pass_and_the_batches_it_has():
     loader.resume_from({"pass": 1, "batches": 6})
     with pytest.raises(ValueError, match="cannot resume at batch 6 of pass 1: this loader has only 4 batches per pass"):
         iter(loader)
+
+
+class Batches:
+    """A batch sampler of ``[0, 1], [2, 3], [4, 5]`` that says it has ``length`` batches (none: no ``len``)."""
+
+    def __init__(self, length: int | None) -> None:
+        self.length = length
+
+    def __iter__(self):
+        yield from ([0, 1], [2, 3], [4, 5])
+
+    def __len__(self) -> int:
+        if self.length is None:
+            raise TypeError("no len")
+        return self.length
+
+
+@pytest.mark.parametrize("length", [None, 2, 3], ids=["no_len", "short_len", "true_len"])
+def test_a_batch_sampler_of_any_length_gives_the_batches_a_data_loader_gives(length):
+    """The look-ahead at a pass's end neither needs a length nor drops a batch a wrong one hides."""
+    data = list(range(6))
+    loaded: list[int] = []
+    dataset = type("Recorded", (), {"__getitem__": lambda _, i: loaded.append(i) or i, "__len__": lambda _: 6})()
+    loader = ResumableDataLoader(dataset, batch_sampler=Batches(length))
+    assert (
+        [b.tolist() for b in loader]
+        == [[0, 1], [2, 3], [4, 5]]
+        == [b.tolist() for b in torch.utils.data.DataLoader(data, batch_sampler=Batches(None))]
+    )
+    assert loaded == data and loader.position() == {"pass": 0, "batches": 3}

@@ -32,24 +32,23 @@ if TYPE_CHECKING:
     from .text_classification import TextClassificationFiles
     from .text_files import TextFiles
     from .timeseries import TsReader, UEATimeSeries, read_ts
-
-# each name is imported from its module when first used (see seqmodels.utils.lazy)
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "abc": ("AbcCorpus", "AbcTune", "NottinghamABC", "parse_abc", "read_abc", "split_tunes"),
-        "base": ("ClassificationCorpus", "TextCorpus"),
-        "download": ("Remote",),
-        "memory": ("ExampleCorpus", "StringCorpus"),
-        "review_text": ("IMDBReviewText",),
-        "sentiment": ("IMDB", "SST2"),
-        "series_files": ("SeriesFiles",),
-        "text": ("PennTreebank", "PythonStdlibCorpus", "TinyShakespeare", "WikiText"),
-        "text_classification": ("TextClassificationFiles",),
-        "text_files": ("TextFiles",),
-        "timeseries": ("TsReader", "UEATimeSeries", "read_ts"),
-    },
-)
+else:  # each name is imported from its module when first used (see seqmodels.utils.lazy)
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "abc": ("AbcCorpus", "AbcTune", "NottinghamABC", "parse_abc", "read_abc", "split_tunes"),
+            "base": ("ClassificationCorpus", "TextCorpus"),
+            "download": ("Remote",),
+            "memory": ("ExampleCorpus", "StringCorpus"),
+            "review_text": ("IMDBReviewText",),
+            "sentiment": ("IMDB", "SST2"),
+            "series_files": ("SeriesFiles",),
+            "text": ("PennTreebank", "PythonStdlibCorpus", "TinyShakespeare", "WikiText"),
+            "text_classification": ("TextClassificationFiles",),
+            "text_files": ("TextFiles",),
+            "timeseries": ("TsReader", "UEATimeSeries", "read_ts"),
+        },
+    )
 
 __all__ = [
     "IMDB",
