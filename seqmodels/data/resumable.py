@@ -17,7 +17,10 @@ Resuming at ``{"pass": p, "batches": b}``:
 3. a position saved at the end of a pass (``complete``) resumes at the start of pass p + 1.
 
 During fitting, b is the number of batches the trainer has begun, which is one fewer than the loader
-handed out when Lightning reads ahead to find the end of a pass of unknown length.
+handed out when Lightning reads ahead to find the end of a pass of unknown length; and when the trainer takes
+fewer batches from each pass than the loader has (``limit_train_batches``), the position holds that number
+(``per_pass``), and the replay takes as many. (A worker's read-ahead may still have run such a pass's sampler
+to its end when the limit is within ``num_workers * prefetch_factor`` batches of the length.)
 
 Data orders that come from the global torch RNG (an unseeded ``RandomSampler``) cannot be
 replayed; the project's data modules seed their own generators.
@@ -25,6 +28,7 @@ replayed; the project's data modules seed their own generators.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -35,7 +39,7 @@ from torch.utils.data import DataLoader, IterableDataset
 def _check_position(position: Any) -> dict[str, Any]:
     if not isinstance(position, Mapping):
         raise ValueError(f"a loader position must be a dict with 'pass' and 'batches', got {position!r}")
-    out = {}
+    out: dict[str, Any] = {}
     for key in ("pass", "batches"):
         value = position.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < (-1 if key == "pass" else 0):
@@ -44,6 +48,10 @@ def _check_position(position: Any) -> dict[str, Any]:
             )
         out[key] = value
     out["complete"] = bool(position.get("complete", False))
+    per_pass = position.get("per_pass")
+    if per_pass is not None and (isinstance(per_pass, bool) or not isinstance(per_pass, int) or per_pass < 1):
+        raise ValueError(f"loader position 'per_pass' must be an integer >= 1, got {per_pass!r}")
+    out["per_pass"] = per_pass
     return out
 
 
@@ -77,7 +85,7 @@ class ResumableDataLoader(DataLoader):
             target, skip = pending["pass"], pending["batches"]
             if pending["complete"] or (self._has_len() and skip >= len(self)):
                 target, skip = target + 1, 0
-            self._replay_until(target)
+            self._replay_until(target, pending["per_pass"])
         self._pass += 1
         self._set_epoch(self._pass)
         iterator = super().__iter__()  # now, not lazily: it draws from the RNGs in the original order
@@ -123,13 +131,15 @@ class ResumableDataLoader(DataLoader):
             return False
         return True
 
-    def _replay_until(self, target: int) -> None:
-        """Advance every per-pass random state as passes ``self._pass + 1 .. target - 1`` would."""
+    def _replay_until(self, target: int, per_pass: int | None = None) -> None:
+        """Advance every per-pass random state as passes ``self._pass + 1 .. target - 1`` would, each to its end
+        or, when the trainer took only ``per_pass`` batches of each (``limit_train_batches``), that far."""
         iterable = isinstance(self.dataset, IterableDataset)
         while self._pass + 1 < target:
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # the iterator's base seed
-            if not iterable:
-                for _ in self._index_sampler:  # indices only: no data is loaded
+            if not iterable:  # indices only: no data is loaded
+                indices = iter(self._index_sampler)
+                for _ in itertools.islice(indices, per_pass):
                     pass
             self._pass += 1
 
@@ -172,6 +182,11 @@ class ResumableTrainData:
                 # Lightning reads a loader without a length one batch ahead, to find the end of the pass:
                 # what counts is the batches it has begun training on
                 position["batches"] = min(position["batches"], progress.current.ready)
+                taken = trainer.num_training_batches  # per pass, after limit_train_batches
+                loader = self._train_loader
+                map_style = not isinstance(loader.dataset, IterableDataset) and loader._has_len()
+                if map_style and isinstance(taken, int) and taken < len(loader):  # what the replay needs to know
+                    position["per_pass"] = taken
         return {"train_loader": position}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

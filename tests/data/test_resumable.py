@@ -108,7 +108,8 @@ def cut_and_resume(make_data, stop: int, tmp_path, **limits) -> tuple[list, list
     """The batches of an uninterrupted 3-pass run, of a run cut after ``stop`` steps (checkpoint saved
     there) and of its resumption; and the data module's state in the checkpoint."""
     full = fit(make_data(), tmp_path / "full", max_epochs=3, **limits)
-    assert len(full) == 3 * ROWS // BATCH and len({tuple(b) for b in full}) == len(full)  # passes differ
+    assert len(full) == 3 * limits.get("limit_train_batches", ROWS // BATCH)
+    assert len({tuple(b) for b in full}) == len(full)  # passes differ
     ckpt = tmp_path / "cut.ckpt"
     first = fit(make_data(), tmp_path / "cut", callbacks=[SaveAt(stop, ckpt)], max_epochs=3, max_steps=stop, **limits)
     state = torch.load(ckpt, weights_only=True)[type(make_data()).__qualname__]
@@ -144,6 +145,14 @@ def test_a_shuffled_run_resumed_in_a_later_pass(stop, workers, tmp_path):
     """The earlier passes are replayed from indices alone; a worker process reads indices ahead of the
     trainer, past the end of the pass, where the trainer in-process stops at the pass's length."""
     full, first, rest, _ = cut_and_resume(lambda: Shuffled(workers), stop, tmp_path)
+    assert first == full[:stop] and rest == full[stop:]
+
+
+@pytest.mark.parametrize("stop", [1, 2, 3, 5], ids=lambda s: f"stop{s}")
+def test_a_shuffled_run_taking_two_batches_a_pass_resumed_in_any_pass(stop, tmp_path):
+    """With ``limit_train_batches`` each pass stops early, its sampler not run out: the replay stops there too."""
+    full, first, rest, state = cut_and_resume(Shuffled, stop, tmp_path, limit_train_batches=2)
+    assert len(full) == 6 and state["train_loader"]["per_pass"] == 2
     assert first == full[:stop] and rest == full[stop:]
 
 
@@ -227,6 +236,8 @@ def test_resumable_refuses_a_plain_data_loader():
         ({"pass": 0, "batches": -1}, "loader position 'batches' must be an integer >= 0, got -1"),
         ({"pass": 0, "batches": False}, "loader position 'batches' must be an integer >= 0, got False"),
         ({"pass": 0, "batches": "2"}, "loader position 'batches' must be an integer >= 0, got '2'"),
+        ({"pass": 0, "batches": 1, "per_pass": 0}, "loader position 'per_pass' must be an integer >= 1, got 0"),
+        ({"pass": 0, "batches": 1, "per_pass": 2.0}, "loader position 'per_pass' must be an integer >= 1, got 2.0"),
     ],
 )
 def test_a_bad_position_is_refused_naming_the_field(position, message):
