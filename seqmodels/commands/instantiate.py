@@ -35,7 +35,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from ..callbacks.model_summary import ModelSummary
 from .app import ConfigTypeError
 from .model_init import apply_model_init, strip_init_keys
-from .options import bool_option, check_ckpt_path, int_option, short  # noqa: F401  (the last two re-exported)
+from .options import bool_option, short
 
 log = logging.getLogger(__name__)
 

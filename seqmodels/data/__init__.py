@@ -23,7 +23,7 @@ from ..utils.lazy import lazy_exports
 
 # the built-in tokenizers register their type names on import (TOKENIZERS in tokenizer_base), so that a
 # tokenizer of one's own that takes one of them is refused when it is defined
-from . import abc_tokens, bpe, tokenizers  # noqa: F401, E402  (none of them imports Lightning)
+from . import abc_tokens, bpe, tokenizers  # noqa: F401  (none of them imports Lightning)
 
 if TYPE_CHECKING:
     from .abc_tokens import ABCTokenizer

@@ -48,8 +48,8 @@ token, so beaming (notes written together or apart) survives too.
 its own and a ``comment`` ends its line (line breaks are added where the tokens lack them) and a
 space is put between two tokens that written together would read as other tokens (``||`` then ``|:``
 would read ``|||:``). A decoration that would read as a field at a line start (``+:trill+``, where ``+:``
-continues a field) stays where it stands, and is indented by a space when it starts a line of other tokens. So any token sequence, a sampled one too, decodes to text that reads back as the
-same tokens: ``tokenize(detokenize(tokens)) == tokens`` for tokens that ``tokenize`` produced.
+continues a field) stays where it stands, and is indented by a space when it starts a line of other tokens.
+So any token sequence, a sampled one too, decodes to text that reads back as the same tokens: ``tokenize(detokenize(tokens)) == tokens`` for tokens that ``tokenize`` produced.
 """
 
 from __future__ import annotations
@@ -113,8 +113,10 @@ def _is_field_only_at_line_start(token: str) -> bool:
 def _glue_changes(left: str, right: str, left_starts_line: bool) -> bool:
     """Whether ``left + right`` reads as other tokens than ``[left, right]`` (``||`` then ``|:`` reads ``|||:``),
     where ``left`` stands: at a line start ``A`` then ``:`` reads as the field ``A:``, elsewhere not."""
-    before = "" if left_starts_line else "\0"  # a ``char`` of its own, which joins no token: not a line start
-    return [m.group() for m in _SCANNER.finditer(before + left + right)] != [*filter(None, [before]), left, right]
+    if left_starts_line:
+        return [m.group() for m in _SCANNER.finditer(left + right)] != [left, right]
+    # "\0" is a ``char`` of its own, which joins no token: what follows it is not at a line start
+    return [m.group() for m in _SCANNER.finditer("\0" + left + right)] != ["\0", left, right]
 
 
 def _kind_of(match: re.Match[str]) -> str:

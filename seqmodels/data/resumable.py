@@ -9,10 +9,11 @@ its :meth:`~ResumableDataLoader.position` ``{"pass": p, "batches": b}``; :class:
 Resuming at ``{"pass": p, "batches": b}``:
 
 1. the passes before p are *replayed without loading data*: for a map-style dataset the index
-   sampler is iterated to its end, as every pass of the original run that reached its last batch was (a seeded
-   ``RandomSampler``/``BucketBatchSampler`` advances its generator exactly as there), and the draw
-   every DataLoader iterator makes from the loader's generator is repeated; an iterable dataset with ``set_epoch`` (e.g.
-   :class:`~seqmodels.data.language_modeling.WindowBatches`) is told the pass number at every pass;
+   sampler is iterated to its end, as every pass of the original run that reached its last batch was
+   (a seeded ``RandomSampler``/``BucketBatchSampler`` advances its generator exactly as there), and the
+   draw every DataLoader iterator makes from the loader's generator is repeated; an iterable dataset with
+   ``set_epoch`` (e.g. :class:`~seqmodels.data.language_modeling.WindowBatches`) is told the pass number
+   at every pass;
 2. pass p starts, and its first b batches are read and dropped before the first one is handed out;
 3. a position saved at the end of a pass (``complete``) resumes at the start of pass p + 1.
 
@@ -138,8 +139,7 @@ class ResumableDataLoader(DataLoader):
         while self._pass + 1 < target:
             torch.empty((), dtype=torch.int64).random_(generator=self.generator)  # the iterator's base seed
             if not iterable:  # indices only: no data is loaded
-                indices = iter(self._index_sampler)
-                for _ in itertools.islice(indices, per_pass):
+                for _ in itertools.islice(self._index_sampler, per_pass):
                     pass
             self._pass += 1
 
